@@ -1,0 +1,178 @@
+//! The embedded key-value store behind a small trait, with sled as the default backend.
+//!
+//! Everything Minerva persists outside object bodies (the object index, the catalog, query
+//! history) lives in one [`Kv`] store, in named trees. Keeping the store behind this trait means
+//! another engine can replace sled if measurements call for it, without touching the callers.
+
+use std::ops::Bound;
+use std::path::Path;
+use std::sync::Arc;
+
+use crate::error::{Error, Result};
+
+/// One write in an atomic batch.
+#[derive(Debug, Clone)]
+pub enum KvOp {
+    Put(Vec<u8>, Vec<u8>),
+    Delete(Vec<u8>),
+}
+
+pub type KvPair = (Vec<u8>, Vec<u8>);
+pub type KvIter<'a> = Box<dyn Iterator<Item = Result<KvPair>> + Send + 'a>;
+
+/// A store of named, ordered trees.
+#[async_trait::async_trait]
+pub trait Kv: Send + Sync + 'static {
+    /// Opens (creating if needed) the tree with this name.
+    fn tree(&self, name: &str) -> Result<Arc<dyn KvTree>>;
+
+    /// Makes every write made so far durable. Callers acknowledge a write only after this returns.
+    async fn flush(&self) -> Result<()>;
+}
+
+/// An ordered map of byte strings. Keys sort in byte order.
+pub trait KvTree: Send + Sync + 'static {
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>>;
+    /// Inserts and returns the previous value.
+    fn put(&self, key: &[u8], value: &[u8]) -> Result<Option<Vec<u8>>>;
+    /// Removes and returns the previous value.
+    fn delete(&self, key: &[u8]) -> Result<Option<Vec<u8>>>;
+    /// Applies every operation, or none of them.
+    fn apply(&self, ops: Vec<KvOp>) -> Result<()>;
+    /// Swaps `old` for `new` if the current value is `old`; `None` means absent. Returns whether it
+    /// swapped.
+    fn compare_and_swap(&self, key: &[u8], old: Option<&[u8]>, new: Option<&[u8]>) -> Result<bool>;
+    /// Entries with keys in the range, in ascending key order.
+    fn range(&self, from: Bound<Vec<u8>>, to: Bound<Vec<u8>>) -> KvIter<'_>;
+
+    /// Entries whose key starts with `prefix`, in ascending key order.
+    fn scan_prefix(&self, prefix: &[u8]) -> KvIter<'_> {
+        let end = match prefix_successor(prefix) {
+            Some(end) => Bound::Excluded(end),
+            None => Bound::Unbounded,
+        };
+        self.range(Bound::Included(prefix.to_vec()), end)
+    }
+}
+
+/// The smallest byte string greater than every string that starts with `prefix`, if there is one.
+pub fn prefix_successor(prefix: &[u8]) -> Option<Vec<u8>> {
+    let mut end = prefix.to_vec();
+    while let Some(last) = end.pop() {
+        if last < 0xff {
+            end.push(last + 1);
+            return Some(end);
+        }
+    }
+    None
+}
+
+/// The sled backend.
+pub struct SledKv {
+    db: sled::Db,
+}
+
+fn index_err(e: sled::Error) -> Error {
+    Error::Index(e.to_string())
+}
+
+impl SledKv {
+    pub fn open(path: &Path) -> Result<Self> {
+        let db = sled::Config::new()
+            .path(path)
+            // A small cache keeps the idle footprint low; the index is small next to the data.
+            .cache_capacity(16 * 1024 * 1024)
+            .open()
+            .map_err(index_err)?;
+        Ok(SledKv { db })
+    }
+}
+
+#[async_trait::async_trait]
+impl Kv for SledKv {
+    fn tree(&self, name: &str) -> Result<Arc<dyn KvTree>> {
+        Ok(Arc::new(SledTree(self.db.open_tree(name).map_err(index_err)?)))
+    }
+
+    async fn flush(&self) -> Result<()> {
+        self.db.flush_async().await.map_err(index_err)?;
+        Ok(())
+    }
+}
+
+struct SledTree(sled::Tree);
+
+impl KvTree for SledTree {
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        Ok(self.0.get(key).map_err(index_err)?.map(|v| v.to_vec()))
+    }
+
+    fn put(&self, key: &[u8], value: &[u8]) -> Result<Option<Vec<u8>>> {
+        Ok(self.0.insert(key, value).map_err(index_err)?.map(|v| v.to_vec()))
+    }
+
+    fn delete(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        Ok(self.0.remove(key).map_err(index_err)?.map(|v| v.to_vec()))
+    }
+
+    fn apply(&self, ops: Vec<KvOp>) -> Result<()> {
+        let mut batch = sled::Batch::default();
+        for op in ops {
+            match op {
+                KvOp::Put(k, v) => batch.insert(k, v),
+                KvOp::Delete(k) => batch.remove(k),
+            }
+        }
+        self.0.apply_batch(batch).map_err(index_err)
+    }
+
+    fn compare_and_swap(&self, key: &[u8], old: Option<&[u8]>, new: Option<&[u8]>) -> Result<bool> {
+        Ok(self.0.compare_and_swap(key, old, new).map_err(index_err)?.is_ok())
+    }
+
+    fn range(&self, from: Bound<Vec<u8>>, to: Bound<Vec<u8>>) -> KvIter<'_> {
+        Box::new(
+            self.0
+                .range::<Vec<u8>, _>((from, to))
+                .map(|r| r.map(|(k, v)| (k.to_vec(), v.to_vec())).map_err(index_err)),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefix_successor_cases() {
+        let cases: &[(&[u8], Option<&[u8]>)] = &[
+            (b"a", Some(b"b")),
+            (b"a/", Some(b"a0")),
+            (b"a\xff", Some(b"b")),
+            (b"\xff\xff", None),
+            (b"", None),
+        ];
+        for (input, want) in cases {
+            assert_eq!(prefix_successor(input).as_deref(), *want, "input {input:?}");
+        }
+    }
+
+    #[tokio::test]
+    async fn sled_tree_round_trip_and_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let kv = SledKv::open(dir.path()).unwrap();
+        let t = kv.tree("t").unwrap();
+        for k in ["b", "a/b", "a", "a0", "é"] {
+            t.put(k.as_bytes(), b"v").unwrap();
+        }
+        let keys: Vec<String> =
+            t.scan_prefix(b"a").map(|r| String::from_utf8(r.unwrap().0).unwrap()).collect();
+        assert_eq!(keys, ["a", "a/b", "a0"]);
+        assert!(t.compare_and_swap(b"a", Some(b"v"), Some(b"w")).unwrap());
+        assert!(!t.compare_and_swap(b"a", Some(b"v"), None).unwrap());
+        t.apply(vec![KvOp::Delete(b"a".to_vec()), KvOp::Put(b"c".to_vec(), b"x".to_vec())]).unwrap();
+        assert_eq!(t.get(b"a").unwrap(), None);
+        assert_eq!(t.get(b"c").unwrap().as_deref(), Some(&b"x"[..]));
+        kv.flush().await.unwrap();
+    }
+}
