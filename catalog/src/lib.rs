@@ -136,6 +136,12 @@ pub struct ItemError<K> {
     pub error: Error,
 }
 
+impl std::fmt::Debug for Catalog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Catalog")
+    }
+}
+
 impl Catalog {
     pub fn open(kv: Arc<dyn Kv>) -> Result<Self> {
         let tree = kv.tree("catalog")?;

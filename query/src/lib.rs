@@ -1,1 +1,16 @@
-//! placeholder
+//! Athena-style SQL over the Glue catalog on DataFusion, and the query-execution manager.
+//!
+//! Queries run on a runtime of their own, apart from the one that serves HTTP, under a memory
+//! limit; their results are written as Athena writes them, as CSV files in the lake.
+
+pub mod engine;
+pub mod error;
+pub mod sql;
+pub mod tables;
+pub mod types;
+pub mod udf;
+
+pub use engine::{Engine, EngineConfig, QueryExecution, QueryState, ResultPage, StartQuery};
+pub use error::{Error, ErrorKind, Result};
+pub use sql::StatementType;
+pub use types::ColumnInfo;

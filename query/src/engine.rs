@@ -1,0 +1,755 @@
+//! The query-execution manager: queue, concurrency, states, cancellation, result files and the
+//! persisted history of executions.
+//!
+//! Each query runs as a task on the engine's own multi-threaded runtime (the "CPU runtime"), so a
+//! heavy query cannot starve the runtime that serves S3. A semaphore bounds how many run at once;
+//! DataFusion's memory pool bounds what they hold together, spilling where it can.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use bytes::Bytes;
+use catalog::{Catalog, Column, SerDeInfo, StorageDescriptor, Table};
+use datafusion::arrow::datatypes::DataType;
+use datafusion::config::Dialect;
+use datafusion::dataframe::{DataFrame, DataFrameWriteOptions};
+use datafusion::execution::context::{SQLOptions, SessionConfig, SessionContext};
+use datafusion::execution::runtime_env::{RuntimeEnv, RuntimeEnvBuilder};
+use datafusion::execution::session_state::SessionStateBuilder;
+use datafusion::logical_expr::{Expr, cast};
+use datafusion::sql::parser::Statement as DfStatement;
+use futures::{SinkExt, StreamExt};
+use serde::{Deserialize, Serialize};
+use storage::{KvTree, ListQuery, PutOptions, Store};
+
+use crate::error::{Error, Result};
+use crate::sql::{self, Plan, StatementType};
+use crate::tables::{CATALOG_NAME, GlueCatalogProvider, LakeRegistry, directory_url};
+use crate::types::{ColumnInfo, arrow_to_hive, athena_column, render_column};
+
+const RECORD_VERSION: u32 = 1;
+/// Result rows are sent to the lake in chunks of about this size.
+const RESULT_CHUNK: usize = 1 << 20;
+
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// Bytes all running queries may hold together before spilling or failing.
+    pub memory_limit: usize,
+    /// Queries running at once; the rest wait in state QUEUED.
+    pub max_concurrent: usize,
+    /// Worker threads of the query runtime, and DataFusion's target partitions.
+    pub threads: usize,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+        EngineConfig { memory_limit: 1 << 30, max_concurrent: 4, threads }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum QueryState {
+    Queued,
+    Running,
+    Succeeded,
+    Failed,
+    Cancelled,
+}
+
+impl QueryState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            QueryState::Queued => "QUEUED",
+            QueryState::Running => "RUNNING",
+            QueryState::Succeeded => "SUCCEEDED",
+            QueryState::Failed => "FAILED",
+            QueryState::Cancelled => "CANCELLED",
+        }
+    }
+
+    pub fn is_final(self) -> bool {
+        matches!(self, QueryState::Succeeded | QueryState::Failed | QueryState::Cancelled)
+    }
+}
+
+/// One query execution, as `GetQueryExecution` describes it. Persisted as JSON with a version.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct QueryExecution {
+    #[serde(default)]
+    pub v: u32,
+    pub id: String,
+    pub query: String,
+    pub statement_type: StatementType,
+    pub state: QueryState,
+    #[serde(default)]
+    pub state_change_reason: Option<String>,
+    /// 1 system, 2 user, 3 other: Athena's `AthenaError.ErrorCategory`.
+    #[serde(default)]
+    pub error_category: Option<u8>,
+    pub database: Option<String>,
+    pub catalog: Option<String>,
+    pub workgroup: String,
+    /// The result file: `s3://…/<id>.csv` (or `.txt` for DDL).
+    pub output_location: String,
+    pub submitted: f64,
+    #[serde(default)]
+    pub completed: Option<f64>,
+    #[serde(default)]
+    pub queue_ms: u64,
+    #[serde(default)]
+    pub engine_ms: u64,
+    #[serde(default)]
+    pub data_scanned: u64,
+    #[serde(default)]
+    pub manifest_location: Option<String>,
+    #[serde(default)]
+    pub columns: Vec<ColumnInfo>,
+    #[serde(default)]
+    pub rows: u64,
+}
+
+/// What StartQueryExecution asks for.
+#[derive(Debug, Clone, Default)]
+pub struct StartQuery {
+    pub sql: String,
+    pub database: Option<String>,
+    pub catalog: Option<String>,
+    pub workgroup: String,
+    /// The directory results go to: `s3://bucket/prefix/`.
+    pub output_dir: String,
+}
+
+/// One page of `GetQueryResults`.
+#[derive(Debug, Clone, Default)]
+pub struct ResultPage {
+    pub columns: Vec<ColumnInfo>,
+    pub rows: Vec<Vec<Option<String>>>,
+    pub next_token: Option<String>,
+}
+
+#[derive(Clone)]
+pub struct Engine {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Store,
+    catalog: Catalog,
+    kv: Arc<dyn storage::Kv>,
+    history: Arc<dyn KvTree>,
+    runtime: Mutex<Option<tokio::runtime::Runtime>>,
+    handle: tokio::runtime::Handle,
+    df_runtime: Arc<RuntimeEnv>,
+    config: EngineConfig,
+    permits: Arc<tokio::sync::Semaphore>,
+    /// Queries not yet final, with the handle that cancels them.
+    live: Mutex<HashMap<String, (QueryExecution, Option<tokio::task::AbortHandle>)>>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        // A runtime may not be dropped from inside another; let its threads wind down on their own.
+        if let Some(rt) = self.runtime.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            rt.shutdown_background();
+        }
+    }
+}
+
+fn now() -> f64 {
+    chrono::Utc::now().timestamp_millis() as f64 / 1000.0
+}
+
+/// Splits `s3://bucket/key` into its bucket and key.
+pub fn parse_s3_url(url: &str) -> Result<(String, String)> {
+    let rest = url
+        .strip_prefix("s3://")
+        .or_else(|| url.strip_prefix("s3a://"))
+        .ok_or_else(|| Error::InvalidInput(format!("{url} is not an s3:// location")))?;
+    let (bucket, key) = rest.split_once('/').unwrap_or((rest, ""));
+    if bucket.is_empty() {
+        return Err(Error::InvalidInput(format!("{url} names no bucket")));
+    }
+    Ok((bucket.to_string(), key.to_string()))
+}
+
+fn csv_field(out: &mut Vec<u8>, value: &Option<String>) {
+    if let Some(v) = value {
+        out.push(b'"');
+        out.extend_from_slice(v.replace('"', "\"\"").as_bytes());
+        out.push(b'"');
+    }
+}
+
+impl Engine {
+    /// Starts the engine's runtime. Queries that were running when the process stopped are
+    /// marked FAILED: their results were never acknowledged.
+    pub fn new(store: Store, catalog: Catalog, kv: Arc<dyn storage::Kv>, config: EngineConfig) -> Result<Self> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(config.threads.max(1))
+            .thread_name("minerva-query")
+            .enable_all()
+            .build()
+            .map_err(|e| Error::Internal(format!("starting the query runtime: {e}")))?;
+        let df_runtime = RuntimeEnvBuilder::new()
+            .with_memory_limit(config.memory_limit, 1.0)
+            .with_object_store_registry(Arc::new(LakeRegistry::new(store.clone())))
+            .build_arc()?;
+        let history = kv.tree("queries")?;
+        for entry in history.scan_prefix(b"q/") {
+            let (k, v) = entry?;
+            if let Ok(mut q) = serde_json::from_slice::<QueryExecution>(&v)
+                && !q.state.is_final()
+            {
+                q.state = QueryState::Failed;
+                q.state_change_reason = Some("GENERIC_INTERNAL_ERROR: the server stopped while the query ran".into());
+                q.completed = Some(now());
+                history.put(&k, &serde_json::to_vec(&q).unwrap_or_default())?;
+            }
+        }
+        let handle = runtime.handle().clone();
+        Ok(Engine {
+            inner: Arc::new(Inner {
+                store,
+                catalog,
+                kv,
+                history,
+                runtime: Mutex::new(Some(runtime)),
+                handle,
+                df_runtime,
+                permits: Arc::new(tokio::sync::Semaphore::new(config.max_concurrent.max(1))),
+                config,
+                live: Mutex::new(HashMap::new()),
+            }),
+        })
+    }
+
+    fn save(&self, q: &QueryExecution) -> Result<()> {
+        self.inner.history.put(format!("q/{}", q.id).as_bytes(), &serde_json::to_vec(q).unwrap_or_default())?;
+        Ok(())
+    }
+
+    /// Submits a query; it runs in the background. Returns its id.
+    pub fn start(&self, request: StartQuery) -> Result<String> {
+        if request.sql.trim().is_empty() {
+            return Err(Error::InvalidInput("QueryString must not be empty".into()));
+        }
+        let id = uuid::Uuid::new_v4().to_string();
+        // A statement that cannot even be classified still becomes an execution that FAILED, as
+        // on Athena, so the client learns why from GetQueryExecution.
+        let planned = sql::plan(&request.sql);
+        let statement_type = planned.as_ref().map(|p| p.statement_type()).unwrap_or(StatementType::Dml);
+        let extension = if statement_type == StatementType::Dml { "csv" } else { "txt" };
+        let output_dir = if request.output_dir.ends_with('/') { request.output_dir.clone() } else { format!("{}/", request.output_dir) };
+        let q = QueryExecution {
+            v: RECORD_VERSION,
+            id: id.clone(),
+            query: request.sql.clone(),
+            statement_type,
+            state: QueryState::Queued,
+            state_change_reason: None,
+            error_category: None,
+            database: request.database.clone(),
+            catalog: request.catalog.clone(),
+            workgroup: request.workgroup.clone(),
+            output_location: format!("{output_dir}{id}.{extension}"),
+            submitted: now(),
+            completed: None,
+            queue_ms: 0,
+            engine_ms: 0,
+            data_scanned: 0,
+            manifest_location: None,
+            columns: Vec::new(),
+            rows: 0,
+        };
+        self.save(&q)?;
+        self.inner.live.lock().unwrap_or_else(|p| p.into_inner()).insert(id.clone(), (q, None));
+        let engine = self.clone();
+        let task_id = id.clone();
+        let task = self.inner.handle.spawn(async move {
+            let queued = Instant::now();
+            let _permit = engine.inner.permits.clone().acquire_owned().await;
+            engine.update(&task_id, |q| {
+                q.state = QueryState::Running;
+                q.queue_ms = queued.elapsed().as_millis() as u64;
+            });
+            let started = Instant::now();
+            let span = tracing::info_span!("query", id = %task_id);
+            let outcome = {
+                let _enter = span.enter();
+                tracing::debug!("running");
+                match planned {
+                    Ok(plan) => engine.run(&task_id, plan, &request, &output_dir).await,
+                    Err(e) => Err(e),
+                }
+            };
+            engine.finish(&task_id, outcome, started.elapsed().as_millis() as u64).await;
+        });
+        if let Some(entry) = self.inner.live.lock().unwrap_or_else(|p| p.into_inner()).get_mut(&id) {
+            entry.1 = Some(task.abort_handle());
+        }
+        Ok(id)
+    }
+
+    fn update(&self, id: &str, f: impl FnOnce(&mut QueryExecution)) {
+        let mut live = self.inner.live.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((q, _)) = live.get_mut(id) {
+            f(q);
+            let _ = self.save(q);
+        }
+    }
+
+    async fn finish(&self, id: &str, outcome: Result<Outcome>, engine_ms: u64) {
+        let finished = {
+            let mut live = self.inner.live.lock().unwrap_or_else(|p| p.into_inner());
+            // Absent means it was cancelled meanwhile: the cancellation already recorded it.
+            live.remove(id).map(|(mut q, _)| {
+                q.engine_ms = engine_ms;
+                q.completed = Some(now());
+                match outcome {
+                    Ok(o) => {
+                        q.state = QueryState::Succeeded;
+                        q.columns = o.columns;
+                        q.rows = o.rows;
+                        q.manifest_location = o.manifest;
+                        q.data_scanned = o.scanned;
+                    }
+                    Err(e) => {
+                        let reason = e.athena_reason();
+                        tracing::info!(id, reason = %reason, "query failed");
+                        q.state = QueryState::Failed;
+                        q.error_category = Some(if e.kind() == crate::ErrorKind::Internal { 1 } else { 2 });
+                        q.state_change_reason = Some(reason);
+                    }
+                }
+                q
+            })
+        };
+        if let Some(q) = finished {
+            if let Err(e) = self.save(&q) {
+                tracing::error!(id, error = %e, "could not record a finished query");
+            }
+            let _ = self.inner.kv.flush().await;
+        }
+    }
+
+    pub fn get(&self, id: &str) -> Result<QueryExecution> {
+        if let Some((q, _)) = self.inner.live.lock().unwrap_or_else(|p| p.into_inner()).get(id) {
+            return Ok(q.clone());
+        }
+        match self.inner.history.get(format!("q/{id}").as_bytes())? {
+            Some(v) => serde_json::from_slice(&v).map_err(|e| Error::Internal(format!("query record {id}: {e}"))),
+            None => Err(Error::NotFound(format!("QueryExecution {id} was not found"))),
+        }
+    }
+
+    /// Ids of a workgroup's executions, most recent first.
+    pub fn list(&self, workgroup: &str) -> Result<Vec<String>> {
+        let mut all = Vec::new();
+        for entry in self.inner.history.scan_prefix(b"q/") {
+            let (_, v) = entry?;
+            if let Ok(q) = serde_json::from_slice::<QueryExecution>(&v)
+                && q.workgroup == workgroup
+            {
+                all.push((q.submitted, q.id));
+            }
+        }
+        all.sort_by(|a, b| b.0.total_cmp(&a.0));
+        Ok(all.into_iter().map(|(_, id)| id).collect())
+    }
+
+    /// Cancels a query. Stopping a finished query changes nothing, as on Athena.
+    pub async fn stop(&self, id: &str) -> Result<()> {
+        let cancelled = {
+            let mut live = self.inner.live.lock().unwrap_or_else(|p| p.into_inner());
+            live.remove(id).map(|(mut q, handle)| {
+                if let Some(h) = handle {
+                    h.abort();
+                }
+                q.state = QueryState::Cancelled;
+                q.state_change_reason = Some("Query was cancelled by the user".into());
+                q.completed = Some(now());
+                q
+            })
+        };
+        match cancelled {
+            Some(q) => {
+                self.save(&q)?;
+                self.inner.kv.flush().await?;
+                Ok(())
+            }
+            None => self.get(id).map(|_| ()),
+        }
+    }
+
+    /// A page of a finished query's results, read back from its result file.
+    pub async fn results(&self, id: &str, token: Option<&str>, max_rows: usize) -> Result<ResultPage> {
+        let q = self.get(id)?;
+        match q.state {
+            QueryState::Succeeded => {}
+            QueryState::Queued | QueryState::Running => {
+                return Err(Error::InvalidInput(format!("Query has not yet finished. Current state: {}", q.state.as_str())));
+            }
+            s => {
+                return Err(Error::InvalidInput(format!(
+                    "Query did not finish successfully. Final query state: {}\n{}",
+                    s.as_str(),
+                    q.state_change_reason.unwrap_or_default()
+                )));
+            }
+        }
+        if q.statement_type != StatementType::Dml {
+            return Ok(ResultPage { columns: q.columns, rows: Vec::new(), next_token: None });
+        }
+        let offset: u64 = match token {
+            None => 0,
+            Some(t) => t.parse().map_err(|_| Error::InvalidInput("The NextToken is not valid".into()))?,
+        };
+        let (bucket, key) = parse_s3_url(&q.output_location)?;
+        let size = self.inner.store.head_object(&bucket, &key)?.record.size;
+        if offset >= size {
+            return Ok(ResultPage { columns: q.columns, rows: Vec::new(), next_token: None });
+        }
+        let range = storage::RangeSpec::From { first: offset, last: None };
+        let mut body = self.inner.store.get_object(&bucket, &key, Some(range)).await?.stream;
+        let mut buf: Vec<u8> = Vec::new();
+        let mut rows = Vec::new();
+        let mut consumed = 0usize;
+        let mut eof = false;
+        while rows.len() < max_rows {
+            match parse_csv_row(&buf[consumed..], eof) {
+                Some((row, used)) => {
+                    rows.push(row);
+                    consumed += used;
+                }
+                None if eof => break,
+                None => match body.next().await {
+                    Some(chunk) => buf.extend_from_slice(&chunk.map_err(|e| Error::Internal(e.to_string()))?),
+                    None => eof = true,
+                },
+            }
+        }
+        let next = offset + consumed as u64;
+        Ok(ResultPage { columns: q.columns, rows, next_token: (next < size).then(|| next.to_string()) })
+    }
+
+    fn session(&self, database: Option<&str>) -> Result<SessionContext> {
+        let schema = database.map(|d| d.trim_matches('`').trim_matches('"').to_lowercase()).unwrap_or_else(|| "default".into());
+        let config = SessionConfig::new()
+            .with_default_catalog_and_schema(CATALOG_NAME, schema)
+            .with_create_default_catalog_and_schema(false)
+            .with_information_schema(false)
+            .with_target_partitions(self.inner.config.threads.max(1));
+        let state = SessionStateBuilder::new()
+            .with_config(config)
+            .with_runtime_env(self.inner.df_runtime.clone())
+            .with_default_features()
+            .build();
+        let ctx = SessionContext::new_with_state(state);
+        ctx.register_catalog(CATALOG_NAME, Arc::new(GlueCatalogProvider::new(self.inner.catalog.clone(), self.inner.store.clone())));
+        ctx.register_udf(crate::udf::split());
+        Ok(ctx)
+    }
+
+    /// Plans a query the Athena way: `_colN` names, no DDL or DML through DataFusion, and no
+    /// unsigned types in the output (Athena has none).
+    async fn dataframe(&self, ctx: &SessionContext, sql: &str) -> Result<DataFrame> {
+        let state = ctx.state();
+        let mut statement = state.sql_to_statement(sql, &Dialect::Generic)?;
+        if let DfStatement::Statement(s) = &mut statement {
+            sql::name_unnamed_columns(s);
+        }
+        let plan = state.statement_to_plan(statement).await?;
+        SQLOptions::new().with_allow_ddl(false).with_allow_dml(false).with_allow_statements(false).verify_plan(&plan)?;
+        let df = ctx.execute_logical_plan(plan).await?;
+        let needs_cast = df.schema().fields().iter().any(|f| signed_type(f.data_type()).is_some());
+        if !needs_cast {
+            return Ok(df);
+        }
+        let exprs: Vec<Expr> = df
+            .schema()
+            .iter()
+            .map(|(qualifier, field)| {
+                let column = Expr::Column(datafusion::common::Column::new(qualifier.cloned(), field.name()));
+                match signed_type(field.data_type()) {
+                    Some(t) => cast(column, t).alias(field.name()),
+                    None => column,
+                }
+            })
+            .collect();
+        Ok(df.select(exprs)?)
+    }
+
+    async fn run(&self, id: &str, plan: Plan, request: &StartQuery, output_dir: &str) -> Result<Outcome> {
+        let ctx = self.session(request.database.as_deref())?;
+        match plan {
+            Plan::Query { sql } => {
+                let df = self.dataframe(&ctx, &sql).await?;
+                self.write_results(id, df, output_dir).await
+            }
+            Plan::CreateTableAs { database, table, properties, query, if_not_exists } => {
+                let database = database.or_else(|| request.database.clone()).unwrap_or_else(|| "default".into());
+                self.create_table_as(id, &ctx, &database, &table, &properties, &query, if_not_exists, output_dir).await
+            }
+            Plan::Unsupported { reason, .. } => Err(Error::InvalidInput(reason)),
+        }
+    }
+
+    /// Streams the rows into `<output>/<id>.csv` in Athena's CSV dialect, then writes the
+    /// `.metadata` companion.
+    async fn write_results(&self, id: &str, df: DataFrame, output_dir: &str) -> Result<Outcome> {
+        let (bucket, prefix) = parse_s3_url(output_dir)?;
+        self.inner.store.head_bucket(&bucket)?;
+        let columns: Vec<ColumnInfo> = df.schema().fields().iter().map(|f| athena_column(f)).collect();
+        let mut stream = df.execute_stream().await?;
+        let (mut tx, rx) = futures::channel::mpsc::channel::<std::io::Result<Bytes>>(2);
+        let store = self.inner.store.clone();
+        let key = format!("{prefix}{id}.csv");
+        let (b, k) = (bucket.clone(), key.clone());
+        let writer = tokio::spawn(async move { store.put_object(&b, &k, rx.boxed(), PutOptions::default()).await });
+        let mut buf = Vec::with_capacity(RESULT_CHUNK);
+        let header: Vec<Option<String>> = columns.iter().map(|c| Some(c.name.clone())).collect();
+        write_row(&mut buf, &header);
+        let mut rows = 0u64;
+        let produced: Result<()> = async {
+            while let Some(batch) = stream.next().await {
+                let batch = batch?;
+                let rendered: Vec<Vec<Option<String>>> = batch.columns().iter().map(render_column).collect::<Result<_>>()?;
+                for r in 0..batch.num_rows() {
+                    let row: Vec<Option<String>> = rendered.iter().map(|c| c[r].clone()).collect();
+                    write_row(&mut buf, &row);
+                    rows += 1;
+                    if buf.len() >= RESULT_CHUNK {
+                        let chunk = Bytes::from(std::mem::take(&mut buf));
+                        if tx.send(Ok(chunk)).await.is_err() {
+                            break;
+                        }
+                    }
+                }
+            }
+            Ok(())
+        }
+        .await;
+        match &produced {
+            Ok(()) => {
+                let _ = tx.send(Ok(Bytes::from(buf))).await;
+            }
+            // Failing the body makes the store drop the partial file: no half result is visible.
+            Err(e) => {
+                let _ = tx.send(Err(std::io::Error::other(e.to_string()))).await;
+            }
+        }
+        drop(tx);
+        let written = writer.await.map_err(|e| Error::Internal(e.to_string()))?;
+        produced?;
+        written?;
+        let metadata = serde_json::to_vec(&serde_json::json!({ "columns": columns, "rows": rows })).unwrap_or_default();
+        self.put_bytes(&bucket, &format!("{prefix}{id}.csv.metadata"), metadata).await?;
+        Ok(Outcome { columns, rows, manifest: None, scanned: 0 })
+    }
+
+    async fn put_bytes(&self, bucket: &str, key: &str, data: Vec<u8>) -> Result<()> {
+        let body = futures::stream::iter([Ok(Bytes::from(data))]).boxed();
+        self.inner.store.put_object(bucket, key, body, PutOptions::default()).await?;
+        Ok(())
+    }
+
+    /// CREATE TABLE AS: Parquet files at the table's location, a manifest naming them, and the
+    /// table registered in the catalog.
+    #[allow(clippy::too_many_arguments)]
+    async fn create_table_as(
+        &self,
+        id: &str,
+        ctx: &SessionContext,
+        database: &str,
+        table: &str,
+        properties: &std::collections::BTreeMap<String, String>,
+        query: &str,
+        if_not_exists: bool,
+        output_dir: &str,
+    ) -> Result<Outcome> {
+        let catalog = &self.inner.catalog;
+        let database = catalog.get_database(database)?.name;
+        if catalog.get_table(&database, table).is_ok() {
+            if if_not_exists {
+                return Ok(Outcome::default());
+            }
+            return Err(Error::InvalidInput(format!("Table {database}.{table} already exists")));
+        }
+        let format = properties.get("format").map(|f| f.to_ascii_uppercase()).unwrap_or_else(|| "PARQUET".into());
+        if format != "PARQUET" {
+            return Err(Error::InvalidInput(format!("CREATE TABLE AS with format {format} is not supported yet (PARQUET is)")));
+        }
+        for unsupported in ["partitioned_by", "bucketed_by"] {
+            if properties.contains_key(unsupported) {
+                return Err(Error::InvalidInput(format!("CREATE TABLE AS with {unsupported} is not supported yet")));
+            }
+        }
+        let location = match properties.get("external_location") {
+            Some(l) => directory_url(l),
+            None => format!("{output_dir}tables/{id}/"),
+        };
+        let (bucket, prefix) = parse_s3_url(&location)?;
+        let existing = self.inner.store.list_objects(&bucket, &ListQuery { prefix: prefix.clone(), max_keys: 1, ..Default::default() })?;
+        if !existing.objects.is_empty() {
+            return Err(Error::InvalidInput(format!(
+                "HIVE_PATH_ALREADY_EXISTS: Target directory for table '{database}.{table}' already exists: {location}"
+            )));
+        }
+        let df = self.dataframe(ctx, query).await?;
+        let columns: Vec<Column> = df
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| Column { name: f.name().to_lowercase(), r#type: Some(arrow_to_hive(f.data_type())), ..Default::default() })
+            .collect();
+        let written = df.write_parquet(&location, DataFrameWriteOptions::new().with_single_file_output(false), None).await?;
+        let rows: u64 = written
+            .first()
+            .and_then(|b| b.column(0).as_any().downcast_ref::<datafusion::arrow::array::UInt64Array>().map(|a| a.value(0)))
+            .unwrap_or(0);
+        // The manifest lists every file written, one URI a line.
+        let mut manifest = String::new();
+        let mut after = None;
+        loop {
+            let page = self.inner.store.list_objects(&bucket, &ListQuery { prefix: prefix.clone(), after, max_keys: 1000, ..Default::default() })?;
+            for o in &page.objects {
+                manifest.push_str(&format!("s3://{bucket}/{}\n", o.key));
+            }
+            if !page.is_truncated {
+                break;
+            }
+            after = page.last;
+        }
+        let (out_bucket, out_prefix) = parse_s3_url(output_dir)?;
+        let manifest_key = format!("{out_prefix}tables/{id}-manifest.csv");
+        self.put_bytes(&out_bucket, &manifest_key, manifest.into_bytes()).await?;
+        let entry = Table {
+            name: table.to_string(),
+            database_name: database.clone(),
+            table_type: Some("EXTERNAL_TABLE".into()),
+            parameters: [("classification", "parquet"), ("EXTERNAL", "TRUE"), ("has_encrypted_data", "false")]
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            storage_descriptor: Some(StorageDescriptor {
+                columns,
+                location: Some(location.trim_end_matches('/').to_string()),
+                input_format: Some("org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat".into()),
+                output_format: Some("org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat".into()),
+                serde_info: Some(SerDeInfo {
+                    serialization_library: Some("org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe".into()),
+                    parameters: [("serialization.format".to_string(), "1".to_string())].into_iter().collect(),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        catalog.create_table(&database, entry).await?;
+        self.put_bytes(&out_bucket, &format!("{out_prefix}{id}.txt"), Vec::new()).await?;
+        Ok(Outcome { columns: Vec::new(), rows, manifest: Some(format!("s3://{out_bucket}/{manifest_key}")), scanned: 0 })
+    }
+}
+
+#[derive(Debug, Default)]
+struct Outcome {
+    columns: Vec<ColumnInfo>,
+    rows: u64,
+    manifest: Option<String>,
+    scanned: u64,
+}
+
+/// Athena has no unsigned integers: each maps to the next signed type that holds it.
+fn signed_type(t: &DataType) -> Option<DataType> {
+    match t {
+        DataType::UInt8 => Some(DataType::Int16),
+        DataType::UInt16 => Some(DataType::Int32),
+        DataType::UInt32 | DataType::UInt64 => Some(DataType::Int64),
+        _ => None,
+    }
+}
+
+fn write_row(out: &mut Vec<u8>, row: &[Option<String>]) {
+    for (i, v) in row.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        csv_field(out, v);
+    }
+    out.push(b'\n');
+}
+
+/// Parses one row of a result file from the start of `buf`: quoted fields are values (with `""`
+/// for a quote), empty unquoted fields are NULL. Returns the row and the bytes it used, or `None`
+/// if `buf` does not yet hold a whole row.
+fn parse_csv_row(buf: &[u8], eof: bool) -> Option<(Vec<Option<String>>, usize)> {
+    let mut row = Vec::new();
+    let mut i = 0;
+    loop {
+        if i < buf.len() && buf[i] == b'"' {
+            let mut value = Vec::new();
+            i += 1;
+            loop {
+                if i >= buf.len() {
+                    return None;
+                }
+                if buf[i] == b'"' {
+                    if i + 1 < buf.len() && buf[i + 1] == b'"' {
+                        value.push(b'"');
+                        i += 2;
+                        continue;
+                    }
+                    if i + 1 >= buf.len() && !eof {
+                        return None;
+                    }
+                    i += 1;
+                    break;
+                }
+                value.push(buf[i]);
+                i += 1;
+            }
+            row.push(Some(String::from_utf8_lossy(&value).into_owned()));
+        } else {
+            row.push(None);
+        }
+        match buf.get(i) {
+            Some(b',') => i += 1,
+            Some(b'\n') => return Some((row, i + 1)),
+            None if eof && i > 0 => return Some((row, i)),
+            _ => return None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn result_rows_round_trip() {
+        let rows = vec![
+            vec![Some("a".to_string()), None, Some("say \"hi\", twice\nplease".to_string())],
+            vec![Some(String::new()), Some("1".into()), None],
+        ];
+        let mut buf = Vec::new();
+        for r in &rows {
+            write_row(&mut buf, r);
+        }
+        assert_eq!(&buf[..4], b"\"a\",");
+        let mut parsed = Vec::new();
+        let mut at = 0;
+        while let Some((row, used)) = parse_csv_row(&buf[at..], true) {
+            parsed.push(row);
+            at += used;
+            if at == buf.len() {
+                break;
+            }
+        }
+        assert_eq!(parsed, rows);
+        // A row cut short is not returned until the rest arrives.
+        assert!(parse_csv_row(&buf[..6], false).is_none());
+    }
+}

@@ -1,0 +1,88 @@
+//! The query error type and its protocol-neutral kind.
+
+use datafusion::error::DataFusionError;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    NotFound,
+    InvalidInput,
+    ResourceExhausted,
+    Internal,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// An unknown query id or similar.
+    #[error("{0}")]
+    NotFound(String),
+    /// The request is wrong for the current state (results of a running query, …) or malformed.
+    #[error("{0}")]
+    InvalidInput(String),
+    #[error(transparent)]
+    Catalog(#[from] catalog::Error),
+    #[error(transparent)]
+    Storage(#[from] storage::Error),
+    #[error(transparent)]
+    DataFusion(#[from] DataFusionError),
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl Error {
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Error::NotFound(_) => ErrorKind::NotFound,
+            Error::InvalidInput(_) => ErrorKind::InvalidInput,
+            Error::Catalog(e) => match e.kind() {
+                catalog::ErrorKind::Internal => ErrorKind::Internal,
+                catalog::ErrorKind::NotFound => ErrorKind::NotFound,
+                _ => ErrorKind::InvalidInput,
+            },
+            Error::Storage(e) => match e.kind() {
+                storage::ErrorKind::Internal => ErrorKind::Internal,
+                storage::ErrorKind::ResourceExhausted => ErrorKind::ResourceExhausted,
+                storage::ErrorKind::NotFound => ErrorKind::NotFound,
+                _ => ErrorKind::InvalidInput,
+            },
+            Error::DataFusion(e) => match e.find_root() {
+                DataFusionError::ResourcesExhausted(_) => ErrorKind::ResourceExhausted,
+                DataFusionError::Internal(_) => ErrorKind::Internal,
+                _ => ErrorKind::InvalidInput,
+            },
+            Error::Internal(_) => ErrorKind::Internal,
+        }
+    }
+
+    /// The message Athena puts in `StateChangeReason`: an error name as Athena spells it, then
+    /// the detail.
+    pub fn athena_reason(&self) -> String {
+        match self {
+            Error::DataFusion(e) => {
+                let root = e.find_root();
+                let text = root.to_string();
+                let name = match root {
+                    DataFusionError::SQL(_, _) => "SYNTAX_ERROR",
+                    DataFusionError::ResourcesExhausted(_) => "EXCEEDED_MEMORY_LIMIT",
+                    DataFusionError::Plan(_) | DataFusionError::SchemaError(_, _) => {
+                        if text.contains("table '") && text.contains("not found") { "TABLE_NOT_FOUND" } else { "COLUMN_NOT_FOUND_OR_SEMANTIC_ERROR" }
+                    }
+                    DataFusionError::NotImplemented(_) => "NOT_SUPPORTED",
+                    DataFusionError::Internal(_) => "GENERIC_INTERNAL_ERROR",
+                    _ => "GENERIC_USER_ERROR",
+                };
+                let name = if name == "COLUMN_NOT_FOUND_OR_SEMANTIC_ERROR" {
+                    if text.contains("No field named") || text.contains("not found") { "COLUMN_NOT_FOUND" } else { "SEMANTIC_ERROR" }
+                } else {
+                    name
+                };
+                format!("{name}: {text}")
+            }
+            Error::InvalidInput(m) if m.starts_with("line ") => format!("SYNTAX_ERROR: {m}"),
+            Error::InvalidInput(m) => format!("NOT_SUPPORTED: {m}"),
+            Error::Catalog(e) => format!("{}: {e}", if e.kind() == catalog::ErrorKind::NotFound { "ENTITY_NOT_FOUND" } else { "CATALOG_ERROR" }),
+            other => format!("GENERIC_INTERNAL_ERROR: {other}"),
+        }
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

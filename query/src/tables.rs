@@ -1,0 +1,226 @@
+//! The Glue catalog as DataFusion sees it: catalog `awsdatacatalog`, one schema per database, and
+//! each table a listing table over its S3 location with the file format its SerDe names.
+//!
+//! Object stores are resolved per bucket through [`LakeRegistry`], which hands DataFusion the
+//! lake's own `ObjectStore`, so reads go straight to the blob files.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use catalog::{Catalog, Table};
+use stores::Registry;
+use datafusion::arrow::datatypes::{DataType, Field, Schema};
+use datafusion::catalog::{CatalogProvider, SchemaProvider, TableProvider};
+use datafusion::common::{DataFusionError, Result as DfResult};
+use datafusion::datasource::file_format::FileFormat;
+use datafusion::datasource::file_format::csv::CsvFormat;
+use datafusion::datasource::file_format::json::JsonFormat;
+use datafusion::datasource::file_format::parquet::ParquetFormat;
+use datafusion::datasource::listing::{ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl};
+use datafusion::execution::object_store::ObjectStoreRegistry;
+use object_store::ObjectStore;
+use storage::{BucketStore, Store};
+use url::Url;
+
+use crate::types::hive_to_arrow;
+
+/// The catalog name Athena exposes for Glue.
+pub const CATALOG_NAME: &str = "awsdatacatalog";
+
+/// Explicitly registered stores, by `scheme://host`.
+mod stores {
+    use std::collections::HashMap;
+    use std::sync::{Arc, RwLock};
+
+    use object_store::ObjectStore;
+
+    #[derive(Default, Debug)]
+    pub struct Registry(RwLock<HashMap<String, Arc<dyn ObjectStore>>>);
+
+    impl Registry {
+        pub fn get(&self, k: &str) -> Option<Arc<dyn ObjectStore>> {
+            self.0.read().unwrap_or_else(|p| p.into_inner()).get(k).cloned()
+        }
+        pub fn insert(&self, k: String, v: Arc<dyn ObjectStore>) -> Option<Arc<dyn ObjectStore>> {
+            self.0.write().unwrap_or_else(|p| p.into_inner()).insert(k, v)
+        }
+        pub fn remove(&self, k: &str) -> Option<Arc<dyn ObjectStore>> {
+            self.0.write().unwrap_or_else(|p| p.into_inner()).remove(k)
+        }
+    }
+}
+
+/// Resolves `s3://bucket/…` to the lake's bucket. Other schemes can be registered explicitly.
+#[derive(Debug)]
+pub struct LakeRegistry {
+    store: Store,
+    extra: Registry,
+}
+
+impl LakeRegistry {
+    pub fn new(store: Store) -> Self {
+        LakeRegistry { store, extra: Registry::default() }
+    }
+}
+
+fn registry_key(url: &Url) -> String {
+    format!("{}://{}", url.scheme(), url.host_str().unwrap_or_default())
+}
+
+impl ObjectStoreRegistry for LakeRegistry {
+    fn register_store(&self, url: &Url, store: Arc<dyn ObjectStore>) -> Option<Arc<dyn ObjectStore>> {
+        self.extra.insert(registry_key(url), store)
+    }
+
+    fn deregister_store(&self, url: &Url) -> DfResult<Arc<dyn ObjectStore>> {
+        self.extra
+            .remove(&registry_key(url))
+            .ok_or_else(|| DataFusionError::Execution(format!("no object store registered for {url}")))
+    }
+
+    fn get_store(&self, url: &Url) -> DfResult<Arc<dyn ObjectStore>> {
+        if let Some(s) = self.extra.get(&registry_key(url)) {
+            return Ok(s);
+        }
+        match url.scheme() {
+            "s3" | "s3a" | "s3n" => {
+                let bucket = url.host_str().unwrap_or_default();
+                Ok(Arc::new(BucketStore::new(self.store.clone(), bucket)))
+            }
+            other => Err(DataFusionError::Execution(format!("no object store for the URL scheme {other:?}"))),
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct GlueCatalogProvider {
+    catalog: Catalog,
+    store: Store,
+}
+
+impl GlueCatalogProvider {
+    pub fn new(catalog: Catalog, store: Store) -> Self {
+        GlueCatalogProvider { catalog, store }
+    }
+}
+
+impl CatalogProvider for GlueCatalogProvider {
+    fn schema_names(&self) -> Vec<String> {
+        self.catalog.list_databases().map(|d| d.into_iter().map(|d| d.name).collect()).unwrap_or_default()
+    }
+
+    fn schema(&self, name: &str) -> Option<Arc<dyn SchemaProvider>> {
+        let db = self.catalog.get_database(name).ok()?;
+        Some(Arc::new(GlueSchema { catalog: self.catalog.clone(), store: self.store.clone(), database: db.name }))
+    }
+}
+
+#[derive(Debug)]
+struct GlueSchema {
+    catalog: Catalog,
+    store: Store,
+    database: String,
+}
+
+#[async_trait]
+impl SchemaProvider for GlueSchema {
+    fn table_names(&self) -> Vec<String> {
+        self.catalog.list_tables(&self.database, None).map(|t| t.into_iter().map(|t| t.name).collect()).unwrap_or_default()
+    }
+
+    async fn table(&self, name: &str) -> DfResult<Option<Arc<dyn TableProvider>>> {
+        let table = match self.catalog.get_table(&self.database, name) {
+            Ok(t) => t,
+            Err(catalog::Error::NotFound(_)) => return Ok(None),
+            Err(e) => return Err(DataFusionError::External(Box::new(e))),
+        };
+        listing_table(&self.store, &table).await.map(Some)
+    }
+
+    fn table_exist(&self, name: &str) -> bool {
+        self.catalog.get_table(&self.database, name).is_ok()
+    }
+}
+
+/// Normalises a table location to a directory URL (`s3://bucket/prefix/`).
+pub fn directory_url(location: &str) -> String {
+    let location = location.trim();
+    let location = location.strip_prefix("s3a://").or_else(|| location.strip_prefix("s3n://")).map(|r| format!("s3://{r}")).unwrap_or_else(|| location.to_string());
+    if location.ends_with('/') { location } else { format!("{location}/") }
+}
+
+fn plan_err(table: &Table, msg: impl std::fmt::Display) -> DataFusionError {
+    DataFusionError::Plan(format!("table {}.{}: {msg}", table.database_name, table.name))
+}
+
+/// The file format a table's SerDe and input format name, with its options.
+fn file_format(table: &Table) -> DfResult<(Arc<dyn FileFormat>, &'static str)> {
+    let sd = table.storage_descriptor.as_ref().ok_or_else(|| plan_err(table, "it has no storage descriptor"))?;
+    let serde = sd.serde_info.as_ref();
+    let library = serde.and_then(|s| s.serialization_library.as_deref()).unwrap_or_default().to_ascii_lowercase();
+    let input = sd.input_format.as_deref().unwrap_or_default().to_ascii_lowercase();
+    let classification = table.parameters.get("classification").map(|c| c.to_ascii_lowercase()).unwrap_or_default();
+    let params = serde.map(|s| s.parameters.clone()).unwrap_or_default();
+    if library.contains("parquet") || input.contains("parquet") || classification == "parquet" {
+        return Ok((Arc::new(ParquetFormat::default()), "parquet"));
+    }
+    if library.contains("json") || classification == "json" {
+        return Ok((Arc::new(JsonFormat::default()), "json"));
+    }
+    if library.contains("opencsvserde") || library.contains("lazysimpleserde") || input.contains("textinputformat") || classification == "csv" {
+        let open_csv = library.contains("opencsvserde");
+        let delimiter = if open_csv {
+            params.get("separatorChar").cloned().unwrap_or_else(|| ",".into())
+        } else {
+            params.get("field.delim").or_else(|| params.get("serialization.format")).cloned().unwrap_or_else(|| "\u{1}".into())
+        };
+        let delimiter = match delimiter.as_str() {
+            "\\t" => b'\t',
+            d if d.len() == 1 => d.as_bytes()[0],
+            // Hive stores the default Ctrl-A separator as its decimal code.
+            "1" => 1,
+            d => return Err(plan_err(table, format!("unsupported field delimiter {d:?}"))),
+        };
+        let quote = if open_csv { params.get("quoteChar").and_then(|q| q.bytes().next()).unwrap_or(b'"') } else { b'"' };
+        let skip = table.parameters.get("skip.header.line.count").map(|s| s.trim()).unwrap_or("0");
+        let has_header = match skip {
+            "0" => false,
+            "1" => true,
+            n => return Err(plan_err(table, format!("skip.header.line.count={n} is not supported (0 or 1)"))),
+        };
+        // LazySimpleSerDe does not know quotes; files written by pandas and most tools do quote
+        // fields that hold the delimiter or a newline. Honouring the quotes reads such files the
+        // way their writer meant, which is what users of these files expect.
+        let format = CsvFormat::default()
+            .with_delimiter(delimiter)
+            .with_quote(quote)
+            .with_has_header(has_header)
+            .with_newlines_in_values(true);
+        return Ok((Arc::new(format), "csv"));
+    }
+    Err(plan_err(table, format!("unsupported SerDe {library:?} / input format {input:?}")))
+}
+
+/// Builds the DataFusion table for a catalog table.
+pub async fn listing_table(store: &Store, table: &Table) -> DfResult<Arc<dyn TableProvider>> {
+    let location = table.location().ok_or_else(|| plan_err(table, "it has no location"))?;
+    let url_text = directory_url(location);
+    let url = ListingTableUrl::parse(&url_text)?;
+    // A table whose bucket is gone must fail loudly rather than look empty (invariant 3).
+    if let Some(bucket) = Url::parse(&url_text).ok().and_then(|u| u.host_str().map(str::to_string))
+        && store.head_bucket(&bucket).is_err()
+    {
+        return Err(plan_err(table, format!("its location {url_text} is in a bucket that does not exist")));
+    }
+    let (format, _) = file_format(table)?;
+    let mut fields = Vec::new();
+    for c in table.columns() {
+        let hive = c.r#type.as_deref().unwrap_or("string");
+        let t = hive_to_arrow(hive).map_err(|e| plan_err(table, format!("column {}: {e}", c.name)))?;
+        fields.push(Field::new(&c.name, t, true));
+    }
+    let partition_cols: Vec<(String, DataType)> = table.partition_keys.iter().map(|k| (k.name.clone(), DataType::Utf8)).collect();
+    let options = ListingOptions::new(format).with_file_extension("").with_table_partition_cols(partition_cols);
+    let config = ListingTableConfig::new(url).with_listing_options(options).with_schema(Arc::new(Schema::new(fields)));
+    Ok(Arc::new(ListingTable::try_new(config)?))
+}

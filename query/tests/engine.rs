@@ -1,0 +1,134 @@
+//! The engine end to end in process: a CSV in the lake, a table in the catalog, SQL, result files.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use catalog::{Catalog, Column, Database, SerDeInfo, StorageDescriptor, Table};
+use futures::StreamExt;
+use query::{Engine, EngineConfig, QueryState, StartQuery};
+use storage::{PutOptions, Store};
+
+struct Fixture {
+    _dir: tempfile::TempDir,
+    engine: Engine,
+    store: Store,
+    catalog: Catalog,
+}
+
+async fn fixture() -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let kv = storage::open_data_dir(dir.path()).unwrap();
+    let (store, _) = Store::open(dir.path(), kv.clone(), "us-east-1").unwrap();
+    let catalog = Catalog::open(kv.clone()).unwrap();
+    let engine = Engine::new(store.clone(), catalog.clone(), kv, EngineConfig { threads: 2, ..Default::default() }).unwrap();
+    store.create_bucket("lake").await.unwrap();
+    store.create_bucket("results").await.unwrap();
+    let csv = "sentiment,review_body,product_category\n1,\"Great, fits well\",Dresses\n-1,\"Too \"\"big\"\"\nreturned\",Dresses\n0,ok,Knits\n";
+    let body = futures::stream::iter([Ok(Bytes::from(csv))]).boxed();
+    store.put_object("lake", "reviews/data.csv", body, PutOptions::default()).await.unwrap();
+    catalog.create_database(Database { name: "shop".into(), ..Default::default() }).await.unwrap();
+    let col = |n: &str, t: &str| Column { name: n.into(), r#type: Some(t.into()), ..Default::default() };
+    let table = Table {
+        name: "reviews".into(),
+        parameters: [("skip.header.line.count".to_string(), "1".to_string())].into_iter().collect(),
+        storage_descriptor: Some(StorageDescriptor {
+            columns: vec![col("sentiment", "int"), col("review_body", "string"), col("product_category", "string")],
+            location: Some("s3://lake/reviews".into()),
+            serde_info: Some(SerDeInfo {
+                serialization_library: Some("org.apache.hadoop.hive.serde2.lazy.LazySimpleSerDe".into()),
+                parameters: [("field.delim".to_string(), ",".to_string())].into_iter().collect(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    catalog.create_table("shop", table).await.unwrap();
+    Fixture { _dir: dir, engine, store, catalog }
+}
+
+async fn wait(engine: &Engine, id: &str) -> query::QueryExecution {
+    for _ in 0..600 {
+        let q = engine.get(id).unwrap();
+        if q.state.is_final() {
+            return q;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("query {id} did not finish");
+}
+
+fn start(sql: &str) -> StartQuery {
+    StartQuery { sql: sql.into(), database: Some("shop".into()), workgroup: "primary".into(), output_dir: "s3://results/".into(), ..Default::default() }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn select_writes_athena_csv_and_pages() {
+    let f = fixture().await;
+    let id = f.engine.start(start("SELECT product_category, COUNT(*), AVG(sentiment) AS avg_s FROM \"Shop\".reviews GROUP BY 1 ORDER BY 1")).unwrap();
+    let q = wait(&f.engine, &id).await;
+    assert_eq!(q.state, QueryState::Succeeded, "{:?}", q.state_change_reason);
+    assert_eq!(q.output_location, format!("s3://results/{id}.csv"));
+    let names: Vec<(&str, &str)> = q.columns.iter().map(|c| (c.name.as_str(), c.r#type.as_str())).collect();
+    assert_eq!(names, [("product_category", "varchar"), ("_col1", "bigint"), ("avg_s", "double")]);
+    let page = f.engine.results(&id, None, 2).await.unwrap();
+    assert_eq!(page.rows[0], [Some("product_category".to_string()), Some("_col1".into()), Some("avg_s".into())]);
+    assert_eq!(page.rows[1], [Some("Dresses".to_string()), Some("2".into()), Some("0.0".into())]);
+    let next = f.engine.results(&id, page.next_token.as_deref(), 10).await.unwrap();
+    assert_eq!(next.rows, vec![vec![Some("Knits".to_string()), Some("1".into()), Some("0.0".into())]]);
+    assert!(next.next_token.is_none());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn split_cardinality_and_quoted_newlines() {
+    let f = fixture().await;
+    let id = f.engine.start(start("SELECT sentiment, CARDINALITY(SPLIT(review_body, ' ')) AS words, NULL AS nothing FROM reviews ORDER BY sentiment")).unwrap();
+    let q = wait(&f.engine, &id).await;
+    assert_eq!(q.state, QueryState::Succeeded, "{:?}", q.state_change_reason);
+    assert_eq!(q.columns[1].r#type, "bigint");
+    let page = f.engine.results(&id, None, 100).await.unwrap();
+    let words: Vec<Option<String>> = page.rows[1..].iter().map(|r| r[1].clone()).collect();
+    // "Too \"big\"\nreturned" is one word-split of two pieces; "Great, fits well" three; "ok" one.
+    assert_eq!(words, [Some("2".to_string()), Some("1".into()), Some("3".into())]);
+    assert_eq!(page.rows[1][2], None);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctas_writes_parquet_manifest_and_table() {
+    let f = fixture().await;
+    let sql = "CREATE TABLE \"shop\".\"temp_table_1\" WITH (external_location = 's3://results/tmp/t1', format = 'PARQUET') AS SELECT sentiment, review_body FROM reviews";
+    let id = f.engine.start(start(sql)).unwrap();
+    let q = wait(&f.engine, &id).await;
+    assert_eq!(q.state, QueryState::Succeeded, "{:?}", q.state_change_reason);
+    assert_eq!(q.statement_type, query::StatementType::Ddl);
+    let manifest = q.manifest_location.clone().unwrap();
+    assert_eq!(manifest, format!("s3://results/tables/{id}-manifest.csv"));
+    let body = f.store.get_object("results", &format!("tables/{id}-manifest.csv"), None).await.unwrap();
+    let text: Vec<Bytes> = body.stream.map(|c| c.unwrap()).collect().await;
+    let text = String::from_utf8(text.concat()).unwrap();
+    assert!(text.lines().count() >= 1 && text.lines().all(|l| l.starts_with("s3://results/tmp/t1/")), "{text}");
+    let table = f.catalog.get_table("shop", "temp_table_1").unwrap();
+    assert_eq!(table.columns()[0].r#type.as_deref(), Some("int"));
+    // The new table is queryable, and the same CTAS again fails because the table exists.
+    let id = f.engine.start(start("SELECT COUNT(*) FROM temp_table_1")).unwrap();
+    let q = wait(&f.engine, &id).await;
+    assert_eq!(q.state, QueryState::Succeeded, "{:?}", q.state_change_reason);
+    assert_eq!(f.engine.results(&id, None, 10).await.unwrap().rows[1][0].as_deref(), Some("3"));
+    let id = f.engine.start(start(sql)).unwrap();
+    assert_eq!(wait(&f.engine, &id).await.state, QueryState::Failed);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failures_carry_a_reason_and_leave_no_result() {
+    let f = fixture().await;
+    for (sql, reason) in [("SELEC 1", "SYNTAX_ERROR"), ("SELECT * FROM nope", "TABLE_NOT_FOUND"), ("SELECT nope FROM reviews", "COLUMN_NOT_FOUND")] {
+        let id = f.engine.start(start(sql)).unwrap();
+        let q = wait(&f.engine, &id).await;
+        assert_eq!(q.state, QueryState::Failed, "{sql}");
+        let r = q.state_change_reason.unwrap_or_default();
+        assert!(r.starts_with(reason), "{sql}: {r}");
+        assert!(f.store.head_object("results", &format!("{id}.csv")).is_err());
+        assert!(f.engine.results(&id, None, 10).await.is_err());
+    }
+    assert!(matches!(f.engine.get("no-such-id"), Err(query::Error::NotFound(_))));
+}
