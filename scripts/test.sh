@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Runs every test: one debug build shared by all, the Rust tests, then the end-to-end suite with
+# the real Python clients against the real binary.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$root"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/minerva/target}"
+
+echo "== build"
+cargo build --workspace --all-targets
+echo "== rust tests"
+cargo test --workspace --quiet
+echo "== python environment"
+venv="$(scripts/python-env.sh)"
+echo "== end-to-end tests"
+export MINERVA_BIN="$CARGO_TARGET_DIR/debug/minerva"
+"$venv/bin/python" -m pytest tests -q -p no:cacheprovider "$@"

@@ -1,0 +1,181 @@
+"""Shared fixtures: the real `minerva` binary on a free port with a temporary data directory,
+and the real AWS clients pointed at it."""
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+import boto3
+import pytest
+from botocore.config import Config
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = ROOT.parent / "shared" / "data" / "womens_clothing_ecommerce_reviews.csv"
+ACCESS_KEY = "test-access"
+SECRET_KEY = "test-secret-key"
+REGION = "us-east-1"
+RESULTS_BUCKET = f"aws-athena-query-results-000000000000-{REGION}"
+
+
+def binary() -> str:
+    path = os.environ.get("MINERVA_BIN")
+    if not path:
+        target = os.environ.get("CARGO_TARGET_DIR", str(ROOT / "target"))
+        path = str(Path(target) / "debug" / "minerva")
+    assert Path(path).exists(), f"build the binary first: {path} is missing"
+    return path
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    """One `minerva serve` process; can be stopped, killed and started again on the same data."""
+
+    def __init__(self, data_dir: Path, log_path: Path):
+        self.data_dir = data_dir
+        self.log_path = log_path
+        self.port = free_port()
+        self.proc = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 20.0):
+        env = dict(os.environ, MINERVA_LOG=os.environ.get("MINERVA_LOG", "info"))
+        log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(
+            [
+                binary(), "serve",
+                "--address", f"127.0.0.1:{self.port}",
+                "--data-dir", str(self.data_dir),
+                "--access-key", ACCESS_KEY,
+                "--secret-key", SECRET_KEY,
+                "--region", REGION,
+            ],
+            stdout=log, stderr=subprocess.STDOUT, env=env,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"minerva exited with {self.proc.returncode}; see {self.log_path}")
+            try:
+                with urllib.request.urlopen(self.url + "/_minerva/health", timeout=1) as r:
+                    if r.status == 200:
+                        return self
+            except OSError:
+                time.sleep(0.05)  # polling for readiness, not synchronising on a guess
+        raise RuntimeError("minerva did not become ready")
+
+    def stop(self, sig=signal.SIGTERM, timeout: float = 30.0) -> int:
+        if self.proc is None or self.proc.poll() is not None:
+            return self.proc.returncode if self.proc else 0
+        self.proc.send_signal(sig)
+        return self.proc.wait(timeout=timeout)
+
+    def kill(self) -> int:
+        return self.stop(signal.SIGKILL)
+
+    def client(self, service: str, secret: str = SECRET_KEY, **config):
+        cfg = Config(retries={"max_attempts": config.pop("max_attempts", 3), "mode": "standard"}, **config)
+        return boto3.client(
+            service,
+            endpoint_url=self.url,
+            aws_access_key_id=ACCESS_KEY,
+            aws_secret_access_key=secret,
+            region_name=REGION,
+            config=cfg,
+        )
+
+    def env(self) -> dict:
+        """Environment for CLI tools and libraries that read AWS_* variables."""
+        return dict(
+            os.environ,
+            AWS_ACCESS_KEY_ID=ACCESS_KEY,
+            AWS_SECRET_ACCESS_KEY=SECRET_KEY,
+            AWS_DEFAULT_REGION=REGION,
+            AWS_REGION=REGION,
+            AWS_ENDPOINT_URL=self.url,
+        )
+
+
+@pytest.fixture(scope="session", autouse=True)
+def isolated_aws_env():
+    """No test may reach a real AWS account or read the developer's profile."""
+    for k in list(os.environ):
+        if k.startswith("AWS_"):
+            del os.environ[k]
+    os.environ["AWS_CONFIG_FILE"] = os.devnull
+    os.environ["AWS_SHARED_CREDENTIALS_FILE"] = os.devnull
+    os.environ["AWS_EC2_METADATA_DISABLED"] = "true"
+    yield
+
+
+@pytest.fixture(scope="session")
+def workdir():
+    d = Path(tempfile.mkdtemp(prefix="minerva-tests-"))
+    yield d
+    shutil.rmtree(d, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def server(workdir):
+    """The shared server most tests talk to."""
+    s = Server(workdir / "shared-data", workdir / "shared-server.log").start()
+    os.environ.update(
+        AWS_ACCESS_KEY_ID=ACCESS_KEY,
+        AWS_SECRET_ACCESS_KEY=SECRET_KEY,
+        AWS_DEFAULT_REGION=REGION,
+        AWS_ENDPOINT_URL=s.url,
+    )
+    yield s
+    code = s.stop()
+    assert code == 0, f"the server did not shut down cleanly on SIGTERM (exit {code})"
+
+
+@pytest.fixture
+def own_server(workdir, request):
+    """A server of the test's own, for tests that kill or restart it."""
+    name = request.node.name.replace("/", "_").replace("[", "_").replace("]", "")
+    s = Server(workdir / f"{name}-data", workdir / f"{name}.log").start()
+    yield s
+    s.stop(signal.SIGKILL)
+
+
+@pytest.fixture
+def s3(server):
+    return server.client("s3")
+
+
+@pytest.fixture
+def glue(server):
+    return server.client("glue")
+
+
+@pytest.fixture
+def athena(server):
+    return server.client("athena")
+
+
+def wait_query(athena, qid: str, timeout: float = 120.0) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        q = athena.get_query_execution(QueryExecutionId=qid)["QueryExecution"]
+        if q["Status"]["State"] in ("SUCCEEDED", "FAILED", "CANCELLED"):
+            return q
+        time.sleep(0.05)  # polling the query state, as every Athena client does
+    raise AssertionError(f"query {qid} did not finish")
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{os.urandom(4).hex()}"
