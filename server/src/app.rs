@@ -193,6 +193,11 @@ async fn json_request(app: &App, service: &str, op: &str, req: Request) -> Respo
         Err(e) => return JsonError::new("SerializationException", format!("the request body could not be read: {e}")).into_response(),
     };
     match sigv4::verify(&parts.method, &parts.uri, &parts.headers, &bytes, &app.credentials) {
+        Ok(signed) if signed.service != service => {
+            return JsonError::new("InvalidSignatureException", format!("Credential should be scoped to correct service: '{service}'."))
+                .with_status(StatusCode::FORBIDDEN)
+                .into_response();
+        }
         Ok(_) => {}
         Err(AuthError::Missing) => {
             return JsonError::new("MissingAuthenticationTokenException", "Missing Authentication Token").with_status(StatusCode::FORBIDDEN).into_response();
