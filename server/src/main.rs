@@ -77,7 +77,13 @@ impl ServeArgs {
 fn main() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("MINERVA_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,server=info,storage=info,query=info,catalog=info"));
-    tracing_subscriber::fmt().with_env_filter(filter).with_target(false).init();
+    use std::io::IsTerminal;
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .init();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Serve(args) => match args.validate() {

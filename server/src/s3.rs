@@ -148,6 +148,52 @@ fn trailer_reader(trailers: Option<s3s::TrailingHeaders>) -> Option<Box<dyn FnOn
     }))
 }
 
+/// The stored headers of an upload-like input (PutObject, CopyObject with REPLACE,
+/// CreateMultipartUpload): the same fields on different s3s types.
+macro_rules! stored_headers {
+    ($input:expr) => {
+        ObjectHeaders {
+            content_type: $input.content_type,
+            content_encoding: $input.content_encoding.filter(|e: &String| !e.eq_ignore_ascii_case("aws-chunked")),
+            content_disposition: $input.content_disposition,
+            content_language: $input.content_language,
+            cache_control: $input.cache_control,
+            expires: $input.expires.map(|e| format!("{e:?}")),
+            user_metadata: user_metadata($input.metadata),
+        }
+    };
+}
+
+/// The fields GetObject and HeadObject share, filled from an object's record.
+macro_rules! described_object {
+    ($ty:ident, $rec:expr, $len:expr, $range:expr, $sums:expr, { $($extra:tt)* }) => {{
+        let rec = $rec;
+        let h = &rec.headers;
+        let [crc32, crc32c, crc64, sha1, sha256] = checksum_fields($sums);
+        $ty {
+            accept_ranges: Some("bytes".into()),
+            content_length: Some($len as i64),
+            content_range: $range,
+            content_type: h.content_type.clone(),
+            content_encoding: h.content_encoding.clone(),
+            content_disposition: h.content_disposition.clone(),
+            content_language: h.content_language.clone(),
+            cache_control: h.cache_control.clone(),
+            e_tag: Some(etag(&rec.etag)),
+            last_modified: Some(timestamp(rec.last_modified)),
+            metadata: (!h.user_metadata.is_empty()).then(|| h.user_metadata.clone().into_iter().collect()),
+            parts_count: (!rec.parts.is_empty()).then_some(rec.parts.len() as i32),
+            checksum_crc32: crc32,
+            checksum_crc32c: crc32c,
+            checksum_crc64nvme: crc64,
+            checksum_sha1: sha1,
+            checksum_sha256: sha256,
+            $($extra)*
+            ..Default::default()
+        }
+    }};
+}
+
 fn user_metadata(m: Option<Metadata>) -> std::collections::BTreeMap<String, String> {
     m.unwrap_or_default().into_iter().map(|(k, v)| (k.to_ascii_lowercase(), v)).collect()
 }
@@ -238,15 +284,7 @@ impl S3 for Lake {
             input.checksum_sha1,
             input.checksum_sha256,
         );
-        let headers = ObjectHeaders {
-            content_type: input.content_type,
-            content_encoding: input.content_encoding.filter(|e| !e.eq_ignore_ascii_case("aws-chunked")),
-            content_disposition: input.content_disposition,
-            content_language: input.content_language,
-            cache_control: input.cache_control,
-            expires: input.expires.map(|e| format!("{e:?}")),
-            user_metadata: user_metadata(input.metadata),
-        };
+        let headers = stored_headers!(input);
         let options = PutOptions { headers, algorithms, expected: Expected { digests, trailer: trailer_reader(req.trailing_headers) } };
         let record = self.store.put_object(&input.bucket, &input.key, body_stream(input.body), options).await.map_err(s3_err)?;
         let [crc32, crc32c, crc64, sha1, sha256] = checksum_fields(&record.checksums);
@@ -276,29 +314,10 @@ impl S3 for Lake {
         let content_range = range.map(|_| format!("bytes {}-{}/{}", body.range.start, body.range.end.saturating_sub(1), rec.size));
         // Checksums describe the whole object, so they accompany only whole-object reads.
         let sums = if range.is_none() && input.checksum_mode.is_some() { rec.checksums.clone() } else { Checksums::default() };
-        let [crc32, crc32c, crc64, sha1, sha256] = checksum_fields(&sums);
-        let h = &rec.headers;
-        let output = GetObjectOutput {
-            accept_ranges: Some("bytes".into()),
-            content_length: Some(len as i64),
-            content_range,
-            content_type: h.content_type.clone(),
-            content_encoding: h.content_encoding.clone(),
-            content_disposition: h.content_disposition.clone(),
-            content_language: h.content_language.clone(),
-            cache_control: h.cache_control.clone(),
-            e_tag: Some(etag(&rec.etag)),
-            last_modified: Some(timestamp(rec.last_modified)),
-            metadata: (!h.user_metadata.is_empty()).then(|| h.user_metadata.clone().into_iter().collect()),
-            parts_count: (!rec.parts.is_empty()).then_some(rec.parts.len() as i32),
-            checksum_crc32: crc32,
-            checksum_crc32c: crc32c,
-            checksum_crc64nvme: crc64,
-            checksum_sha1: sha1,
-            checksum_sha256: sha256,
-            body: Some(StreamingBlob::new(SyncBody { inner: Mutex::new(body.stream), remaining: len as usize })),
-            ..Default::default()
-        };
+        let stream = SyncBody { inner: Mutex::new(body.stream), remaining: len as usize };
+        let output = described_object!(GetObjectOutput, rec, len, content_range, &sums, {
+            body: Some(StreamingBlob::new(stream)),
+        });
         Ok(S3Response::new(output))
     }
 
@@ -318,28 +337,7 @@ impl S3 for Lake {
             }
         };
         let sums = if input.checksum_mode.is_some() { rec.checksums.clone() } else { Checksums::default() };
-        let [crc32, crc32c, crc64, sha1, sha256] = checksum_fields(&sums);
-        let h = &rec.headers;
-        Ok(S3Response::new(HeadObjectOutput {
-            accept_ranges: Some("bytes".into()),
-            content_length: Some(len as i64),
-            content_range,
-            content_type: h.content_type.clone(),
-            content_encoding: h.content_encoding.clone(),
-            content_disposition: h.content_disposition.clone(),
-            content_language: h.content_language.clone(),
-            cache_control: h.cache_control.clone(),
-            e_tag: Some(etag(&rec.etag)),
-            last_modified: Some(timestamp(rec.last_modified)),
-            metadata: (!h.user_metadata.is_empty()).then(|| h.user_metadata.clone().into_iter().collect()),
-            parts_count: (!rec.parts.is_empty()).then_some(rec.parts.len() as i32),
-            checksum_crc32: crc32,
-            checksum_crc32c: crc32c,
-            checksum_crc64nvme: crc64,
-            checksum_sha1: sha1,
-            checksum_sha256: sha256,
-            ..Default::default()
-        }))
+        Ok(S3Response::new(described_object!(HeadObjectOutput, rec, len, content_range, &sums, {})))
     }
 
     async fn delete_object(&self, req: S3Request<DeleteObjectInput>) -> S3Result<S3Response<DeleteObjectOutput>> {
@@ -391,15 +389,7 @@ impl S3 for Lake {
                 "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes."
             ));
         }
-        let headers = replace.then(|| ObjectHeaders {
-            content_type: input.content_type,
-            content_encoding: input.content_encoding,
-            content_disposition: input.content_disposition,
-            content_language: input.content_language,
-            cache_control: input.cache_control,
-            expires: input.expires.map(|e| format!("{e:?}")),
-            user_metadata: user_metadata(input.metadata),
-        });
+        let headers = replace.then(|| stored_headers!(input));
         let record = self.store.copy_object(&src_bucket, &src_key, &input.bucket, &input.key, headers).await.map_err(s3_err)?;
         Ok(S3Response::new(CopyObjectOutput {
             copy_object_result: Some(CopyObjectResult {
@@ -525,15 +515,7 @@ impl S3 for Lake {
     async fn create_multipart_upload(&self, req: S3Request<CreateMultipartUploadInput>) -> S3Result<S3Response<CreateMultipartUploadOutput>> {
         let input = req.input;
         let algorithm = input.checksum_algorithm.as_ref().and_then(|a| Algo::parse(a.as_str()));
-        let headers = ObjectHeaders {
-            content_type: input.content_type,
-            content_encoding: input.content_encoding,
-            content_disposition: input.content_disposition,
-            content_language: input.content_language,
-            cache_control: input.cache_control,
-            expires: input.expires.map(|e| format!("{e:?}")),
-            user_metadata: user_metadata(input.metadata),
-        };
+        let headers = stored_headers!(input);
         let upload = self.store.create_multipart_upload(&input.bucket, &input.key, headers, algorithm).await.map_err(s3_err)?;
         Ok(S3Response::new(CreateMultipartUploadOutput {
             bucket: Some(input.bucket),
