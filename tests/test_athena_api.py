@@ -100,6 +100,16 @@ def test_workgroups_history_and_batch_get(athena):
     assert q["StatementType"] == "DML" and q["Statistics"]["EngineExecutionTimeInMillis"] >= 0
 
 
+def test_client_request_token_is_idempotent(athena):
+    token = "retry-token-" + unique("t") + "-" + "0" * 16
+    first = athena.start_query_execution(QueryString="SELECT 1", ClientRequestToken=token)["QueryExecutionId"]
+    again = athena.start_query_execution(QueryString="SELECT 1", ClientRequestToken=token)["QueryExecutionId"]
+    other = athena.start_query_execution(QueryString="SELECT 1")["QueryExecutionId"]
+    assert first == again != other
+    for qid in (first, other):
+        assert wait_query(athena, qid)["Status"]["State"] == "SUCCEEDED"
+
+
 def test_paging_results(athena):
     qid = athena.start_query_execution(QueryString="SELECT value AS v FROM generate_series(1, 2500) ORDER BY v")["QueryExecutionId"]
     wait_query(athena, qid)

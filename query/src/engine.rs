@@ -6,6 +6,7 @@
 //! DataFusion's memory pool bounds what they hold together, spilling where it can.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -23,6 +24,7 @@ use futures::{SinkExt, StreamExt};
 use serde::{Deserialize, Serialize};
 use storage::{KvTree, ListQuery, PutOptions, Store};
 
+use crate::cancel::{CancelRule, CancelToken};
 use crate::error::{Error, Result};
 use crate::sql::{self, Plan, StatementType};
 use crate::tables::{CATALOG_NAME, GlueCatalogProvider, LakeRegistry, directory_url};
@@ -120,6 +122,8 @@ pub struct StartQuery {
     pub workgroup: String,
     /// The directory results go to: `s3://bucket/prefix/`.
     pub output_dir: String,
+    /// Athena's idempotency token: a retried start with the same token returns the same id.
+    pub client_request_token: Option<String>,
 }
 
 /// One page of `GetQueryResults`.
@@ -145,8 +149,26 @@ struct Inner {
     df_runtime: Arc<RuntimeEnv>,
     config: EngineConfig,
     permits: Arc<tokio::sync::Semaphore>,
-    /// Queries not yet final, with the handle that cancels them.
-    live: Mutex<HashMap<String, (QueryExecution, Option<tokio::task::AbortHandle>)>>,
+    /// Queries not yet final.
+    live: Mutex<HashMap<String, Live>>,
+    /// Query tasks alive (queued, running, or still unwinding after a stop).
+    tasks: Arc<AtomicUsize>,
+}
+
+/// Counts a query task from its spawn until its future is dropped, however it ends.
+struct TaskGuard(Arc<AtomicUsize>);
+
+impl TaskGuard {
+    fn new(count: &Arc<AtomicUsize>) -> Self {
+        count.fetch_add(1, Ordering::SeqCst);
+        TaskGuard(count.clone())
+    }
+}
+
+impl Drop for TaskGuard {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 impl Drop for Inner {
@@ -156,6 +178,15 @@ impl Drop for Inner {
             rt.shutdown_background();
         }
     }
+}
+
+/// A query that has not reached a final state, with what stops it.
+struct Live {
+    q: QueryExecution,
+    /// Fails the query's operators at their next batch.
+    cancel: CancelToken,
+    /// Drops the query's task (and with it every stream and buffer it holds) when it next yields.
+    abort: Option<tokio::task::AbortHandle>,
 }
 
 fn now() -> f64 {
@@ -222,6 +253,7 @@ impl Engine {
                 permits: Arc::new(tokio::sync::Semaphore::new(config.max_concurrent.max(1))),
                 config,
                 live: Mutex::new(HashMap::new()),
+                tasks: Arc::new(AtomicUsize::new(0)),
             }),
         })
     }
@@ -237,6 +269,14 @@ impl Engine {
             return Err(Error::InvalidInput("QueryString must not be empty".into()));
         }
         let id = uuid::Uuid::new_v4().to_string();
+        if let Some(token) = &request.client_request_token {
+            // Recorded in the history tree, so a retry after a restart still finds its query.
+            let key = format!("t/{token}");
+            if !self.inner.history.compare_and_swap(key.as_bytes(), None, Some(id.as_bytes()))? {
+                let existing = self.inner.history.get(key.as_bytes())?.unwrap_or_default();
+                return Ok(String::from_utf8_lossy(&existing).into_owned());
+            }
+        }
         // A statement that cannot even be classified still becomes an execution that FAILED, as
         // on Athena, so the client learns why from GetQueryExecution.
         let planned = sql::plan(&request.sql);
@@ -265,10 +305,13 @@ impl Engine {
             rows: 0,
         };
         self.save(&q)?;
-        self.inner.live.lock().unwrap_or_else(|p| p.into_inner()).insert(id.clone(), (q, None));
+        let cancel = CancelToken::default();
+        self.inner.live.lock().unwrap_or_else(|p| p.into_inner()).insert(id.clone(), Live { q, cancel: cancel.clone(), abort: None });
         let engine = self.clone();
         let task_id = id.clone();
+        let guard = TaskGuard::new(&self.inner.tasks);
         let task = self.inner.handle.spawn(async move {
+            let _guard = guard;
             let queued = Instant::now();
             let _permit = engine.inner.permits.clone().acquire_owned().await;
             engine.update(&task_id, |q| {
@@ -281,23 +324,23 @@ impl Engine {
                 let _enter = span.enter();
                 tracing::debug!("running");
                 match planned {
-                    Ok(plan) => engine.run(&task_id, plan, &request, &output_dir).await,
+                    Ok(plan) => engine.run(&task_id, plan, &request, &output_dir, cancel).await,
                     Err(e) => Err(e),
                 }
             };
             engine.finish(&task_id, outcome, started.elapsed().as_millis() as u64).await;
         });
         if let Some(entry) = self.inner.live.lock().unwrap_or_else(|p| p.into_inner()).get_mut(&id) {
-            entry.1 = Some(task.abort_handle());
+            entry.abort = Some(task.abort_handle());
         }
         Ok(id)
     }
 
     fn update(&self, id: &str, f: impl FnOnce(&mut QueryExecution)) {
         let mut live = self.inner.live.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some((q, _)) = live.get_mut(id) {
-            f(q);
-            let _ = self.save(q);
+        if let Some(entry) = live.get_mut(id) {
+            f(&mut entry.q);
+            let _ = self.save(&entry.q);
         }
     }
 
@@ -305,7 +348,7 @@ impl Engine {
         let finished = {
             let mut live = self.inner.live.lock().unwrap_or_else(|p| p.into_inner());
             // Absent means it was cancelled meanwhile: the cancellation already recorded it.
-            live.remove(id).map(|(mut q, _)| {
+            live.remove(id).map(|Live { mut q, .. }| {
                 q.engine_ms = engine_ms;
                 q.completed = Some(now());
                 match outcome {
@@ -335,9 +378,19 @@ impl Engine {
         }
     }
 
+    /// Query tasks still alive: queued, running, or not yet unwound after a stop.
+    pub fn tasks_alive(&self) -> usize {
+        self.inner.tasks.load(Ordering::SeqCst)
+    }
+
+    /// Bytes the running queries hold in the memory pool.
+    pub fn memory_reserved(&self) -> usize {
+        self.inner.df_runtime.memory_pool.reserved()
+    }
+
     pub fn get(&self, id: &str) -> Result<QueryExecution> {
-        if let Some((q, _)) = self.inner.live.lock().unwrap_or_else(|p| p.into_inner()).get(id) {
-            return Ok(q.clone());
+        if let Some(entry) = self.inner.live.lock().unwrap_or_else(|p| p.into_inner()).get(id) {
+            return Ok(entry.q.clone());
         }
         match self.inner.history.get(format!("q/{id}").as_bytes())? {
             Some(v) => serde_json::from_slice(&v).map_err(|e| Error::Internal(format!("query record {id}: {e}"))),
@@ -364,8 +417,9 @@ impl Engine {
     pub async fn stop(&self, id: &str) -> Result<()> {
         let cancelled = {
             let mut live = self.inner.live.lock().unwrap_or_else(|p| p.into_inner());
-            live.remove(id).map(|(mut q, handle)| {
-                if let Some(h) = handle {
+            live.remove(id).map(|Live { mut q, cancel, abort }| {
+                cancel.cancel();
+                if let Some(h) = abort {
                     h.abort();
                 }
                 q.state = QueryState::Cancelled;
@@ -435,18 +489,23 @@ impl Engine {
         Ok(ResultPage { columns: q.columns, rows, next_token: (next < size).then(|| next.to_string()) })
     }
 
-    fn session(&self, database: Option<&str>) -> Result<SessionContext> {
+    /// A session for one query. With a token, every operator of its plans checks it (see
+    /// [`crate::cancel`]).
+    fn session(&self, database: Option<&str>, cancel: Option<CancelToken>) -> Result<SessionContext> {
         let schema = database.map(|d| d.trim_matches('`').trim_matches('"').to_lowercase()).unwrap_or_else(|| "default".into());
         let config = SessionConfig::new()
             .with_default_catalog_and_schema(CATALOG_NAME, schema)
             .with_create_default_catalog_and_schema(false)
             .with_information_schema(false)
             .with_target_partitions(self.inner.config.threads.max(1));
-        let state = SessionStateBuilder::new()
+        let mut state = SessionStateBuilder::new()
             .with_config(config)
             .with_runtime_env(self.inner.df_runtime.clone())
-            .with_default_features()
-            .build();
+            .with_default_features();
+        if let Some(token) = cancel {
+            state = state.with_physical_optimizer_rule(Arc::new(CancelRule::new(token)));
+        }
+        let state = state.build();
         let ctx = SessionContext::new_with_state(state);
         ctx.register_catalog(CATALOG_NAME, Arc::new(GlueCatalogProvider::new(self.inner.catalog.clone(), self.inner.store.clone())));
         ctx.register_udf(crate::udf::split());
@@ -482,8 +541,8 @@ impl Engine {
         Ok(df.select(exprs)?)
     }
 
-    async fn run(&self, id: &str, plan: Plan, request: &StartQuery, output_dir: &str) -> Result<Outcome> {
-        let ctx = self.session(request.database.as_deref())?;
+    async fn run(&self, id: &str, plan: Plan, request: &StartQuery, output_dir: &str, cancel: CancelToken) -> Result<Outcome> {
+        let ctx = self.session(request.database.as_deref(), Some(cancel))?;
         match plan {
             Plan::Query { sql } => {
                 let df = self.dataframe(&ctx, &sql).await?;
@@ -505,45 +564,48 @@ impl Engine {
         let columns: Vec<ColumnInfo> = df.schema().fields().iter().map(|f| athena_column(f)).collect();
         let mut stream = df.execute_stream().await?;
         let (mut tx, rx) = futures::channel::mpsc::channel::<std::io::Result<Bytes>>(2);
-        let store = self.inner.store.clone();
         let key = format!("{prefix}{id}.csv");
-        let (b, k) = (bucket.clone(), key.clone());
-        let writer = tokio::spawn(async move { store.put_object(&b, &k, rx.boxed(), PutOptions::default()).await });
-        let mut buf = Vec::with_capacity(RESULT_CHUNK);
+        // The writer runs in this task, beside the producer: if the query is aborted, both are
+        // dropped together and the staged body is discarded, so no truncated result file can
+        // ever be committed.
+        let writer = self.inner.store.put_object(&bucket, &key, rx.boxed(), PutOptions::default());
         let header: Vec<Option<String>> = columns.iter().map(|c| Some(c.name.clone())).collect();
-        write_row(&mut buf, &header);
-        let mut rows = 0u64;
-        let produced: Result<()> = async {
-            while let Some(batch) = stream.next().await {
-                let batch = batch?;
-                let rendered: Vec<Vec<Option<String>>> = batch.columns().iter().map(render_column).collect::<Result<_>>()?;
-                for r in 0..batch.num_rows() {
-                    let row: Vec<Option<String>> = rendered.iter().map(|c| c[r].clone()).collect();
-                    write_row(&mut buf, &row);
-                    rows += 1;
-                    if buf.len() >= RESULT_CHUNK {
-                        let chunk = Bytes::from(std::mem::take(&mut buf));
-                        if tx.send(Ok(chunk)).await.is_err() {
-                            break;
+        let producer = async move {
+            let mut buf = Vec::with_capacity(RESULT_CHUNK);
+            write_row(&mut buf, &header);
+            let mut rows = 0u64;
+            let produced: Result<()> = async {
+                while let Some(batch) = stream.next().await {
+                    let batch = batch?;
+                    let rendered: Vec<Vec<Option<String>>> = batch.columns().iter().map(render_column).collect::<Result<_>>()?;
+                    for r in 0..batch.num_rows() {
+                        let row: Vec<Option<String>> = rendered.iter().map(|c| c[r].clone()).collect();
+                        write_row(&mut buf, &row);
+                        rows += 1;
+                        if buf.len() >= RESULT_CHUNK {
+                            let chunk = Bytes::from(std::mem::take(&mut buf));
+                            if tx.send(Ok(chunk)).await.is_err() {
+                                return Ok(());
+                            }
                         }
                     }
                 }
+                Ok(())
             }
-            Ok(())
-        }
-        .await;
-        match &produced {
-            Ok(()) => {
-                let _ = tx.send(Ok(Bytes::from(buf))).await;
+            .await;
+            match &produced {
+                Ok(()) => {
+                    let _ = tx.send(Ok(Bytes::from(buf))).await;
+                }
+                // Failing the body makes the store drop the staged file: no half result is visible.
+                Err(e) => {
+                    let _ = tx.send(Err(std::io::Error::other(e.to_string()))).await;
+                }
             }
-            // Failing the body makes the store drop the partial file: no half result is visible.
-            Err(e) => {
-                let _ = tx.send(Err(std::io::Error::other(e.to_string()))).await;
-            }
-        }
-        drop(tx);
-        let written = writer.await.map_err(|e| Error::Internal(e.to_string()))?;
-        produced?;
+            produced.map(|()| rows)
+        };
+        let (written, produced) = futures::join!(writer, producer);
+        let rows = produced?;
         written?;
         let metadata = serde_json::to_vec(&serde_json::json!({ "columns": columns, "rows": rows })).unwrap_or_default();
         self.put_bytes(&bucket, &format!("{prefix}{id}.csv.metadata"), metadata).await?;

@@ -132,3 +132,33 @@ async fn failures_carry_a_reason_and_leave_no_result() {
     }
     assert!(matches!(f.engine.get("no-such-id"), Err(query::Error::NotFound(_))));
 }
+
+/// A query busy inside one operator (an aggregate draining a join) stops at once when stopped:
+/// its task ends and the memory it held goes back to the pool.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stop_ends_a_busy_query_and_frees_its_memory() {
+    let f = fixture().await;
+    let heavy = "SELECT COUNT(*) FROM generate_series(1, 300000) a \
+                 CROSS JOIN generate_series(1, 300000) b WHERE (a.value * b.value) % 7 = 3";
+    let id = f.engine.start(start(heavy)).unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while f.engine.memory_reserved() == 0 {
+        assert!(std::time::Instant::now() < deadline, "the query never reserved memory");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(f.engine.get(&id).unwrap().state, QueryState::Running);
+    f.engine.stop(&id).await.unwrap();
+    assert_eq!(f.engine.get(&id).unwrap().state, QueryState::Cancelled);
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while f.engine.tasks_alive() > 0 || f.engine.memory_reserved() > 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "a stopped query still runs: {} tasks, {} bytes held",
+            f.engine.tasks_alive(),
+            f.engine.memory_reserved()
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    // Nothing of the cancelled query's result was committed.
+    assert!(f.store.head_object("results", &format!("{id}.csv")).is_err());
+}

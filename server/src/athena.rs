@@ -155,7 +155,14 @@ pub async fn handle(ctx: &AthenaContext<'_>, op: &str, body: &Value) -> JsonResu
             }
             let id = ctx
                 .engine
-                .start(StartQuery { sql: sql.to_string(), database, catalog, workgroup: workgroup.to_string(), output_dir })
+                .start(StartQuery {
+                    sql: sql.to_string(),
+                    database,
+                    catalog,
+                    workgroup: workgroup.to_string(),
+                    output_dir,
+                    client_request_token: optional(body, "ClientRequestToken").map(str::to_string),
+                })
                 .map_err(query_err)?;
             Ok(reply(json!({ "QueryExecutionId": id })))
         }
