@@ -21,8 +21,8 @@ async fn fixture() -> Fixture {
     let (store, _) = Store::open(dir.path(), kv.clone(), "us-east-1").unwrap();
     let catalog = Catalog::open(kv.clone()).unwrap();
     let engine = Engine::new(store.clone(), catalog.clone(), kv, EngineConfig { threads: 2, ..Default::default() }).unwrap();
-    store.create_bucket("lake").await.unwrap();
-    store.create_bucket("results").await.unwrap();
+    store.create_bucket("lake", "minerva").await.unwrap();
+    store.create_bucket("results", "minerva").await.unwrap();
     let csv = "sentiment,review_body,product_category\n1,\"Great, fits well\",Dresses\n-1,\"Too \"\"big\"\"\nreturned\",Dresses\n0,ok,Knits\n";
     let body = futures::stream::iter([Ok(Bytes::from(csv))]).boxed();
     store.put_object("lake", "reviews/data.csv", body, PutOptions::default()).await.unwrap();

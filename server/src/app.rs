@@ -4,7 +4,7 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::body::Body;
@@ -23,42 +23,51 @@ use tracing::Instrument;
 
 use crate::athena::AthenaContext;
 use crate::aws_json::JsonError;
-use crate::s3::{ACCOUNT_ID, Lake};
-use crate::sigv4::{self, AuthError, Credentials};
+use crate::s3::Lake;
+use crate::s3::access::Access;
+use crate::sigv4::{self, AuthError};
+use crate::users::{User, Users};
 
 /// The largest Glue, Athena or STS request body accepted.
 const MAX_JSON_BODY: usize = 16 * 1024 * 1024;
 
+/// The most a browser form upload (POST Object) may carry: s3s holds it in memory.
+const MAX_POST_OBJECT: u64 = 64 * 1024 * 1024;
+/// The largest XML request body (CompleteMultipartUpload with 10,000 parts is about 1 MiB).
+const MAX_XML_BODY: u64 = 4 * 1024 * 1024;
+/// How far a request's signing time may be from ours, as on S3.
+const MAX_CLOCK_SKEW_SECS: u32 = 15 * 60;
+
 /// Validated settings of `minerva serve`.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Settings {
     pub address: SocketAddr,
     pub data_dir: PathBuf,
     pub region: String,
-    pub access_key: String,
-    pub secret_key: String,
+    pub users: Users,
     pub query_memory: usize,
     pub max_queries: usize,
+    /// How long a connection may idle while sending request headers or a body.
+    pub idle_timeout: Duration,
 }
 
 pub struct App {
     pub store: Store,
     pub catalog: Catalog,
     pub engine: Engine,
-    pub credentials: Credentials,
+    pub users: Users,
     pub region: String,
-    /// Athena's default result location: `s3://aws-athena-query-results-<account>-<region>/`.
-    pub results_location: String,
+    pub idle_timeout: Duration,
     started: f64,
     s3: S3Service,
 }
 
-struct Auth(Credentials);
+struct Auth(Users);
 
 #[async_trait::async_trait]
 impl S3Auth for Auth {
     async fn get_secret_key(&self, access_key: &str) -> S3Result<SecretKey> {
-        match self.0.secret(access_key) {
+        match self.0.credentials().secret(access_key) {
             Some(secret) => Ok(SecretKey::from(secret)),
             None => Err(s3_error!(InvalidAccessKeyId, "The AWS Access Key Id you provided does not exist in our records.")),
         }
@@ -86,24 +95,57 @@ impl App {
             kv,
             EngineConfig { memory_limit: settings.query_memory, max_concurrent: settings.max_queries, ..Default::default() },
         )?;
-        let results_bucket = format!("aws-athena-query-results-{ACCOUNT_ID}-{}", settings.region);
-        if store.head_bucket(&results_bucket).is_err() {
-            store.create_bucket(&results_bucket).await?;
-        }
-        let credentials = Credentials::new([(settings.access_key.clone(), settings.secret_key.clone())]);
-        let mut builder = S3ServiceBuilder::new(Lake { store: store.clone() });
-        builder.set_auth(Auth(credentials.clone()));
-        let s3 = builder.build();
-        Ok(Arc::new(App {
-            store,
+        let app = App {
+            store: store.clone(),
             catalog,
             engine,
-            credentials,
+            users: settings.users.clone(),
             region: settings.region.clone(),
-            results_location: format!("s3://{results_bucket}/"),
+            idle_timeout: settings.idle_timeout,
             started: chrono::Utc::now().timestamp_millis() as f64 / 1000.0,
-            s3,
-        }))
+            s3: {
+                let access = Arc::new(Access { store: store.clone(), users: settings.users.clone() });
+                let mut builder = S3ServiceBuilder::new(Lake { store: store.clone(), users: settings.users.clone(), access: access.clone() });
+                builder.set_auth(Auth(settings.users.clone()));
+                builder.set_access(SharedAccess(access));
+                let mut config = s3s::config::S3Config::default();
+                config.post_object_max_file_size = MAX_POST_OBJECT;
+                config.xml_max_body_size = MAX_XML_BODY as usize;
+                config.presigned_url_max_skew_time_secs = MAX_CLOCK_SKEW_SECS;
+                builder.set_config(Arc::new(s3s::config::StaticConfigProvider::new(Arc::new(config))));
+                builder.build()
+            },
+        };
+        // The primary user's Athena results bucket exists from the start, as the console makes it.
+        app.results_location(settings.users.primary()).await?;
+        Ok(Arc::new(app))
+    }
+}
+
+/// The access check s3s calls for every S3 request, shared with the operations that check
+/// more than one resource (CopyObject reads its source, DeleteObjects checks each key).
+struct SharedAccess(Arc<Access>);
+
+#[async_trait::async_trait]
+impl s3s::access::S3Access for SharedAccess {
+    async fn check(&self, cx: &mut s3s::access::S3AccessContext<'_>) -> S3Result<()> {
+        self.0.check(cx).await
+    }
+}
+
+impl App {
+    /// The caller's default Athena result location,
+    /// `s3://aws-athena-query-results-<account>-<region>/`, creating the bucket (owned by the
+    /// caller) the first time.
+    pub async fn results_location(&self, user: &User) -> Result<String, storage::Error> {
+        let bucket = format!("aws-athena-query-results-{}-{}", user.account_id, self.region);
+        if self.store.head_bucket(&bucket).is_err() {
+            match self.store.create_bucket(&bucket, &user.access_key).await {
+                Ok(_) | Err(storage::Error::BucketAlreadyOwnedByYou(_) | storage::Error::BucketAlreadyExists(_)) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(format!("s3://{bucket}/"))
     }
 }
 
@@ -163,18 +205,9 @@ async fn edge(State(app): State<Arc<App>>, req: Request) -> Response {
     let span = tracing::debug_span!("request", %method, %path, op = %label, id = %request_id);
     let handled = async move {
         match protocol {
-        Protocol::S3 => {
-            let svc = app.s3.clone();
-            match svc.oneshot(req).await {
-                Ok(resp) => resp.map(Body::new),
-                Err(e) => {
-                    tracing::error!(error = ?e, "the S3 service failed");
-                    (StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response()
-                }
-            }
-        }
-        Protocol::Json { service, op } => json_request(&app, service, &op, req).await,
-        Protocol::Sts => sts_request(&app, req, &request_id_for_sts).await,
+            Protocol::S3 => s3_request(&app, req).await,
+            Protocol::Json { service, op } => json_request(&app, service, &op, req).await,
+            Protocol::Sts => sts_request(&app, req, &request_id_for_sts).await,
         }
     };
     let mut response = handled.instrument(span.clone()).await;
@@ -186,19 +219,40 @@ async fn edge(State(app): State<Arc<App>>, req: Request) -> Response {
     response
 }
 
+/// S3: CORS preflights are answered here (s3s knows no OPTIONS); everything else goes to s3s
+/// with a body that fails if the client stalls, and leaves with the bucket's CORS headers.
+async fn s3_request(app: &App, req: Request) -> Response {
+    let method = req.method().clone();
+    let path = req.uri().path().to_string();
+    if let Some(preflight) = crate::s3::cors::preflight(&app.store, &method, &path, req.headers()) {
+        return preflight;
+    }
+    let origin = req.headers().get(http::header::ORIGIN).and_then(|v| v.to_str().ok()).map(str::to_string);
+    let req = req.map(|body| Body::new(crate::idle::IdleBody::new(body, app.idle_timeout)));
+    let mut response = match app.s3.clone().oneshot(req).await {
+        Ok(resp) => resp.map(Body::new),
+        Err(e) => {
+            tracing::error!(error = ?e, "the S3 service failed");
+            (StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response()
+        }
+    };
+    crate::s3::cors::decorate(&app.store, &method, &path, origin.as_deref(), &mut response);
+    response
+}
+
 async fn json_request(app: &App, service: &str, op: &str, req: Request) -> Response {
     let (parts, body) = req.into_parts();
     let bytes = match axum::body::to_bytes(body, MAX_JSON_BODY).await {
         Ok(b) => b,
         Err(e) => return JsonError::new("SerializationException", format!("the request body could not be read: {e}")).into_response(),
     };
-    match sigv4::verify(&parts.method, &parts.uri, &parts.headers, &bytes, &app.credentials) {
+    let signed = match sigv4::verify(&parts.method, &parts.uri, &parts.headers, &bytes, app.users.credentials()) {
         Ok(signed) if signed.service != service => {
             return JsonError::new("InvalidSignatureException", format!("Credential should be scoped to correct service: '{service}'."))
                 .with_status(StatusCode::FORBIDDEN)
                 .into_response();
         }
-        Ok(_) => {}
+        Ok(signed) => signed,
         Err(AuthError::Missing) => {
             return JsonError::new("MissingAuthenticationTokenException", "Missing Authentication Token").with_status(StatusCode::FORBIDDEN).into_response();
         }
@@ -216,7 +270,10 @@ async fn json_request(app: &App, service: &str, op: &str, req: Request) -> Respo
             .into_response();
         }
         Err(AuthError::Malformed(m)) => return JsonError::new("IncompleteSignatureException", m).with_status(StatusCode::FORBIDDEN).into_response(),
-    }
+    };
+    let Some(caller) = app.users.get(&signed.access_key) else {
+        return JsonError::new("UnrecognizedClientException", "The security token included in the request is invalid.").with_status(StatusCode::FORBIDDEN).into_response();
+    };
     let body: serde_json::Value = if bytes.is_empty() {
         serde_json::json!({})
     } else {
@@ -228,7 +285,15 @@ async fn json_request(app: &App, service: &str, op: &str, req: Request) -> Respo
     let result = match service {
         "glue" => crate::glue::handle(&app.catalog, op, &body).await,
         _ => {
-            let ctx = AthenaContext { engine: &app.engine, catalog: &app.catalog, output_location: &app.results_location, started: app.started };
+            // The caller's own results bucket, made on first use, as on AWS each account has one.
+            let output_location = match app.results_location(caller).await {
+                Ok(l) => l,
+                Err(e) => {
+                    tracing::error!(error = %e, "could not prepare the Athena results bucket");
+                    return JsonError::new("InternalServerException", e.to_string()).with_status(StatusCode::INTERNAL_SERVER_ERROR).into_response();
+                }
+            };
+            let ctx = AthenaContext { engine: &app.engine, catalog: &app.catalog, output_location: &output_location, started: app.started };
             crate::athena::handle(&ctx, op, &body).await
         }
     };
@@ -252,7 +317,7 @@ async fn sts_request(app: &App, req: Request, request_id: &str) -> Response {
         Ok(b) => b,
         Err(_) => return sts_error(StatusCode::BAD_REQUEST, "MalformedInput", "the request body could not be read", request_id),
     };
-    let signed = match sigv4::verify(&parts.method, &parts.uri, &parts.headers, &bytes, &app.credentials) {
+    let signed = match sigv4::verify(&parts.method, &parts.uri, &parts.headers, &bytes, app.users.credentials()) {
         Ok(s) => s,
         Err(AuthError::UnknownKey) => {
             return sts_error(StatusCode::FORBIDDEN, "InvalidClientTokenId", "The security token included in the request is invalid.", request_id);
@@ -272,9 +337,14 @@ async fn sts_request(app: &App, req: Request, request_id: &str) -> Response {
     if action != "GetCallerIdentity" {
         return sts_error(StatusCode::BAD_REQUEST, "InvalidAction", &format!("Could not find operation {action} for version 2011-06-15"), request_id);
     }
+    let Some(user) = app.users.get(&signed.access_key) else {
+        return sts_error(StatusCode::FORBIDDEN, "InvalidClientTokenId", "The security token included in the request is invalid.", request_id);
+    };
     let body = format!(
-        "<GetCallerIdentityResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\"><GetCallerIdentityResult><Arn>arn:aws:iam::{ACCOUNT_ID}:user/{user}</Arn><UserId>{user}</UserId><Account>{ACCOUNT_ID}</Account></GetCallerIdentityResult><ResponseMetadata><RequestId>{request_id}</RequestId></ResponseMetadata></GetCallerIdentityResponse>",
-        user = signed.access_key
+        "<GetCallerIdentityResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\"><GetCallerIdentityResult><Arn>{arn}</Arn><UserId>{key}</UserId><Account>{account}</Account></GetCallerIdentityResult><ResponseMetadata><RequestId>{request_id}</RequestId></ResponseMetadata></GetCallerIdentityResponse>",
+        arn = user.arn(),
+        key = user.access_key,
+        account = user.account_id,
     );
     (StatusCode::OK, [(http::header::CONTENT_TYPE, "text/xml")], body).into_response()
 }
@@ -289,14 +359,43 @@ pub async fn serve(settings: Settings) -> anyhow_like::Result<()> {
         %address,
         data_dir = %settings.data_dir.display(),
         region = %app.region,
-        access_key = %settings.access_key,
-        results = %app.results_location,
+        access_key = %settings.users.primary().access_key,
+        users = settings.users.len(),
         ready_ms = opened.elapsed().as_millis() as u64,
         "minerva is serving S3, Glue, Athena and STS at http://{address}"
     );
-    let store = app.store.clone();
-    axum::serve(listener, router(app)).with_graceful_shutdown(shutdown_signal()).await?;
-    drop(store);
+    let router = router(app.clone());
+    let mut builder = hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new());
+    // A client that does not finish sending its request headers in time loses the connection.
+    builder.http1().timer(hyper_util::rt::TokioTimer::new()).header_read_timeout(settings.idle_timeout);
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let shutdown = shutdown_signal();
+    tokio::pin!(shutdown);
+    loop {
+        let (stream, _) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    // Out of file descriptors and the like: wait a moment rather than spin.
+                    tracing::warn!(error = %e, "accepting a connection failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = &mut shutdown => break,
+        };
+        let service = hyper_util::service::TowerToHyperService::new(router.clone());
+        let connection = builder.serve_connection_with_upgrades(hyper_util::rt::TokioIo::new(stream), service);
+        let connection = graceful.watch(connection.into_owned());
+        tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::debug!(error = %e, "a connection ended with an error");
+            }
+        });
+    }
+    drop(listener);
+    graceful.shutdown().await;
+    drop(app);
     tracing::info!("stopped");
     Ok(())
 }

@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 
 use crate::aws_json::{JsonError, JsonResult, next_token, optional, page, reply, required};
 use crate::glue::unknown_operation;
-use crate::s3::ACCOUNT_ID;
+use crate::users::PRIMARY_ACCOUNT as ACCOUNT_ID;
 
 pub const PRIMARY_WORKGROUP: &str = "primary";
 const ENGINE_VERSION: &str = "Athena engine version 3";

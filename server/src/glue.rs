@@ -5,7 +5,7 @@ use http::StatusCode;
 use serde_json::{Value, json};
 
 use crate::aws_json::{JsonError, JsonResult, next_token, optional, page, reply, required};
-use crate::s3::ACCOUNT_ID;
+use crate::users::PRIMARY_ACCOUNT as ACCOUNT_ID;
 
 /// Maps a catalog error to its Glue error type.
 pub fn glue_err(e: catalog::Error) -> JsonError {

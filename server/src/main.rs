@@ -3,12 +3,12 @@
 mod app;
 mod athena;
 mod aws_json;
+mod config;
 mod glue;
+mod idle;
 mod s3;
 mod sigv4;
-
-use std::net::SocketAddr;
-use std::path::PathBuf;
+mod users;
 
 use clap::{Parser, Subcommand};
 
@@ -22,56 +22,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Serve S3, Glue, Athena and STS on one address.
-    Serve(ServeArgs),
-}
-
-#[derive(clap::Args)]
-struct ServeArgs {
-    /// Address to listen on.
-    #[arg(long, env = "MINERVA_ADDRESS", default_value = "127.0.0.1:9000")]
-    address: String,
-    /// Directory holding objects, the catalog and query history; created if missing.
-    #[arg(long, env = "MINERVA_DATA_DIR", default_value = "./minerva-data")]
-    data_dir: PathBuf,
-    /// Access key id clients sign with.
-    #[arg(long, env = "MINERVA_ACCESS_KEY", default_value = "minerva")]
-    access_key: String,
-    /// Secret key clients sign with. Prefer the environment variable: flags show in `ps`.
-    #[arg(long, env = "MINERVA_SECRET_KEY", default_value = "minerva-secret", hide_default_value = true, hide_env_values = true)]
-    secret_key: String,
-    /// Region reported to clients and used in signatures.
-    #[arg(long, env = "MINERVA_REGION", default_value = "us-east-1")]
-    region: String,
-    /// Memory all running queries may hold together, in MiB, before they spill or fail.
-    #[arg(long, env = "MINERVA_QUERY_MEMORY_MB", default_value_t = 1024)]
-    query_memory_mb: usize,
-    /// Queries that run at once; more wait in state QUEUED.
-    #[arg(long, env = "MINERVA_MAX_QUERIES", default_value_t = 4)]
-    max_queries: usize,
-}
-
-impl ServeArgs {
-    fn validate(self) -> Result<app::Settings, String> {
-        let address: SocketAddr = self.address.parse().map_err(|e| format!("--address {:?}: {e}", self.address))?;
-        if self.access_key.is_empty() || self.secret_key.is_empty() {
-            return Err("the access key and the secret key must not be empty".into());
-        }
-        if self.region.is_empty() || !self.region.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
-            return Err(format!("--region {:?} is not a region name", self.region));
-        }
-        if self.query_memory_mb == 0 || self.max_queries == 0 {
-            return Err("--query-memory-mb and --max-queries must be at least 1".into());
-        }
-        Ok(app::Settings {
-            address,
-            data_dir: self.data_dir,
-            region: self.region,
-            access_key: self.access_key,
-            secret_key: self.secret_key,
-            query_memory: self.query_memory_mb * 1024 * 1024,
-            max_queries: self.max_queries,
-        })
-    }
+    Serve(config::ServeArgs),
 }
 
 fn main() {
@@ -86,7 +37,7 @@ fn main() {
         .init();
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Serve(args) => match args.validate() {
+        Command::Serve(args) => match args.settings() {
             Ok(settings) => run(settings),
             Err(e) => Err(e.into()),
         },

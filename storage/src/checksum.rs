@@ -51,7 +51,7 @@ impl ChecksumAlgorithm {
         }
     }
 
-    fn digest_kind(self) -> DigestKind {
+    pub(crate) fn digest_kind(self) -> DigestKind {
         match self {
             ChecksumAlgorithm::Crc32 => DigestKind::Crc32,
             ChecksumAlgorithm::Crc32c => DigestKind::Crc32c,
@@ -162,6 +162,46 @@ fn decode_digest(value: &str, len: usize, kind: DigestKind) -> Result<Vec<u8>> {
     }
 }
 
+/// The checksum of a multipart object from its parts' checksums (base64) and sizes.
+///
+/// `full_object`: for the CRC algorithms, the CRC of the whole body, combined from the parts'
+/// CRCs without reading the data. Otherwise S3's composite checksum: the algorithm over the
+/// concatenated raw part checksums, then `-N`. Returns `None` if a part lacks the checksum.
+pub fn multipart_checksum(algorithm: ChecksumAlgorithm, parts: &[(&str, u64)], full_object: bool) -> Option<String> {
+    let mut raw = Vec::with_capacity(parts.len());
+    for (value, _) in parts {
+        raw.push(BASE64.decode(value).ok().filter(|b| b.len() == algorithm.digest_len())?);
+    }
+    let crc = match algorithm {
+        ChecksumAlgorithm::Crc32 => Some(crc_fast::CrcAlgorithm::Crc32IsoHdlc),
+        ChecksumAlgorithm::Crc32c => Some(crc_fast::CrcAlgorithm::Crc32Iscsi),
+        ChecksumAlgorithm::Crc64Nvme => Some(crc_fast::CrcAlgorithm::Crc64Nvme),
+        _ => None,
+    };
+    if full_object {
+        let crc = crc?;
+        let mut combined: Option<u64> = None;
+        for (bytes, (_, len)) in raw.iter().zip(parts) {
+            let mut be = [0u8; 8];
+            be[8 - bytes.len()..].copy_from_slice(bytes);
+            let value = u64::from_be_bytes(be);
+            combined = Some(match combined {
+                None => value,
+                Some(c) => crc_fast::checksum_combine(crc, c, value, *len),
+            });
+        }
+        let value = combined.unwrap_or(0);
+        let bytes = value.to_be_bytes();
+        return Some(BASE64.encode(&bytes[8 - algorithm.digest_len()..]));
+    }
+    let mut h = Hasher::new([algorithm]);
+    for bytes in &raw {
+        h.update(bytes);
+    }
+    let (_, sums) = h.finish();
+    Some(format!("{}-{}", sums.get(algorithm)?, parts.len()))
+}
+
 /// Computes the MD5 and any requested checksums in one pass.
 pub struct Hasher {
     md5: md5::Md5,
@@ -241,6 +281,28 @@ mod tests {
         assert_eq!(sums.sha1.as_deref(), Some("Kq5sNclPz7QV2+lfQIuc6R7oRu0="));
         assert_eq!(sums.sha256.as_deref(), Some("uU0nuZNNPgilLlLX2n2r+sSE7+N6U4DukIj3rOLvzek="));
         assert_eq!(sums.crc64nvme.as_deref(), Some("jSnVw/bqjr4="));
+    }
+
+    #[test]
+    fn multipart_checksums_combine_parts() {
+        let sums = |data: &[u8]| {
+            let mut h = Hasher::new(ChecksumAlgorithm::ALL);
+            h.update(data);
+            h.finish().1
+        };
+        let (a, b) = (b"hello ".as_slice(), b"world".as_slice());
+        let (sa, sb, whole) = (sums(a), sums(b), sums(b"hello world"));
+        for algo in [ChecksumAlgorithm::Crc32, ChecksumAlgorithm::Crc32c, ChecksumAlgorithm::Crc64Nvme] {
+            let parts = [(sa.get(algo).unwrap(), a.len() as u64), (sb.get(algo).unwrap(), b.len() as u64)];
+            assert_eq!(multipart_checksum(algo, &parts, true).as_deref(), whole.get(algo), "{algo:?}");
+        }
+        // Composite: SHA256 over the two raw SHA256 digests, then "-2".
+        let parts = [(sa.sha256.as_deref().unwrap(), 6), (sb.sha256.as_deref().unwrap(), 5)];
+        let mut raw = BASE64.decode(sa.sha256.as_deref().unwrap()).unwrap();
+        raw.extend(BASE64.decode(sb.sha256.as_deref().unwrap()).unwrap());
+        let want = format!("{}-2", sums(&raw).sha256.unwrap());
+        assert_eq!(multipart_checksum(ChecksumAlgorithm::Sha256, &parts, false), Some(want));
+        assert_eq!(multipart_checksum(ChecksumAlgorithm::Sha256, &parts, true), None);
     }
 
     #[test]

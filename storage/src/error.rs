@@ -49,6 +49,18 @@ pub enum Error {
     NoSuchKey(String),
     #[error("the specified multipart upload does not exist: {0}")]
     NoSuchUpload(String),
+    #[error("the specified version does not exist: {0}")]
+    NoSuchVersion(String),
+    #[error("invalid version id specified: {0}")]
+    InvalidVersionId(String),
+    /// The version asked for is a delete marker. `latest` tells whether it was found as the
+    /// object's current version (S3 answers 404) or named by its version id (S3 answers 405).
+    #[error("the object {key} is deleted (delete marker {version_id})")]
+    DeleteMarker { key: String, version_id: String, last_modified: chrono::DateTime<chrono::Utc>, latest: bool },
+    #[error("at least one of the preconditions you specified did not hold")]
+    PreconditionFailed,
+    #[error("a conflicting operation on this object is in progress; retry")]
+    ConditionalConflict,
     #[error("bucket {0} already exists and is owned by you")]
     BucketAlreadyOwnedByYou(String),
     #[error("bucket {0} already exists and is owned by another account")]
@@ -65,6 +77,8 @@ pub enum Error {
     InvalidDigest(DigestKind),
     #[error("the requested range is not satisfiable for an object of {size} bytes")]
     InvalidRange { size: u64 },
+    #[error("the requested part number {0} is not satisfiable")]
+    InvalidPartNumber(u32),
     #[error("one or more of the specified parts could not be found: part {0}")]
     InvalidPart(u32),
     #[error("the list of parts was not in ascending order")]
@@ -90,7 +104,12 @@ pub enum Error {
 impl Error {
     pub fn kind(&self) -> ErrorKind {
         match self {
-            Error::NoSuchBucket(_) | Error::NoSuchKey(_) | Error::NoSuchUpload(_) => ErrorKind::NotFound,
+            Error::NoSuchBucket(_)
+            | Error::NoSuchKey(_)
+            | Error::NoSuchUpload(_)
+            | Error::NoSuchVersion(_)
+            | Error::DeleteMarker { .. } => ErrorKind::NotFound,
+            Error::PreconditionFailed | Error::ConditionalConflict => ErrorKind::Conflict,
             Error::BucketAlreadyOwnedByYou(_) | Error::BucketAlreadyExists(_) => ErrorKind::AlreadyExists,
             Error::BucketNotEmpty(_) => ErrorKind::Conflict,
             Error::InvalidBucketName { .. }
@@ -99,9 +118,11 @@ impl Error {
             | Error::InvalidDigest(_)
             | Error::InvalidRange { .. }
             | Error::InvalidPart(_)
+            | Error::InvalidPartNumber(_)
             | Error::InvalidPartOrder
             | Error::EntityTooSmall { .. }
             | Error::InvalidArgument(_)
+            | Error::InvalidVersionId(_)
             | Error::IncompleteBody(_) => ErrorKind::InvalidInput,
             Error::NoSpace(_) => ErrorKind::ResourceExhausted,
             Error::Io { .. } | Error::Index(_) | Error::Corrupt(_) | Error::Internal(_) => ErrorKind::Internal,

@@ -17,8 +17,10 @@ use object_store::{
 };
 
 use crate::error::Error;
-use crate::records::ObjectHeaders;
-use crate::store::{CompletedPart, ListQuery, PutOptions, RangeSpec, Store};
+use crate::listing::ListQuery;
+use crate::multipart::{CompleteOptions, CompletedPart, UploadOptions};
+use crate::objects::{CopyOptions as LakeCopyOptions, PutOptions};
+use crate::store::{RangeSpec, Store, WriteCondition};
 
 const STORE_NAME: &str = "minerva";
 const LIST_PAGE: usize = 1000;
@@ -83,14 +85,19 @@ fn prefix_of(prefix: Option<&Path>) -> String {
 impl ObjectStore for BucketStore {
     async fn put_opts(&self, location: &Path, payload: PutPayload, opts: OsPutOptions) -> object_store::Result<PutResult> {
         let key = location.as_ref();
-        if matches!(opts.mode, PutMode::Create) && self.store.head_object(&self.bucket, key).is_ok() {
-            return Err(object_store::Error::AlreadyExists { path: key.to_string(), source: "object exists".into() });
-        }
-        let record = self
-            .store
-            .put_object(&self.bucket, key, payload_stream(payload), PutOptions::default())
-            .await
-            .map_err(|e| to_os_error(key, e))?;
+        let condition = match &opts.mode {
+            PutMode::Overwrite => None,
+            PutMode::Create => Some(WriteCondition::IfNoneMatch),
+            PutMode::Update(v) => Some(WriteCondition::IfMatch(v.e_tag.clone().unwrap_or_else(|| "*".into()))),
+        };
+        let options = PutOptions { condition, ..Default::default() };
+        let record = self.store.put_object(&self.bucket, key, payload_stream(payload), options).await.map_err(|e| match e {
+            Error::PreconditionFailed if matches!(opts.mode, PutMode::Create) => {
+                object_store::Error::AlreadyExists { path: key.to_string(), source: "object exists".into() }
+            }
+            Error::PreconditionFailed => object_store::Error::Precondition { path: key.to_string(), source: "the object changed".into() },
+            e => to_os_error(key, e),
+        })?;
         Ok(PutResult { e_tag: Some(format!("\"{}\"", record.etag)), version: None })
     }
 
@@ -98,7 +105,7 @@ impl ObjectStore for BucketStore {
         let key = location.as_ref().to_string();
         let upload = self
             .store
-            .create_multipart_upload(&self.bucket, &key, ObjectHeaders::default(), None)
+            .create_multipart_upload(&self.bucket, &key, UploadOptions::default())
             .await
             .map_err(|e| to_os_error(&key, e))?;
         Ok(Box::new(LakeUpload {
@@ -152,7 +159,7 @@ impl ObjectStore for BucketStore {
             .and_then(move |path| {
                 let this = this.clone();
                 async move {
-                    this.store.delete_object(&this.bucket, path.as_ref()).await.map_err(|e| to_os_error(path.as_ref(), e))?;
+                    this.store.delete_object(&this.bucket, path.as_ref(), None).await.map_err(|e| to_os_error(path.as_ref(), e))?;
                     Ok(path)
                 }
             })
@@ -204,13 +211,12 @@ impl ObjectStore for BucketStore {
     }
 
     async fn copy_opts(&self, from: &Path, to: &Path, options: CopyOptions) -> object_store::Result<()> {
-        if matches!(options.mode, CopyMode::Create) && self.store.head_object(&self.bucket, to.as_ref()).is_ok() {
-            return Err(object_store::Error::AlreadyExists { path: to.to_string(), source: "object exists".into() });
-        }
-        self.store
-            .copy_object(&self.bucket, from.as_ref(), &self.bucket, to.as_ref(), None)
-            .await
-            .map_err(|e| to_os_error(from.as_ref(), e))?;
+        let create = matches!(options.mode, CopyMode::Create);
+        let copy = LakeCopyOptions { condition: create.then_some(WriteCondition::IfNoneMatch), ..Default::default() };
+        self.store.copy_object(&self.bucket, from.as_ref(), &self.bucket, to.as_ref(), copy).await.map_err(|e| match e {
+            Error::PreconditionFailed => object_store::Error::AlreadyExists { path: to.to_string(), source: "object exists".into() },
+            e => to_os_error(from.as_ref(), e),
+        })?;
         Ok(())
     }
 }
@@ -267,7 +273,7 @@ impl MultipartUpload for LakeUpload {
         }
         let record = self
             .store
-            .complete_multipart_upload(&self.bucket, &self.key, &self.upload_id, &parts, 0)
+            .complete_multipart_upload(&self.bucket, &self.key, &self.upload_id, &parts, CompleteOptions::default())
             .await
             .map_err(|e| to_os_error(&self.key, e))?;
         Ok(PutResult { e_tag: Some(format!("\"{}\"", record.etag)), version: None })

@@ -9,12 +9,20 @@
 //! tmp/              bodies being received; emptied at start-up
 //! objects/xx/<id>   blob files: object bodies and parts, named by random ids, never by key
 //! ```
+//!
+//! Index trees hold, per bucket: `o/` the current version of each live key (what GET and
+//! ListObjects read), `v/` every version and delete marker (newest first within a key), `n/`
+//! where each key's "null" version is, `u/` and `p/` multipart uploads and their parts. See
+//! `records.rs`.
 
 pub mod blobs;
 pub mod checksum;
 pub mod error;
 pub mod kv;
 pub mod lake;
+pub mod listing;
+pub mod multipart;
+pub mod objects;
 pub mod records;
 pub mod store;
 
@@ -26,10 +34,14 @@ pub use checksum::{ChecksumAlgorithm, Checksums, ExpectedDigests};
 pub use error::{DigestKind, Error, ErrorKind, Result};
 pub use kv::{Kv, KvOp, KvTree, SledKv};
 pub use lake::BucketStore;
-pub use records::{BucketRecord, ObjectHeaders, ObjectRecord, PartRecord, UploadRecord};
-pub use store::{
-    CompletedPart, Expected, ListPage, ListQuery, ObjectBody, ObjectInfo, PutOptions, RangeSpec, Recovery, Store,
+pub use listing::{ListPage, ListQuery, VersionEntry, VersionQuery, VersionsPage};
+pub use multipart::{CompleteOptions, CompletedPart, PartsPage, UploadOptions, UploadsPage};
+pub use objects::{CopyOptions, DeleteResult, ObjectBody, ObjectInfo, PutOptions, ReadOptions};
+pub use records::{
+    BucketConfig, BucketRecord, ChecksumType, CorsRule, ObjectHeaders, ObjectRecord, PartRecord, PartSummary,
+    UploadRecord, Versioning,
 };
+pub use store::{Expected, RangeSpec, Recovery, Store, WriteCondition, validate_bucket_name};
 
 /// The layout version this binary writes and reads.
 pub const LAYOUT_VERSION: &str = "minerva-data 1";

@@ -5,9 +5,15 @@ use std::sync::Arc;
 use bytes::Bytes;
 use futures::{StreamExt, TryStreamExt, stream};
 use storage::{
-    ByteStream, ChecksumAlgorithm, CompletedPart, Error, Expected, ExpectedDigests, Kv, ListQuery, PutOptions,
-    RangeSpec, Store, open_data_dir,
+    ByteStream, ChecksumAlgorithm, CompleteOptions, CompletedPart, Error, Expected, ExpectedDigests, Kv, ListQuery,
+    PutOptions, RangeSpec, Store, open_data_dir,
 };
+
+fn min5() -> CompleteOptions {
+    CompleteOptions { min_part_size: storage::store::MIN_PART_SIZE, ..Default::default() }
+}
+
+const OWNER: &str = "owner";
 
 fn body(data: &[u8]) -> ByteStream {
     // Split into small chunks so that chunk boundaries are exercised.
@@ -35,7 +41,7 @@ async fn put(store: &Store, bucket: &str, key: &str, data: &[u8]) {
 async fn awkward_keys_round_trip_and_list_in_byte_order() {
     let dir = tempfile::tempdir().unwrap();
     let (store, _) = open(dir.path());
-    store.create_bucket("bkt").await.unwrap();
+    store.create_bucket("bkt", OWNER).await.unwrap();
     let long = "k".repeat(1024);
     let keys = ["a", "a/b", "a/", "../../etc/passwd", "x//y", "ünï/cødé", "..", long.as_str(), "a b+c%"];
     for (i, k) in keys.iter().enumerate() {
@@ -58,7 +64,7 @@ async fn awkward_keys_round_trip_and_list_in_byte_order() {
 async fn listing_with_delimiter_pages_without_repeats() {
     let dir = tempfile::tempdir().unwrap();
     let (store, _) = open(dir.path());
-    store.create_bucket("bkt").await.unwrap();
+    store.create_bucket("bkt", OWNER).await.unwrap();
     let keys = ["a/1", "a/2", "b", "c/x/1", "c/y", "d", "e/1", "e/2", "f"];
     for k in keys {
         put(&store, "bkt", k, b"x").await;
@@ -98,7 +104,7 @@ async fn listing_with_delimiter_pages_without_repeats() {
 async fn ranges_resolve_as_s3_does() {
     let dir = tempfile::tempdir().unwrap();
     let (store, _) = open(dir.path());
-    store.create_bucket("bkt").await.unwrap();
+    store.create_bucket("bkt", OWNER).await.unwrap();
     put(&store, "bkt", "k", b"0123456789").await;
     let cases: [(RangeSpec, &[u8]); 4] = [
         (RangeSpec::From { first: 2, last: Some(4) }, b"234"),
@@ -119,7 +125,7 @@ async fn ranges_resolve_as_s3_does() {
 async fn digests_are_verified_and_a_mismatch_stores_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let (store, _) = open(dir.path());
-    store.create_bucket("bkt").await.unwrap();
+    store.create_bucket("bkt", OWNER).await.unwrap();
     let mut digests = ExpectedDigests::default();
     digests.checksums.set(ChecksumAlgorithm::Crc32, "DUoRhQ==".into());
     digests.content_md5 = Some("XrY7u+Ae7tCTyyK7j1rNww==".into());
@@ -155,24 +161,24 @@ async fn digests_are_verified_and_a_mismatch_stores_nothing() {
 async fn multipart_assembles_parts_and_checks_the_list() {
     let dir = tempfile::tempdir().unwrap();
     let (store, _) = open(dir.path());
-    store.create_bucket("bkt").await.unwrap();
-    let up = store.create_multipart_upload("bkt", "big", Default::default(), None).await.unwrap();
+    store.create_bucket("bkt", OWNER).await.unwrap();
+    let up = store.create_multipart_upload("bkt", "big", Default::default()).await.unwrap();
     let p1 = vec![b'a'; storage::store::MIN_PART_SIZE as usize];
     let r1 = store.upload_part("bkt", "big", &up.upload_id, 1, body(&p1), PutOptions::default()).await.unwrap();
     let r2 = store.upload_part("bkt", "big", &up.upload_id, 2, body(b"tail"), PutOptions::default()).await.unwrap();
     let part = |n, e: &str| CompletedPart { number: n, etag: format!("\"{e}\""), checksums: Default::default() };
     assert!(matches!(
-        store.complete_multipart_upload("bkt", "big", &up.upload_id, &[part(2, &r2.etag), part(1, &r1.etag)], storage::store::MIN_PART_SIZE).await,
+        store.complete_multipart_upload("bkt", "big", &up.upload_id, &[part(2, &r2.etag), part(1, &r1.etag)], min5()).await,
         Err(Error::InvalidPartOrder)
     ));
     assert!(matches!(
-        store.complete_multipart_upload("bkt", "big", &up.upload_id, &[part(1, &r1.etag), part(3, &r2.etag)], storage::store::MIN_PART_SIZE).await,
+        store.complete_multipart_upload("bkt", "big", &up.upload_id, &[part(1, &r1.etag), part(3, &r2.etag)], min5()).await,
         Err(Error::InvalidPart(3))
     ));
     let (_, listed) = store.list_parts("bkt", "big", &up.upload_id, 0, 1000).unwrap();
     assert_eq!(listed.parts.len(), 2);
     let rec = store
-        .complete_multipart_upload("bkt", "big", &up.upload_id, &[part(1, &r1.etag), part(2, &r2.etag)], storage::store::MIN_PART_SIZE)
+        .complete_multipart_upload("bkt", "big", &up.upload_id, &[part(1, &r1.etag), part(2, &r2.etag)], min5())
         .await
         .unwrap();
     assert!(rec.etag.ends_with("-2"));
@@ -183,11 +189,11 @@ async fn multipart_assembles_parts_and_checks_the_list() {
     assert!(matches!(store.list_parts("bkt", "big", &up.upload_id, 0, 10), Err(Error::NoSuchUpload(_))));
 
     // Small non-final parts are refused; abort removes the upload.
-    let up = store.create_multipart_upload("bkt", "small", Default::default(), None).await.unwrap();
+    let up = store.create_multipart_upload("bkt", "small", Default::default()).await.unwrap();
     let a = store.upload_part("bkt", "small", &up.upload_id, 1, body(b"x"), PutOptions::default()).await.unwrap();
     let b = store.upload_part("bkt", "small", &up.upload_id, 2, body(b"y"), PutOptions::default()).await.unwrap();
     assert!(matches!(
-        store.complete_multipart_upload("bkt", "small", &up.upload_id, &[part(1, &a.etag), part(2, &b.etag)], storage::store::MIN_PART_SIZE).await,
+        store.complete_multipart_upload("bkt", "small", &up.upload_id, &[part(1, &a.etag), part(2, &b.etag)], min5()).await,
         Err(Error::EntityTooSmall { part: 1, .. })
     ));
     assert_eq!(store.list_multipart_uploads("bkt", "", None, None, None, 100).unwrap().uploads.len(), 1);
@@ -199,14 +205,14 @@ async fn multipart_assembles_parts_and_checks_the_list() {
 async fn buckets_delete_only_when_empty() {
     let dir = tempfile::tempdir().unwrap();
     let (store, _) = open(dir.path());
-    store.create_bucket("bkt").await.unwrap();
-    assert!(matches!(store.create_bucket("bkt").await, Err(Error::BucketAlreadyOwnedByYou(_))));
+    store.create_bucket("bkt", OWNER).await.unwrap();
+    assert!(matches!(store.create_bucket("bkt", OWNER).await, Err(Error::BucketAlreadyOwnedByYou(_))));
     for bad in ["ab", "Upper", "_minerva", "a..b", "192.168.0.1", "-ab"] {
-        assert!(matches!(store.create_bucket(bad).await, Err(Error::InvalidBucketName { .. })), "{bad}");
+        assert!(matches!(store.create_bucket(bad, OWNER).await, Err(Error::InvalidBucketName { .. })), "{bad}");
     }
     put(&store, "bkt", "k", b"v").await;
     assert!(matches!(store.delete_bucket("bkt").await, Err(Error::BucketNotEmpty(_))));
-    store.delete_object("bkt", "k").await.unwrap();
+    store.delete_object("bkt", "k", None).await.unwrap();
     store.delete_bucket("bkt").await.unwrap();
     assert!(matches!(store.head_bucket("bkt"), Err(Error::NoSuchBucket(_))));
     assert!(matches!(store.put_object("bkt", "k", body(b""), PutOptions::default()).await, Err(Error::NoSuchBucket(_))));
@@ -217,7 +223,7 @@ async fn restart_keeps_objects_and_sweeps_orphans() {
     let dir = tempfile::tempdir().unwrap();
     {
         let (store, kv) = open(dir.path());
-        store.create_bucket("bkt").await.unwrap();
+        store.create_bucket("bkt", OWNER).await.unwrap();
         put(&store, "bkt", "keep", b"kept").await;
         put(&store, "bkt", "over", b"first").await;
         put(&store, "bkt", "over", b"second").await;
@@ -228,7 +234,7 @@ async fn restart_keeps_objects_and_sweeps_orphans() {
     std::fs::write(dir.path().join("objects").join("ab").join("ab00orphan"), b"orphan").unwrap();
     let kv = open_data_dir(dir.path()).unwrap();
     let (store, recovery) = Store::open(dir.path(), kv, "us-east-1").unwrap();
-    assert_eq!((recovery.staged_removed, recovery.orphans_removed, recovery.objects), (1, 1, 2));
+    assert_eq!((recovery.staged_removed, recovery.orphans_removed, recovery.objects, recovery.versions), (1, 1, 2, 2));
     assert_eq!(read(&store, "bkt", "keep", None).await, b"kept");
     assert_eq!(read(&store, "bkt", "over", None).await, b"second");
 }
@@ -238,7 +244,7 @@ async fn object_store_view_reads_writes_and_lists() {
     use object_store::{ObjectStore, ObjectStoreExt, path::Path};
     let dir = tempfile::tempdir().unwrap();
     let (store, _) = open(dir.path());
-    store.create_bucket("lake").await.unwrap();
+    store.create_bucket("lake", OWNER).await.unwrap();
     let os = storage::BucketStore::new(store.clone(), "lake");
     os.put(&Path::from("t/a.csv"), Bytes::from_static(b"1,2\n").into()).await.unwrap();
     let mut up = os.put_multipart(&Path::from("t/sub/b.parquet")).await.unwrap();

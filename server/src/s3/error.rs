@@ -1,0 +1,68 @@
+//! Storage errors as S3 errors: the code, the status and, where S3 sends them, headers.
+
+use http::{HeaderMap, HeaderValue, StatusCode};
+use s3s::{S3Error, S3ErrorCode};
+use storage::ErrorKind;
+
+use crate::s3::util::{http_date_text, timestamp};
+
+/// Maps a storage error to its S3 error; internal faults are logged once here.
+pub fn s3_err(e: storage::Error) -> S3Error {
+    use storage::Error as E;
+    let msg = e.to_string();
+    let code = match &e {
+        E::NoSuchBucket(_) => S3ErrorCode::NoSuchBucket,
+        E::NoSuchKey(_) => S3ErrorCode::NoSuchKey,
+        E::NoSuchUpload(_) => S3ErrorCode::NoSuchUpload,
+        E::NoSuchVersion(_) => S3ErrorCode::NoSuchVersion,
+        E::InvalidVersionId(_) => S3ErrorCode::InvalidArgument,
+        E::DeleteMarker { latest: true, .. } => S3ErrorCode::NoSuchKey,
+        E::DeleteMarker { latest: false, .. } => S3ErrorCode::MethodNotAllowed,
+        E::PreconditionFailed => S3ErrorCode::PreconditionFailed,
+        E::ConditionalConflict => S3ErrorCode::ConditionalRequestConflict,
+        E::BucketAlreadyOwnedByYou(_) => S3ErrorCode::BucketAlreadyOwnedByYou,
+        E::BucketAlreadyExists(_) => S3ErrorCode::BucketAlreadyExists,
+        E::BucketNotEmpty(_) => S3ErrorCode::BucketNotEmpty,
+        E::InvalidBucketName { .. } => S3ErrorCode::InvalidBucketName,
+        E::InvalidKey(m) if m.contains("longer") => S3ErrorCode::KeyTooLongError,
+        E::InvalidKey(_) => S3ErrorCode::InvalidArgument,
+        E::BadDigest(_) => S3ErrorCode::BadDigest,
+        E::InvalidDigest(storage::DigestKind::ContentMd5) => S3ErrorCode::InvalidDigest,
+        E::InvalidDigest(_) => S3ErrorCode::InvalidRequest,
+        E::InvalidRange { .. } | E::InvalidPartNumber(_) => S3ErrorCode::InvalidRange,
+        E::InvalidPart(_) => S3ErrorCode::InvalidPart,
+        E::InvalidPartOrder => S3ErrorCode::InvalidPartOrder,
+        E::EntityTooSmall { .. } => S3ErrorCode::EntityTooSmall,
+        E::InvalidArgument(_) => S3ErrorCode::InvalidArgument,
+        E::IncompleteBody(_) => S3ErrorCode::IncompleteBody,
+        E::NoSpace(_) => S3ErrorCode::Custom("InsufficientStorage".into()),
+        _ => S3ErrorCode::InternalError,
+    };
+    if e.kind() == ErrorKind::Internal || e.kind() == ErrorKind::ResourceExhausted {
+        tracing::error!(error = %e, "storage fault");
+    } else {
+        tracing::debug!(error = %e, "request refused");
+    }
+    let mut err = S3Error::with_message(code, msg);
+    match &e {
+        E::InvalidRange { .. } | E::InvalidPartNumber(_) => err.set_status_code(StatusCode::RANGE_NOT_SATISFIABLE),
+        // A full disk is the server's condition, not the request's fault: a 5xx that says so.
+        E::NoSpace(_) => err.set_status_code(StatusCode::INSUFFICIENT_STORAGE),
+        E::PreconditionFailed => err.set_status_code(StatusCode::PRECONDITION_FAILED),
+        E::ConditionalConflict => err.set_status_code(StatusCode::CONFLICT),
+        E::DeleteMarker { version_id, last_modified, .. } => {
+            let mut headers = HeaderMap::new();
+            headers.insert(http::header::CONTENT_TYPE, HeaderValue::from_static("application/xml"));
+            headers.insert("x-amz-delete-marker", HeaderValue::from_static("true"));
+            if let Ok(v) = HeaderValue::from_str(version_id) {
+                headers.insert("x-amz-version-id", v);
+            }
+            if let Ok(v) = HeaderValue::from_str(&http_date_text(&timestamp(*last_modified))) {
+                headers.insert(http::header::LAST_MODIFIED, v);
+            }
+            err.set_headers(headers);
+        }
+        _ => {}
+    }
+    err
+}

@@ -1,0 +1,289 @@
+//! Conversions between s3s's wire types and storage's: times, ETags, tags, checksums, bodies,
+//! the headers an object keeps, and listing key encoding.
+
+use std::collections::BTreeMap;
+use std::pin::Pin;
+use std::sync::Mutex;
+use std::task::{Context, Poll};
+use std::time::SystemTime;
+
+use bytes::Bytes;
+use futures::{Stream, StreamExt, TryStreamExt};
+use s3s::dto::*;
+use s3s::{S3Result, s3_error};
+use storage::{ChecksumAlgorithm as Algo, Checksums, ExpectedDigests};
+
+use crate::s3::ACCOUNT_DISPLAY_NAME;
+
+pub fn timestamp(t: chrono::DateTime<chrono::Utc>) -> Timestamp {
+    Timestamp::from(SystemTime::from(t))
+}
+
+/// A wire timestamp as chrono's, at the precision the wire carries.
+pub fn chrono_of(t: &Timestamp) -> chrono::DateTime<chrono::Utc> {
+    let odt: time::OffsetDateTime = t.clone().into();
+    chrono::DateTime::from_timestamp(odt.unix_timestamp(), odt.nanosecond()).unwrap_or_default()
+}
+
+/// An HTTP date (`Expires`) as stored text.
+pub fn http_date_text(t: &Timestamp) -> String {
+    let mut buf = Vec::new();
+    let _ = t.format(TimestampFormat::HttpDate, &mut buf);
+    String::from_utf8(buf).unwrap_or_default()
+}
+
+pub fn http_date_of(text: &str) -> Option<Timestamp> {
+    Timestamp::parse(TimestampFormat::HttpDate, text).ok()
+}
+
+pub fn etag(v: &str) -> ETag {
+    ETag::Strong(v.to_string())
+}
+
+pub fn owner(account_id: &str) -> Owner {
+    Owner { display_name: Some(ACCOUNT_DISPLAY_NAME.into()), id: Some(account_id.to_string()) }
+}
+
+/// Keys in listings are percent-encoded when the client asks for `EncodingType=url` (botocore
+/// always does, and decodes them with `unquote_plus`).
+pub fn encoder(kind: &Option<EncodingType>) -> impl Fn(&str) -> String + use<> {
+    let url = kind.as_ref().is_some_and(|k| k.as_str().eq_ignore_ascii_case("url"));
+    move |s: &str| {
+        if !url {
+            return s.to_string();
+        }
+        const KEEP: &percent_encoding::AsciiSet =
+            &percent_encoding::NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~').remove(b'/');
+        percent_encoding::utf8_percent_encode(s, KEEP).to_string()
+    }
+}
+
+pub fn body_stream(blob: Option<StreamingBlob>) -> storage::ByteStream {
+    match blob {
+        Some(b) => b.map_err(std::io::Error::other).boxed(),
+        None => futures::stream::empty().boxed(),
+    }
+}
+
+/// A body stream that s3s can hold across threads: the lake's stream behind a lock that is never
+/// contended, with its exact length so that responses carry Content-Length.
+pub struct SyncBody {
+    inner: Mutex<storage::ByteStream>,
+    remaining: usize,
+}
+
+impl SyncBody {
+    pub fn blob(stream: storage::ByteStream, len: u64) -> StreamingBlob {
+        StreamingBlob::new(SyncBody { inner: Mutex::new(stream), remaining: len as usize })
+    }
+}
+
+impl Stream for SyncBody {
+    type Item = Result<Bytes, s3s::StdError>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let polled = {
+            let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+            inner.poll_next_unpin(cx)
+        };
+        if let Poll::Ready(Some(Ok(chunk))) = &polled {
+            self.remaining = self.remaining.saturating_sub(chunk.len());
+        }
+        polled.map(|o| o.map(|r| r.map_err(|e| Box::new(e) as s3s::StdError)))
+    }
+}
+
+impl s3s::stream::ByteStream for SyncBody {
+    fn remaining_length(&self) -> s3s::stream::RemainingLength {
+        s3s::stream::RemainingLength::new_exact(self.remaining)
+    }
+}
+
+/// Which checksums to compute for an upload: those named by headers, the trailer declaration,
+/// or the SDK's algorithm header.
+pub fn requested_algorithms(headers: &http::HeaderMap, declared: Option<&ChecksumAlgorithm>) -> Vec<Algo> {
+    let mut out = Vec::new();
+    let mut add = |name: &str| {
+        if let Some(a) = Algo::parse(name.trim().trim_start_matches("x-amz-checksum-"))
+            && !out.contains(&a)
+        {
+            out.push(a);
+        }
+    };
+    if let Some(d) = declared {
+        add(d.as_str());
+    }
+    for name in ["x-amz-sdk-checksum-algorithm", "x-amz-checksum-algorithm"] {
+        if let Some(v) = headers.get(name).and_then(|v| v.to_str().ok()) {
+            add(v);
+        }
+    }
+    if let Some(v) = headers.get("x-amz-trailer").and_then(|v| v.to_str().ok()) {
+        for t in v.split(',') {
+            add(t);
+        }
+    }
+    out
+}
+
+pub fn claimed(
+    md5: Option<String>,
+    crc32: Option<String>,
+    crc32c: Option<String>,
+    crc64: Option<String>,
+    sha1: Option<String>,
+    sha256: Option<String>,
+) -> ExpectedDigests {
+    let mut digests = ExpectedDigests { content_md5: md5, checksums: Checksums::default() };
+    for (a, v) in [(Algo::Crc32, crc32), (Algo::Crc32c, crc32c), (Algo::Crc64Nvme, crc64), (Algo::Sha1, sha1), (Algo::Sha256, sha256)] {
+        if let Some(v) = v {
+            digests.checksums.set(a, v);
+        }
+    }
+    digests
+}
+
+/// Reads `x-amz-checksum-*` values from the trailer of an aws-chunked body, once it has ended.
+pub fn trailer_reader(trailers: Option<s3s::TrailingHeaders>) -> Option<Box<dyn FnOnce() -> Checksums + Send>> {
+    let trailers = trailers?;
+    Some(Box::new(move || {
+        let mut sums = Checksums::default();
+        trailers.read(|headers| {
+            for a in Algo::ALL {
+                let name = format!("x-amz-checksum-{}", a.name().to_ascii_lowercase());
+                if let Some(v) = headers.get(name.as_str()).and_then(|v| v.to_str().ok()) {
+                    sums.set(a, v.to_string());
+                }
+            }
+        });
+        sums
+    }))
+}
+
+pub fn checksum_fields(sums: &Checksums) -> [Option<String>; 5] {
+    [sums.crc32.clone(), sums.crc32c.clone(), sums.crc64nvme.clone(), sums.sha1.clone(), sums.sha256.clone()]
+}
+
+pub fn checksum_type(t: storage::ChecksumType) -> ChecksumType {
+    ChecksumType::from_static(match t {
+        storage::ChecksumType::FullObject => ChecksumType::FULL_OBJECT,
+        storage::ChecksumType::Composite => ChecksumType::COMPOSITE,
+    })
+}
+
+pub fn algorithm_list(sums: &Checksums) -> Option<Vec<ChecksumAlgorithm>> {
+    let algos: Vec<ChecksumAlgorithm> = sums.algorithms().map(|a| ChecksumAlgorithm::from(a.name().to_string())).collect();
+    (!algos.is_empty()).then_some(algos)
+}
+
+pub fn user_metadata(m: Option<Metadata>) -> BTreeMap<String, String> {
+    m.unwrap_or_default().into_iter().map(|(k, v)| (k.to_ascii_lowercase(), v)).collect()
+}
+
+/// The most tags an object may carry, and the longest key and value, as on S3.
+const MAX_OBJECT_TAGS: usize = 10;
+const MAX_BUCKET_TAGS: usize = 50;
+const MAX_TAG_KEY: usize = 128;
+const MAX_TAG_VALUE: usize = 256;
+
+fn check_tags(tags: &BTreeMap<String, String>, count: usize, max: usize) -> S3Result<()> {
+    if count > max {
+        return Err(s3_error!(InvalidTag, "Object tags cannot be greater than {}", max));
+    }
+    if tags.len() != count {
+        return Err(s3_error!(InvalidTag, "Cannot provide multiple Tags with the same key"));
+    }
+    for (k, v) in tags {
+        if k.is_empty() || k.chars().count() > MAX_TAG_KEY {
+            return Err(s3_error!(InvalidTag, "The TagKey you have provided is invalid"));
+        }
+        if v.chars().count() > MAX_TAG_VALUE {
+            return Err(s3_error!(InvalidTag, "The TagValue you have provided is invalid"));
+        }
+        if k.to_ascii_lowercase().starts_with("aws:") {
+            return Err(s3_error!(InvalidTag, "Your TagKey cannot be prefixed with aws:"));
+        }
+    }
+    Ok(())
+}
+
+/// Parses the `x-amz-tagging` header: a URL query string `k1=v1&k2=v2`.
+pub fn parse_tagging_header(raw: Option<&str>) -> S3Result<BTreeMap<String, String>> {
+    let Some(raw) = raw.filter(|r| !r.is_empty()) else { return Ok(BTreeMap::new()) };
+    let pairs: Vec<(String, String)> = url::form_urlencoded::parse(raw.as_bytes()).into_owned().collect();
+    let count = pairs.len();
+    let tags: BTreeMap<String, String> = pairs.into_iter().collect();
+    check_tags(&tags, count, MAX_OBJECT_TAGS)?;
+    Ok(tags)
+}
+
+/// A `Tagging` document as a map, checked against S3's limits for objects or buckets.
+pub fn tags_of(tagging: Tagging, bucket: bool) -> S3Result<BTreeMap<String, String>> {
+    let count = tagging.tag_set.len();
+    let mut tags = BTreeMap::new();
+    for t in tagging.tag_set {
+        tags.insert(t.key.unwrap_or_default(), t.value.unwrap_or_default());
+    }
+    check_tags(&tags, count, if bucket { MAX_BUCKET_TAGS } else { MAX_OBJECT_TAGS })?;
+    Ok(tags)
+}
+
+pub fn tag_set(tags: &BTreeMap<String, String>) -> Vec<Tag> {
+    tags.iter().map(|(k, v)| Tag { key: Some(k.clone()), value: Some(v.clone()) }).collect()
+}
+
+/// A `Range` header as storage's range.
+pub fn range_spec(r: Range) -> storage::RangeSpec {
+    match r {
+        Range::Int { first, last } => storage::RangeSpec::From { first, last },
+        Range::Suffix { length } => storage::RangeSpec::Suffix(length),
+    }
+}
+
+/// Parses `bytes=first-last` as UploadPartCopy's `x-amz-copy-source-range` states it (both ends
+/// required).
+pub fn copy_source_range(raw: &str) -> S3Result<storage::RangeSpec> {
+    let bad = || s3_error!(InvalidArgument, "The x-amz-copy-source-range value must be of the form bytes=first-last where first and last are the zero-based offsets of the first and last bytes to copy");
+    let spec = raw.trim().strip_prefix("bytes=").ok_or_else(bad)?;
+    let (a, b) = spec.split_once('-').ok_or_else(bad)?;
+    let first: u64 = a.trim().parse().map_err(|_| bad())?;
+    let last: u64 = b.trim().parse().map_err(|_| bad())?;
+    if last < first {
+        return Err(bad());
+    }
+    Ok(storage::RangeSpec::From { first, last: Some(last) })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tagging_header_and_limits() {
+        let t = parse_tagging_header(Some("team=data&env=dev%20box&empty=")).unwrap();
+        assert_eq!(t["env"], "dev box");
+        assert_eq!(t["empty"], "");
+        assert!(parse_tagging_header(Some("a=1&a=2")).is_err());
+        let many: Vec<String> = (0..11).map(|i| format!("k{i}=v")).collect();
+        assert!(parse_tagging_header(Some(&many.join("&"))).is_err());
+        assert!(parse_tagging_header(Some("aws:x=1")).is_err());
+        assert!(parse_tagging_header(None).unwrap().is_empty());
+    }
+
+    #[test]
+    fn copy_source_ranges() {
+        assert_eq!(copy_source_range("bytes=0-9").unwrap(), storage::RangeSpec::From { first: 0, last: Some(9) });
+        for bad in ["0-9", "bytes=5-1", "bytes=-3", "bytes=2-"] {
+            assert!(copy_source_range(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn timestamps_round_trip() {
+        let now = chrono::DateTime::from_timestamp(1_700_000_000, 0).unwrap();
+        assert_eq!(chrono_of(&timestamp(now)), now);
+        let text = http_date_text(&timestamp(now));
+        assert_eq!(text, "Tue, 14 Nov 2023 22:13:20 GMT");
+        assert_eq!(chrono_of(&http_date_of(&text).unwrap()), now);
+    }
+}
