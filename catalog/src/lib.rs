@@ -264,10 +264,7 @@ impl Catalog {
     }
 
     fn partition_deletes(&self, db: &str, table: &str) -> Result<Vec<KvOp>> {
-        self.tree
-            .scan_prefix(&partition_prefix(db, table))
-            .map(|e| e.map(|(k, _)| KvOp::Delete(k)).map_err(Error::from))
-            .collect()
+        self.tree.scan_prefix(&partition_prefix(db, table)).map(|e| e.map(|(k, _)| KvOp::Delete(k)).map_err(Error::from)).collect()
     }
 
     pub async fn delete_table(&self, db: &str, name: &str) -> Result<()> {

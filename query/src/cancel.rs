@@ -23,12 +23,12 @@ use datafusion::common::config::ConfigOptions;
 use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
 use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::TaskContext;
+use datafusion::physical_expr::PhysicalExpr;
 use datafusion::physical_optimizer::PhysicalOptimizerRule;
 use datafusion::physical_plan::coop::make_cooperative;
-use datafusion::physical_expr::PhysicalExpr;
 use datafusion::physical_plan::{
-    ChildStats, ChildrenPropertiesMode, DisplayAs, DisplayFormatType, ExecutionPlan, PlanProperties, RecordBatchStream,
-    ReplaceChildrenOptions, SendableRecordBatchStream, Statistics, StatisticsArgs,
+    ChildStats, ChildrenPropertiesMode, DisplayAs, DisplayFormatType, ExecutionPlan, PlanProperties, RecordBatchStream, ReplaceChildrenOptions,
+    SendableRecordBatchStream, Statistics, StatisticsArgs,
 };
 use futures::{Stream, StreamExt};
 
@@ -63,9 +63,8 @@ impl CancelRule {
 
 impl PhysicalOptimizerRule for CancelRule {
     fn optimize(&self, plan: Arc<dyn ExecutionPlan>, _config: &ConfigOptions) -> Result<Arc<dyn ExecutionPlan>> {
-        let wrapped = plan.transform_up(|node| {
-            Ok(Transformed::yes(Arc::new(CancelExec::new(node, self.token.clone())) as Arc<dyn ExecutionPlan>))
-        })?;
+        let wrapped =
+            plan.transform_up(|node| Ok(Transformed::yes(Arc::new(CancelExec::new(node, self.token.clone())) as Arc<dyn ExecutionPlan>)))?;
         Ok(wrapped.data)
     }
 
@@ -120,10 +119,7 @@ impl ExecutionPlan for CancelExec {
         vec![&self.input]
     }
 
-    fn apply_expressions(
-        &self,
-        _f: &mut dyn FnMut(&Arc<dyn PhysicalExpr>) -> Result<TreeNodeRecursion>,
-    ) -> Result<TreeNodeRecursion> {
+    fn apply_expressions(&self, _f: &mut dyn FnMut(&Arc<dyn PhysicalExpr>) -> Result<TreeNodeRecursion>) -> Result<TreeNodeRecursion> {
         Ok(TreeNodeRecursion::Continue)
     }
 

@@ -498,10 +498,7 @@ impl Engine {
             .with_create_default_catalog_and_schema(false)
             .with_information_schema(false)
             .with_target_partitions(self.inner.config.threads.max(1));
-        let mut state = SessionStateBuilder::new()
-            .with_config(config)
-            .with_runtime_env(self.inner.df_runtime.clone())
-            .with_default_features();
+        let mut state = SessionStateBuilder::new().with_config(config).with_runtime_env(self.inner.df_runtime.clone()).with_default_features();
         if let Some(token) = cancel {
             state = state.with_physical_optimizer_rule(Arc::new(CancelRule::new(token)));
         }
@@ -792,10 +789,8 @@ mod tests {
 
     #[test]
     fn result_rows_round_trip() {
-        let rows = vec![
-            vec![Some("a".to_string()), None, Some("say \"hi\", twice\nplease".to_string())],
-            vec![Some(String::new()), Some("1".into()), None],
-        ];
+        let rows =
+            vec![vec![Some("a".to_string()), None, Some("say \"hi\", twice\nplease".to_string())], vec![Some(String::new()), Some("1".into()), None]];
         let mut buf = Vec::new();
         for r in &rows {
             write_row(&mut buf, r);

@@ -64,7 +64,11 @@ impl Error {
                     DataFusionError::SQL(_, _) => "SYNTAX_ERROR",
                     DataFusionError::ResourcesExhausted(_) => "EXCEEDED_MEMORY_LIMIT",
                     DataFusionError::Plan(_) | DataFusionError::SchemaError(_, _) => {
-                        if text.contains("table '") && text.contains("not found") { "TABLE_NOT_FOUND" } else { "COLUMN_NOT_FOUND_OR_SEMANTIC_ERROR" }
+                        if text.contains("table '") && text.contains("not found") {
+                            "TABLE_NOT_FOUND"
+                        } else {
+                            "COLUMN_NOT_FOUND_OR_SEMANTIC_ERROR"
+                        }
                     }
                     DataFusionError::NotImplemented(_) => "NOT_SUPPORTED",
                     DataFusionError::Internal(_) => "GENERIC_INTERNAL_ERROR",

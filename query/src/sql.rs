@@ -56,10 +56,7 @@ impl Plan {
 /// (lowercased) and backquotes become double quotes. String literals are left alone.
 fn normalize(sql: &str) -> Result<Vec<Token>> {
     let dialect = GenericDialect {};
-    let mut tokens = Tokenizer::new(&dialect, sql)
-        .with_unescape(false)
-        .tokenize()
-        .map_err(|e| Error::InvalidInput(format!("line {e}")))?;
+    let mut tokens = Tokenizer::new(&dialect, sql).with_unescape(false).tokenize().map_err(|e| Error::InvalidInput(format!("line {e}")))?;
     for t in &mut tokens {
         if let Token::Word(w) = t
             && w.quote_style.is_some()
@@ -119,10 +116,9 @@ pub fn plan(sql: &str) -> Result<Plan> {
         "SELECT" | "WITH" | "VALUES" | "TABLE" => Ok(Plan::Query { sql: render(&tokens) }),
         _ if matches!(sig.first(), Some((_, Token::LParen))) => Ok(Plan::Query { sql: render(&tokens) }),
         "CREATE" if second == "TABLE" => parse_ctas(&tokens, &sig),
-        "CREATE" | "DROP" | "ALTER" | "MSCK" | "SHOW" | "DESCRIBE" | "DESC" => Ok(Plan::Unsupported {
-            statement_type: StatementType::Ddl,
-            reason: format!("{first} {second} statements are not supported yet"),
-        }),
+        "CREATE" | "DROP" | "ALTER" | "MSCK" | "SHOW" | "DESCRIBE" | "DESC" => {
+            Ok(Plan::Unsupported { statement_type: StatementType::Ddl, reason: format!("{first} {second} statements are not supported yet") })
+        }
         "EXPLAIN" => Ok(Plan::Unsupported { statement_type: StatementType::Utility, reason: "EXPLAIN is not supported yet".into() }),
         "" => Err(Error::InvalidInput("the query string is empty".into())),
         "INSERT" | "UPDATE" | "DELETE" | "MERGE" | "UNLOAD" | "PREPARE" | "EXECUTE" | "DEALLOCATE" => {
@@ -130,7 +126,9 @@ pub fn plan(sql: &str) -> Result<Plan> {
         }
         _ => {
             let found = sig.first().map(|(_, t)| t.to_string()).unwrap_or_default();
-            Err(Error::InvalidInput(format!("line 1:1: mismatched input '{found}'. Expecting: 'ALTER', 'CREATE', 'DELETE', 'DESCRIBE', 'DROP', 'EXPLAIN', 'INSERT', 'SELECT', 'SHOW', 'WITH', <query>")))
+            Err(Error::InvalidInput(format!(
+                "line 1:1: mismatched input '{found}'. Expecting: 'ALTER', 'CREATE', 'DELETE', 'DESCRIBE', 'DROP', 'EXPLAIN', 'INSERT', 'SELECT', 'SHOW', 'WITH', <query>"
+            )))
         }
     }
 }
@@ -285,9 +283,7 @@ mod tests {
 
     #[test]
     fn quoted_identifiers_fold_case_and_literals_do_not() {
-        let Plan::Query { sql } = plan("SELECT \"Star_Rating\", `Cat` FROM \"DB\".\"T\" WHERE x = 'It''s A'").unwrap() else {
-            panic!()
-        };
+        let Plan::Query { sql } = plan("SELECT \"Star_Rating\", `Cat` FROM \"DB\".\"T\" WHERE x = 'It''s A'").unwrap() else { panic!() };
         assert_eq!(sql, "SELECT \"star_rating\", \"cat\" FROM \"db\".\"t\" WHERE x = 'It''s A'");
     }
 

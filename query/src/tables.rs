@@ -8,7 +8,6 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use catalog::{Catalog, Table};
-use stores::Registry;
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
 use datafusion::catalog::{CatalogProvider, SchemaProvider, TableProvider};
 use datafusion::common::{DataFusionError, Result as DfResult};
@@ -20,6 +19,7 @@ use datafusion::datasource::listing::{ListingOptions, ListingTable, ListingTable
 use datafusion::execution::object_store::ObjectStoreRegistry;
 use object_store::ObjectStore;
 use storage::{BucketStore, Store};
+use stores::Registry;
 use url::Url;
 
 use crate::types::hive_to_arrow;
@@ -73,9 +73,7 @@ impl ObjectStoreRegistry for LakeRegistry {
     }
 
     fn deregister_store(&self, url: &Url) -> DfResult<Arc<dyn ObjectStore>> {
-        self.extra
-            .remove(&registry_key(url))
-            .ok_or_else(|| DataFusionError::Execution(format!("no object store registered for {url}")))
+        self.extra.remove(&registry_key(url)).ok_or_else(|| DataFusionError::Execution(format!("no object store registered for {url}")))
     }
 
     fn get_store(&self, url: &Url) -> DfResult<Arc<dyn ObjectStore>> {
@@ -145,7 +143,11 @@ impl SchemaProvider for GlueSchema {
 /// Normalises a table location to a directory URL (`s3://bucket/prefix/`).
 pub fn directory_url(location: &str) -> String {
     let location = location.trim();
-    let location = location.strip_prefix("s3a://").or_else(|| location.strip_prefix("s3n://")).map(|r| format!("s3://{r}")).unwrap_or_else(|| location.to_string());
+    let location = location
+        .strip_prefix("s3a://")
+        .or_else(|| location.strip_prefix("s3n://"))
+        .map(|r| format!("s3://{r}"))
+        .unwrap_or_else(|| location.to_string());
     if location.ends_with('/') { location } else { format!("{location}/") }
 }
 
@@ -191,11 +193,7 @@ fn file_format(table: &Table) -> DfResult<(Arc<dyn FileFormat>, &'static str)> {
         // LazySimpleSerDe does not know quotes; files written by pandas and most tools do quote
         // fields that hold the delimiter or a newline. Honouring the quotes reads such files the
         // way their writer meant, which is what users of these files expect.
-        let format = CsvFormat::default()
-            .with_delimiter(delimiter)
-            .with_quote(quote)
-            .with_has_header(has_header)
-            .with_newlines_in_values(true);
+        let format = CsvFormat::default().with_delimiter(delimiter).with_quote(quote).with_has_header(has_header).with_newlines_in_values(true);
         return Ok((Arc::new(format), "csv"));
     }
     Err(plan_err(table, format!("unsupported SerDe {library:?} / input format {input:?}")))

@@ -292,8 +292,7 @@ fn render_nested(array: &ArrayRef, i: usize) -> Result<String> {
         }
         DataType::Struct(fields) => {
             let s = array.as_struct();
-            let parts: Result<Vec<String>> =
-                fields.iter().enumerate().map(|(c, f)| Ok(format!("{}={}", f.name(), one(s.column(c), i)?))).collect();
+            let parts: Result<Vec<String>> = fields.iter().enumerate().map(|(c, f)| Ok(format!("{}={}", f.name(), one(s.column(c), i)?))).collect();
             Ok(format!("{{{}}}", parts?.join(", ")))
         }
         _ => one(array, i),

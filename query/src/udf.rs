@@ -51,11 +51,7 @@ impl ScalarUDFImpl for Split {
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
         let rows = args.number_rows;
-        let arrays: Vec<ArrayRef> = args
-            .args
-            .iter()
-            .map(|a| a.to_array(rows))
-            .collect::<Result<_>>()?;
+        let arrays: Vec<ArrayRef> = args.args.iter().map(|a| a.to_array(rows)).collect::<Result<_>>()?;
         let strings = cast(&arrays[0], &DataType::Utf8)?;
         let delimiters = cast(&arrays[1], &DataType::Utf8)?;
         let (strings, delimiters) = (strings.as_string::<i32>(), delimiters.as_string::<i32>());

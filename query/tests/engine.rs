@@ -59,7 +59,13 @@ async fn wait(engine: &Engine, id: &str) -> query::QueryExecution {
 }
 
 fn start(sql: &str) -> StartQuery {
-    StartQuery { sql: sql.into(), database: Some("shop".into()), workgroup: "primary".into(), output_dir: "s3://results/".into(), ..Default::default() }
+    StartQuery {
+        sql: sql.into(),
+        database: Some("shop".into()),
+        workgroup: "primary".into(),
+        output_dir: "s3://results/".into(),
+        ..Default::default()
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -82,7 +88,10 @@ async fn select_writes_athena_csv_and_pages() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn split_cardinality_and_quoted_newlines() {
     let f = fixture().await;
-    let id = f.engine.start(start("SELECT sentiment, CARDINALITY(SPLIT(review_body, ' ')) AS words, NULL AS nothing FROM reviews ORDER BY sentiment")).unwrap();
+    let id = f
+        .engine
+        .start(start("SELECT sentiment, CARDINALITY(SPLIT(review_body, ' ')) AS words, NULL AS nothing FROM reviews ORDER BY sentiment"))
+        .unwrap();
     let q = wait(&f.engine, &id).await;
     assert_eq!(q.state, QueryState::Succeeded, "{:?}", q.state_change_reason);
     assert_eq!(q.columns[1].r#type, "bigint");

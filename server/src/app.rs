@@ -82,11 +82,7 @@ impl App {
         let root = settings.data_dir.clone();
         let (store, recovery) = Store::open(&root, kv.clone(), &settings.region)?;
         if recovery.staged_removed + recovery.orphans_removed > 0 {
-            tracing::info!(
-                staged = recovery.staged_removed,
-                orphans = recovery.orphans_removed,
-                "removed the leftovers of interrupted writes"
-            );
+            tracing::info!(staged = recovery.staged_removed, orphans = recovery.orphans_removed, "removed the leftovers of interrupted writes");
         }
         let catalog = Catalog::open(kv.clone())?;
         let engine = Engine::new(
@@ -183,7 +179,11 @@ fn classify(req: &Request) -> Protocol {
         }
     }
     let scope = sigv4::scope_service(req.headers());
-    let form = req.headers().get(http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|c| c.starts_with("application/x-www-form-urlencoded"));
+    let form = req
+        .headers()
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|c| c.starts_with("application/x-www-form-urlencoded"));
     if scope.as_deref() == Some("sts") || (form && scope.as_deref() != Some("s3")) {
         return Protocol::Sts;
     }
@@ -254,7 +254,9 @@ async fn json_request(app: &App, service: &str, op: &str, req: Request) -> Respo
         }
         Ok(signed) => signed,
         Err(AuthError::Missing) => {
-            return JsonError::new("MissingAuthenticationTokenException", "Missing Authentication Token").with_status(StatusCode::FORBIDDEN).into_response();
+            return JsonError::new("MissingAuthenticationTokenException", "Missing Authentication Token")
+                .with_status(StatusCode::FORBIDDEN)
+                .into_response();
         }
         Err(AuthError::UnknownKey) => {
             return JsonError::new("UnrecognizedClientException", "The security token included in the request is invalid.")
@@ -272,7 +274,9 @@ async fn json_request(app: &App, service: &str, op: &str, req: Request) -> Respo
         Err(AuthError::Malformed(m)) => return JsonError::new("IncompleteSignatureException", m).with_status(StatusCode::FORBIDDEN).into_response(),
     };
     let Some(caller) = app.users.get(&signed.access_key) else {
-        return JsonError::new("UnrecognizedClientException", "The security token included in the request is invalid.").with_status(StatusCode::FORBIDDEN).into_response();
+        return JsonError::new("UnrecognizedClientException", "The security token included in the request is invalid.")
+            .with_status(StatusCode::FORBIDDEN)
+            .into_response();
     };
     let body: serde_json::Value = if bytes.is_empty() {
         serde_json::json!({})
@@ -322,7 +326,9 @@ async fn sts_request(app: &App, req: Request, request_id: &str) -> Response {
         Err(AuthError::UnknownKey) => {
             return sts_error(StatusCode::FORBIDDEN, "InvalidClientTokenId", "The security token included in the request is invalid.", request_id);
         }
-        Err(AuthError::Missing) => return sts_error(StatusCode::FORBIDDEN, "MissingAuthenticationToken", "Request is missing Authentication Token", request_id),
+        Err(AuthError::Missing) => {
+            return sts_error(StatusCode::FORBIDDEN, "MissingAuthenticationToken", "Request is missing Authentication Token", request_id);
+        }
         Err(_) => {
             return sts_error(
                 StatusCode::FORBIDDEN,

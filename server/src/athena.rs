@@ -66,7 +66,8 @@ fn execution_json(q: &QueryExecution) -> Value {
         status["StateChangeReason"] = json!(reason);
         if q.state == QueryState::Failed {
             let category = q.error_category.unwrap_or(2);
-            status["AthenaError"] = json!({ "ErrorCategory": category, "ErrorType": if category == 1 { 401 } else { 1000 }, "Retryable": false, "ErrorMessage": reason });
+            status["AthenaError"] =
+                json!({ "ErrorCategory": category, "ErrorType": if category == 1 { 401 } else { 1000 }, "Retryable": false, "ErrorMessage": reason });
         }
     }
     let total_ms = q.completed.map(|c| ((c - q.submitted) * 1000.0).max(0.0) as u64).unwrap_or(0);
@@ -145,11 +146,7 @@ pub async fn handle(ctx: &AthenaContext<'_>, op: &str, body: &Value) -> JsonResu
             let database = context.and_then(|c| optional(c, "Database")).map(|d| d.trim_matches('`').trim_matches('"').to_string());
             let catalog = context.and_then(|c| optional(c, "Catalog")).map(str::to_string);
             check_catalog(catalog.as_deref())?;
-            let output_dir = body
-                .get("ResultConfiguration")
-                .and_then(|r| optional(r, "OutputLocation"))
-                .unwrap_or(ctx.output_location)
-                .to_string();
+            let output_dir = body.get("ResultConfiguration").and_then(|r| optional(r, "OutputLocation")).unwrap_or(ctx.output_location).to_string();
             if !output_dir.starts_with("s3://") {
                 return Err(invalid(format!("OutputLocation {output_dir} is not an s3:// location")));
             }
@@ -194,7 +191,13 @@ pub async fn handle(ctx: &AthenaContext<'_>, op: &str, body: &Value) -> JsonResu
                 .rows
                 .iter()
                 .map(|r| {
-                    let data: Vec<Value> = r.iter().map(|v| match v { Some(s) => json!({ "VarCharValue": s }), None => json!({}) }).collect();
+                    let data: Vec<Value> = r
+                        .iter()
+                        .map(|v| match v {
+                            Some(s) => json!({ "VarCharValue": s }),
+                            None => json!({}),
+                        })
+                        .collect();
                     json!({ "Data": data })
                 })
                 .collect();

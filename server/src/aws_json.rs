@@ -70,7 +70,10 @@ pub type JsonResult = Result<Response, JsonError>;
 /// Reads a required string member.
 pub fn required<'a>(body: &'a Value, name: &str) -> Result<&'a str, JsonError> {
     body.get(name).and_then(Value::as_str).ok_or_else(|| {
-        JsonError::new("InvalidInputException", format!("1 validation error detected: Value null at '{name}' failed to satisfy constraint: Member must not be null"))
+        JsonError::new(
+            "InvalidInputException",
+            format!("1 validation error detected: Value null at '{name}' failed to satisfy constraint: Member must not be null"),
+        )
     })
 }
 

@@ -125,7 +125,11 @@ impl ServeArgs {
         let others = file
             .users
             .into_iter()
-            .map(|u| User { account_id: u.account_id.unwrap_or_else(|| derived_account_id(&u.access_key)), access_key: u.access_key, secret_key: u.secret_key })
+            .map(|u| User {
+                account_id: u.account_id.unwrap_or_else(|| derived_account_id(&u.access_key)),
+                access_key: u.access_key,
+                secret_key: u.secret_key,
+            })
             .collect();
         let users = Users::new(primary, others)?;
         Ok(Settings {

@@ -21,7 +21,10 @@ pub fn glue_err(e: catalog::Error) -> JsonError {
 
 fn parse<T: for<'de> serde::Deserialize<'de>>(body: &Value, member: &str) -> Result<T, JsonError> {
     let v = body.get(member).cloned().ok_or_else(|| {
-        JsonError::new("InvalidInputException", format!("1 validation error detected: Value null at '{member}' failed to satisfy constraint: Member must not be null"))
+        JsonError::new(
+            "InvalidInputException",
+            format!("1 validation error detected: Value null at '{member}' failed to satisfy constraint: Member must not be null"),
+        )
     })?;
     serde_json::from_value(v).map_err(|e| JsonError::new("InvalidInputException", format!("{member}: {e}")))
 }

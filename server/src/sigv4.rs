@@ -83,11 +83,8 @@ fn canonical_query(query: &str) -> String {
 }
 
 fn header_value(headers: &HeaderMap, name: &str) -> String {
-    let values: Vec<String> = headers
-        .get_all(name)
-        .iter()
-        .map(|v| String::from_utf8_lossy(v.as_bytes()).split_whitespace().collect::<Vec<_>>().join(" "))
-        .collect();
+    let values: Vec<String> =
+        headers.get_all(name).iter().map(|v| String::from_utf8_lossy(v.as_bytes()).split_whitespace().collect::<Vec<_>>().join(" ")).collect();
     values.join(",")
 }
 
@@ -95,9 +92,7 @@ fn header_value(headers: &HeaderMap, name: &str) -> String {
 pub fn verify(method: &Method, uri: &Uri, headers: &HeaderMap, body: &[u8], creds: &Credentials) -> Result<Signed, AuthError> {
     let auth = headers.get(http::header::AUTHORIZATION).ok_or(AuthError::Missing)?;
     let auth = auth.to_str().map_err(|_| AuthError::Malformed("the Authorization header is not ASCII".into()))?;
-    let rest = auth
-        .strip_prefix("AWS4-HMAC-SHA256")
-        .ok_or_else(|| AuthError::Malformed("only AWS4-HMAC-SHA256 signatures are supported".into()))?;
+    let rest = auth.strip_prefix("AWS4-HMAC-SHA256").ok_or_else(|| AuthError::Malformed("only AWS4-HMAC-SHA256 signatures are supported".into()))?;
     let mut credential = None;
     let mut signed_headers = None;
     let mut signature = None;
@@ -121,10 +116,8 @@ pub fn verify(method: &Method, uri: &Uri, headers: &HeaderMap, body: &[u8], cred
     }
     let (access_key, date, region, service) = (scope[0], scope[1], scope[2], scope[3]);
     let secret = creds.secret(access_key).ok_or(AuthError::UnknownKey)?;
-    let amz_date = headers
-        .get("x-amz-date")
-        .and_then(|v| v.to_str().ok())
-        .ok_or_else(|| AuthError::Malformed("the request has no X-Amz-Date header".into()))?;
+    let amz_date =
+        headers.get("x-amz-date").and_then(|v| v.to_str().ok()).ok_or_else(|| AuthError::Malformed("the request has no X-Amz-Date header".into()))?;
 
     let canonical_headers: String = signed_headers.split(';').map(|h| format!("{h}:{}\n", header_value(headers, h).trim())).collect();
     let payload_hash = match headers.get("x-amz-content-sha256").and_then(|v| v.to_str().ok()) {

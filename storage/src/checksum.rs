@@ -19,13 +19,8 @@ pub enum ChecksumAlgorithm {
 }
 
 impl ChecksumAlgorithm {
-    pub const ALL: [ChecksumAlgorithm; 5] = [
-        ChecksumAlgorithm::Crc32,
-        ChecksumAlgorithm::Crc32c,
-        ChecksumAlgorithm::Crc64Nvme,
-        ChecksumAlgorithm::Sha1,
-        ChecksumAlgorithm::Sha256,
-    ];
+    pub const ALL: [ChecksumAlgorithm; 5] =
+        [ChecksumAlgorithm::Crc32, ChecksumAlgorithm::Crc32c, ChecksumAlgorithm::Crc64Nvme, ChecksumAlgorithm::Sha1, ChecksumAlgorithm::Sha256];
 
     /// Parses S3's spelling (`CRC32`, `crc32c`, …), case-insensitively.
     pub fn parse(name: &str) -> Option<Self> {
@@ -219,9 +214,7 @@ impl Hasher {
             match a {
                 ChecksumAlgorithm::Crc32 => h.crc32 = Some(crc_fast::Digest::new(crc_fast::CrcAlgorithm::Crc32IsoHdlc)),
                 ChecksumAlgorithm::Crc32c => h.crc32c = Some(crc_fast::Digest::new(crc_fast::CrcAlgorithm::Crc32Iscsi)),
-                ChecksumAlgorithm::Crc64Nvme => {
-                    h.crc64nvme = Some(crc_fast::Digest::new(crc_fast::CrcAlgorithm::Crc64Nvme))
-                }
+                ChecksumAlgorithm::Crc64Nvme => h.crc64nvme = Some(crc_fast::Digest::new(crc_fast::CrcAlgorithm::Crc64Nvme)),
                 ChecksumAlgorithm::Sha1 => h.sha1 = Some(sha1::Sha1::new()),
                 ChecksumAlgorithm::Sha256 => h.sha256 = Some(sha2::Sha256::new()),
             }

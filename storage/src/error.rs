@@ -104,11 +104,9 @@ pub enum Error {
 impl Error {
     pub fn kind(&self) -> ErrorKind {
         match self {
-            Error::NoSuchBucket(_)
-            | Error::NoSuchKey(_)
-            | Error::NoSuchUpload(_)
-            | Error::NoSuchVersion(_)
-            | Error::DeleteMarker { .. } => ErrorKind::NotFound,
+            Error::NoSuchBucket(_) | Error::NoSuchKey(_) | Error::NoSuchUpload(_) | Error::NoSuchVersion(_) | Error::DeleteMarker { .. } => {
+                ErrorKind::NotFound
+            }
             Error::PreconditionFailed | Error::ConditionalConflict => ErrorKind::Conflict,
             Error::BucketAlreadyOwnedByYou(_) | Error::BucketAlreadyExists(_) => ErrorKind::AlreadyExists,
             Error::BucketNotEmpty(_) => ErrorKind::Conflict,

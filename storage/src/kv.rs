@@ -131,11 +131,7 @@ impl KvTree for SledTree {
     }
 
     fn range(&self, from: Bound<Vec<u8>>, to: Bound<Vec<u8>>) -> KvIter<'_> {
-        Box::new(
-            self.0
-                .range::<Vec<u8>, _>((from, to))
-                .map(|r| r.map(|(k, v)| (k.to_vec(), v.to_vec())).map_err(index_err)),
-        )
+        Box::new(self.0.range::<Vec<u8>, _>((from, to)).map(|r| r.map(|(k, v)| (k.to_vec(), v.to_vec())).map_err(index_err)))
     }
 }
 
@@ -145,13 +141,7 @@ mod tests {
 
     #[test]
     fn prefix_successor_cases() {
-        let cases: &[(&[u8], Option<&[u8]>)] = &[
-            (b"a", Some(b"b")),
-            (b"a/", Some(b"a0")),
-            (b"a\xff", Some(b"b")),
-            (b"\xff\xff", None),
-            (b"", None),
-        ];
+        let cases: &[(&[u8], Option<&[u8]>)] = &[(b"a", Some(b"b")), (b"a/", Some(b"a0")), (b"a\xff", Some(b"b")), (b"\xff\xff", None), (b"", None)];
         for (input, want) in cases {
             assert_eq!(prefix_successor(input).as_deref(), *want, "input {input:?}");
         }
@@ -165,8 +155,7 @@ mod tests {
         for k in ["b", "a/b", "a", "a0", "é"] {
             t.put(k.as_bytes(), b"v").unwrap();
         }
-        let keys: Vec<String> =
-            t.scan_prefix(b"a").map(|r| String::from_utf8(r.unwrap().0).unwrap()).collect();
+        let keys: Vec<String> = t.scan_prefix(b"a").map(|r| String::from_utf8(r.unwrap().0).unwrap()).collect();
         assert_eq!(keys, ["a", "a/b", "a0"]);
         assert!(t.compare_and_swap(b"a", Some(b"v"), Some(b"w")).unwrap());
         assert!(!t.compare_and_swap(b"a", Some(b"v"), None).unwrap());

@@ -12,8 +12,8 @@ use bytes::Bytes;
 use futures::stream::{self, BoxStream, StreamExt, TryStreamExt};
 use object_store::path::Path;
 use object_store::{
-    CopyMode, CopyOptions, GetOptions, GetRange, GetResult, GetResultPayload, ListResult, MultipartUpload, ObjectMeta,
-    ObjectStore, PutMode, PutMultipartOptions, PutOptions as OsPutOptions, PutPayload, PutResult, UploadPart,
+    CopyMode, CopyOptions, GetOptions, GetRange, GetResult, GetResultPayload, ListResult, MultipartUpload, ObjectMeta, ObjectStore, PutMode,
+    PutMultipartOptions, PutOptions as OsPutOptions, PutPayload, PutResult, UploadPart,
 };
 
 use crate::error::Error;
@@ -52,21 +52,13 @@ impl fmt::Display for BucketStore {
 
 fn to_os_error(path: &str, e: Error) -> object_store::Error {
     match e {
-        Error::NoSuchKey(_) | Error::NoSuchBucket(_) => {
-            object_store::Error::NotFound { path: path.to_string(), source: Box::new(e) }
-        }
+        Error::NoSuchKey(_) | Error::NoSuchBucket(_) => object_store::Error::NotFound { path: path.to_string(), source: Box::new(e) },
         other => object_store::Error::Generic { store: STORE_NAME, source: Box::new(other) },
     }
 }
 
 fn meta(location: Path, record: &crate::records::ObjectRecord) -> ObjectMeta {
-    ObjectMeta {
-        location,
-        last_modified: record.last_modified,
-        size: record.size,
-        e_tag: Some(format!("\"{}\"", record.etag)),
-        version: None,
-    }
+    ObjectMeta { location, last_modified: record.last_modified, size: record.size, e_tag: Some(format!("\"{}\"", record.etag)), version: None }
 }
 
 fn payload_stream(payload: PutPayload) -> crate::blobs::ByteStream {
@@ -103,11 +95,7 @@ impl ObjectStore for BucketStore {
 
     async fn put_multipart_opts(&self, location: &Path, _opts: PutMultipartOptions) -> object_store::Result<Box<dyn MultipartUpload>> {
         let key = location.as_ref().to_string();
-        let upload = self
-            .store
-            .create_multipart_upload(&self.bucket, &key, UploadOptions::default())
-            .await
-            .map_err(|e| to_os_error(&key, e))?;
+        let upload = self.store.create_multipart_upload(&self.bucket, &key, UploadOptions::default()).await.map_err(|e| to_os_error(&key, e))?;
         Ok(Box::new(LakeUpload {
             store: self.store.clone(),
             bucket: self.bucket.clone(),
@@ -146,10 +134,7 @@ impl ObjectStore for BucketStore {
         let m = meta(location.clone(), &body.info.record);
         options.check_preconditions(&m)?;
         let path = key.to_string();
-        let stream = body
-            .stream
-            .map_err(move |e| object_store::Error::Generic { store: STORE_NAME, source: format!("{path}: {e}").into() })
-            .boxed();
+        let stream = body.stream.map_err(move |e| object_store::Error::Generic { store: STORE_NAME, source: format!("{path}: {e}").into() }).boxed();
         Ok(GetResult { payload: GetResultPayload::Stream(stream), range: body.range, meta: m, attributes: Default::default() })
     }
 
@@ -175,11 +160,8 @@ impl ObjectStore for BucketStore {
             let query = ListQuery { prefix: prefix.clone(), delimiter: None, after, max_keys: LIST_PAGE };
             let page = this.store.list_objects(&this.bucket, &query).map_err(|e| to_os_error(&prefix, e))?;
             let next = if page.is_truncated { Some(page.last.clone()) } else { None };
-            let metas: Vec<object_store::Result<ObjectMeta>> = page
-                .objects
-                .iter()
-                .filter_map(|o| Path::parse(&o.key).ok().map(|p| Ok(meta(p, &o.record))))
-                .collect();
+            let metas: Vec<object_store::Result<ObjectMeta>> =
+                page.objects.iter().filter_map(|o| Path::parse(&o.key).ok().map(|p| Ok(meta(p, &o.record)))).collect();
             Ok(Some((stream::iter(metas), (next, this, prefix))))
         })
         .try_flatten()
@@ -250,11 +232,7 @@ impl MultipartUpload for LakeUpload {
                 .upload_part(&bucket, &key, &upload_id, number, payload_stream(data), PutOptions::default())
                 .await
                 .map_err(|e| to_os_error(&key, e))?;
-            parts.lock().unwrap_or_else(|p| p.into_inner()).push(CompletedPart {
-                number,
-                etag: part.etag,
-                checksums: Default::default(),
-            });
+            parts.lock().unwrap_or_else(|p| p.into_inner()).push(CompletedPart { number, etag: part.etag, checksums: Default::default() });
             Ok(())
         })
     }
@@ -280,9 +258,6 @@ impl MultipartUpload for LakeUpload {
     }
 
     async fn abort(&mut self) -> object_store::Result<()> {
-        self.store
-            .abort_multipart_upload(&self.bucket, &self.key, &self.upload_id)
-            .await
-            .map_err(|e| to_os_error(&self.key, e))
+        self.store.abort_multipart_upload(&self.bucket, &self.key, &self.upload_id).await.map_err(|e| to_os_error(&self.key, e))
     }
 }

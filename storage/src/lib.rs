@@ -38,8 +38,7 @@ pub use listing::{ListPage, ListQuery, VersionEntry, VersionQuery, VersionsPage}
 pub use multipart::{CompleteOptions, CompletedPart, PartsPage, UploadOptions, UploadsPage};
 pub use objects::{CopyOptions, DeleteResult, ObjectBody, ObjectInfo, PutOptions, ReadOptions};
 pub use records::{
-    BucketConfig, BucketRecord, ChecksumType, CorsRule, ObjectHeaders, ObjectRecord, PartRecord, PartSummary,
-    UploadRecord, Versioning,
+    BucketConfig, BucketRecord, ChecksumType, CorsRule, ObjectHeaders, ObjectRecord, PartRecord, PartSummary, UploadRecord, Versioning,
 };
 pub use store::{Expected, RangeSpec, Recovery, Store, WriteCondition, validate_bucket_name};
 
@@ -54,11 +53,7 @@ pub fn open_data_dir(root: &Path) -> Result<Arc<dyn Kv>> {
     match std::fs::read_to_string(&format) {
         Ok(found) if found.trim() == LAYOUT_VERSION => {}
         Ok(found) => {
-            return Err(Error::Corrupt(format!(
-                "{} holds layout {:?}; this binary reads {LAYOUT_VERSION:?}",
-                root.display(),
-                found.trim()
-            )));
+            return Err(Error::Corrupt(format!("{} holds layout {:?}; this binary reads {LAYOUT_VERSION:?}", root.display(), found.trim())));
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             std::fs::write(&format, format!("{LAYOUT_VERSION}\n")).map_err(|e| Error::io("writing FORMAT", e))?;

@@ -11,9 +11,7 @@ use crate::checksum::{ChecksumAlgorithm, Checksums};
 use crate::error::{Error, Result};
 use crate::kv::KvOp;
 use crate::records::*;
-use crate::store::{
-    Expected, RangeSpec, Store, WriteCondition, blobs_of, check_condition, parse_version_name, validate_key,
-};
+use crate::store::{Expected, RangeSpec, Store, WriteCondition, blobs_of, check_condition, parse_version_name, validate_key};
 
 /// The options of a PUT or an UploadPart.
 #[derive(Default)]
@@ -247,11 +245,8 @@ impl Store {
                 return Box::pin(self.delete_object(bucket, key, None)).await;
             }
             let Some(null) = self.null_version(bucket, key)? else { return Ok(DeleteResult::default()) };
-            let ops = vec![
-                KvOp::Delete(object_key(bucket, key)),
-                KvOp::Delete(null_key(bucket, key)),
-                KvOp::Delete(version_key(bucket, key, null.seq)),
-            ];
+            let ops =
+                vec![KvOp::Delete(object_key(bucket, key)), KvOp::Delete(null_key(bucket, key)), KvOp::Delete(version_key(bucket, key, null.seq))];
             self.index().apply(ops)?;
             blobs_of(&null).collect::<Vec<_>>()
         };

@@ -202,8 +202,7 @@ pub(crate) fn encode<T: Serialize>(record: &T) -> Vec<u8> {
 }
 
 pub(crate) fn decode<T: for<'de> Deserialize<'de>>(what: &str, bytes: &[u8]) -> Result<T> {
-    let value: serde_json::Value =
-        serde_json::from_slice(bytes).map_err(|e| Error::Corrupt(format!("{what}: {e}")))?;
+    let value: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| Error::Corrupt(format!("{what}: {e}")))?;
     let v = value.get("v").and_then(|v| v.as_u64()).unwrap_or(1);
     if v > RECORD_VERSION as u64 {
         return Err(Error::Corrupt(format!("{what}: record version {v} is newer than this binary understands")));

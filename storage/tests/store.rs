@@ -5,8 +5,8 @@ use std::sync::Arc;
 use bytes::Bytes;
 use futures::{StreamExt, TryStreamExt, stream};
 use storage::{
-    ByteStream, ChecksumAlgorithm, CompleteOptions, CompletedPart, Error, Expected, ExpectedDigests, Kv, ListQuery,
-    PutOptions, RangeSpec, Store, open_data_dir,
+    ByteStream, ChecksumAlgorithm, CompleteOptions, CompletedPart, Error, Expected, ExpectedDigests, Kv, ListQuery, PutOptions, RangeSpec, Store,
+    open_data_dir,
 };
 
 fn min5() -> CompleteOptions {
@@ -70,9 +70,7 @@ async fn listing_with_delimiter_pages_without_repeats() {
         put(&store, "bkt", k, b"x").await;
     }
     // Walk every page size; the concatenation must equal the single-page answer.
-    let full = store
-        .list_objects("bkt", &ListQuery { delimiter: Some("/".into()), max_keys: 1000, ..Default::default() })
-        .unwrap();
+    let full = store.list_objects("bkt", &ListQuery { delimiter: Some("/".into()), max_keys: 1000, ..Default::default() }).unwrap();
     assert_eq!(full.common_prefixes, ["a/", "c/", "e/"]);
     assert_eq!(full.objects.iter().map(|o| o.key.as_str()).collect::<Vec<_>>(), ["b", "d", "f"]);
     for size in 1..=6 {
@@ -115,10 +113,7 @@ async fn ranges_resolve_as_s3_does() {
     for (spec, want) in cases {
         assert_eq!(read(&store, "bkt", "k", Some(spec)).await, want, "{spec:?}");
     }
-    assert!(matches!(
-        store.get_object("bkt", "k", Some(RangeSpec::From { first: 10, last: None })).await,
-        Err(Error::InvalidRange { size: 10 })
-    ));
+    assert!(matches!(store.get_object("bkt", "k", Some(RangeSpec::From { first: 10, last: None })).await, Err(Error::InvalidRange { size: 10 })));
 }
 
 #[tokio::test]
@@ -177,10 +172,7 @@ async fn multipart_assembles_parts_and_checks_the_list() {
     ));
     let (_, listed) = store.list_parts("bkt", "big", &up.upload_id, 0, 1000).unwrap();
     assert_eq!(listed.parts.len(), 2);
-    let rec = store
-        .complete_multipart_upload("bkt", "big", &up.upload_id, &[part(1, &r1.etag), part(2, &r2.etag)], min5())
-        .await
-        .unwrap();
+    let rec = store.complete_multipart_upload("bkt", "big", &up.upload_id, &[part(1, &r1.etag), part(2, &r2.etag)], min5()).await.unwrap();
     assert!(rec.etag.ends_with("-2"));
     let mut want = p1.clone();
     want.extend_from_slice(b"tail");

@@ -4,9 +4,7 @@ use std::collections::BTreeMap;
 
 use bytes::Bytes;
 use futures::{StreamExt, TryStreamExt, stream};
-use storage::{
-    ByteStream, Error, PutOptions, ReadOptions, Store, VersionQuery, Versioning, WriteCondition, open_data_dir,
-};
+use storage::{ByteStream, Error, PutOptions, ReadOptions, Store, VersionQuery, Versioning, WriteCondition, open_data_dir};
 
 fn body(data: &[u8]) -> ByteStream {
     let chunks: Vec<std::io::Result<Bytes>> = data.chunks(5).map(|c| Ok(Bytes::copy_from_slice(c))).collect();

@@ -38,8 +38,9 @@ pub fn action_for(op: &str, has_version: bool) -> &'static str {
         "GetObject" | "HeadObject" if has_version => "s3:GetObjectVersion",
         "GetObject" | "HeadObject" => "s3:GetObject",
         "GetObjectAttributes" => "s3:GetObjectAttributes",
-        "PutObject" | "PostObject" | "CopyObject" | "CreateMultipartUpload" | "UploadPart" | "UploadPartCopy"
-        | "CompleteMultipartUpload" => "s3:PutObject",
+        "PutObject" | "PostObject" | "CopyObject" | "CreateMultipartUpload" | "UploadPart" | "UploadPartCopy" | "CompleteMultipartUpload" => {
+            "s3:PutObject"
+        }
         "DeleteObject" if has_version => "s3:DeleteObjectVersion",
         "DeleteObject" | "DeleteObjects" => "s3:DeleteObject",
         "AbortMultipartUpload" => "s3:AbortMultipartUpload",
@@ -208,10 +209,7 @@ impl Policy {
 }
 
 fn principal_matches(p: &str, user: &User) -> bool {
-    p == user.account_id
-        || p == format!("arn:aws:iam::{}:root", user.account_id)
-        || p == user.arn()
-        || p == user.access_key
+    p == user.account_id || p == format!("arn:aws:iam::{}:root", user.account_id) || p == user.arn() || p == user.access_key
 }
 
 /// What a canned ACL lets callers other than the owner do: (anyone may read, anyone may write,
@@ -343,8 +341,11 @@ mod tests {
         assert_eq!(p.evaluate(Some(&bob), &get("private/a.csv")), None);
         let put = Request { action: "s3:PutObject", bucket: "pub", key: Some("x") };
         assert_eq!(p.evaluate(None, &put), None, "a conditional statement grants nothing");
-        for bad in ["not json", r#"{"Statement":[{"Effect":"Maybe","Principal":"*","Action":"s3:*","Resource":"arn:aws:s3:::pub"}]}"#,
-                    r#"{"Statement":[{"Effect":"Allow","Principal":"*","Action":"s3:*","Resource":"arn:aws:s3:::other/*"}]}"#] {
+        for bad in [
+            "not json",
+            r#"{"Statement":[{"Effect":"Maybe","Principal":"*","Action":"s3:*","Resource":"arn:aws:s3:::pub"}]}"#,
+            r#"{"Statement":[{"Effect":"Allow","Principal":"*","Action":"s3:*","Resource":"arn:aws:s3:::other/*"}]}"#,
+        ] {
             assert!(Policy::parse(bad, "pub").is_err(), "{bad}");
         }
     }

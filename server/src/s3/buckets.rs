@@ -189,10 +189,7 @@ impl Lake {
             Some("Enabled") => Versioning::Enabled,
             Some("Suspended") => Versioning::Suspended,
             _ => {
-                return Err(s3_error!(
-                    IllegalVersioningConfigurationException,
-                    "The Versioning element must be specified as Enabled or Suspended"
-                ));
+                return Err(s3_error!(IllegalVersioningConfigurationException, "The Versioning element must be specified as Enabled or Suspended"));
             }
         };
         self.store.set_versioning(&input.bucket, state).await.map_err(s3_err)?;
@@ -328,7 +325,10 @@ impl Lake {
         }
     }
 
-    pub(super) async fn get_bucket_policy_status(&self, req: S3Request<GetBucketPolicyStatusInput>) -> S3Result<S3Response<GetBucketPolicyStatusOutput>> {
+    pub(super) async fn get_bucket_policy_status(
+        &self,
+        req: S3Request<GetBucketPolicyStatusInput>,
+    ) -> S3Result<S3Response<GetBucketPolicyStatusOutput>> {
         let bucket = req.input.bucket;
         let b = self.store.head_bucket(&bucket).map_err(s3_err)?;
         let Some(text) = b.config.policy else { return Err(s3_error!(NoSuchBucketPolicy, "The bucket policy does not exist")) };

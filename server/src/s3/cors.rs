@@ -33,9 +33,7 @@ fn matching_rule<'a>(rules: &'a [CorsRule], origin: &str, method: &str, headers:
 }
 
 fn forbidden(message: &str) -> Response {
-    let body = format!(
-        "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>AccessForbidden</Code><Message>{message}</Message></Error>"
-    );
+    let body = format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>AccessForbidden</Code><Message>{message}</Message></Error>");
     (StatusCode::FORBIDDEN, [(http::header::CONTENT_TYPE, "application/xml")], body).into_response()
 }
 
@@ -79,7 +77,9 @@ pub fn preflight(store: &Store, method: &Method, path: &str, headers: &HeaderMap
     let asked = headers.get(http::header::ACCESS_CONTROL_REQUEST_HEADERS).and_then(|v| v.to_str().ok()).unwrap_or_default();
     let asked: Vec<&str> = asked.split(',').collect();
     let Some(rule) = matching_rule(&rules, origin, requested, &asked) else {
-        return Some(forbidden("CORSResponse: This CORS request is not allowed. This is usually because the evalution of Origin, request method / Access-Control-Request-Method or Access-Control-Request-Headers are not whitelisted by the resource's CORS spec."));
+        return Some(forbidden(
+            "CORSResponse: This CORS request is not allowed. This is usually because the evalution of Origin, request method / Access-Control-Request-Method or Access-Control-Request-Headers are not whitelisted by the resource's CORS spec.",
+        ));
     };
     let mut response = Response::new(Body::empty());
     let h = response.headers_mut();

@@ -21,7 +21,6 @@ use storage::Store;
 
 use crate::users::{User, Users};
 
-
 /// The display name S3 shows for owners.
 pub const ACCOUNT_DISPLAY_NAME: &str = "minerva";
 
@@ -34,11 +33,7 @@ pub struct Lake {
 impl Lake {
     /// The signed caller of a request that needs one.
     fn caller_of<T>(&self, req: &S3Request<T>) -> S3Result<User> {
-        req.credentials
-            .as_ref()
-            .and_then(|c| self.users.get(&c.access_key))
-            .cloned()
-            .ok_or_else(|| s3_error!(AccessDenied, "Access Denied"))
+        req.credentials.as_ref().and_then(|c| self.users.get(&c.access_key)).cloned().ok_or_else(|| s3_error!(AccessDenied, "Access Denied"))
     }
 
     /// The account id of the user with this access key (a bucket's owner).

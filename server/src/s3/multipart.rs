@@ -20,7 +20,10 @@ fn part_number(n: i32) -> S3Result<u32> {
 }
 
 impl Lake {
-    pub(super) async fn create_multipart_upload(&self, req: S3Request<CreateMultipartUploadInput>) -> S3Result<S3Response<CreateMultipartUploadOutput>> {
+    pub(super) async fn create_multipart_upload(
+        &self,
+        req: S3Request<CreateMultipartUploadInput>,
+    ) -> S3Result<S3Response<CreateMultipartUploadOutput>> {
         let input = req.input;
         let algorithm = match &input.checksum_algorithm {
             Some(a) => Some(Algo::parse(a.as_str()).ok_or_else(|| s3_error!(InvalidRequest, "Checksum algorithm {} is not supported", a.as_str()))?),
@@ -68,11 +71,8 @@ impl Lake {
             input.checksum_sha256,
         );
         let options = PutOptions { algorithms, expected: Expected { digests, trailer: trailer_reader(req.trailing_headers) }, ..Default::default() };
-        let part = self
-            .store
-            .upload_part(&input.bucket, &input.key, &input.upload_id, number, body_stream(input.body), options)
-            .await
-            .map_err(s3_err)?;
+        let part =
+            self.store.upload_part(&input.bucket, &input.key, &input.upload_id, number, body_stream(input.body), options).await.map_err(s3_err)?;
         let [crc32, crc32c, crc64, sha1, sha256] = checksum_fields(&part.checksums);
         Ok(S3Response::new(UploadPartOutput {
             e_tag: Some(etag(&part.etag)),
@@ -107,7 +107,13 @@ impl Lake {
         let (part, src) = self
             .store
             .upload_part_copy(&input.bucket, &input.key, &input.upload_id, number, src_bucket, src_key, source, |rec| {
-                crate::s3::objects::check_copy_conditions(rec, conditions.0.as_ref(), conditions.1.as_ref(), conditions.2.as_ref(), conditions.3.as_ref())
+                crate::s3::objects::check_copy_conditions(
+                    rec,
+                    conditions.0.as_ref(),
+                    conditions.1.as_ref(),
+                    conditions.2.as_ref(),
+                    conditions.3.as_ref(),
+                )
             })
             .await
             .map_err(s3_err)?;
@@ -165,7 +171,10 @@ impl Lake {
         }))
     }
 
-    pub(super) async fn complete_multipart_upload(&self, req: S3Request<CompleteMultipartUploadInput>) -> S3Result<S3Response<CompleteMultipartUploadOutput>> {
+    pub(super) async fn complete_multipart_upload(
+        &self,
+        req: S3Request<CompleteMultipartUploadInput>,
+    ) -> S3Result<S3Response<CompleteMultipartUploadOutput>> {
         let input = req.input;
         let listed = input.multipart_upload.and_then(|m| m.parts).unwrap_or_default();
         if listed.is_empty() {
@@ -185,13 +194,11 @@ impl Lake {
             (None, None) => None,
             _ => return Err(s3_error!(NotImplemented, "this combination of conditions is not supported")),
         };
-        let expected = claimed(None, input.checksum_crc32, input.checksum_crc32c, input.checksum_crc64nvme, input.checksum_sha1, input.checksum_sha256).checksums;
+        let expected =
+            claimed(None, input.checksum_crc32, input.checksum_crc32c, input.checksum_crc64nvme, input.checksum_sha1, input.checksum_sha256)
+                .checksums;
         let options = CompleteOptions { min_part_size: storage::store::MIN_PART_SIZE, expected, condition };
-        let record = self
-            .store
-            .complete_multipart_upload(&input.bucket, &input.key, &input.upload_id, &parts, options)
-            .await
-            .map_err(s3_err)?;
+        let record = self.store.complete_multipart_upload(&input.bucket, &input.key, &input.upload_id, &parts, options).await.map_err(s3_err)?;
         if let Some(size) = input.mpu_object_size
             && size as u64 != record.size
         {
@@ -233,7 +240,14 @@ impl Lake {
         let account = self.account_of(&bucket.owner);
         let page = self
             .store
-            .list_multipart_uploads(&input.bucket, &prefix, input.delimiter.as_deref(), input.key_marker.as_deref(), input.upload_id_marker.as_deref(), max)
+            .list_multipart_uploads(
+                &input.bucket,
+                &prefix,
+                input.delimiter.as_deref(),
+                input.key_marker.as_deref(),
+                input.upload_id_marker.as_deref(),
+                max,
+            )
             .map_err(s3_err)?;
         let last = page.uploads.last().map(|u| (u.key.clone(), u.upload_id.clone()));
         let uploads = page

@@ -212,14 +212,8 @@ impl Lake {
         );
         let headers = stored_headers!(input);
         check_metadata(&headers)?;
-        let options = PutOptions {
-            headers,
-            algorithms,
-            expected: Expected { digests, trailer: trailer_reader(req.trailing_headers) },
-            tags,
-            acl,
-            condition,
-        };
+        let options =
+            PutOptions { headers, algorithms, expected: Expected { digests, trailer: trailer_reader(req.trailing_headers) }, tags, acl, condition };
         let record = self.store.put_object(&input.bucket, &input.key, body_stream(input.body), options).await.map_err(s3_err)?;
         let [crc32, crc32c, crc64, sha1, sha256] = checksum_fields(&record.checksums);
         Ok(S3Response::new(PutObjectOutput {
@@ -243,13 +237,24 @@ impl Lake {
                 let _ = n;
                 return Err(s3_error!(InvalidRequest, "Cannot specify both Range header and partNumber query parameter"));
             }
-            Some(n) => Some(u32::try_from(n).ok().filter(|n| *n >= 1).ok_or_else(|| s3_error!(InvalidArgument, "Part number must be an integer between 1 and 10000, inclusive"))?),
+            Some(n) => Some(
+                u32::try_from(n)
+                    .ok()
+                    .filter(|n| *n >= 1)
+                    .ok_or_else(|| s3_error!(InvalidArgument, "Part number must be an integer between 1 and 10000, inclusive"))?,
+            ),
             None => None,
         };
         let options = ReadOptions { version_id: input.version_id.clone(), range, part_number };
         let body = self.store.open_object(&input.bucket, &input.key, &options).await.map_err(s3_err)?;
         let rec = &body.info.record;
-        check_read_conditions(rec, input.if_match.as_ref(), input.if_none_match.as_ref(), input.if_modified_since.as_ref(), input.if_unmodified_since.as_ref())?;
+        check_read_conditions(
+            rec,
+            input.if_match.as_ref(),
+            input.if_none_match.as_ref(),
+            input.if_modified_since.as_ref(),
+            input.if_unmodified_since.as_ref(),
+        )?;
         let len = body.range.end - body.range.start;
         let partial = range.is_some() || (part_number.is_some() && !rec.parts.is_empty());
         let content_range = partial.then(|| format!("bytes {}-{}/{}", body.range.start, body.range.end.saturating_sub(1), rec.size));
@@ -267,7 +272,13 @@ impl Lake {
         let input = req.input;
         let info = self.store.head_version(&input.bucket, &input.key, input.version_id.as_deref()).map_err(s3_err)?;
         let rec = &info.record;
-        check_read_conditions(rec, input.if_match.as_ref(), input.if_none_match.as_ref(), input.if_modified_since.as_ref(), input.if_unmodified_since.as_ref())?;
+        check_read_conditions(
+            rec,
+            input.if_match.as_ref(),
+            input.if_none_match.as_ref(),
+            input.if_modified_since.as_ref(),
+            input.if_unmodified_since.as_ref(),
+        )?;
         let (len, content_range) = match (input.range, input.part_number) {
             (Some(r), _) => {
                 let span = range_spec(r).resolve(rec.size).map_err(s3_err)?;
@@ -368,14 +379,20 @@ impl Lake {
             ));
         }
         // Conditional copies (If-None-Match on the destination) arrive as headers s3s does not parse.
-        let header = |name: &str| req_headers.get(name).and_then(|v| v.to_str().ok()).and_then(|v| ETagCondition::parse_http_header(v.as_bytes()).ok());
+        let header =
+            |name: &str| req_headers.get(name).and_then(|v| v.to_str().ok()).and_then(|v| ETagCondition::parse_http_header(v.as_bytes()).ok());
         let condition = write_condition(header("if-match").as_ref(), header("if-none-match").as_ref())?;
         let tags = if replace_tags { Some(parse_tagging_header(input.tagging.as_deref())?) } else { None };
         let acl = match &input.acl {
             Some(a) => Some(canned_acl(Some(a.as_str()), None, &OBJECT_ACLS)?),
             None => None,
         };
-        let conditions = (input.copy_source_if_match.clone(), input.copy_source_if_none_match.clone(), input.copy_source_if_modified_since.clone(), input.copy_source_if_unmodified_since.clone());
+        let conditions = (
+            input.copy_source_if_match.clone(),
+            input.copy_source_if_none_match.clone(),
+            input.copy_source_if_modified_since.clone(),
+            input.copy_source_if_unmodified_since.clone(),
+        );
         let headers = if replace {
             let h = stored_headers!(input);
             check_metadata(&h)?;
@@ -425,21 +442,14 @@ impl Lake {
     pub(super) async fn put_object_tagging(&self, req: S3Request<PutObjectTaggingInput>) -> S3Result<S3Response<PutObjectTaggingOutput>> {
         let input = req.input;
         let tags = tags_of(input.tagging, false)?;
-        let rec = self
-            .store
-            .update_version(&input.bucket, &input.key, input.version_id.as_deref(), |r| r.tags = tags)
-            .await
-            .map_err(s3_err)?;
+        let rec = self.store.update_version(&input.bucket, &input.key, input.version_id.as_deref(), |r| r.tags = tags).await.map_err(s3_err)?;
         Ok(S3Response::new(PutObjectTaggingOutput { version_id: self.reported_version(&input.bucket, &rec) }))
     }
 
     pub(super) async fn delete_object_tagging(&self, req: S3Request<DeleteObjectTaggingInput>) -> S3Result<S3Response<DeleteObjectTaggingOutput>> {
         let input = req.input;
-        let rec = self
-            .store
-            .update_version(&input.bucket, &input.key, input.version_id.as_deref(), |r| r.tags = BTreeMap::new())
-            .await
-            .map_err(s3_err)?;
+        let rec =
+            self.store.update_version(&input.bucket, &input.key, input.version_id.as_deref(), |r| r.tags = BTreeMap::new()).await.map_err(s3_err)?;
         Ok(S3Response::new(DeleteObjectTaggingOutput { version_id: self.reported_version(&input.bucket, &rec) }))
     }
 
@@ -458,10 +468,7 @@ impl Lake {
     pub(super) async fn put_object_acl(&self, req: S3Request<PutObjectAclInput>) -> S3Result<S3Response<PutObjectAclOutput>> {
         let input = req.input;
         let acl = canned_acl(input.acl.as_ref().map(|a| a.as_str()), input.access_control_policy.as_ref(), &OBJECT_ACLS)?;
-        self.store
-            .update_version(&input.bucket, &input.key, input.version_id.as_deref(), |r| r.acl = Some(acl))
-            .await
-            .map_err(s3_err)?;
+        self.store.update_version(&input.bucket, &input.key, input.version_id.as_deref(), |r| r.acl = Some(acl)).await.map_err(s3_err)?;
         Ok(S3Response::new(PutObjectAclOutput::default()))
     }
 
@@ -470,11 +477,8 @@ impl Lake {
         let info = self.store.head_version(&input.bucket, &input.key, input.version_id.as_deref()).map_err(s3_err)?;
         let rec = &info.record;
         // s3s hands over each header value whole; a client may send one comma-separated value.
-        let wanted: Vec<String> = input
-            .object_attributes
-            .iter()
-            .flat_map(|a| a.as_str().split(',').map(|s| s.trim().to_ascii_lowercase()).collect::<Vec<_>>())
-            .collect();
+        let wanted: Vec<String> =
+            input.object_attributes.iter().flat_map(|a| a.as_str().split(',').map(|s| s.trim().to_ascii_lowercase()).collect::<Vec<_>>()).collect();
         let want = |name: &str| wanted.iter().any(|w| w == name);
         let mut out = GetObjectAttributesOutput {
             last_modified: Some(timestamp(rec.last_modified)),

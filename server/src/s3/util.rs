@@ -243,7 +243,12 @@ pub fn range_spec(r: Range) -> storage::RangeSpec {
 /// Parses `bytes=first-last` as UploadPartCopy's `x-amz-copy-source-range` states it (both ends
 /// required).
 pub fn copy_source_range(raw: &str) -> S3Result<storage::RangeSpec> {
-    let bad = || s3_error!(InvalidArgument, "The x-amz-copy-source-range value must be of the form bytes=first-last where first and last are the zero-based offsets of the first and last bytes to copy");
+    let bad = || {
+        s3_error!(
+            InvalidArgument,
+            "The x-amz-copy-source-range value must be of the form bytes=first-last where first and last are the zero-based offsets of the first and last bytes to copy"
+        )
+    };
     let spec = raw.trim().strip_prefix("bytes=").ok_or_else(bad)?;
     let (a, b) = spec.split_once('-').ok_or_else(bad)?;
     let first: u64 = a.trim().parse().map_err(|_| bad())?;
