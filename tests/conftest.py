@@ -11,7 +11,15 @@ import time
 import urllib.request
 from pathlib import Path
 
+import contextlib
+import datetime
+import importlib
+from unittest import mock
+
 import boto3
+import botocore.auth
+import botocore.httpchecksum
+import botocore.signers
 import pytest
 from botocore.config import Config
 
@@ -41,11 +49,12 @@ def free_port() -> int:
 class Server:
     """One `minerva serve` process; can be stopped, killed and started again on the same data."""
 
-    def __init__(self, data_dir: Path, log_path: Path):
+    def __init__(self, data_dir: Path, log_path: Path, extra_args: tuple = ()):
         self.data_dir = data_dir
         self.log_path = log_path
         self.port = free_port()
         self.proc = None
+        self.extra_args = list(extra_args)
 
     @property
     def url(self) -> str:
@@ -62,6 +71,7 @@ class Server:
                 "--access-key", ACCESS_KEY,
                 "--secret-key", SECRET_KEY,
                 "--region", REGION,
+                *self.extra_args,
             ],
             stdout=log, stderr=subprocess.STDOUT, env=env,
         )
@@ -86,12 +96,12 @@ class Server:
     def kill(self) -> int:
         return self.stop(signal.SIGKILL)
 
-    def client(self, service: str, secret: str = SECRET_KEY, **config):
+    def client(self, service: str, secret: str = SECRET_KEY, access_key: str = ACCESS_KEY, **config):
         cfg = Config(retries={"max_attempts": config.pop("max_attempts", 3), "mode": "standard"}, **config)
         return boto3.client(
             service,
             endpoint_url=self.url,
-            aws_access_key_id=ACCESS_KEY,
+            aws_access_key_id=access_key,
             aws_secret_access_key=secret,
             region_name=REGION,
             config=cfg,
@@ -179,3 +189,38 @@ def wait_query(athena, qid: str, timeout: float = 120.0) -> dict:
 
 def unique(prefix: str) -> str:
     return f"{prefix}-{os.urandom(4).hex()}"
+
+
+def code(excinfo) -> str:
+    """The error code of a ClientError caught by pytest.raises."""
+    return excinfo.value.response["Error"]["Code"]
+
+
+def status(excinfo) -> int:
+    """The HTTP status of a ClientError caught by pytest.raises."""
+    return excinfo.value.response["ResponseMetadata"]["HTTPStatusCode"]
+
+
+@pytest.fixture
+def bucket(s3):
+    """A fresh bucket of the shared server."""
+    name = unique("bkt")
+    s3.create_bucket(Bucket=name)
+    return name
+
+
+@contextlib.contextmanager
+def shifted_clock(delta: datetime.timedelta):
+    """Makes botocore sign as if the time were now + delta: its own signers, its presigned POST
+    policies and, with awscrt installed, the CRT signers."""
+    real = botocore.auth.get_current_datetime
+
+    def fake(remove_tzinfo=True):
+        return real(remove_tzinfo) + delta
+
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(mock.patch.object(botocore.auth, "get_current_datetime", fake))
+        stack.enter_context(mock.patch.object(botocore.signers, "get_current_datetime", fake))
+        if botocore.httpchecksum.HAS_CRT:
+            stack.enter_context(mock.patch.object(importlib.import_module("botocore.crt.auth"), "get_current_datetime", fake))
+        yield

@@ -6,11 +6,7 @@ from pathlib import Path
 import pytest
 from botocore.exceptions import ClientError
 
-from conftest import RESULTS_BUCKET, unique, wait_query
-
-
-def code(excinfo) -> str:
-    return excinfo.value.response["Error"]["Code"]
+from conftest import RESULTS_BUCKET, code, unique, wait_query
 
 
 def blob_count(server) -> int:

@@ -7,14 +7,6 @@ import urllib.request
 import pytest
 from botocore.exceptions import ClientError
 
-from conftest import unique
-
-
-@pytest.fixture
-def bucket(s3):
-    name = unique("core")
-    s3.create_bucket(Bucket=name)
-    return name
 
 
 def test_buckets(s3, bucket):

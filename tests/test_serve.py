@@ -6,7 +6,6 @@ import time
 import urllib.request
 
 import boto3
-import pytest
 
 from conftest import SECRET_KEY, binary, free_port
 

@@ -81,9 +81,14 @@ impl App {
         let kv = storage::open_data_dir(&settings.data_dir)?;
         let root = settings.data_dir.clone();
         let (store, recovery) = Store::open(&root, kv.clone(), &settings.region)?;
-        if recovery.staged_removed + recovery.orphans_removed > 0 {
-            tracing::info!(staged = recovery.staged_removed, orphans = recovery.orphans_removed, "removed the leftovers of interrupted writes");
-        }
+        // Logged at every start, so that what a crash left behind is visible and counted.
+        tracing::info!(
+            objects = recovery.objects,
+            versions = recovery.versions,
+            staged_removed = recovery.staged_removed,
+            orphans_removed = recovery.orphans_removed,
+            "recovered the data directory"
+        );
         let catalog = Catalog::open(kv.clone())?;
         let engine = Engine::new(
             store.clone(),
@@ -227,6 +232,9 @@ async fn s3_request(app: &App, req: Request) -> Response {
     if let Some(preflight) = crate::s3::cors::preflight(&app.store, &method, &path, req.headers()) {
         return preflight;
     }
+    if let Some(refusal) = oversized_xml(&req) {
+        return refusal;
+    }
     let origin = req.headers().get(http::header::ORIGIN).and_then(|v| v.to_str().ok()).map(str::to_string);
     let req = req.map(|body| Body::new(crate::idle::IdleBody::new(body, app.idle_timeout)));
     let mut response = match app.s3.clone().oneshot(req).await {
@@ -236,8 +244,53 @@ async fn s3_request(app: &App, req: Request) -> Response {
             (StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response()
         }
     };
+    if method == Method::POST && response.status() == StatusCode::BAD_REQUEST {
+        response = post_policy_denial(response).await;
+    }
     crate::s3::cors::decorate(&app.store, &method, &path, origin.as_deref(), &mut response);
     response
+}
+
+/// The sub-resources whose requests carry an XML (or, for `policy`, JSON) document rather than
+/// object data.
+const DOCUMENT_SUBRESOURCES: [&str; 12] =
+    ["delete", "tagging", "cors", "versioning", "acl", "policy", "lifecycle", "uploadId", "website", "notification", "replication", "encryption"];
+
+/// Refuses a document body larger than S3 accepts before reading it. (s3s would read up to its
+/// limit and then answer InternalError when the body is streamed.)
+fn oversized_xml(req: &Request) -> Option<Response> {
+    let length: u64 = req.headers().get(http::header::CONTENT_LENGTH)?.to_str().ok()?.parse().ok()?;
+    if length <= MAX_XML_BODY || !matches!(*req.method(), Method::PUT | Method::POST) {
+        return None;
+    }
+    let query = req.uri().query().unwrap_or_default();
+    let names: Vec<&str> = query.split('&').map(|p| p.split('=').next().unwrap_or_default()).collect();
+    // UploadPart also names `uploadId`, but with a `partNumber`: that body is data.
+    if names.contains(&"partNumber") || !names.iter().any(|n| DOCUMENT_SUBRESOURCES.contains(n)) {
+        return None;
+    }
+    let xml = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>MaxMessageLengthExceeded</Code><Message>Your request was too big: {length} bytes, the most this request takes is {MAX_XML_BODY}.</Message></Error>"
+    );
+    Some((StatusCode::BAD_REQUEST, [(http::header::CONTENT_TYPE, "application/xml")], xml).into_response())
+}
+
+/// A form upload whose fields break its policy is `AccessDenied` (403) on S3, "Invalid according
+/// to Policy"; s3s answers `InvalidPolicyDocument` (400). Only that answer is rewritten.
+async fn post_policy_denial(response: Response) -> Response {
+    let (parts, body) = response.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, 64 * 1024).await else {
+        return (StatusCode::BAD_REQUEST, "malformed POST request").into_response();
+    };
+    let text = String::from_utf8_lossy(&bytes);
+    if !text.contains("<Code>InvalidPolicyDocument</Code>") || !text.contains("Policy condition") {
+        return Response::from_parts(parts, Body::from(bytes));
+    }
+    let detail = text.split("<Message>").nth(1).and_then(|m| m.split("</Message>").next()).unwrap_or_default();
+    let xml = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>AccessDenied</Code><Message>Invalid according to Policy: {detail}</Message></Error>"
+    );
+    (StatusCode::FORBIDDEN, [(http::header::CONTENT_TYPE, "application/xml")], xml).into_response()
 }
 
 async fn json_request(app: &App, service: &str, op: &str, req: Request) -> Response {

@@ -221,7 +221,8 @@ impl Store {
         let mut segments = Vec::with_capacity(parts.len());
         let mut summaries = Vec::with_capacity(parts.len());
         let mut size = 0u64;
-        for (i, wanted) in parts.iter().enumerate() {
+        // Every listed part must exist as listed before sizes are looked at, as on S3.
+        for wanted in parts {
             let part = stored.get(&wanted.number).ok_or(Error::InvalidPart(wanted.number))?;
             if !strip_quotes(&wanted.etag).eq_ignore_ascii_case(&part.etag) {
                 return Err(Error::InvalidPart(wanted.number));
@@ -231,6 +232,9 @@ impl Store {
                     return Err(Error::InvalidPart(wanted.number));
                 }
             }
+        }
+        for (i, wanted) in parts.iter().enumerate() {
+            let part = &stored[&wanted.number];
             let last = i + 1 == parts.len();
             if !last && part.size < options.min_part_size {
                 return Err(Error::EntityTooSmall { part: part.number, size: part.size, min: options.min_part_size });

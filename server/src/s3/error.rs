@@ -43,6 +43,32 @@ pub fn s3_err(e: storage::Error) -> S3Error {
     } else {
         tracing::debug!(error = %e, "request refused");
     }
+    // S3's own wording where clients and people recognise it; ours (with the detail) elsewhere.
+    let msg = match &e {
+        E::NoSuchBucket(_) => "The specified bucket does not exist".to_string(),
+        E::NoSuchKey(_) | E::DeleteMarker { latest: true, .. } => "The specified key does not exist.".to_string(),
+        E::DeleteMarker { latest: false, .. } => "The specified method is not allowed against this resource.".to_string(),
+        E::NoSuchUpload(_) => {
+            "The specified upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed.".to_string()
+        }
+        E::NoSuchVersion(_) => "The specified version does not exist.".to_string(),
+        E::InvalidVersionId(_) => "Invalid version id specified".to_string(),
+        E::BucketAlreadyOwnedByYou(_) => "Your previous request to create the named bucket succeeded and you already own it.".to_string(),
+        E::BucketAlreadyExists(_) => {
+            "The requested bucket name is not available. The bucket namespace is shared by all users of the system. Please select a different name and try again.".to_string()
+        }
+        E::BucketNotEmpty(_) => "The bucket you tried to delete is not empty".to_string(),
+        E::PreconditionFailed => "At least one of the pre-conditions you specified did not hold".to_string(),
+        E::InvalidRange { .. } => "The requested range is not satisfiable".to_string(),
+        E::InvalidPart(_) => {
+            format!("One or more of the specified parts could not be found. The part may not have been uploaded, or the specified entity tag may not match the part's entity tag. ({msg})")
+        }
+        E::InvalidPartOrder => "The list of parts was not in ascending order. The parts list must be specified in order by part number.".to_string(),
+        E::EntityTooSmall { .. } => format!("Your proposed upload is smaller than the minimum allowed object size. ({msg})"),
+        E::BadDigest(storage::DigestKind::ContentMd5) => "The Content-MD5 you specified did not match what we received.".to_string(),
+        E::BadDigest(kind) => format!("The {kind} you specified did not match the calculated checksum."),
+        _ => msg,
+    };
     let mut err = S3Error::with_message(code, msg);
     match &e {
         E::InvalidRange { .. } | E::InvalidPartNumber(_) => err.set_status_code(StatusCode::RANGE_NOT_SATISFIABLE),

@@ -1,0 +1,113 @@
+"""Several users from a config file: each owns the buckets it creates, is its own account, and
+sees another's bucket only where an ACL or a bucket policy grants it."""
+
+import json
+import signal
+
+import pytest
+import urllib3
+from botocore.exceptions import ClientError
+
+from conftest import Server, code, wait_query
+
+HTTP = urllib3.PoolManager(retries=False, timeout=30)
+
+CONFIG = """
+[[users]]
+access_key = "alice"
+secret_key = "alice-secret-key"
+account_id = "111111111111"
+
+[[users]]
+access_key = "bob"
+secret_key = "bob-secret-key"
+"""
+
+
+@pytest.fixture(scope="module")
+def users_server(workdir):
+    config = workdir / "users.toml"
+    config.write_text(CONFIG)
+    s = Server(workdir / "users-data", workdir / "users.log", extra_args=("--config", str(config))).start()
+    yield s
+    s.stop(signal.SIGKILL)
+
+
+def client(server, who, service="s3"):
+    return server.client(service, access_key=who, secret=f"{who}-secret-key")
+
+
+def test_owners_and_other_users(users_server):
+    alice, bob = client(users_server, "alice"), client(users_server, "bob")
+    alice.create_bucket(Bucket="alice-data")
+    alice.put_object(Bucket="alice-data", Key="private/a.csv", Body=b"alice's")
+    alice.put_object(Bucket="alice-data", Key="shared/b.csv", Body=b"for bob")
+    # us-east-1 answers the owner's re-create with success; anyone else's with BucketAlreadyExists.
+    alice.create_bucket(Bucket="alice-data")
+    with pytest.raises(ClientError) as e:
+        bob.create_bucket(Bucket="alice-data")
+    assert code(e) == "BucketAlreadyExists"
+    bob.create_bucket(Bucket="bob-data")
+    assert [b["Name"] for b in bob.list_buckets()["Buckets"]] == ["bob-data"]
+    assert "alice-data" in [b["Name"] for b in alice.list_buckets()["Buckets"]]
+    assert "bob-data" not in [b["Name"] for b in alice.list_buckets()["Buckets"]]
+
+    for call in (
+        lambda: bob.get_object(Bucket="alice-data", Key="private/a.csv"),
+        lambda: bob.list_objects_v2(Bucket="alice-data"),
+        lambda: bob.put_object(Bucket="alice-data", Key="x", Body=b"x"),
+        lambda: bob.delete_object(Bucket="alice-data", Key="private/a.csv"),
+        lambda: bob.put_bucket_policy(Bucket="alice-data", Policy="{}"),
+        lambda: bob.delete_bucket(Bucket="alice-data"),
+        lambda: bob.copy_object(Bucket="bob-data", Key="stolen", CopySource={"Bucket": "alice-data", "Key": "private/a.csv"}),
+    ):
+        with pytest.raises(ClientError) as e:
+            call()
+        assert code(e) == "AccessDenied"
+    with pytest.raises(ClientError):
+        bob.head_object(Bucket="bob-data", Key="stolen")
+    assert alice.get_object(Bucket="alice-data", Key="private/a.csv")["Body"].read() == b"alice's"
+
+    # A policy naming bob's account opens one prefix to him, for reading only.
+    bob_account = client(users_server, "bob", "sts").get_caller_identity()["Account"]
+    policy = {"Statement": [{"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{bob_account}:root"},
+                             "Action": ["s3:GetObject"], "Resource": "arn:aws:s3:::alice-data/shared/*"}]}
+    alice.put_bucket_policy(Bucket="alice-data", Policy=json.dumps(policy))
+    assert bob.get_object(Bucket="alice-data", Key="shared/b.csv")["Body"].read() == b"for bob"
+    bob.copy_object(Bucket="bob-data", Key="copied", CopySource={"Bucket": "alice-data", "Key": "shared/b.csv"})
+    assert bob.get_object(Bucket="bob-data", Key="copied")["Body"].read() == b"for bob"
+    with pytest.raises(ClientError) as e:
+        bob.get_object(Bucket="alice-data", Key="private/a.csv")
+    assert code(e) == "AccessDenied"
+    with pytest.raises(ClientError) as e:
+        bob.put_object(Bucket="alice-data", Key="shared/new.csv", Body=b"x")
+    assert code(e) == "AccessDenied"
+
+    # Anonymous callers get nothing, until an object is made public.
+    assert HTTP.request("GET", f"{users_server.url}/alice-data/shared/b.csv").status == 403
+    assert HTTP.request("GET", f"{users_server.url}/").status == 403
+    alice.put_object_acl(Bucket="alice-data", Key="shared/b.csv", ACL="public-read")
+    assert HTTP.request("GET", f"{users_server.url}/alice-data/shared/b.csv").data == b"for bob"
+    # A user nobody configured is refused.
+    stranger = users_server.client("s3", access_key="mallory", secret="guess")
+    with pytest.raises(ClientError) as e:
+        stranger.list_buckets()
+    assert code(e) == "InvalidAccessKeyId"
+
+
+def test_each_user_is_an_account_with_its_own_athena_results(users_server):
+    identities = {who: client(users_server, who, "sts").get_caller_identity() for who in ("alice", "bob")}
+    assert identities["alice"]["Account"] == "111111111111"
+    assert identities["bob"]["Account"] != "111111111111" and len(identities["bob"]["Account"]) == 12
+    assert identities["bob"]["Arn"] == f"arn:aws:iam::{identities['bob']['Account']}:user/bob"
+    bob_athena = client(users_server, "bob", "athena")
+    qid = bob_athena.start_query_execution(QueryString="SELECT 'bob' AS who")["QueryExecutionId"]
+    q = wait_query(bob_athena, qid)
+    location = q["ResultConfiguration"]["OutputLocation"]
+    bucket = f"aws-athena-query-results-{identities['bob']['Account']}-us-east-1"
+    assert location == f"s3://{bucket}/{qid}.csv"
+    bob = client(users_server, "bob")
+    assert bob.get_object(Bucket=bucket, Key=f"{qid}.csv")["Body"].read() == b'"who"\n"bob"\n'
+    with pytest.raises(ClientError) as e:
+        client(users_server, "alice").get_object(Bucket=bucket, Key=f"{qid}.csv")
+    assert code(e) == "AccessDenied"
