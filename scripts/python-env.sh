@@ -1,12 +1,18 @@
 #!/usr/bin/env bash
-# Creates (once) the Python virtualenv the end-to-end tests use and prints its path.
-# The venv lives under $HOME/.cache/minerva, keyed by the hash of tests/requirements.txt, so that a
-# changed pin makes a new venv and an unchanged one is reused by every run.
+# Creates (once) a Python virtualenv for the end-to-end tests and prints its path.
+#   scripts/python-env.sh                 the main suite's clients (tests/requirements.txt)
+#   scripts/python-env.sh dataframes      s3fs, pyarrow and polars (tests/dataframes/requirements.txt)
+# Each venv lives under $HOME/.cache/minerva, keyed by the hash of its requirements file, so that
+# a changed pin makes a new venv and an unchanged one is reused by every run.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
-req="$root/tests/requirements.txt"
+case "${1:-main}" in
+    main) req="$root/tests/requirements.txt" ;;
+    dataframes) req="$root/tests/dataframes/requirements.txt" ;;
+    *) echo "unknown environment: $1" >&2; exit 2 ;;
+esac
 hash="$(sha256sum "$req" | cut -c1-16)"
-venv="${MINERVA_VENV:-$HOME/.cache/minerva/venv-$hash}"
+venv="$HOME/.cache/minerva/venv-$hash"
 if [ ! -x "$venv/bin/python" ] || [ ! -f "$venv/.complete" ]; then
     rm -rf "$venv"
     mkdir -p "$(dirname "$venv")"

@@ -92,3 +92,55 @@ def test_glue_and_athena_commands(server, glue):
     assert rows == [["answer", "word"], ["42", "forty-two"]]
     types = [c["Type"] for c in results["ResultSet"]["ResultSetMetadata"]["ColumnInfo"]]
     assert types == ["bigint", "varchar"]
+
+
+def test_s3_sync_both_ways(server, bucket, tmp_path):
+    src = tmp_path / "src"
+    files = {"a.csv": b"1,2\n", "nested/b.json": b'{"x": 1}\n', "nested/deep/c.bin": os.urandom(200_000), "unicode/é.txt": b"e"}
+    for name, data in files.items():
+        (src / name).parent.mkdir(parents=True, exist_ok=True)
+        (src / name).write_bytes(data)
+    aws(server, "s3", "sync", str(src), f"s3://{bucket}/mirror/")
+    listed = aws(server, "s3", "ls", "--recursive", f"s3://{bucket}/mirror/").stdout
+    assert all(f"mirror/{name}" in listed for name in files)
+    # A second sync with nothing changed uploads nothing.
+    again = aws(server, "s3", "sync", str(src), f"s3://{bucket}/mirror/").stdout
+    assert "upload:" not in again
+    # Changes flow the other way, and --delete removes what vanished.
+    (src / "a.csv").write_bytes(b"1,2\n3,4\n")
+    (src / "nested" / "b.json").unlink()
+    aws(server, "s3", "sync", "--delete", str(src), f"s3://{bucket}/mirror/")
+    dst = tmp_path / "dst"
+    aws(server, "s3", "sync", f"s3://{bucket}/mirror/", str(dst))
+    assert (dst / "a.csv").read_bytes() == b"1,2\n3,4\n"
+    assert not (dst / "nested" / "b.json").exists()
+    assert (dst / "nested" / "deep" / "c.bin").read_bytes() == files["nested/deep/c.bin"]
+    assert (dst / "unicode" / "é.txt").read_bytes() == b"e"
+
+
+def test_s3api_versioning_and_tagging(server, bucket, tmp_path):
+    aws(server, "s3api", "put-bucket-versioning", "--bucket", bucket, "--versioning-configuration", "Status=Enabled")
+    assert json.loads(aws(server, "s3api", "get-bucket-versioning", "--bucket", bucket).stdout)["Status"] == "Enabled"
+    body = tmp_path / "v.txt"
+    ids = []
+    for content in (b"first", b"second"):
+        body.write_bytes(content)
+        out = json.loads(aws(server, "s3api", "put-object", "--bucket", bucket, "--key", "v.txt", "--body", str(body)).stdout)
+        ids.append(out["VersionId"])
+    versions = json.loads(aws(server, "s3api", "list-object-versions", "--bucket", bucket).stdout)["Versions"]
+    assert [v["VersionId"] for v in versions] == list(reversed(ids))
+    got = tmp_path / "got.txt"
+    aws(server, "s3api", "get-object", "--bucket", bucket, "--key", "v.txt", "--version-id", ids[0], str(got))
+    assert got.read_bytes() == b"first"
+    aws(server, "s3api", "put-object-tagging", "--bucket", bucket, "--key", "v.txt", "--version-id", ids[0],
+        "--tagging", "TagSet=[{Key=stage,Value=raw}]")
+    tags = json.loads(aws(server, "s3api", "get-object-tagging", "--bucket", bucket, "--key", "v.txt", "--version-id", ids[0]).stdout)
+    assert tags["TagSet"] == [{"Key": "stage", "Value": "raw"}]
+    latest = json.loads(aws(server, "s3api", "get-object-tagging", "--bucket", bucket, "--key", "v.txt").stdout)
+    assert latest["TagSet"] == []
+    aws(server, "s3api", "put-bucket-tagging", "--bucket", bucket, "--tagging", "TagSet=[{Key=owner,Value=cli}]")
+    assert json.loads(aws(server, "s3api", "get-bucket-tagging", "--bucket", bucket).stdout)["TagSet"] == [{"Key": "owner", "Value": "cli"}]
+    deleted = json.loads(aws(server, "s3api", "delete-object", "--bucket", bucket, "--key", "v.txt").stdout)
+    assert deleted["DeleteMarker"] is True
+    missing = aws(server, "s3api", "head-object", "--bucket", bucket, "--key", "v.txt", check=False)
+    assert missing.returncode != 0
