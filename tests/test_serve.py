@@ -60,6 +60,12 @@ def test_settings_from_environment(tmp_path):
                           aws_secret_access_key="env-secret-value", region_name="eu-west-1")
         s3.create_bucket(Bucket="regional", CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
         assert s3.get_bucket_location(Bucket="regional")["LocationConstraint"] == "eu-west-1"
+        # Outside us-east-1 a re-create by the owner is an error, as on S3.
+        try:
+            s3.create_bucket(Bucket="regional", CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+            raise AssertionError("a second create succeeded")
+        except s3.exceptions.BucketAlreadyOwnedByYou:
+            pass
         assert "aws-athena-query-results-000000000000-eu-west-1" in [b["Name"] for b in s3.list_buckets()["Buckets"]]
     finally:
         proc.terminate()
