@@ -80,6 +80,14 @@ def test_create_if_absent_lets_exactly_one_writer_win(s3, bucket):
     with pytest.raises(ClientError) as e:
         s3.put_object(Bucket=bucket, Key="never-written", Body=b"x", IfMatch=current)
     assert status(e) == 404
+    # A conditional delete removes only the version the caller saw.
+    with pytest.raises(ClientError) as e:
+        s3.delete_object(Bucket=bucket, Key="once", IfMatch=current)
+    assert status(e) == 412
+    s3.delete_object(Bucket=bucket, Key="once", IfMatch=s3.head_object(Bucket=bucket, Key="once")["ETag"])
+    with pytest.raises(ClientError) as e:
+        s3.head_object(Bucket=bucket, Key="once")
+    assert status(e) == 404
 
 
 def test_ranges_and_part_reads(s3, bucket):

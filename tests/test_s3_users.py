@@ -111,3 +111,47 @@ def test_each_user_is_an_account_with_its_own_athena_results(users_server):
     with pytest.raises(ClientError) as e:
         client(users_server, "alice").get_object(Bucket=bucket, Key=f"{qid}.csv")
     assert code(e) == "AccessDenied"
+
+
+def test_grants_follow_the_version_asked_for_and_encoded_names(users_server):
+    alice = client(users_server, "alice")
+    alice.create_bucket(Bucket="alice-versions")
+    alice.put_bucket_versioning(Bucket="alice-versions", VersioningConfiguration={"Status": "Enabled"})
+    old = alice.put_object(Bucket="alice-versions", Key="doc", Body=b"private draft")["VersionId"]
+    alice.put_object(Bucket="alice-versions", Key="doc", Body=b"public release", ACL="public-read")
+    base = f"{users_server.url}/alice-versions/doc"
+    assert HTTP.request("GET", base).data == b"public release"
+    # The current version's ACL does not open older versions.
+    assert HTTP.request("GET", f"{base}?versionId={old}").status == 403
+    # A version parameter spelled with percent-escapes is still a version parameter.
+    assert HTTP.request("GET", f"{base}?version%49d={old}").status == 403
+    alice.put_bucket_acl(Bucket="alice-versions", ACL="public-read-write")
+    assert HTTP.request("DELETE", f"{base}?version%49d={old}").status == 403
+    assert alice.get_object(Bucket="alice-versions", Key="doc", VersionId=old)["Body"].read() == b"private draft"
+
+
+def test_policies_cannot_lock_the_owner_out_and_batch_deletes_check_each_key(users_server):
+    alice, bob = client(users_server, "alice"), client(users_server, "bob")
+    alice.create_bucket(Bucket="alice-locked")
+    alice.put_object(Bucket="alice-locked", Key="mine/a", Body=b"a")
+    alice.put_object(Bucket="alice-locked", Key="shared/b", Body=b"b")
+    bob_account = client(users_server, "bob", "sts").get_caller_identity()["Account"]
+    policy = {"Statement": [
+        {"Effect": "Deny", "Principal": {"AWS": ["*"]}, "Action": "s3:*", "Resource": ["arn:aws:s3:::alice-locked", "arn:aws:s3:::alice-locked/*"]},
+    ]}
+    alice.put_bucket_policy(Bucket="alice-locked", Policy=json.dumps(policy))
+    with pytest.raises(ClientError) as e:
+        alice.get_object(Bucket="alice-locked", Key="mine/a")
+    assert code(e) == "AccessDenied"
+    # The owner can still read and remove the policy that denies everything else.
+    assert "Deny" in alice.get_bucket_policy(Bucket="alice-locked")["Policy"]
+    alice.delete_bucket_policy(Bucket="alice-locked")
+    assert alice.get_object(Bucket="alice-locked", Key="mine/a")["Body"].read() == b"a"
+    # Bob may delete under shared/ only; a batch delete is decided key by key.
+    grant = {"Statement": [{"Effect": "Allow", "Principal": {"AWS": bob_account}, "Action": "s3:DeleteObject",
+                            "Resource": "arn:aws:s3:::alice-locked/shared/*"}]}
+    alice.put_bucket_policy(Bucket="alice-locked", Policy=json.dumps(grant))
+    result = bob.delete_objects(Bucket="alice-locked", Delete={"Objects": [{"Key": "shared/b"}, {"Key": "mine/a"}]})
+    assert [d["Key"] for d in result["Deleted"]] == ["shared/b"]
+    assert [(e["Key"], e["Code"]) for e in result["Errors"]] == [("mine/a", "AccessDenied")]
+    assert alice.get_object(Bucket="alice-locked", Key="mine/a")["Body"].read() == b"a"

@@ -144,7 +144,7 @@ impl ObjectStore for BucketStore {
             .and_then(move |path| {
                 let this = this.clone();
                 async move {
-                    this.store.delete_object(&this.bucket, path.as_ref(), None).await.map_err(|e| to_os_error(path.as_ref(), e))?;
+                    this.store.delete_object(&this.bucket, path.as_ref(), None, None).await.map_err(|e| to_os_error(path.as_ref(), e))?;
                     Ok(path)
                 }
             })

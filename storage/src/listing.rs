@@ -65,6 +65,10 @@ impl Store {
     /// One page of the current objects, rolling keys up into common prefixes at the delimiter.
     pub fn list_objects(&self, bucket: &str, query: &ListQuery) -> Result<ListPage> {
         self.head_bucket(bucket)?;
+        // S3 answers max-keys=0 with an empty page that is not truncated.
+        if query.max_keys == 0 {
+            return Ok(ListPage::default());
+        }
         let base = object_prefix(bucket);
         let full = |k: &str| {
             let mut v = base.clone();
@@ -125,6 +129,9 @@ impl Store {
     /// each key's versions newest first.
     pub fn list_object_versions(&self, bucket: &str, query: &VersionQuery) -> Result<VersionsPage> {
         self.head_bucket(bucket)?;
+        if query.max_keys == 0 {
+            return Ok(VersionsPage::default());
+        }
         let base = version_prefix(bucket);
         let escaped = |k: &str, terminated: bool| {
             let mut v = base.clone();

@@ -14,7 +14,7 @@ use crate::error::{Error, Result};
 use crate::kv::KvOp;
 use crate::objects::{PutOptions, ReadOptions};
 use crate::records::*;
-use crate::store::{MAX_PART_NUMBER, Store, WriteCondition, strip_quotes, validate_key};
+use crate::store::{Commit, MAX_PART_NUMBER, Store, WriteCondition, strip_quotes, validate_key};
 
 /// What CreateMultipartUpload asks for.
 #[derive(Debug, Clone, Default)]
@@ -57,6 +57,9 @@ pub struct UploadsPage {
     pub uploads: Vec<UploadRecord>,
     pub common_prefixes: Vec<String>,
     pub is_truncated: bool,
+    /// Where the next page starts: the last upload's key and id, or the last common prefix.
+    pub next_key_marker: Option<String>,
+    pub next_upload_id_marker: Option<String>,
 }
 
 impl Store {
@@ -136,12 +139,16 @@ impl Store {
         };
         let lock = self.upload_lock(upload_id);
         let _guard = lock.lock().await;
+        // The bucket (and with it the upload) must not go away between the check and the write.
+        let gate = self.inner.gate.read().await;
         // The upload may have been completed or aborted while the part was arriving.
         if let Err(e) = self.upload(bucket, key, upload_id) {
+            drop(gate);
             self.inner.blobs.remove([staged.id.clone()]).await;
             return Err(e);
         }
         let old = self.index().put(&part_key(upload_id, number), &encode(&record))?;
+        drop(gate);
         self.durable().await?;
         if let Some(old) = old
             && let Ok(old) = decode::<PartRecord>("part record", &old)
@@ -200,6 +207,8 @@ impl Store {
         parts: &[CompletedPart],
         options: CompleteOptions,
     ) -> Result<ObjectRecord> {
+        // Checked before a lock is made for the id, so that made-up ids cost nothing.
+        self.upload(bucket, key, upload_id)?;
         let lock = self.upload_lock(upload_id);
         let _guard = lock.lock().await;
         let upload = self.upload(bucket, key, upload_id)?;
@@ -276,12 +285,20 @@ impl Store {
             tags: upload.tags,
             acl: upload.acl,
         };
-        let record = self.commit_version(bucket, key, record, options.condition.as_ref(), ops, unused).await?;
+        let commit = Commit {
+            condition: options.condition.as_ref(),
+            extra: ops,
+            garbage: unused,
+            requires: Some((upload_key(bucket, key, upload_id), upload_id.to_string())),
+            ..Default::default()
+        };
+        let record = self.commit_version(bucket, key, record, commit).await?;
         self.forget_upload_lock(upload_id);
         Ok(record)
     }
 
     pub async fn abort_multipart_upload(&self, bucket: &str, key: &str, upload_id: &str) -> Result<()> {
+        self.upload(bucket, key, upload_id)?;
         let lock = self.upload_lock(upload_id);
         let _guard = lock.lock().await;
         self.upload(bucket, key, upload_id)?;
@@ -300,7 +317,8 @@ impl Store {
         Ok(())
     }
 
-    /// Uploads in progress, ordered by key and then by initiation time.
+    /// Uploads in progress, ordered by key and then by initiation time, rolled up into common
+    /// prefixes at the delimiter. The page's markers say where the next one starts.
     pub fn list_multipart_uploads(
         &self,
         bucket: &str,
@@ -312,16 +330,17 @@ impl Store {
     ) -> Result<UploadsPage> {
         self.head_bucket(bucket)?;
         let mut page = UploadsPage::default();
-        let mut seen_prefixes = HashSet::new();
         let delimiter = delimiter.filter(|d| !d.is_empty());
+        let key_marker = key_marker.filter(|m| !m.is_empty());
+        let upload_id_marker = upload_id_marker.filter(|m| !m.is_empty());
         for entry in self.index().scan_prefix(&upload_prefix(bucket)) {
             let (_, v) = entry?;
             let upload: UploadRecord = decode("upload record", &v)?;
             if !upload.key.starts_with(prefix) {
                 continue;
             }
-            if let Some(marker) = key_marker.filter(|m| !m.is_empty()) {
-                let after = match upload_id_marker.filter(|m| !m.is_empty()) {
+            if let Some(marker) = key_marker {
+                let after = match upload_id_marker {
                     Some(id) => (upload.key.as_str(), upload.upload_id.as_str()) > (marker, id),
                     None => upload.key.as_str() > marker,
                 };
@@ -329,24 +348,32 @@ impl Store {
                     continue;
                 }
             }
-            if let Some(d) = delimiter
-                && let Some(i) = upload.key[prefix.len()..].find(d)
-            {
-                let cp = upload.key[..prefix.len() + i + d.len()].to_string();
-                if seen_prefixes.insert(cp.clone()) {
-                    if page.uploads.len() + page.common_prefixes.len() >= max_uploads {
-                        page.is_truncated = true;
-                        break;
-                    }
-                    page.common_prefixes.push(cp);
+            let rolled = delimiter.and_then(|d| upload.key[prefix.len()..].find(d).map(|i| upload.key[..prefix.len() + i + d.len()].to_string()));
+            if let Some(cp) = rolled {
+                // Returned already: on this page, or (the marker is under it) on an earlier one.
+                if page.common_prefixes.last() == Some(&cp) || key_marker.is_some_and(|m| m.starts_with(&cp)) {
+                    continue;
                 }
+                if page.uploads.len() + page.common_prefixes.len() >= max_uploads {
+                    page.is_truncated = true;
+                    break;
+                }
+                page.next_key_marker = Some(cp.clone());
+                page.next_upload_id_marker = None;
+                page.common_prefixes.push(cp);
                 continue;
             }
             if page.uploads.len() + page.common_prefixes.len() >= max_uploads {
                 page.is_truncated = true;
                 break;
             }
+            page.next_key_marker = Some(upload.key.clone());
+            page.next_upload_id_marker = Some(upload.upload_id.clone());
             page.uploads.push(upload);
+        }
+        if !page.is_truncated {
+            page.next_key_marker = None;
+            page.next_upload_id_marker = None;
         }
         Ok(page)
     }

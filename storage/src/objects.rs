@@ -11,7 +11,7 @@ use crate::checksum::{ChecksumAlgorithm, Checksums};
 use crate::error::{Error, Result};
 use crate::kv::KvOp;
 use crate::records::*;
-use crate::store::{Expected, RangeSpec, Store, WriteCondition, blobs_of, check_condition, parse_version_name, validate_key};
+use crate::store::{Commit, Expected, RangeSpec, Store, WriteCondition, blobs_of, check_condition, parse_version_name, validate_key};
 
 /// The options of a PUT or an UploadPart.
 #[derive(Default)]
@@ -100,7 +100,8 @@ impl Store {
             tags: options.tags,
             acl: options.acl,
         };
-        self.commit_version(bucket, key, record, options.condition.as_ref(), Vec::new(), Vec::new()).await
+        let commit = Commit { condition: options.condition.as_ref(), fresh: vec![staged.id.clone()], ..Default::default() };
+        self.commit_version(bucket, key, record, commit).await
     }
 
     /// The key's current version, if it has a live one.
@@ -206,13 +207,16 @@ impl Store {
     ///   newest version (the "null" one when suspended);
     /// - with a version id, that version is removed for good, and the next newer one becomes
     ///   current.
-    pub async fn delete_object(&self, bucket: &str, key: &str, version_id: Option<&str>) -> Result<DeleteResult> {
+    ///
+    /// `condition` (If-Match) is checked under the key's lock against the version being deleted:
+    /// the named one, or the current one.
+    pub async fn delete_object(&self, bucket: &str, key: &str, version_id: Option<&str>, condition: Option<&WriteCondition>) -> Result<DeleteResult> {
         let bucket_record = self.head_bucket(bucket)?;
         if let Some(id) = version_id {
-            return self.delete_version(bucket, key, id).await;
+            return self.delete_version(bucket, key, id, condition).await;
         }
         if bucket_record.versioning == Versioning::Unversioned {
-            return self.remove_unversioned(bucket, key).await;
+            return self.remove_unversioned(bucket, key, condition).await;
         }
         let marker = ObjectRecord {
             v: RECORD_VERSION,
@@ -230,11 +234,11 @@ impl Store {
             tags: BTreeMap::new(),
             acl: None,
         };
-        let marker = self.commit_version(bucket, key, marker, None, Vec::new(), Vec::new()).await?;
+        let marker = self.commit_version(bucket, key, marker, Commit { condition, ..Default::default() }).await?;
         Ok(DeleteResult { version_id: Some(marker.version_name().to_string()), delete_marker: true })
     }
 
-    async fn remove_unversioned(&self, bucket: &str, key: &str) -> Result<DeleteResult> {
+    async fn remove_unversioned(&self, bucket: &str, key: &str, condition: Option<&WriteCondition>) -> Result<DeleteResult> {
         let garbage = {
             let _key = self.key_lock(bucket, key).lock().await;
             let _gate = self.inner.gate.read().await;
@@ -242,8 +246,9 @@ impl Store {
             if self.head_bucket(bucket)?.versioning != Versioning::Unversioned {
                 drop(_gate);
                 drop(_key);
-                return Box::pin(self.delete_object(bucket, key, None)).await;
+                return Box::pin(self.delete_object(bucket, key, None, condition)).await;
             }
+            check_condition(condition, self.current(bucket, key)?.as_ref(), key)?;
             let Some(null) = self.null_version(bucket, key)? else { return Ok(DeleteResult::default()) };
             let ops =
                 vec![KvOp::Delete(object_key(bucket, key)), KvOp::Delete(null_key(bucket, key)), KvOp::Delete(version_key(bucket, key, null.seq))];
@@ -256,7 +261,7 @@ impl Store {
     }
 
     /// Removes one version for good. Removing a version that does not exist succeeds, as on S3.
-    async fn delete_version(&self, bucket: &str, key: &str, id: &str) -> Result<DeleteResult> {
+    async fn delete_version(&self, bucket: &str, key: &str, id: &str, condition: Option<&WriteCondition>) -> Result<DeleteResult> {
         let (removed, garbage) = {
             let _key = self.key_lock(bucket, key).lock().await;
             let _gate = self.inner.gate.read().await;
@@ -270,6 +275,9 @@ impl Store {
                     None => None,
                 }
             };
+            if condition.is_some() {
+                check_condition(condition, found.as_ref().filter(|r| !r.delete_marker), key)?;
+            }
             let Some(record) = found else {
                 return Ok(DeleteResult { version_id: Some(id.to_string()), delete_marker: false });
             };

@@ -96,6 +96,22 @@ pub enum WriteCondition {
     IfMatch(String),
 }
 
+/// What joins a version's commit besides the record itself.
+#[derive(Default)]
+pub(crate) struct Commit<'a> {
+    /// A precondition on the key's current version, checked under the key's lock.
+    pub condition: Option<&'a WriteCondition>,
+    /// More index operations for the same atomic batch.
+    pub extra: Vec<KvOp>,
+    /// Blobs to free once the commit is durable.
+    pub garbage: Vec<String>,
+    /// Blobs written for this commit alone: freed if the commit does not happen.
+    pub fresh: Vec<String>,
+    /// An index entry that must still exist when the batch is applied (the multipart upload a
+    /// completion consumes), with the upload id to report if it does not.
+    pub requires: Option<(Vec<u8>, String)>,
+}
+
 /// A handle on the lake; cheap to clone.
 #[derive(Clone)]
 pub struct Store {
@@ -293,22 +309,20 @@ impl Store {
 
     /// Makes `record` the newest version of `(bucket, key)`, atomically and durably, honouring
     /// the bucket's versioning: with versioning enabled it gets a new version id; otherwise it
-    /// becomes the "null" version, replacing the previous null version. `extra` index operations
-    /// join the same batch; the blobs in `garbage`, and those of a replaced version, are freed
-    /// after the commit. A delete marker removes the key from the current view.
-    pub(crate) async fn commit_version(
-        &self,
-        bucket: &str,
-        key: &str,
-        mut record: ObjectRecord,
-        condition: Option<&WriteCondition>,
-        extra: Vec<KvOp>,
-        mut garbage: Vec<String>,
-    ) -> Result<ObjectRecord> {
-        {
+    /// becomes the "null" version, replacing the previous null version. A delete marker removes
+    /// the key from the current view. See [`Commit`] for what else joins the commit.
+    pub(crate) async fn commit_version(&self, bucket: &str, key: &str, record: ObjectRecord, commit: Commit<'_>) -> Result<ObjectRecord> {
+        let Commit { condition, extra, mut garbage, fresh, requires } = commit;
+        let applied = async {
             let _key = self.key_lock(bucket, key).lock().await;
             let _gate = self.inner.gate.read().await;
+            let mut record = record;
             let bucket_record = self.head_bucket(bucket)?;
+            if let Some((guard, upload_id)) = &requires
+                && self.index().get(guard)?.is_none()
+            {
+                return Err(Error::NoSuchUpload(upload_id.clone()));
+            }
             let okey = object_key(bucket, key);
             let current: Option<ObjectRecord> = match self.index().get(&okey)? {
                 Some(v) => Some(decode("object record", &v)?),
@@ -317,6 +331,7 @@ impl Store {
             check_condition(condition, current.as_ref(), key)?;
             record.seq = self.next_seq();
             let mut ops = extra;
+            let mut replaced = Vec::new();
             if bucket_record.versioning == Versioning::Enabled {
                 record.version_id = Some(version_name(record.seq));
             } else {
@@ -325,7 +340,7 @@ impl Store {
                 if let Some(old) = self.null_version(bucket, key)? {
                     ops.push(KvOp::Delete(version_key(bucket, key, old.seq)));
                     let keep: HashSet<String> = blobs_of(&record).collect();
-                    garbage.extend(blobs_of(&old).filter(|b| !keep.contains(b)));
+                    replaced.extend(blobs_of(&old).filter(|b| !keep.contains(b)));
                 }
                 ops.push(KvOp::Put(nkey, record.seq.to_string().into_bytes()));
             }
@@ -336,8 +351,20 @@ impl Store {
                 ops.push(KvOp::Put(okey, encode(&record)));
             }
             self.index().apply(ops)?;
+            Ok((record, replaced))
         }
+        .await;
+        let (record, replaced) = match applied {
+            Ok(done) => done,
+            Err(e) => {
+                // Nothing points at the blobs made for this write: free them now rather than at
+                // the next start.
+                self.inner.blobs.remove(fresh).await;
+                return Err(e);
+            }
+        };
         self.durable().await?;
+        garbage.extend(replaced);
         self.inner.blobs.remove(garbage).await;
         Ok(record)
     }
@@ -349,9 +376,11 @@ impl Store {
             .ok()
             .and_then(|s| s.parse().ok())
             .ok_or_else(|| Error::Corrupt(format!("null-version pointer of {bucket}/{key}")))?;
+        // Read outside the key's lock, the pointer and the version may be from two sides of a
+        // concurrent write: a pointer to nothing then means the null version is being replaced.
         match self.index().get(&version_key(bucket, key, seq))? {
             Some(v) => Ok(Some(decode("version record", &v)?)),
-            None => Err(Error::Corrupt(format!("the null version of {bucket}/{key} is missing"))),
+            None => Ok(None),
         }
     }
 

@@ -204,7 +204,7 @@ async fn buckets_delete_only_when_empty() {
     }
     put(&store, "bkt", "k", b"v").await;
     assert!(matches!(store.delete_bucket("bkt").await, Err(Error::BucketNotEmpty(_))));
-    store.delete_object("bkt", "k", None).await.unwrap();
+    store.delete_object("bkt", "k", None, None).await.unwrap();
     store.delete_bucket("bkt").await.unwrap();
     assert!(matches!(store.head_bucket("bkt"), Err(Error::NoSuchBucket(_))));
     assert!(matches!(store.put_object("bkt", "k", body(b""), PutOptions::default()).await, Err(Error::NoSuchBucket(_))));

@@ -63,7 +63,7 @@ async fn versions_markers_and_permanent_deletes() {
     assert!(matches!(read(&store, "k", Some("not-a-version")).await, Err(Error::InvalidVersionId(_))));
 
     // A delete without a version id leaves a marker: the key is gone from the current view only.
-    let deleted = store.delete_object("bkt", "k", None).await.unwrap();
+    let deleted = store.delete_object("bkt", "k", None, None).await.unwrap();
     assert!(deleted.delete_marker);
     let marker = deleted.version_id.unwrap();
     assert!(matches!(read(&store, "k", None).await, Err(Error::DeleteMarker { latest: true, .. })));
@@ -80,17 +80,17 @@ async fn versions_markers_and_permanent_deletes() {
     }
 
     // Removing the marker brings the newest version back; removing a version frees it for good.
-    let removed = store.delete_object("bkt", "k", Some(&marker)).await.unwrap();
+    let removed = store.delete_object("bkt", "k", Some(&marker), None).await.unwrap();
     assert!(removed.delete_marker);
     assert_eq!(read(&store, "k", None).await.unwrap(), b"two");
-    store.delete_object("bkt", "k", Some(&id2)).await.unwrap();
+    store.delete_object("bkt", "k", Some(&id2), None).await.unwrap();
     assert_eq!(read(&store, "k", None).await.unwrap(), b"one");
-    store.delete_object("bkt", "k", Some("null")).await.unwrap();
+    store.delete_object("bkt", "k", Some("null"), None).await.unwrap();
     assert_eq!(all_versions(&store, 10), vec![("k".to_string(), id1.clone(), true, false)]);
     // Deleting a version that is not there succeeds, as on S3.
-    store.delete_object("bkt", "k", Some(&id2)).await.unwrap();
+    store.delete_object("bkt", "k", Some(&id2), None).await.unwrap();
     assert!(matches!(store.delete_bucket("bkt").await, Err(Error::BucketNotEmpty(_))));
-    store.delete_object("bkt", "k", Some(&id1)).await.unwrap();
+    store.delete_object("bkt", "k", Some(&id1), None).await.unwrap();
     // The bucket is empty only once every version is gone; then every blob is gone too.
     store.delete_bucket("bkt").await.unwrap();
     let blobs: usize = std::fs::read_dir(dir.path().join("objects")).unwrap().map(|d| std::fs::read_dir(d.unwrap().path()).unwrap().count()).sum();
@@ -111,7 +111,7 @@ async fn suspended_versioning_replaces_the_null_version() {
     assert_eq!(listed, vec![("k".to_string(), "null".into(), true, false), ("k".into(), kept.clone(), false, false)]);
     assert_eq!(read(&store, "k", Some("null")).await.unwrap(), b"null two");
     // A delete while suspended makes the null version a delete marker.
-    let d = store.delete_object("bkt", "k", None).await.unwrap();
+    let d = store.delete_object("bkt", "k", None, None).await.unwrap();
     assert_eq!((d.version_id.as_deref(), d.delete_marker), (Some("null"), true));
     assert_eq!(all_versions(&store, 10).len(), 2);
     assert!(matches!(store.set_versioning("bkt", Versioning::Unversioned).await, Err(Error::InvalidArgument(_))));
@@ -168,6 +168,45 @@ async fn conditional_writes_are_atomic() {
     assert!(matches!(store.put_object("bkt", "once", body(b"x"), if_match("0000")).await, Err(Error::PreconditionFailed)));
     store.put_object("bkt", "once", body(b"x"), if_match(&current.etag)).await.unwrap();
     assert!(matches!(store.put_object("bkt", "missing", body(b"x"), if_match("*")).await, Err(Error::NoSuchKey(_))));
+    // A refused conditional write leaves no blob behind (before the fix it stayed until restart).
+    assert_eq!(blob_count(dir.path()), 1);
+    // A conditional delete checks the version it deletes, under the key's lock.
+    let etag = store.head_object("bkt", "once").unwrap().record.etag;
+    let stale = WriteCondition::IfMatch("\"0000\"".into());
+    assert!(matches!(store.delete_object("bkt", "once", None, Some(&stale)).await, Err(Error::PreconditionFailed)));
+    store.delete_object("bkt", "once", None, Some(&WriteCondition::IfMatch(etag))).await.unwrap();
+    assert!(matches!(store.head_object("bkt", "once"), Err(Error::NoSuchKey(_))));
+    assert_eq!(blob_count(dir.path()), 0);
+}
+
+fn blob_count(root: &std::path::Path) -> usize {
+    std::fs::read_dir(root.join("objects")).unwrap().map(|d| std::fs::read_dir(d.unwrap().path()).unwrap().count()).sum()
+}
+
+#[tokio::test]
+async fn listing_uploads_pages_through_prefixes_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    store.create_bucket("bkt", "me").await.unwrap();
+    for key in ["a", "b/1", "b/2", "c", "d/x"] {
+        store.create_multipart_upload("bkt", key, Default::default()).await.unwrap();
+    }
+    for size in 1..=4 {
+        let (mut seen, mut key_marker, mut id_marker) = (Vec::new(), None::<String>, None::<String>);
+        loop {
+            let page = store.list_multipart_uploads("bkt", "", Some("/"), key_marker.as_deref(), id_marker.as_deref(), size).unwrap();
+            seen.extend(page.uploads.iter().map(|u| u.key.clone()));
+            seen.extend(page.common_prefixes.iter().cloned());
+            if !page.is_truncated {
+                break;
+            }
+            assert!(page.next_key_marker.is_some(), "a truncated page says where the next one starts");
+            key_marker = page.next_key_marker;
+            id_marker = page.next_upload_id_marker;
+        }
+        seen.sort();
+        assert_eq!(seen, ["a", "b/", "c", "d/"], "page size {size}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -7,8 +7,10 @@
 //!
 //! Supported policy subset: `Effect` Allow/Deny; `Principal` `"*"`, `{"AWS": "*"}`, account ids,
 //! `arn:aws:iam::<account>:root` and `arn:aws:iam::<account>:user/<access key>`; `Action` and
-//! `Resource` with `*` and `?` wildcards (also `NotAction`-free, `NotResource`-free). A statement
-//! with a `Condition` is not evaluated (it grants nothing and denies nothing) and is logged.
+//! `Resource` with `*` and `?` wildcards. Conditions are not evaluated; failing closed, a Deny with
+//! a `Condition` always applies and an Allow with one grants nothing (both are logged). The
+//! bucket's owner may always read, change and delete its policy, as on S3, so no policy can lock
+//! the owner out.
 
 use s3s::access::{S3Access, S3AccessContext};
 use s3s::path::S3Path;
@@ -30,6 +32,8 @@ pub struct Request<'a> {
     pub action: &'a str,
     pub bucket: &'a str,
     pub key: Option<&'a str>,
+    /// The version the request names, if any: its own ACL decides, not the current version's.
+    pub version_id: Option<&'a str>,
 }
 
 /// The IAM action an S3 operation needs, and whether a read-only ACL grant covers it.
@@ -149,8 +153,11 @@ impl Policy {
             let principals = match s.get("Principal") {
                 Some(Value::String(p)) if p == "*" => None,
                 Some(Value::Object(m)) => match m.get("AWS") {
-                    Some(Value::String(p)) if p == "*" => None,
-                    Some(v) => Some(strings(v).ok_or("Invalid principal in policy")?),
+                    Some(v) => {
+                        let list = strings(v).ok_or("Invalid principal in policy")?;
+                        // `"*"`, alone or in a list, is everyone, anonymous callers included.
+                        if list.iter().any(|p| p == "*") { None } else { Some(list) }
+                    }
                     None => return Err("Invalid principal in policy: only AWS principals are supported".into()),
                 },
                 _ => return Err("Invalid principal in policy".into()),
@@ -169,7 +176,10 @@ impl Policy {
             }
             let conditional = s.get("Condition").is_some();
             if conditional {
-                tracing::warn!(bucket, "a bucket policy statement has a Condition, which Minerva does not evaluate; the statement is ignored");
+                tracing::warn!(
+                    bucket,
+                    "a bucket policy statement has a Condition, which Minerva does not evaluate: an Allow is ignored, a Deny always applies"
+                );
             }
             statements.push(Statement { effect, principals, actions, resources, conditional });
         }
@@ -183,7 +193,9 @@ impl Policy {
             None => format!("arn:aws:s3:::{}", request.bucket),
         };
         let mut found = None;
-        for s in self.statements.iter().filter(|s| !s.conditional) {
+        // Conditions are not evaluated: failing closed, a conditional Deny applies and a
+        // conditional Allow grants nothing.
+        for s in self.statements.iter().filter(|s| !s.conditional || s.effect == Effect::Deny) {
             let principal = match &s.principals {
                 None => true,
                 Some(list) => caller.is_some_and(|u| list.iter().any(|p| principal_matches(p, u))),
@@ -239,20 +251,24 @@ impl Access {
     /// Whether `caller` may do `request`. The bucket must exist (callers check that first).
     pub fn allowed(&self, caller: Option<&User>, request: &Request<'_>) -> bool {
         let Ok(bucket) = self.store.head_bucket(request.bucket) else { return caller.is_some() };
+        let owner = caller.is_some_and(|u| u.access_key == bucket.owner);
+        if owner && matches!(request.action, "s3:GetBucketPolicy" | "s3:PutBucketPolicy" | "s3:DeleteBucketPolicy") {
+            return true;
+        }
         let policy = bucket.config.policy.as_deref().and_then(|p| Policy::parse(p, request.bucket).ok());
         let verdict = policy.as_ref().and_then(|p| p.evaluate(caller, request));
         if verdict == Some(Effect::Deny) {
             return false;
         }
-        if caller.is_some_and(|u| u.access_key == bucket.owner) || verdict == Some(Effect::Allow) {
+        if owner || verdict == Some(Effect::Allow) {
             return true;
         }
         if acl_allows(bucket.config.acl.as_deref(), caller, request.action, false) {
             return true;
         }
-        // An object's own ACL can open it to readers.
+        // An object's own ACL (of the version asked for) can open it to readers.
         if let Some(key) = request.key
-            && let Ok(info) = self.store.head_object(request.bucket, key)
+            && let Ok(info) = self.store.head_version(request.bucket, key, request.version_id)
         {
             return acl_allows(info.record.acl.as_deref(), caller, request.action, true);
         }
@@ -273,7 +289,10 @@ impl S3Access for Access {
     async fn check(&self, cx: &mut S3AccessContext<'_>) -> S3Result<()> {
         let caller = self.caller(cx.credentials().map(|c| c.access_key.as_str())).cloned();
         let op = cx.s3_op().name();
-        let has_version = cx.uri().query().is_some_and(|q| q.split('&').any(|p| p.starts_with("versionId=")));
+        // Decoded as s3s decodes it, so that `version%49d=` cannot pass as something else.
+        let version: Option<String> =
+            cx.uri().query().and_then(|q| url::form_urlencoded::parse(q.as_bytes()).find(|(k, _)| k == "versionId").map(|(_, v)| v.into_owned()));
+        let has_version = version.is_some();
         let (bucket, key) = match cx.s3_path() {
             S3Path::Root => return if caller.is_some() { Ok(()) } else { Err(denied()) },
             S3Path::Bucket { bucket } => (bucket.to_string(), None),
@@ -282,11 +301,12 @@ impl S3Access for Access {
         if op == "CreateBucket" {
             return if caller.is_some() { Ok(()) } else { Err(denied()) };
         }
-        // A bucket that does not exist is reported as such by the operation itself.
-        if self.store.head_bucket(&bucket).is_err() {
+        // A bucket that does not exist is reported as such by the operation itself; a batch
+        // delete is authorised key by key by the operation.
+        if self.store.head_bucket(&bucket).is_err() || op == "DeleteObjects" {
             return Ok(());
         }
-        let request = Request { action: action_for(op, has_version), bucket: &bucket, key: key.as_deref() };
+        let request = Request { action: action_for(op, has_version), bucket: &bucket, key: key.as_deref(), version_id: version.as_deref() };
         if self.allowed(caller.as_ref(), &request) {
             Ok(())
         } else {
@@ -331,7 +351,7 @@ mod tests {
         ]}"#;
         let p = Policy::parse(text, "pub").unwrap();
         assert!(p.is_public());
-        let get = |key| Request { action: "s3:GetObject", bucket: "pub", key: Some(key) };
+        let get = |key| Request { action: "s3:GetObject", bucket: "pub", key: Some(key), version_id: None };
         assert_eq!(p.evaluate(None, &get("public/a.csv")), Some(Effect::Allow));
         assert_eq!(p.evaluate(None, &get("private/a.csv")), None);
         assert_eq!(p.evaluate(None, &get("public/secret.txt")), Some(Effect::Deny));
@@ -339,8 +359,18 @@ mod tests {
         assert_eq!(p.evaluate(Some(&alice), &get("private/a.csv")), Some(Effect::Allow));
         let bob = user("bob", "222222222222");
         assert_eq!(p.evaluate(Some(&bob), &get("private/a.csv")), None);
-        let put = Request { action: "s3:PutObject", bucket: "pub", key: Some("x") };
-        assert_eq!(p.evaluate(None, &put), None, "a conditional statement grants nothing");
+        let put = Request { action: "s3:PutObject", bucket: "pub", key: Some("x"), version_id: None };
+        assert_eq!(p.evaluate(None, &put), None, "a conditional Allow grants nothing");
+        let conditional_deny = r#"{"Statement":[{"Effect":"Deny","Principal":"*","Action":"s3:*","Resource":"arn:aws:s3:::pub/*","Condition":{"Bool":{"aws:SecureTransport":"false"}}}]}"#;
+        assert_eq!(
+            Policy::parse(conditional_deny, "pub").unwrap().evaluate(Some(&alice), &get("x")),
+            Some(Effect::Deny),
+            "a conditional Deny applies"
+        );
+        let star_list =
+            r#"{"Statement":[{"Effect":"Deny","Principal":{"AWS":["*"]},"Action":"s3:GetObject","Resource":"arn:aws:s3:::pub/secret/*"}]}"#;
+        let p = Policy::parse(star_list, "pub").unwrap();
+        assert_eq!(p.evaluate(None, &get("secret/k")), Some(Effect::Deny), "[\"*\"] is everyone");
         for bad in [
             "not json",
             r#"{"Statement":[{"Effect":"Maybe","Principal":"*","Action":"s3:*","Resource":"arn:aws:s3:::pub"}]}"#,

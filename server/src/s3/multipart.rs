@@ -92,7 +92,12 @@ impl Lake {
         let CopySource::Bucket { bucket: src_bucket, key: src_key, version_id } = &input.copy_source else {
             return Err(s3_error!(NotImplemented, "access point copy sources are not supported"));
         };
-        let read = AccessRequest { action: action_for("GetObject", version_id.is_some()), bucket: src_bucket, key: Some(src_key) };
+        let read = AccessRequest {
+            action: action_for("GetObject", version_id.is_some()),
+            bucket: src_bucket,
+            key: Some(src_key),
+            version_id: version_id.as_deref(),
+        };
         if self.store.head_bucket(src_bucket).is_ok() && !self.access.allowed(caller.as_ref(), &read) {
             return Err(s3_error!(AccessDenied, "Access Denied"));
         }
@@ -249,7 +254,6 @@ impl Lake {
                 max,
             )
             .map_err(s3_err)?;
-        let last = page.uploads.last().map(|u| (u.key.clone(), u.upload_id.clone()));
         let uploads = page
             .uploads
             .into_iter()
@@ -271,8 +275,8 @@ impl Lake {
             delimiter: input.delimiter.as_deref().map(&enc),
             key_marker: input.key_marker.as_deref().map(&enc),
             upload_id_marker: input.upload_id_marker,
-            next_key_marker: if page.is_truncated { last.as_ref().map(|l| enc(&l.0)) } else { None },
-            next_upload_id_marker: if page.is_truncated { last.map(|l| l.1) } else { None },
+            next_key_marker: page.next_key_marker.as_deref().map(&enc),
+            next_upload_id_marker: page.next_upload_id_marker,
             max_uploads: Some(max as i32),
             is_truncated: Some(page.is_truncated),
             uploads: Some(uploads),

@@ -291,6 +291,8 @@ impl Lake {
                 let size = rec.parts[index].size;
                 (size, Some(format!("bytes {}-{}/{}", start, (start + size).saturating_sub(1), rec.size)))
             }
+            // A plain object is one part, as GET sees it.
+            (None, Some(n)) if n != 1 => return Err(s3_err(storage::Error::InvalidPartNumber(n.max(0) as u32))),
             _ => (rec.size, None),
         };
         let sums = if input.checksum_mode.is_some() && content_range.is_none() { rec.checksums.clone() } else { Checksums::default() };
@@ -300,17 +302,12 @@ impl Lake {
 
     pub(super) async fn delete_object(&self, req: S3Request<DeleteObjectInput>) -> S3Result<S3Response<DeleteObjectOutput>> {
         let input = req.input;
-        if let Some(c) = &input.if_match {
-            match self.store.head_object(&input.bucket, &input.key) {
-                Ok(info) if etag_matches(c, &info.record) => {}
-                Ok(_) => return Err(precondition_failed()),
-                Err(storage::Error::NoSuchKey(_) | storage::Error::DeleteMarker { .. }) => {
-                    return Err(s3_error!(NoSuchKey, "The specified key does not exist."));
-                }
-                Err(e) => return Err(s3_err(e)),
-            }
-        }
-        let done = self.store.delete_object(&input.bucket, &input.key, input.version_id.as_deref()).await.map_err(s3_err)?;
+        let condition = match &input.if_match {
+            Some(ETagCondition::ETag(e)) => Some(WriteCondition::IfMatch(e.value().to_string())),
+            Some(ETagCondition::Any) => Some(WriteCondition::IfMatch("*".into())),
+            None => None,
+        };
+        let done = self.store.delete_object(&input.bucket, &input.key, input.version_id.as_deref(), condition.as_ref()).await.map_err(s3_err)?;
         Ok(S3Response::new(DeleteObjectOutput {
             delete_marker: done.delete_marker.then_some(true),
             version_id: done.version_id,
@@ -330,9 +327,9 @@ impl Lake {
         for id in input.delete.objects {
             // Each key is authorised on its own, as S3 does.
             let action = action_for("DeleteObject", id.version_id.is_some());
-            let request = AccessRequest { action, bucket: &input.bucket, key: Some(&id.key) };
+            let request = AccessRequest { action, bucket: &input.bucket, key: Some(&id.key), version_id: id.version_id.as_deref() };
             let outcome = if self.access.allowed(caller.as_ref(), &request) {
-                self.store.delete_object(&input.bucket, &id.key, id.version_id.as_deref()).await.map_err(s3_err)
+                self.store.delete_object(&input.bucket, &id.key, id.version_id.as_deref(), None).await.map_err(s3_err)
             } else {
                 Err(s3_error!(AccessDenied, "Access Denied"))
             };
@@ -365,7 +362,12 @@ impl Lake {
         let req_headers = req.headers;
         let input = req.input;
         let (src_bucket, src_key, src_version) = copy_source(&input.copy_source)?;
-        let read = AccessRequest { action: action_for("GetObject", src_version.is_some()), bucket: &src_bucket, key: Some(&src_key) };
+        let read = AccessRequest {
+            action: action_for("GetObject", src_version.is_some()),
+            bucket: &src_bucket,
+            key: Some(&src_key),
+            version_id: src_version.as_deref(),
+        };
         if self.store.head_bucket(&src_bucket).is_ok() && !self.access.allowed(caller.as_ref(), &read) {
             return Err(s3_error!(AccessDenied, "Access Denied"));
         }

@@ -78,7 +78,7 @@ pub fn run(data: &[u8]) {
                     model.entry(key.clone()).or_default().insert(0, Some(body));
                 }
                 2 => {
-                    let done = store.delete_object(&bucket, key, None).await.unwrap();
+                    let done = store.delete_object(&bucket, key, None, None).await.unwrap();
                     assert!(done.delete_marker);
                     model.entry(key.clone()).or_default().insert(0, None);
                 }
