@@ -93,3 +93,104 @@ def test_partitions(glue, db):
     with pytest.raises(ClientError) as e:
         glue.get_partitions(DatabaseName=db, TableName="nope")
     assert e.value.response["Error"]["Code"] == "EntityNotFoundException"
+
+
+def test_table_versions_and_search(glue, db):
+    glue.create_table(DatabaseName=db, TableInput=table_input("history", columns=(("a", "int"),)))
+    assert glue.get_table(DatabaseName=db, Name="history")["Table"]["VersionId"] == "0"
+    glue.update_table(DatabaseName=db, TableInput=table_input("history", columns=(("a", "int"), ("b", "string"))))
+    glue.update_table(DatabaseName=db, TableInput=table_input("history", columns=(("a", "bigint"), ("b", "string"))))
+    glue.update_table(DatabaseName=db, TableInput=table_input("history", columns=(("a", "bigint"),)), SkipArchive=True)
+    versions = glue.get_table_versions(DatabaseName=db, TableName="history")["TableVersions"]
+    assert [v["VersionId"] for v in versions] == ["3", "1", "0"]
+    assert [c["Type"] for c in versions[-1]["Table"]["StorageDescriptor"]["Columns"]] == ["int"]
+    one = glue.get_table_version(DatabaseName=db, TableName="history", VersionId="1")["TableVersion"]
+    assert [c["Name"] for c in one["Table"]["StorageDescriptor"]["Columns"]] == ["a", "b"]
+    # An update against a stale version is refused.
+    with pytest.raises(ClientError) as e:
+        glue.update_table(DatabaseName=db, TableInput=table_input("history"), VersionId="1")
+    assert e.value.response["Error"]["Code"] == "ConcurrentModificationException"
+    result = glue.batch_delete_table_version(DatabaseName=db, TableName="history", VersionIds=["0", "3", "42"])
+    assert sorted(e["VersionId"] for e in result["Errors"]) == ["3", "42"]
+    assert [v["VersionId"] for v in glue.get_table_versions(DatabaseName=db, TableName="history")["TableVersions"]] == ["3", "1"]
+
+    glue.create_table(DatabaseName=db, TableInput={**table_input("clicks"), "Description": "web clickstream", "Parameters": {"team": "growth"}})
+    found = glue.search_tables(SearchText="clickstream")["TableList"]
+    assert [(t["DatabaseName"], t["Name"]) for t in found] == [(db, "clicks")]
+    found = glue.search_tables(Filters=[{"Key": "DatabaseName", "Value": db}, {"Key": "team", "Value": "growth"}])["TableList"]
+    assert [t["Name"] for t in found] == ["clicks"]
+    found = glue.search_tables(Filters=[{"Key": "DatabaseName", "Value": db}], SortCriteria=[{"FieldName": "Name", "Sort": "DESC"}])
+    assert [t["Name"] for t in found["TableList"]] == ["history", "clicks"]
+
+
+def test_partition_filters_segments_and_updates(glue, db):
+    glue.create_table(DatabaseName=db, TableInput=table_input("sales", partition_keys=(("year", "string"), ("month", "int"))))
+    values = [(str(y), str(m)) for y in (2023, 2024) for m in range(1, 13)]
+    for i in range(0, len(values), 10):
+        batch = [{"Values": list(v), "StorageDescriptor": {"Location": f"s3://somewhere/sales/year={v[0]}/month={v[1]}/"}} for v in values[i:i + 10]]
+        assert glue.batch_create_partition(DatabaseName=db, TableName="sales", PartitionInputList=batch)["Errors"] == []
+
+    def parts(expression=None, **kw):
+        args = {"DatabaseName": db, "TableName": "sales", **kw}
+        if expression:
+            args["Expression"] = expression
+        pages = glue.get_paginator("get_partitions").paginate(**args, PaginationConfig={"PageSize": 5})
+        return [tuple(p["Values"]) for page in pages for p in page["Partitions"]]
+
+    assert len(parts()) == 24
+    assert parts("year = '2024' AND month > 9") == [("2024", "10"), ("2024", "11"), ("2024", "12")]
+    assert len(parts("month BETWEEN 3 AND 5")) == 6
+    assert parts("year IN ('2023') AND month IN (1, 2)") == [("2023", "1"), ("2023", "2")]
+    assert len(parts("year LIKE '202%' AND NOT month >= 2")) == 2
+    with pytest.raises(ClientError) as e:
+        parts("colour = 'red'")
+    assert e.value.response["Error"]["Code"] == "InvalidInputException"
+    # Segments split the partitions into disjoint parts that cover them all.
+    segments = [parts(Segment={"SegmentNumber": i, "TotalSegments": 3}) for i in range(3)]
+    assert sorted(v for s in segments for v in s) == sorted(parts()) and all(segments)
+    no_columns = glue.get_partitions(DatabaseName=db, TableName="sales", ExcludeColumnSchema=True, MaxResults=1)["Partitions"][0]
+    assert "Columns" not in no_columns["StorageDescriptor"]
+
+    got = glue.batch_get_partition(DatabaseName=db, TableName="sales",
+                                   PartitionsToGet=[{"Values": ["2024", "1"]}, {"Values": ["1999", "1"]}])
+    assert [p["Values"] for p in got["Partitions"]] == [["2024", "1"]]
+    glue.update_partition(DatabaseName=db, TableName="sales", PartitionValueList=["2024", "1"],
+                          PartitionInput={"Values": ["2024", "1"], "Parameters": {"checked": "yes"},
+                                          "StorageDescriptor": {"Location": "s3://elsewhere/2024/1/"}})
+    p = glue.get_partition(DatabaseName=db, TableName="sales", PartitionValues=["2024", "1"])["Partition"]
+    assert p["Parameters"] == {"checked": "yes"} and p["StorageDescriptor"]["Location"] == "s3://elsewhere/2024/1/"
+    result = glue.batch_update_partition(DatabaseName=db, TableName="sales", Entries=[
+        {"PartitionValueList": ["2024", "2"], "PartitionInput": {"Values": ["2024", "13"]}},
+        {"PartitionValueList": ["1999", "1"], "PartitionInput": {"Values": ["1999", "1"]}},
+    ])
+    assert [e["PartitionValueList"] for e in result["Errors"]] == [["1999", "1"]]
+    assert ("2024", "13") in parts() and ("2024", "2") not in parts()
+
+
+def test_invalid_input_changes_nothing(server, db):
+    # Without botocore's own checks, so that the server is the one that refuses.
+    glue = server.client("glue", parameter_validation=False)
+    bad_tables = [
+        {"Name": ""},
+        {"Name": "x" * 256},
+        {"Name": "multi\nline"},
+        {**table_input("dup_cols", columns=(("a", "int"), ("A", "string")))},
+        {**table_input("long_desc"), "Description": "d" * 2049},
+        {**table_input("huge_param"), "Parameters": {"k": "v" * 512_001}},
+    ]
+    for t in bad_tables:
+        with pytest.raises(ClientError) as e:
+            glue.create_table(DatabaseName=db, TableInput=t)
+        assert e.value.response["Error"]["Code"] == "InvalidInputException", t.get("Name")
+    with pytest.raises(ClientError) as e:
+        glue.create_table(DatabaseName=db, TableInput={"StorageDescriptor": {}})
+    assert e.value.response["Error"]["Code"] == "InvalidInputException"
+    with pytest.raises(ClientError) as e:
+        glue.create_database(DatabaseInput={"Description": "no name"})
+    assert e.value.response["Error"]["Code"] == "InvalidInputException"
+    assert glue.get_tables(DatabaseName=db)["TableList"] == []
+    glue.create_table(DatabaseName=db, TableInput=table_input("p", partition_keys=(("dt", "string"),)))
+    result = glue.batch_create_partition(DatabaseName=db, TableName="p", PartitionInputList=[
+        {"Values": ["ok"]}, {"Values": ["too", "many"]}, {"Values": ["v" * 1025]}])
+    assert len(result["Errors"]) == 2
+    assert [p["Values"] for p in glue.get_partitions(DatabaseName=db, TableName="p")["Partitions"]] == [["ok"]]

@@ -49,11 +49,8 @@ impl PartitionFilter {
                 Ok(e)
             })
             .map_err(invalid)?;
-        let keys = partition_keys
-            .iter()
-            .enumerate()
-            .map(|(i, c)| (c.name.to_ascii_lowercase(), (i, c.r#type.as_deref().is_some_and(numeric))))
-            .collect();
+        let keys =
+            partition_keys.iter().enumerate().map(|(i, c)| (c.name.to_ascii_lowercase(), (i, c.r#type.as_deref().is_some_and(numeric)))).collect();
         let filter = PartitionFilter { expr, keys };
         // Evaluating once over NULLs checks every name and operator before any partition is read.
         filter.eval(&filter.expr, &[])?;

@@ -118,6 +118,9 @@ pub struct Table {
     pub parameters: Parameters,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub catalog_id: Option<String>,
+    /// The table's current version: "0" when created, one more on each archived update.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version_id: Option<String>,
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }

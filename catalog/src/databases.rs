@@ -1,0 +1,61 @@
+//! Databases: create, get, list, update, and delete with everything in them.
+
+use storage::KvOp;
+
+use crate::model::{self, Database, Table};
+use crate::{Catalog, Error, Result, db_key, decode, encode, partition_prefix, table_prefix, validate, version_prefix};
+
+impl Catalog {
+    pub async fn create_database(&self, mut db: Database) -> Result<Database> {
+        validate::database(&mut db)?;
+        db.create_time.get_or_insert_with(model::now);
+        if !self.tree.compare_and_swap(&db_key(&db.name), None, Some(&encode(&db)))? {
+            return Err(Error::AlreadyExists(format!("Database already exists: {}", db.name)));
+        }
+        self.kv.flush().await?;
+        Ok(db)
+    }
+
+    pub fn get_database(&self, name: &str) -> Result<Database> {
+        let name = validate::normalize_name("database", name)?;
+        match self.tree.get(&db_key(&name))? {
+            Some(v) => decode(&v),
+            None => Err(Error::NotFound(format!("Database {name} not found."))),
+        }
+    }
+
+    /// Every database, in name order.
+    pub fn list_databases(&self) -> Result<Vec<Database>> {
+        self.tree.scan_prefix(b"d/").map(|e| e.map_err(Error::from).and_then(|(_, v)| decode(&v))).collect()
+    }
+
+    pub async fn update_database(&self, name: &str, mut input: Database) -> Result<Database> {
+        let old = self.get_database(name)?;
+        validate::database(&mut input)?;
+        if input.name != old.name {
+            return Err(Error::InvalidInput("renaming a database is not supported".into()));
+        }
+        input.create_time = old.create_time;
+        self.commit(vec![KvOp::Put(db_key(&old.name), encode(&input))]).await?;
+        Ok(input)
+    }
+
+    /// Deletes a database with its tables, their versions and their partitions, as Glue does.
+    pub async fn delete_database(&self, name: &str) -> Result<()> {
+        let db = self.get_database(name)?;
+        let mut ops = vec![KvOp::Delete(db_key(&db.name))];
+        for entry in self.tree.scan_prefix(&table_prefix(&db.name)) {
+            let (k, v) = entry?;
+            let table: Table = decode(&v)?;
+            ops.push(KvOp::Delete(k));
+            ops.extend(self.deletes_under(&partition_prefix(&db.name, &table.name))?);
+            ops.extend(self.deletes_under(&version_prefix(&db.name, &table.name))?);
+        }
+        self.commit(ops).await
+    }
+
+    /// Delete operations for every entry under a prefix.
+    pub(crate) fn deletes_under(&self, prefix: &[u8]) -> Result<Vec<KvOp>> {
+        self.tree.scan_prefix(prefix).map(|e| e.map(|(k, _)| KvOp::Delete(k)).map_err(Error::from)).collect()
+    }
+}
