@@ -6,6 +6,7 @@
 pub mod cancel;
 pub mod engine;
 pub mod error;
+pub mod partitioned;
 pub mod sql;
 pub mod tables;
 pub mod types;

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use catalog::{Catalog, Table};
-use datafusion::arrow::datatypes::{DataType, Field, Schema};
+use datafusion::arrow::datatypes::{Field, Schema};
 use datafusion::catalog::{CatalogProvider, SchemaProvider, TableProvider};
 use datafusion::common::{DataFusionError, Result as DfResult};
 use datafusion::datasource::file_format::FileFormat;
@@ -22,6 +22,7 @@ use storage::{BucketStore, Store};
 use stores::Registry;
 use url::Url;
 
+use crate::partitioned::PartitionedTable;
 use crate::types::hive_to_arrow;
 
 /// The catalog name Athena exposes for Glue.
@@ -132,7 +133,7 @@ impl SchemaProvider for GlueSchema {
             Err(catalog::Error::NotFound(_)) => return Ok(None),
             Err(e) => return Err(DataFusionError::External(Box::new(e))),
         };
-        listing_table(&self.store, &table).await.map(Some)
+        listing_table(&self.store, &self.catalog, &table).await.map(Some)
     }
 
     fn table_exist(&self, name: &str) -> bool {
@@ -199,8 +200,9 @@ fn file_format(table: &Table) -> DfResult<(Arc<dyn FileFormat>, &'static str)> {
     Err(plan_err(table, format!("unsupported SerDe {library:?} / input format {input:?}")))
 }
 
-/// Builds the DataFusion table for a catalog table.
-pub async fn listing_table(store: &Store, table: &Table) -> DfResult<Arc<dyn TableProvider>> {
+/// Builds the DataFusion table for a catalog table: a listing table over its location, or, with
+/// partition keys, a [`PartitionedTable`] over the catalog's partitions.
+pub async fn listing_table(store: &Store, catalog: &Catalog, table: &Table) -> DfResult<Arc<dyn TableProvider>> {
     let location = table.location().ok_or_else(|| plan_err(table, "it has no location"))?;
     let url_text = directory_url(location);
     let url = ListingTableUrl::parse(&url_text)?;
@@ -217,8 +219,18 @@ pub async fn listing_table(store: &Store, table: &Table) -> DfResult<Arc<dyn Tab
         let t = hive_to_arrow(hive).map_err(|e| plan_err(table, format!("column {}: {e}", c.name)))?;
         fields.push(Field::new(&c.name, t, true));
     }
-    let partition_cols: Vec<(String, DataType)> = table.partition_keys.iter().map(|k| (k.name.clone(), DataType::Utf8)).collect();
-    let options = ListingOptions::new(format).with_file_extension("").with_table_partition_cols(partition_cols);
-    let config = ListingTableConfig::new(url).with_listing_options(options).with_schema(Arc::new(Schema::new(fields)));
+    let file_schema = Arc::new(Schema::new(fields.clone()));
+    if !table.partition_keys.is_empty() {
+        let mut partition_fields = Vec::new();
+        for k in &table.partition_keys {
+            let hive = k.r#type.as_deref().unwrap_or("string");
+            let t = hive_to_arrow(hive).map_err(|e| plan_err(table, format!("partition key {}: {e}", k.name)))?;
+            partition_fields.push(Field::new(&k.name, t, true));
+        }
+        let schema = Arc::new(Schema::new(fields.into_iter().chain(partition_fields.iter().cloned()).collect::<Vec<_>>()));
+        return Ok(Arc::new(PartitionedTable { catalog: catalog.clone(), table: table.clone(), format, file_schema, partition_fields, schema }));
+    }
+    let options = ListingOptions::new(format).with_file_extension("");
+    let config = ListingTableConfig::new(url).with_listing_options(options).with_schema(file_schema);
     Ok(Arc::new(ListingTable::try_new(config)?))
 }
