@@ -8,6 +8,7 @@
 //! Tree `catalog` keys: `d/<db>`, `t/<db>\0<table>`, `tv/<db>\0<table>\0<version>` (archived
 //! table versions), `p/<db>\0<table>\0<values joined by \x1f>`, `c/<crawler>` (crawlers).
 
+pub mod crawler;
 mod databases;
 pub mod expression;
 pub mod model;
@@ -20,6 +21,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use storage::{Kv, KvOp, KvTree};
 
+pub use crawler::{Crawler, CrawlerMetrics, Progress, Resolver, RunSummary};
 pub use expression::PartitionFilter;
 pub use model::{Column, Database, Parameters, Partition, SerDeInfo, StorageDescriptor, Table};
 pub use partitions::{PartitionPage, PartitionQuery, Segment};
@@ -148,6 +150,8 @@ pub struct Catalog {
     /// Serialises read-modify-write changes (updates, batches, crawler results), so that a check
     /// and the write it guards cannot interleave with another change.
     pub(crate) writes: Arc<tokio::sync::Mutex<()>>,
+    /// The crawls in progress, with what cancels them.
+    pub(crate) running: Arc<crawler::Running>,
 }
 
 /// A per-item failure of a batch call.
@@ -166,7 +170,9 @@ impl std::fmt::Debug for Catalog {
 impl Catalog {
     pub fn open(kv: Arc<dyn Kv>) -> Result<Self> {
         let tree = kv.tree("catalog")?;
-        Ok(Catalog { kv, tree, writes: Arc::new(tokio::sync::Mutex::new(())) })
+        let catalog = Catalog { kv, tree, writes: Arc::new(tokio::sync::Mutex::new(())), running: Arc::new(crawler::Running::default()) };
+        catalog.recover_crawlers()?;
+        Ok(catalog)
     }
 
     /// Applies the operations as one atomic batch and makes them durable.

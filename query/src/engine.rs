@@ -15,6 +15,7 @@ use catalog::{Catalog, Column, SerDeInfo, StorageDescriptor, Table};
 use datafusion::arrow::datatypes::DataType;
 use datafusion::config::Dialect;
 use datafusion::dataframe::{DataFrame, DataFrameWriteOptions};
+use datafusion::execution::cache::cache_manager::CacheManagerConfig;
 use datafusion::execution::context::{SQLOptions, SessionConfig, SessionContext};
 use datafusion::execution::runtime_env::{RuntimeEnv, RuntimeEnvBuilder};
 use datafusion::execution::session_state::SessionStateBuilder;
@@ -224,9 +225,14 @@ impl Engine {
             .enable_all()
             .build()
             .map_err(|e| Error::Internal(format!("starting the query runtime: {e}")))?;
+        // DataFusion's caches of listings, statistics and footers are keyed by object path alone
+        // (not bucket) and the listing cache never expires: in a lake whose buckets share
+        // prefixes and whose files change, they would answer from stale or foreign data.
+        let caches = CacheManagerConfig::default().with_list_files_cache_limit(0).with_file_statistics_cache_limit(0).with_metadata_cache_limit(0);
         let df_runtime = RuntimeEnvBuilder::new()
             .with_memory_limit(config.memory_limit, 1.0)
             .with_object_store_registry(Arc::new(LakeRegistry::new(store.clone())))
+            .with_cache_manager(caches)
             .build_arc()?;
         let history = kv.tree("queries")?;
         for entry in history.scan_prefix(b"q/") {

@@ -13,6 +13,7 @@ use datafusion::catalog::{CatalogProvider, SchemaProvider, TableProvider};
 use datafusion::common::{DataFusionError, Result as DfResult};
 use datafusion::datasource::file_format::FileFormat;
 use datafusion::datasource::file_format::csv::CsvFormat;
+use datafusion::datasource::file_format::file_compression_type::FileCompressionType;
 use datafusion::datasource::file_format::json::JsonFormat;
 use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::{ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl};
@@ -164,11 +165,19 @@ fn file_format(table: &Table) -> DfResult<(Arc<dyn FileFormat>, &'static str)> {
     let input = sd.input_format.as_deref().unwrap_or_default().to_ascii_lowercase();
     let classification = table.parameters.get("classification").map(|c| c.to_ascii_lowercase()).unwrap_or_default();
     let params = serde.map(|s| s.parameters.clone()).unwrap_or_default();
+    // Text files may be compressed as a whole (the crawler records which way).
+    let compression = match table.parameters.get("compressionType").map(|c| c.to_ascii_lowercase()).as_deref() {
+        Some("gzip") => FileCompressionType::GZIP,
+        Some("bzip2") => FileCompressionType::BZIP2,
+        Some("zstd") => FileCompressionType::ZSTD,
+        Some("xz") => FileCompressionType::XZ,
+        _ => FileCompressionType::UNCOMPRESSED,
+    };
     if library.contains("parquet") || input.contains("parquet") || classification == "parquet" {
         return Ok((Arc::new(ParquetFormat::default()), "parquet"));
     }
     if library.contains("json") || classification == "json" {
-        return Ok((Arc::new(JsonFormat::default()), "json"));
+        return Ok((Arc::new(JsonFormat::default().with_file_compression_type(compression)), "json"));
     }
     if library.contains("opencsvserde") || library.contains("lazysimpleserde") || input.contains("textinputformat") || classification == "csv" {
         let open_csv = library.contains("opencsvserde");
@@ -194,7 +203,12 @@ fn file_format(table: &Table) -> DfResult<(Arc<dyn FileFormat>, &'static str)> {
         // LazySimpleSerDe does not know quotes; files written by pandas and most tools do quote
         // fields that hold the delimiter or a newline. Honouring the quotes reads such files the
         // way their writer meant, which is what users of these files expect.
-        let format = CsvFormat::default().with_delimiter(delimiter).with_quote(quote).with_has_header(has_header).with_newlines_in_values(true);
+        let format = CsvFormat::default()
+            .with_delimiter(delimiter)
+            .with_quote(quote)
+            .with_has_header(has_header)
+            .with_newlines_in_values(true)
+            .with_file_compression_type(compression);
         return Ok((Arc::new(format), "csv"));
     }
     Err(plan_err(table, format!("unsupported SerDe {library:?} / input format {input:?}")))
@@ -204,7 +218,15 @@ fn file_format(table: &Table) -> DfResult<(Arc<dyn FileFormat>, &'static str)> {
 /// partition keys, a [`PartitionedTable`] over the catalog's partitions.
 pub async fn listing_table(store: &Store, catalog: &Catalog, table: &Table) -> DfResult<Arc<dyn TableProvider>> {
     let location = table.location().ok_or_else(|| plan_err(table, "it has no location"))?;
-    let url_text = directory_url(location);
+    let mut url_text = directory_url(location);
+    // A location may name one object rather than a folder (the crawler's table of a lone file).
+    if !location.trim().ends_with('/')
+        && let Ok((bucket, key)) = crate::engine::parse_s3_url(location.trim())
+        && !key.is_empty()
+        && store.head_object(&bucket, &key).is_ok()
+    {
+        url_text = location.trim().replacen("s3a://", "s3://", 1);
+    }
     let url = ListingTableUrl::parse(&url_text)?;
     // A table whose bucket is gone must fail loudly rather than look empty (invariant 3).
     if let Some(bucket) = Url::parse(&url_text).ok().and_then(|u| u.host_str().map(str::to_string))

@@ -171,3 +171,32 @@ async fn stop_ends_a_busy_query_and_frees_its_memory() {
     // Nothing of the cancelled query's result was committed.
     assert!(f.store.head_object("results", &format!("{id}.csv")).is_err());
 }
+
+/// Two buckets with the same prefixes, and files that change: every query sees the current
+/// files of its own table (DataFusion's path-keyed caches are off).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tables_see_current_files_of_their_own_bucket() {
+    let f = fixture().await;
+    f.store.create_bucket("other", "minerva").await.unwrap();
+    let body = |s: &'static str| futures::stream::iter([Ok(Bytes::from(s))]).boxed();
+    // The same key in another bucket, with other rows.
+    f.store.put_object("other", "reviews/data.csv", body("sentiment,review_body,product_category\n9,x,y\n"), PutOptions::default()).await.unwrap();
+    let count = |sql: &'static str| {
+        let engine = f.engine.clone();
+        async move {
+            let id = engine.start(start(sql)).unwrap();
+            let q = wait(&engine, &id).await;
+            assert_eq!(q.state, QueryState::Succeeded, "{:?}", q.state_change_reason);
+            engine.results(&id, None, 10).await.unwrap().rows[1][0].clone().unwrap()
+        }
+    };
+    assert_eq!(count("SELECT COUNT(*) FROM reviews").await, "3");
+    let mut other = f.catalog.get_table("shop", "reviews").unwrap();
+    other.name = "other_reviews".into();
+    other.storage_descriptor.as_mut().unwrap().location = Some("s3://other/reviews".into());
+    f.catalog.create_table("shop", other).await.unwrap();
+    assert_eq!(count("SELECT COUNT(*) FROM other_reviews").await, "1");
+    // A file added after the first query is seen by the next.
+    f.store.put_object("lake", "reviews/more.csv", body("sentiment,review_body,product_category\n1,y,z\n"), PutOptions::default()).await.unwrap();
+    assert_eq!(count("SELECT COUNT(*) FROM reviews").await, "4");
+}

@@ -340,7 +340,7 @@ async fn json_request(app: &App, service: &str, op: &str, req: Request) -> Respo
         }
     };
     let result = match service {
-        "glue" => crate::glue::handle(&app.catalog, op, &body).await,
+        "glue" => crate::glue::handle(&app.catalog, &app.store, op, &body).await,
         _ => {
             // The caller's own results bucket, made on first use, as on AWS each account has one.
             let output_location = match app.results_location(caller).await {

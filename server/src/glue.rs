@@ -1,8 +1,13 @@
 //! The Glue Data Catalog API (AWS JSON 1.1, `X-Amz-Target: AWSGlue.<Op>`).
 
-use catalog::{Catalog, Database, ErrorKind, ItemError, Partition, PartitionQuery, SearchFilter, SearchQuery, Segment, Table};
+use std::sync::Arc;
+
+use catalog::{
+    Catalog, Crawler, CrawlerMetrics, Database, ErrorKind, ItemError, Partition, PartitionQuery, Resolver, SearchFilter, SearchQuery, Segment, Table,
+};
 use http::StatusCode;
 use serde_json::{Value, json};
+use storage::{BucketStore, Store};
 
 use crate::aws_json::{JsonError, JsonResult, next_token, optional, page, reply, required};
 use crate::users::PRIMARY_ACCOUNT as ACCOUNT_ID;
@@ -88,9 +93,149 @@ fn partition_json(p: &Partition, exclude_columns: bool) -> Value {
     v
 }
 
-pub async fn handle(catalog: &Catalog, op: &str, body: &Value) -> JsonResult {
+/// A crawler's definition from CreateCrawler/UpdateCrawler input: `Schedule` arrives as a cron
+/// string and is kept as Glue returns it; `Tags` are not part of the crawler.
+fn crawler_input(body: &Value) -> Result<Crawler, JsonError> {
+    let mut input = body.clone();
+    if let Some(m) = input.as_object_mut() {
+        m.remove("Tags");
+        if let Some(Value::String(expr)) = m.get("Schedule").cloned() {
+            m.insert("Schedule".into(), json!({ "ScheduleExpression": expr, "State": "SCHEDULED" }));
+        }
+        for read_only in ["State", "LastCrawl", "CrawlElapsedTime", "CreationTime", "LastUpdated", "Version"] {
+            m.remove(read_only);
+        }
+    }
+    serde_json::from_value(input).map_err(|e| JsonError::new("InvalidInputException", format!("invalid crawler: {e}")))
+}
+
+fn metrics_json(m: &CrawlerMetrics) -> Value {
+    json!({
+        "CrawlerName": m.name,
+        "TimeLeftSeconds": m.time_left_seconds,
+        "StillEstimating": m.still_estimating,
+        "LastRuntimeSeconds": m.last_runtime_seconds,
+        "MedianRuntimeSeconds": m.median_runtime_seconds,
+        "TablesCreated": m.tables_created,
+        "TablesUpdated": m.tables_updated,
+        "TablesDeleted": m.tables_deleted,
+    })
+}
+
+/// Crawls read the lake's buckets through `object_store`; a bucket that does not exist fails
+/// the run with a message that says so.
+pub fn lake_resolver(store: &Store) -> Resolver {
+    let store = store.clone();
+    Arc::new(move |bucket: &str| {
+        store.head_bucket(bucket).map_err(|_| format!("The S3 bucket {bucket} of the crawler's target does not exist"))?;
+        Ok(Arc::new(BucketStore::new(store.clone(), bucket)) as Arc<dyn object_store::ObjectStore>)
+    })
+}
+
+pub async fn handle(catalog: &Catalog, store: &Store, op: &str, body: &Value) -> JsonResult {
     let r = |res: Result<Value, catalog::Error>| -> JsonResult { res.map(reply).map_err(glue_err) };
     match op {
+        // ---- crawlers ----
+        "CreateCrawler" => {
+            required(body, "Name")?;
+            required(body, "Role")?;
+            r(catalog.create_crawler(crawler_input(body)?).await.map(|_| json!({})))
+        }
+        "GetCrawler" => r(catalog.get_crawler(required(body, "Name")?).map(|c| json!({ "Crawler": c }))),
+        "GetCrawlers" => {
+            let all = catalog.list_crawlers().map_err(glue_err)?;
+            let (start, max) = page(body, 100, 1000)?;
+            let list: Vec<&Crawler> = all.iter().skip(start).take(max).collect();
+            Ok(reply(json!({ "Crawlers": list, "NextToken": next_token(start, max, all.len()) })))
+        }
+        "BatchGetCrawlers" => {
+            let names: Vec<String> = parse(body, "CrawlerNames")?;
+            let (mut found, mut missing) = (Vec::new(), Vec::new());
+            for n in names {
+                match catalog.get_crawler(&n) {
+                    Ok(c) => found.push(c),
+                    Err(catalog::Error::NotFound(_)) => missing.push(n),
+                    Err(e) => return Err(glue_err(e)),
+                }
+            }
+            Ok(reply(json!({ "Crawlers": found, "CrawlersNotFound": missing })))
+        }
+        "ListCrawlers" => {
+            let all: Vec<String> = catalog.list_crawlers().map_err(glue_err)?.into_iter().map(|c| c.name).collect();
+            let (start, max) = page(body, 100, 1000)?;
+            let list: Vec<&String> = all.iter().skip(start).take(max).collect();
+            Ok(reply(json!({ "CrawlerNames": list, "NextToken": next_token(start, max, all.len()) })))
+        }
+        "UpdateCrawler" => {
+            let name = required(body, "Name")?.to_string();
+            let patch = crawler_input(body)?;
+            let given = |k: &str| body.get(k).is_some_and(|v| !v.is_null());
+            r(catalog
+                .update_crawler(&name, |c| {
+                    if given("Role") {
+                        c.role = patch.role;
+                    }
+                    if given("DatabaseName") {
+                        c.database_name = patch.database_name;
+                    }
+                    if given("Description") {
+                        c.description = patch.description;
+                    }
+                    if given("Targets") {
+                        c.targets = patch.targets;
+                    }
+                    if given("Schedule") {
+                        c.schedule = patch.schedule;
+                    }
+                    if given("Classifiers") {
+                        c.classifiers = patch.classifiers;
+                    }
+                    if given("TablePrefix") {
+                        c.table_prefix = patch.table_prefix;
+                    }
+                    if given("SchemaChangePolicy") {
+                        c.schema_change_policy = patch.schema_change_policy;
+                    }
+                    if given("RecrawlPolicy") {
+                        c.recrawl_policy = patch.recrawl_policy;
+                    }
+                    if given("LineageConfiguration") {
+                        c.lineage_configuration = patch.lineage_configuration;
+                    }
+                    if given("Configuration") {
+                        c.configuration = patch.configuration;
+                    }
+                    if given("CrawlerSecurityConfiguration") {
+                        c.crawler_security_configuration = patch.crawler_security_configuration;
+                    }
+                    if given("LakeFormationConfiguration") {
+                        c.lake_formation_configuration = patch.lake_formation_configuration;
+                    }
+                })
+                .await
+                .map(|_| json!({})))
+        }
+        "DeleteCrawler" => r(catalog.delete_crawler(required(body, "Name")?).await.map(|_| json!({}))),
+        "StartCrawler" => r(catalog.start_crawler(required(body, "Name")?, lake_resolver(store)).await.map(|_| json!({}))),
+        "StopCrawler" => r(catalog.stop_crawler(required(body, "Name")?).await.map(|_| json!({}))),
+        "GetCrawlerMetrics" => {
+            let names: Option<Vec<String>> = parse_optional(body, "CrawlerNameList")?;
+            let names = match names {
+                Some(n) => n,
+                None => catalog.list_crawlers().map_err(glue_err)?.into_iter().map(|c| c.name).collect(),
+            };
+            let mut list = Vec::new();
+            for n in names {
+                match catalog.crawler_metrics(&n) {
+                    Ok(m) => list.push(metrics_json(&m)),
+                    Err(catalog::Error::NotFound(_)) => {}
+                    Err(e) => return Err(glue_err(e)),
+                }
+            }
+            let (start, max) = page(body, 100, 1000)?;
+            let shown: Vec<&Value> = list.iter().skip(start).take(max).collect();
+            Ok(reply(json!({ "CrawlerMetricsList": shown, "NextToken": next_token(start, max, list.len()) })))
+        }
         // ---- databases ----
         "CreateDatabase" => {
             let db: Database = parse(body, "DatabaseInput")?;

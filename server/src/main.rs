@@ -4,6 +4,7 @@ mod app;
 mod athena;
 mod aws_json;
 mod config;
+mod crawl_cmd;
 mod glue;
 mod idle;
 mod s3;
@@ -23,6 +24,8 @@ struct Cli {
 enum Command {
     /// Serve S3, Glue, Athena and STS on one address.
     Serve(config::ServeArgs),
+    /// Crawl an S3 prefix of a data directory into Glue tables, as a Glue crawler would.
+    Crawl(crawl_cmd::CrawlArgs),
 }
 
 fn main() {
@@ -41,6 +44,7 @@ fn main() {
             Ok(settings) => run(settings),
             Err(e) => Err(e.into()),
         },
+        Command::Crawl(args) => crawl_cmd::run(args),
     };
     if let Err(e) = result {
         // Print the whole chain, so the cause is never hidden behind a summary.

@@ -1,0 +1,218 @@
+"""Glue crawlers through boto3 and the `minerva crawl` command: the API and its states, schema
+inference on the users' raw data, re-crawls, bad input, and Athena over what was crawled."""
+
+import csv
+import io
+import json
+import re
+import signal
+import subprocess
+import time
+
+import awswrangler as wr
+import boto3
+import pandas as pd
+import pytest
+from botocore.exceptions import ClientError
+
+from conftest import ACCESS_KEY, DATA, REGION, SECRET_KEY, binary, code, unique, wait_query
+
+
+def wait_ready(glue, name, timeout=120):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        c = glue.get_crawler(Name=name)["Crawler"]
+        if c["State"] == "READY":
+            return c
+        time.sleep(0.1)  # polling the crawler's state, as Glue clients do
+    raise AssertionError(f"crawler {name} did not finish")
+
+
+def crawler(glue, name, database, path, **kw):
+    glue.create_crawler(Name=name, Role="arn:aws:iam::000000000000:role/glue", DatabaseName=database,
+                        Targets={"S3Targets": [{"Path": path}]}, **kw)
+
+
+def run(glue, name):
+    glue.start_crawler(Name=name)
+    return wait_ready(glue, name)
+
+
+def athena_rows(athena, sql, database):
+    qid = athena.start_query_execution(QueryString=sql, QueryExecutionContext={"Database": database})["QueryExecutionId"]
+    q = wait_query(athena, qid)
+    assert q["Status"]["State"] == "SUCCEEDED", q["Status"]
+    pages = athena.get_paginator("get_query_results").paginate(QueryExecutionId=qid)
+    rows = [[d.get("VarCharValue") for d in r["Data"]] for p in pages for r in p["ResultSet"]["Rows"]]
+    return rows[1:]
+
+
+@pytest.fixture
+def setup(server, s3, glue):
+    bucket = unique("crawl")
+    s3.create_bucket(Bucket=bucket)
+    db = unique("crawled").replace("-", "_")
+    glue.create_database(DatabaseInput={"Name": db})
+    return bucket, db
+
+
+def test_the_raw_review_file_crawls_and_queries_whole(server, s3, glue, athena, setup):
+    bucket, db = setup
+    s3.upload_file(str(DATA), bucket, "reviews/womens_clothing_ecommerce_reviews.csv")
+    crawler(glue, "reviews-crawler", db, f"s3://{bucket}/reviews/")
+    last = run(glue, "reviews-crawler")["LastCrawl"]
+    assert last["Status"] == "SUCCEEDED", last
+    table = glue.get_table(DatabaseName=db, Name="reviews")["Table"]
+    sd = table["StorageDescriptor"]
+    assert sd["SerdeInfo"]["SerializationLibrary"] == "org.apache.hadoop.hive.serde2.OpenCSVSerde"
+    assert table["Parameters"]["classification"] == "csv"
+    assert table["Parameters"]["skip.header.line.count"] == "1"
+    assert table["Parameters"]["areColumnsQuoted"] == "true"
+    types = {c["Name"]: c["Type"] for c in sd["Columns"]}
+    assert types["clothing id"] == "bigint" and types["rating"] == "bigint" and types["review text"] == "string"
+    # Records, not lines: reviews hold newlines inside quotes.
+    assert athena_rows(athena, "SELECT COUNT(*) FROM reviews", db) == [["23486"]]
+    raw = pd.read_csv(DATA, dtype=str, keep_default_na=False)
+    session = boto3.Session(aws_access_key_id=ACCESS_KEY, aws_secret_access_key=SECRET_KEY, region_name=REGION)
+    for service in ("s3", "athena", "glue", "sts"):
+        setattr(wr.config, f"{service}_endpoint_url", server.url)
+    got = wr.athena.read_sql_query('SELECT "clothing id", "review text", "class name" FROM reviews', database=db,
+                                   ctas_approach=True, boto3_session=session)
+    assert len(got) == 23486
+    want = sorted(raw["Review Text"].tolist())
+    have = sorted("" if pd.isna(v) else v for v in got["review text"].tolist())
+    assert have == want, "every review text comes back whole"
+    assert athena_rows(athena, "SELECT COUNT(*) FROM reviews WHERE \"review text\" LIKE '%' || chr(10) || '%'", db)[0][0] != "0"
+
+
+def test_crawler_api_states_and_metrics(server, s3, setup):
+    bucket, db = setup
+    glue = server.client("glue", parameter_validation=False)
+    # Enough files that the crawl is still running when it is stopped.
+    for i in range(400):
+        s3.put_object(Bucket=bucket, Key=f"many/part-{i:04}.json", Body=json.dumps({"i": i, "v": "x"}).encode())
+    name = unique("api-crawler")
+    with pytest.raises(ClientError) as e:
+        glue.create_crawler(Name=name, DatabaseName=db, Targets={"S3Targets": [{"Path": "not-s3"}]}, Role="r")
+    assert code(e) == "InvalidInputException"
+    with pytest.raises(ClientError) as e:
+        glue.create_crawler(Name=name, Role="r", Targets={"S3Targets": [{"Path": f"s3://{bucket}/many/"}]}, Configuration="{not json")
+    assert code(e) == "InvalidInputException"
+    crawler(glue, name, db, f"s3://{bucket}/many/", Schedule="cron(0 * * * ? *)", TablePrefix="raw_",
+            SchemaChangePolicy={"UpdateBehavior": "UPDATE_IN_DATABASE", "DeleteBehavior": "DELETE_FROM_DATABASE"},
+            Configuration=json.dumps({"Version": 1.0, "Grouping": {"TableGroupingPolicy": "CombineCompatibleSchemas"}}))
+    with pytest.raises(ClientError) as e:
+        crawler(glue, name, db, f"s3://{bucket}/many/")
+    assert code(e) == "AlreadyExistsException"
+    c = glue.get_crawler(Name=name)["Crawler"]
+    assert c["State"] == "READY" and c["TablePrefix"] == "raw_" and c["Schedule"]["ScheduleExpression"] == "cron(0 * * * ? *)"
+    assert c["SchemaChangePolicy"] == {"UpdateBehavior": "UPDATE_IN_DATABASE", "DeleteBehavior": "DELETE_FROM_DATABASE"}
+    assert name in glue.list_crawlers()["CrawlerNames"]
+    assert name in [x["Name"] for x in glue.get_crawlers()["Crawlers"]]
+    batch = glue.batch_get_crawlers(CrawlerNames=[name, "ghost"])
+    assert [x["Name"] for x in batch["Crawlers"]] == [name] and batch["CrawlersNotFound"] == ["ghost"]
+    glue.update_crawler(Name=name, Description="updated")
+    assert glue.get_crawler(Name=name)["Crawler"]["Description"] == "updated"
+    with pytest.raises(ClientError) as e:
+        glue.stop_crawler(Name=name)
+    assert code(e) == "CrawlerNotRunningException"
+
+    glue.start_crawler(Name=name)
+    assert glue.get_crawler(Name=name)["Crawler"]["State"] == "RUNNING"
+    for call in (lambda: glue.start_crawler(Name=name), lambda: glue.delete_crawler(Name=name),
+                 lambda: glue.update_crawler(Name=name, Description="x")):
+        with pytest.raises(ClientError) as e:
+            call()
+        assert code(e) == "CrawlerRunningException"
+    glue.stop_crawler(Name=name)
+    assert glue.get_crawler(Name=name)["Crawler"]["State"] in ("STOPPING", "READY")
+    last = wait_ready(glue, name)["LastCrawl"]
+    assert last["Status"] == "CANCELLED"
+
+    last = run(glue, name)["LastCrawl"]
+    assert last["Status"] == "SUCCEEDED"
+    assert [t["Name"] for t in glue.get_tables(DatabaseName=db)["TableList"]] == ["raw_many"]
+    metrics = glue.get_crawler_metrics(CrawlerNameList=[name])["CrawlerMetricsList"][0]
+    assert metrics["CrawlerName"] == name and metrics["TablesCreated"] == 1 and metrics["LastRuntimeSeconds"] >= 0
+    assert metrics["StillEstimating"] is False
+    glue.delete_crawler(Name=name)
+    with pytest.raises(ClientError) as e:
+        glue.get_crawler(Name=name)
+    assert code(e) == "EntityNotFoundException"
+
+
+def test_partitions_recrawls_and_bad_input(server, s3, glue, athena, setup):
+    bucket, db = setup
+    for y, m in [(2023, 12), (2024, 1)]:
+        s3.put_object(Bucket=bucket, Key=f"events/year={y}/month={m}/part.json",
+                      Body=b'{"id": 1, "kind": "click", "props": {"x": 1.5}}\n{"id": 2, "kind": "view", "props": {"y": true}}\n')
+    s3.put_object(Bucket=bucket, Key="events/year=2024/month=1/broken.json", Body=b'{"id": 3}\n{oops\n')
+    s3.put_object(Bucket=bucket, Key="events/year=2024/month=1/fake.parquet", Body=b"garbage that only pretends")
+    name = unique("events-crawler")
+    crawler(glue, name, db, f"s3://{bucket}/events/")
+    assert run(glue, name)["LastCrawl"]["Status"] == "SUCCEEDED"
+    table = glue.get_table(DatabaseName=db, Name="events")["Table"]
+    assert [k["Name"] for k in table["PartitionKeys"]] == ["year", "month"]
+    assert [c["Type"] for c in table["StorageDescriptor"]["Columns"]] == ["bigint", "string", "struct<x:double,y:boolean>"]
+    assert table["Parameters"]["UPDATED_BY_CRAWLER"] == name
+    assert sorted(p["Values"] for p in glue.get_partitions(DatabaseName=db, TableName="events")["Partitions"]) == [["2023", "12"], ["2024", "1"]]
+    log = server.log_path.read_text()
+    assert re.search(r"crawl skipped a file.*broken\.json", log) and re.search(r"crawl skipped a file.*fake\.parquet", log)
+    s3.delete_object(Bucket=bucket, Key="events/year=2024/month=1/broken.json")
+    s3.delete_object(Bucket=bucket, Key="events/year=2024/month=1/fake.parquet")
+    assert athena_rows(athena, "SELECT year, month, COUNT(*) FROM events GROUP BY 1, 2 ORDER BY 1, 2", db) == [
+        ["2023", "12", "2"], ["2024", "1", "2"]]
+
+    # A new partition with a new column: the re-crawl adds the partition and merges the column.
+    s3.put_object(Bucket=bucket, Key="events/year=2024/month=2/part.json", Body=b'{"id": 9, "kind": "buy", "props": {"x": 2.0}, "price": 9.5}\n')
+    assert run(glue, name)["LastCrawl"]["Status"] == "SUCCEEDED"
+    table = glue.get_table(DatabaseName=db, Name="events")["Table"]
+    assert [c["Name"] for c in table["StorageDescriptor"]["Columns"]] == ["id", "kind", "props", "price"]
+    assert len(glue.get_partitions(DatabaseName=db, TableName="events")["Partitions"]) == 3
+    assert athena_rows(athena, "SELECT id, price FROM events WHERE month = '2'", db) == [["9", "9.5"]]
+    assert glue.get_crawler_metrics(CrawlerNameList=[name])["CrawlerMetricsList"][0]["TablesUpdated"] == 1
+
+    # A crawler whose bucket does not exist fails its run, saying why.
+    lost = unique("lost-crawler")
+    crawler(glue, lost, db, "s3://no-such-bucket-anywhere/data/")
+    last = run(glue, lost)["LastCrawl"]
+    assert last["Status"] == "FAILED" and "no-such-bucket-anywhere" in last["ErrorMessage"]
+
+
+def test_the_crawl_command(workdir, tmp_path):
+    from conftest import Server
+
+    server = Server(workdir / "cli-crawl-data", workdir / "cli-crawl.log").start()
+    s3 = server.client("s3")
+    s3.create_bucket(Bucket="cli-lake")
+    rows = io.StringIO()
+    writer = csv.writer(rows)
+    writer.writerow(["id", "city", "temp"])
+    for i in range(100):
+        writer.writerow([i, f"city {i}", i / 2])
+    for d in ("2024-01-01", "2024-01-02"):
+        s3.put_object(Bucket="cli-lake", Key=f"weather/dt={d}/w.csv", Body=rows.getvalue().encode())
+    s3.put_object(Bucket="cli-lake", Key="weather/dt=2024-01-02/garbage.parquet", Body=b"nope")
+    # While the server holds the data directory, the command says what to do instead.
+    busy = subprocess.run([binary(), "crawl", "s3://cli-lake/weather/", "--database", "cli", "--data-dir", str(server.data_dir)],
+                          capture_output=True, text=True, timeout=60)
+    assert busy.returncode != 0 and "StartCrawler" in busy.stderr
+    assert server.stop() == 0
+    done = subprocess.run([binary(), "crawl", "s3://cli-lake/weather/", "--database", "cli", "--data-dir", str(server.data_dir)],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert re.search(r"^weather\s+created\s+csv\s+3\s+2\s+200\s+s3://cli-lake/weather/$", done.stdout, re.M), done.stdout
+    assert "skipped s3://cli-lake/weather/dt=2024-01-02/garbage.parquet" in done.stdout
+    assert "created database cli" in done.stderr
+    again = subprocess.run([binary(), "crawl", "s3://cli-lake/weather/", "--database", "cli", "--data-dir", str(server.data_dir)],
+                           capture_output=True, text=True, timeout=120)
+    assert "0 objects read, 3 unchanged" in again.stdout, again.stdout
+    server.start()
+    try:
+        # Athena reads every file of a partition, as on AWS: the junk goes before the query.
+        server.client("s3").delete_object(Bucket="cli-lake", Key="weather/dt=2024-01-02/garbage.parquet")
+        athena = server.client("athena")
+        assert athena_rows(athena, "SELECT dt, COUNT(*), MAX(temp) FROM weather GROUP BY dt ORDER BY dt", "cli") == [
+            ["2024-01-01", "100", "49.5"], ["2024-01-02", "100", "49.5"]]
+    finally:
+        server.stop(signal.SIGKILL)
