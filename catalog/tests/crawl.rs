@@ -261,3 +261,39 @@ async fn a_missing_bucket_fails_the_run_and_changes_nothing() {
     assert!(last.error_message.unwrap().contains("does not exist"));
     assert!(cat.list_tables("lake", None).unwrap().is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exclusions_samples_prefixes_and_table_levels() {
+    let (_dir, cat) = catalog();
+    let store = Arc::new(InMemory::new());
+    cat.create_database(Database { name: "lake".into(), ..Default::default() }).await.unwrap();
+    for i in 0..5 {
+        put(&store, &format!("data/orders/day={i}/a.json"), "{\"id\": 1, \"total\": 2.5}\n").await;
+        put(&store, &format!("data/orders/day={i}/b.json"), "{\"id\": 2, \"total\": 3.5}\n").await;
+    }
+    put(&store, "data/orders/day=0/scratch.tmp", "not data").await;
+    put(&store, "data/orders/skip/x.json", "{\"other\": true}\n").await;
+    let mut c = crawler("shaped", "s3://corpus/data/");
+    c.targets.s3_targets[0].exclusions = vec!["**.tmp".into(), "orders/skip/**".into()];
+    c.targets.s3_targets[0].sample_size = Some(1);
+    c.table_prefix = Some("raw_".into());
+    cat.create_crawler(c).await.unwrap();
+    let s = cat.run_crawler("shaped", resolver(store.clone()), &|_| {}).await.unwrap().unwrap();
+    // One file read per folder; the excluded ones not even listed as skipped.
+    assert_eq!(s.objects_read, 5, "{s:?}");
+    assert!(s.skipped.is_empty(), "{s:?}");
+    assert_eq!(s.tables_created, ["raw_orders"]);
+    let t = cat.get_table("lake", "raw_orders").unwrap();
+    assert_eq!(t.parameters["objectCount"], "10", "unsampled files still count");
+    assert_eq!(cat.get_partitions("lake", "raw_orders").unwrap().len(), 5);
+
+    // Glue's absolute TableLevelConfiguration: bucket = 1, data = 2, orders = 3, day=N = 4.
+    let mut leveled = crawler("leveled", "s3://corpus/data/");
+    leveled.configuration = Some(r#"{"Version": 1.0, "Grouping": {"TableLevelConfiguration": 4}}"#.into());
+    leveled.targets.s3_targets[0].exclusions = vec!["**.tmp".into(), "orders/skip/**".into()];
+    cat.create_crawler(leveled).await.unwrap();
+    let s = cat.run_crawler("leveled", resolver(store.clone()), &|_| {}).await.unwrap().unwrap();
+    let mut made = s.tables_created.clone();
+    made.sort();
+    assert_eq!(made, ["day_0", "day_1", "day_2", "day_3", "day_4"]);
+}
