@@ -95,7 +95,12 @@ impl Kv for SledKv {
     }
 
     async fn flush(&self) -> Result<()> {
-        self.db.flush_async().await.map_err(index_err)?;
+        // Not sled's `flush_async`: it runs the flush on sled's own small thread pool, where a
+        // flush holds sled's read lock while it waits for the pool to write the log. With a
+        // batch waiting for the write lock, enough waiting flushes fill the pool and nothing
+        // is left to write the log: every writer hangs. Tokio's blocking pool keeps sled's free.
+        let db = self.db.clone();
+        tokio::task::spawn_blocking(move || db.flush()).await.map_err(|e| Error::Index(format!("flushing the index: {e}")))?.map_err(index_err)?;
         Ok(())
     }
 }
@@ -163,5 +168,41 @@ mod tests {
         assert_eq!(t.get(b"a").unwrap(), None);
         assert_eq!(t.get(b"c").unwrap().as_deref(), Some(&b"x"[..]));
         kv.flush().await.unwrap();
+    }
+}
+
+#[cfg(test)]
+mod load {
+    use std::time::Duration;
+
+    use super::*;
+
+    /// Many writers committing batches and flushing at once, as a busy S3 endpoint does. Flushes
+    /// once ran on sled's own thread pool: enough of them blocked there behind a batch's write
+    /// lock left no thread to write the log they waited for, and every request hung.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn concurrent_batches_and_flushes_do_not_deadlock() {
+        let dir = tempfile::tempdir().unwrap();
+        let kv: Arc<dyn Kv> = Arc::new(SledKv::open(dir.path()).unwrap());
+        let t = kv.tree("t").unwrap();
+        let work = async {
+            let mut tasks = Vec::new();
+            for w in 0..48 {
+                let (kv, t) = (kv.clone(), t.clone());
+                tasks.push(tokio::spawn(async move {
+                    for i in 0..60 {
+                        let k = format!("{w}/{i}").into_bytes();
+                        t.apply(vec![KvOp::Put(k.clone(), vec![7; 600]), KvOp::Put([b"o/".as_slice(), &k].concat(), vec![1; 80])]).unwrap();
+                        assert!(t.get(&k).unwrap().is_some());
+                        kv.flush().await.unwrap();
+                    }
+                }));
+            }
+            for task in tasks {
+                task.await.unwrap();
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(120), work).await.expect("writers and flushes deadlocked");
+        assert_eq!(t.scan_prefix(b"o/").count(), 48 * 60);
     }
 }
