@@ -443,6 +443,9 @@ pub async fn serve(settings: Settings) -> anyhow_like::Result<()> {
             },
             _ = &mut shutdown => break,
         };
+        // Responses go out as they are written: with Nagle's algorithm, a small response written
+        // in two parts waits for the client's delayed acknowledgement (40 ms a request).
+        let _ = stream.set_nodelay(true);
         let service = hyper_util::service::TowerToHyperService::new(router.clone());
         let connection = builder.serve_connection_with_upgrades(hyper_util::rt::TokioIo::new(stream), service);
         let connection = graceful.watch(connection.into_owned());
