@@ -13,19 +13,19 @@ use std::time::Instant;
 use bytes::Bytes;
 use catalog::{Catalog, Column, SerDeInfo, StorageDescriptor, Table};
 use datafusion::arrow::datatypes::DataType;
-use datafusion::config::Dialect;
 use datafusion::dataframe::{DataFrame, DataFrameWriteOptions};
 use datafusion::execution::cache::cache_manager::CacheManagerConfig;
 use datafusion::execution::context::{SQLOptions, SessionConfig, SessionContext};
 use datafusion::execution::runtime_env::{RuntimeEnv, RuntimeEnvBuilder};
 use datafusion::execution::session_state::SessionStateBuilder;
 use datafusion::logical_expr::{Expr, cast};
-use datafusion::sql::parser::Statement as DfStatement;
+use datafusion::sql::parser::{DFParserBuilder, Statement as DfStatement};
 use futures::{SinkExt, StreamExt};
 use serde::{Deserialize, Serialize};
 use storage::{KvTree, ListQuery, PutOptions, Store};
 
 use crate::cancel::{CancelRule, CancelToken};
+use crate::dialect::AthenaDialect;
 use crate::error::{Error, Result};
 use crate::sql::{self, Plan, StatementType};
 use crate::tables::{CATALOG_NAME, GlueCatalogProvider, LakeRegistry, directory_url};
@@ -504,14 +504,18 @@ impl Engine {
             .with_create_default_catalog_and_schema(false)
             .with_information_schema(false)
             .with_target_partitions(self.inner.config.threads.max(1));
-        let mut state = SessionStateBuilder::new().with_config(config).with_runtime_env(self.inner.df_runtime.clone()).with_default_features();
+        let mut state = SessionStateBuilder::new()
+            .with_config(config)
+            .with_runtime_env(self.inner.df_runtime.clone())
+            .with_default_features()
+            .with_type_planner(Arc::new(crate::types::TrinoTypes));
         if let Some(token) = cancel {
             state = state.with_physical_optimizer_rule(Arc::new(CancelRule::new(token)));
         }
         let state = state.build();
         let ctx = SessionContext::new_with_state(state);
         ctx.register_catalog(CATALOG_NAME, Arc::new(GlueCatalogProvider::new(self.inner.catalog.clone(), self.inner.store.clone())));
-        ctx.register_udf(crate::udf::split());
+        crate::functions::register(&ctx)?;
         Ok(ctx)
     }
 
@@ -519,8 +523,13 @@ impl Engine {
     /// unsigned types in the output (Athena has none).
     async fn dataframe(&self, ctx: &SessionContext, sql: &str) -> Result<DataFrame> {
         let state = ctx.state();
-        let mut statement = state.sql_to_statement(sql, &Dialect::Generic)?;
+        let mut statements = DFParserBuilder::new(sql).with_dialect(&AthenaDialect).build()?.parse_statements()?;
+        if statements.len() != 1 {
+            return Err(Error::InvalidInput("line 1:1: only one statement may run at a time".into()));
+        }
+        let mut statement = statements.pop_front().expect("one statement");
         if let DfStatement::Statement(s) = &mut statement {
+            crate::rewrite::rewrite(s)?;
             sql::name_unnamed_columns(s);
         }
         let plan = state.statement_to_plan(statement).await?;

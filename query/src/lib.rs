@@ -4,13 +4,15 @@
 //! limit; their results are written as Athena writes them, as CSV files in the lake.
 
 pub mod cancel;
+pub mod dialect;
 pub mod engine;
 pub mod error;
+pub mod functions;
 pub mod partitioned;
+pub mod rewrite;
 pub mod sql;
 pub mod tables;
 pub mod types;
-pub mod udf;
 
 pub use engine::{Engine, EngineConfig, QueryExecution, QueryState, ResultPage, StartQuery};
 pub use error::{Error, ErrorKind, Result};

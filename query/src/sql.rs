@@ -4,10 +4,10 @@
 use std::collections::BTreeMap;
 
 use datafusion::sql::sqlparser::ast::{Expr, Ident, SelectItem, SetExpr, Statement};
-use datafusion::sql::sqlparser::dialect::GenericDialect;
 use datafusion::sql::sqlparser::keywords::Keyword;
 use datafusion::sql::sqlparser::tokenizer::{Token, Tokenizer, Word};
 
+use crate::dialect::AthenaDialect;
 use crate::error::{Error, Result};
 
 /// Athena's statement types, as `GetQueryExecution` reports them.
@@ -55,8 +55,7 @@ impl Plan {
 /// Tokenises and rewrites identifiers the Athena way: quoted identifiers are case-insensitive
 /// (lowercased) and backquotes become double quotes. String literals are left alone.
 fn normalize(sql: &str) -> Result<Vec<Token>> {
-    let dialect = GenericDialect {};
-    let mut tokens = Tokenizer::new(&dialect, sql).with_unescape(false).tokenize().map_err(|e| Error::InvalidInput(format!("line {e}")))?;
+    let mut tokens = Tokenizer::new(&AthenaDialect, sql).with_unescape(false).tokenize().map_err(|e| Error::InvalidInput(format!("line {e}")))?;
     for t in &mut tokens {
         if let Token::Word(w) = t
             && w.quote_style.is_some()
@@ -64,6 +63,7 @@ fn normalize(sql: &str) -> Result<Vec<Token>> {
             *w = Word { value: w.value.to_lowercase(), quote_style: Some('"'), keyword: Keyword::NoKeyword };
         }
     }
+    crate::rewrite::quote_cast_types(&mut tokens);
     // Trailing semicolons and whitespace carry nothing.
     while matches!(tokens.last(), Some(Token::SemiColon | Token::Whitespace(_))) {
         tokens.pop();

@@ -4,20 +4,30 @@
 use std::sync::Arc;
 
 use datafusion::arrow::array::{Array, ArrayRef, AsArray};
-use datafusion::arrow::datatypes::{DataType, Field, Fields, TimeUnit};
+use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Fields, TimeUnit};
 use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
 
 use crate::error::{Error, Result};
 
 /// Parses a Hive type (`int`, `decimal(10,2)`, `array<struct<a:int,b:string>>`, …) into Arrow.
 pub fn hive_to_arrow(hive: &str) -> Result<DataType> {
-    let mut p = Parser { s: hive.trim().to_ascii_lowercase(), pos: 0 };
+    Ok(parse_type(hive)?.data_type().clone())
+}
+
+/// Parses a type in Hive's syntax or Trino's (`array(row(a bigint, b varchar))`,
+/// `map(varchar, integer)`, `timestamp(3) with time zone`, `json`) into an Arrow field. JSON is
+/// text whose field carries the `arrow.json` extension name.
+pub fn parse_type(text: &str) -> Result<FieldRef> {
+    let mut p = Parser { s: text.trim().to_ascii_lowercase(), pos: 0 };
+    if p.s == "json" {
+        return Ok(crate::functions::json::json_field("json"));
+    }
     let t = p.parse()?;
     p.skip_ws();
     if p.pos != p.s.len() {
-        return Err(Error::InvalidInput(format!("unsupported column type {hive:?}")));
+        return Err(Error::InvalidInput(format!("Unknown type: {text}")));
     }
-    Ok(t)
+    Ok(Arc::new(Field::new("type", t, true)))
 }
 
 struct Parser {
@@ -27,13 +37,21 @@ struct Parser {
 
 impl Parser {
     fn skip_ws(&mut self) {
-        while self.s[self.pos..].starts_with(' ') {
+        while self.s[self.pos..].starts_with(char::is_whitespace) {
             self.pos += 1;
         }
     }
 
     fn word(&mut self) -> String {
         self.skip_ws();
+        if self.s[self.pos..].starts_with('"') || self.s[self.pos..].starts_with('`') {
+            let q = self.s[self.pos..].chars().next().unwrap_or('"');
+            let rest = &self.s[self.pos + 1..];
+            let end = rest.find(q).unwrap_or(rest.len());
+            let w = rest[..end].to_string();
+            self.pos = (self.pos + 1 + end + 1).min(self.s.len());
+            return w;
+        }
         let start = self.pos;
         while let Some(c) = self.s[self.pos..].chars().next() {
             if c.is_ascii_alphanumeric() || c == '_' {
@@ -43,6 +61,13 @@ impl Parser {
             }
         }
         self.s[start..self.pos].to_string()
+    }
+
+    fn peek_word(&mut self) -> String {
+        let at = self.pos;
+        let w = self.word();
+        self.pos = at;
+        w
     }
 
     fn eat(&mut self, c: char) -> bool {
@@ -56,35 +81,89 @@ impl Parser {
     }
 
     fn expect(&mut self, c: char) -> Result<()> {
-        if self.eat(c) { Ok(()) } else { Err(Error::InvalidInput(format!("malformed column type {:?}: expected {c:?}", self.s))) }
+        if self.eat(c) { Ok(()) } else { Err(Error::InvalidInput(format!("malformed type {:?}: expected {c:?}", self.s))) }
     }
 
     fn number(&mut self) -> Result<u32> {
         let w = self.word();
-        w.parse().map_err(|_| Error::InvalidInput(format!("malformed column type {:?}", self.s)))
+        w.parse().map_err(|_| Error::InvalidInput(format!("malformed type {:?}", self.s)))
+    }
+
+    /// `(` or `<`, and the bracket that closes it.
+    fn open(&mut self) -> Result<char> {
+        if self.eat('(') {
+            Ok(')')
+        } else if self.eat('<') {
+            Ok('>')
+        } else {
+            Err(Error::InvalidInput(format!("malformed type {:?}: expected '(' or '<'", self.s)))
+        }
     }
 
     fn parse(&mut self) -> Result<DataType> {
         let name = self.word();
         Ok(match name.as_str() {
-            "string" | "varchar" | "char" => {
+            "string" | "varchar" | "char" | "uuid" | "ipaddress" => {
                 if self.eat('(') {
                     self.number()?;
                     self.expect(')')?;
                 }
                 DataType::Utf8
             }
+            "json" => DataType::Utf8,
             "tinyint" => DataType::Int8,
             "smallint" => DataType::Int16,
             "int" | "integer" => DataType::Int32,
             "bigint" => DataType::Int64,
             "float" | "real" => DataType::Float32,
-            "double" => DataType::Float64,
+            "double" => {
+                if self.peek_word() == "precision" {
+                    self.word();
+                }
+                DataType::Float64
+            }
             "boolean" => DataType::Boolean,
             "date" => DataType::Date32,
-            "timestamp" => DataType::Timestamp(TimeUnit::Millisecond, None),
+            "timestamp" => {
+                let mut unit = TimeUnit::Millisecond;
+                if self.eat('(') {
+                    unit = match self.number()? {
+                        0 => TimeUnit::Second,
+                        1..=3 => TimeUnit::Millisecond,
+                        4..=6 => TimeUnit::Microsecond,
+                        _ => TimeUnit::Nanosecond,
+                    };
+                    self.expect(')')?;
+                }
+                let mut zone = None;
+                match self.peek_word().as_str() {
+                    "with" => {
+                        self.word();
+                        let (a, b) = (self.word(), self.word());
+                        if a != "time" || b != "zone" {
+                            return Err(Error::InvalidInput(format!("malformed type {:?}", self.s)));
+                        }
+                        zone = Some("UTC".into());
+                    }
+                    "without" => {
+                        self.word();
+                        self.word();
+                        self.word();
+                    }
+                    _ => {}
+                }
+                DataType::Timestamp(unit, zone)
+            }
+            "time" => DataType::Time64(TimeUnit::Microsecond),
             "binary" | "varbinary" => DataType::Binary,
-            "decimal" => {
+            "interval" => {
+                let (from, _, to) = (self.word(), self.word(), self.word());
+                match (from.as_str(), to.as_str()) {
+                    ("year", "month") => DataType::Interval(datafusion::arrow::datatypes::IntervalUnit::YearMonth),
+                    _ => DataType::Interval(datafusion::arrow::datatypes::IntervalUnit::MonthDayNano),
+                }
+            }
+            "decimal" | "numeric" => {
                 let (mut precision, mut scale) = (10, 0);
                 if self.eat('(') {
                     precision = self.number()?;
@@ -99,17 +178,17 @@ impl Parser {
                 DataType::Decimal128(precision as u8, scale as i8)
             }
             "array" => {
-                self.expect('<')?;
+                let close = self.open()?;
                 let item = self.parse()?;
-                self.expect('>')?;
+                self.expect(close)?;
                 DataType::List(Arc::new(Field::new("item", item, true)))
             }
             "map" => {
-                self.expect('<')?;
+                let close = self.open()?;
                 let key = self.parse()?;
                 self.expect(',')?;
                 let value = self.parse()?;
-                self.expect('>')?;
+                self.expect(close)?;
                 let entries = Field::new(
                     "entries",
                     DataType::Struct(Fields::from(vec![Field::new("key", key, false), Field::new("value", value, true)])),
@@ -117,22 +196,47 @@ impl Parser {
                 );
                 DataType::Map(Arc::new(entries), false)
             }
-            "struct" => {
-                self.expect('<')?;
+            "struct" | "row" => {
+                let close = self.open()?;
                 let mut fields = Vec::new();
                 loop {
+                    // Hive writes `name:type`, Trino `name type`; Trino's fields may be unnamed.
+                    let at = self.pos;
                     let name = self.word();
-                    self.expect(':')?;
-                    fields.push(Field::new(name, self.parse()?, true));
+                    let typed_next = {
+                        self.skip_ws();
+                        let rest = &self.s[self.pos..];
+                        !(rest.starts_with(',') || rest.starts_with(close) || rest.starts_with('(') || rest.starts_with('<'))
+                    };
+                    let field_name = if self.eat(':') || typed_next {
+                        name
+                    } else {
+                        self.pos = at;
+                        format!("field{}", fields.len())
+                    };
+                    fields.push(Field::new(field_name, self.parse()?, true));
                     if !self.eat(',') {
                         break;
                     }
                 }
-                self.expect('>')?;
+                self.expect(close)?;
                 DataType::Struct(Fields::from(fields))
             }
-            other => return Err(Error::InvalidInput(format!("unsupported column type {other:?}"))),
+            other => return Err(Error::InvalidInput(format!("Unknown type: {other}"))),
         })
+    }
+}
+
+/// Plans the types of casts: the token pass (see [`crate::rewrite`]) quotes each as one name.
+#[derive(Debug)]
+pub struct TrinoTypes;
+
+impl datafusion::logical_expr::planner::TypePlanner for TrinoTypes {
+    fn plan_type_field(&self, t: &datafusion::sql::sqlparser::ast::DataType) -> datafusion::common::Result<Option<FieldRef>> {
+        match crate::rewrite::cast_type_text(t) {
+            Some(text) => parse_type(&text).map(Some).map_err(|e| datafusion::error::DataFusionError::Plan(e.to_string())),
+            None => Ok(None),
+        }
     }
 }
 
@@ -243,6 +347,32 @@ pub fn render_column(array: &ArrayRef) -> Result<Vec<Option<String>>> {
             let a = array.as_primitive::<datafusion::arrow::datatypes::Float32Type>();
             for i in 0..a.len() {
                 out.push(a.is_valid(i).then(|| java_double(a.value(i) as f64)));
+            }
+        }
+        DataType::Binary | DataType::LargeBinary | DataType::BinaryView | DataType::FixedSizeBinary(_) => {
+            // Athena writes varbinary as lower-case hexadecimal bytes separated by spaces.
+            let bytes = datafusion::arrow::compute::cast(array, &DataType::Binary).map_err(|e| Error::Internal(e.to_string()))?;
+            let bytes = bytes.as_binary::<i32>();
+            for i in 0..bytes.len() {
+                out.push(bytes.is_valid(i).then(|| bytes.value(i).iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(" ")));
+            }
+        }
+        DataType::Timestamp(_, Some(zone)) => {
+            // Athena writes the zone after the time: `UTC` for UTC, else as it was given.
+            let naive = datafusion::arrow::compute::cast(array, &DataType::Timestamp(TimeUnit::Microsecond, Some(zone.clone())))
+                .map_err(|e| Error::Internal(e.to_string()))?;
+            let micros = naive.as_primitive::<datafusion::arrow::datatypes::TimestampMicrosecondType>();
+            let tz: Option<datafusion::arrow::array::timezone::Tz> = zone.parse().ok();
+            let name = crate::functions::datetime::zone_display(zone, 0);
+            for i in 0..micros.len() {
+                out.push(micros.is_valid(i).then(|| {
+                    let utc = chrono::DateTime::from_timestamp_micros(micros.value(i)).unwrap_or_default();
+                    let local = match &tz {
+                        Some(tz) => utc.with_timezone(tz).naive_local(),
+                        None => utc.naive_utc(),
+                    };
+                    format!("{} {name}", local.format("%Y-%m-%d %H:%M:%S%.3f"))
+                }));
             }
         }
         DataType::List(_) | DataType::LargeList(_) | DataType::Map(_, _) | DataType::Struct(_) => {

@@ -1,0 +1,384 @@
+//! Rewrites that make Trino SQL mean in DataFusion what it means on Athena.
+//!
+//! Before parsing, on tokens: quoted identifiers fold to lower case; the type of every `CAST` and
+//! `TRY_CAST` becomes one quoted name (`"__trino_type:array(integer)"`) that Minerva's type planner
+//! reads, because Trino's type syntax (`array(integer)`, `row(a bigint)`, `map(varchar, integer)`)
+//! is not SQL sqlparser knows.
+//!
+//! After parsing, on the syntax tree: literals take Trino's types (`1` is an `integer`, `1.5` a
+//! `decimal(2,1)`, `1e0` a `double`) except where a number is a position (`ORDER BY 1`) or a
+//! count (`LIMIT 10`); and calls that are not plain functions become what DataFusion plans:
+//! `if`, `try`, `count_if`, `max_by`/`min_by`, `approx_percentile`, `listagg`, JSON casts.
+
+use std::collections::HashSet;
+use std::ops::ControlFlow;
+
+use datafusion::sql::sqlparser::ast::{
+    CastKind, DataType as SqlType, Expr, FunctionArg, FunctionArgExpr, FunctionArgumentClause, FunctionArguments, GroupByExpr, Ident, LimitClause,
+    ObjectName, ObjectNamePart, OrderByKind, Query, Select, Statement, TableFactor, Value, VisitMut, VisitorMut, visit_expressions_mut,
+};
+use datafusion::sql::sqlparser::keywords::Keyword;
+use datafusion::sql::sqlparser::parser::Parser;
+use datafusion::sql::sqlparser::tokenizer::{Token, Word};
+
+use crate::dialect::AthenaDialect;
+use crate::error::{Error, Result};
+
+/// The prefix of the quoted type names the token pass writes.
+pub const TYPE_PREFIX: &str = "__trino_type:";
+
+/// Replaces the type of each `CAST(… AS type)` and `TRY_CAST(… AS type)` with one quoted name.
+pub fn quote_cast_types(tokens: &mut Vec<Token>) {
+    let mut i = 0;
+    while i < tokens.len() {
+        let is_cast = matches!(&tokens[i], Token::Word(w) if w.quote_style.is_none() && matches!(w.keyword, Keyword::CAST | Keyword::TRY_CAST));
+        if !is_cast {
+            i += 1;
+            continue;
+        }
+        // The opening parenthesis, skipping white space.
+        let mut j = i + 1;
+        while matches!(tokens.get(j), Some(Token::Whitespace(_))) {
+            j += 1;
+        }
+        if !matches!(tokens.get(j), Some(Token::LParen)) {
+            i += 1;
+            continue;
+        }
+        // Find `AS` at depth 1, then the closing parenthesis.
+        let mut depth = 0;
+        let mut as_at = None;
+        let mut close = None;
+        for (k, t) in tokens.iter().enumerate().skip(j) {
+            match t {
+                Token::LParen | Token::LBracket => depth += 1,
+                Token::RParen | Token::RBracket => {
+                    depth -= 1;
+                    if depth == 0 {
+                        close = Some(k);
+                        break;
+                    }
+                }
+                Token::Word(w) if depth == 1 && w.quote_style.is_none() && w.keyword == Keyword::AS => as_at = Some(k),
+                _ => {}
+            }
+        }
+        let (Some(as_at), Some(close)) = (as_at, close) else {
+            i += 1;
+            continue;
+        };
+        let text: String = tokens[as_at + 1..close].iter().map(|t| t.to_string()).collect::<String>().trim().to_lowercase();
+        let replacement = Token::Word(Word { value: format!("{TYPE_PREFIX}{text}"), quote_style: Some('"'), keyword: Keyword::NoKeyword });
+        tokens.splice(as_at + 1..close, [Token::Whitespace(datafusion::sql::sqlparser::tokenizer::Whitespace::Space), replacement]);
+        i += 1;
+    }
+}
+
+/// The Trino type text a quoted cast type carries, if the type is one.
+pub fn cast_type_text(t: &SqlType) -> Option<String> {
+    match t {
+        SqlType::Custom(name, modifiers) if modifiers.is_empty() && name.0.len() == 1 => {
+            let ObjectNamePart::Identifier(id) = &name.0[0] else { return None };
+            id.value.strip_prefix(TYPE_PREFIX).map(str::to_string)
+        }
+        _ => None,
+    }
+}
+
+/// Parses one expression in Athena's dialect.
+pub fn parse_expr(sql: &str) -> Result<Expr> {
+    Parser::new(&AthenaDialect).try_with_sql(sql).and_then(|mut p| p.parse_expr()).map_err(|e| Error::Internal(format!("rewriting to {sql:?}: {e}")))
+}
+
+/// Applies the syntax-tree rewrites to a statement.
+pub fn rewrite(statement: &mut Statement) -> Result<()> {
+    let mut r = Rewriter { keep: HashSet::new(), error: None };
+    let _ = statement.visit(&mut r);
+    match r.error {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
+
+struct Rewriter {
+    /// Numbers that are positions or counts, by address: they stay as they are.
+    keep: HashSet<*const Expr>,
+    error: Option<Error>,
+}
+
+impl Rewriter {
+    fn keep_numbers<'a>(&mut self, exprs: impl IntoIterator<Item = &'a Expr>) {
+        for e in exprs {
+            if matches!(e, Expr::Value(v) if matches!(v.value, Value::Number(_, _))) {
+                self.keep.insert(e as *const Expr);
+            }
+        }
+    }
+}
+
+impl VisitorMut for Rewriter {
+    type Break = ();
+
+    fn pre_visit_query(&mut self, query: &mut Query) -> ControlFlow<()> {
+        if let Some(order) = &query.order_by
+            && let OrderByKind::Expressions(items) = &order.kind
+        {
+            let exprs: Vec<&Expr> = items.iter().map(|o| &o.expr).collect();
+            self.keep_numbers(exprs);
+        }
+        match &query.limit_clause {
+            Some(LimitClause::LimitOffset { limit, offset, .. }) => {
+                self.keep_numbers(limit.iter());
+                self.keep_numbers(offset.iter().map(|o| &o.value));
+            }
+            Some(LimitClause::OffsetCommaLimit { offset, limit }) => self.keep_numbers([offset, limit]),
+            None => {}
+        }
+        if let Some(fetch) = &query.fetch {
+            self.keep_numbers(fetch.quantity.iter());
+        }
+        ControlFlow::Continue(())
+    }
+
+    fn pre_visit_table_factor(&mut self, factor: &mut TableFactor) -> ControlFlow<()> {
+        // Table functions (`generate_series(1, 10)`) take their numbers as literals.
+        if let TableFactor::Table { args: Some(args), .. } = factor {
+            let mut numbers = Vec::new();
+            for a in &args.args {
+                if let FunctionArg::Unnamed(FunctionArgExpr::Expr(e)) | FunctionArg::Named { arg: FunctionArgExpr::Expr(e), .. } = a {
+                    numbers.push(e);
+                    if let Expr::UnaryOp { expr, .. } = e {
+                        numbers.push(expr.as_ref());
+                    }
+                }
+            }
+            self.keep_numbers(numbers);
+        }
+        ControlFlow::Continue(())
+    }
+
+    fn pre_visit_select(&mut self, select: &mut Select) -> ControlFlow<()> {
+        if let GroupByExpr::Expressions(exprs, _) = &select.group_by {
+            let exprs: Vec<&Expr> = exprs.iter().collect();
+            self.keep_numbers(exprs);
+        }
+        ControlFlow::Continue(())
+    }
+
+    fn post_visit_expr(&mut self, expr: &mut Expr) -> ControlFlow<()> {
+        if self.keep.contains(&(expr as *const Expr)) {
+            return ControlFlow::Continue(());
+        }
+        match rewrite_expr(expr) {
+            Ok(Some(new)) => *expr = new,
+            Ok(None) => {}
+            Err(e) => {
+                self.error = Some(e);
+                return ControlFlow::Break(());
+            }
+        }
+        ControlFlow::Continue(())
+    }
+}
+
+/// A number literal as Trino types it.
+fn typed_number(text: &str) -> Option<Expr> {
+    if text.contains(['e', 'E']) {
+        return None;
+    }
+    if let Some((int, frac)) = text.split_once('.') {
+        let digits = int.trim_start_matches('0').len() + frac.len();
+        let (precision, scale) = (digits.max(1).max(frac.len()), frac.len());
+        if precision > 38 {
+            return None;
+        }
+        let value = Value::SingleQuotedString(text.to_string());
+        return Some(Expr::Cast {
+            kind: CastKind::Cast,
+            expr: Box::new(Expr::Value(value.into())),
+            data_type: SqlType::Decimal(datafusion::sql::sqlparser::ast::ExactNumberInfo::PrecisionAndScale(precision as u64, scale as i64)),
+            array: false,
+            format: None,
+        });
+    }
+    let n: i64 = text.parse().ok()?;
+    (i32::try_from(n).is_ok()).then(|| Expr::Cast {
+        kind: CastKind::Cast,
+        expr: Box::new(Expr::Value(Value::Number(text.to_string(), false).into())),
+        data_type: SqlType::Int(None),
+        array: false,
+        format: None,
+    })
+}
+
+fn function_name(name: &ObjectName) -> Option<String> {
+    match name.0.as_slice() {
+        [ObjectNamePart::Identifier(id)] => Some(id.value.to_lowercase()),
+        _ => None,
+    }
+}
+
+/// The plain positional arguments of a call, if that is all it has.
+fn plain_args(args: &FunctionArguments) -> Option<Vec<&Expr>> {
+    match args {
+        FunctionArguments::List(list) if list.duplicate_treatment.is_none() && list.clauses.is_empty() => list
+            .args
+            .iter()
+            .map(|a| match a {
+                FunctionArg::Unnamed(FunctionArgExpr::Expr(e)) => Some(e),
+                _ => None,
+            })
+            .collect(),
+        FunctionArguments::None => Some(Vec::new()),
+        _ => None,
+    }
+}
+
+fn rewrite_expr(expr: &Expr) -> Result<Option<Expr>> {
+    match expr {
+        Expr::Value(v) => match &v.value {
+            Value::Number(text, _) => Ok(typed_number(text)),
+            _ => Ok(None),
+        },
+        Expr::Cast { kind, expr: inner, data_type, .. } => rewrite_cast(kind, inner, data_type),
+        Expr::Function(f) => {
+            let Some(name) = function_name(&f.name) else { return Ok(None) };
+            let args = plain_args(&f.args);
+            let over = f.over.is_some();
+            let filter = f.filter.as_ref().map(|e| e.to_string());
+            let with_filter = |extra: String| match &filter {
+                Some(old) => format!("({old}) AND ({extra})"),
+                None => extra,
+            };
+            let text = match (name.as_str(), args.as_deref()) {
+                ("if", Some([c, a])) => format!("CASE WHEN {c} THEN {a} END"),
+                ("if", Some([c, a, b])) => format!("CASE WHEN {c} THEN {a} ELSE {b} END"),
+                ("try", Some([e])) => {
+                    // A cast of a constant that fails would fail the plan before `try` runs.
+                    let mut e = (*e).clone();
+                    let _ = visit_expressions_mut(&mut e, |x| {
+                        if let Expr::Cast { expr: inner, .. } = x
+                            && matches!(inner.as_ref(), Expr::Value(_))
+                        {
+                            let literal = inner.to_string();
+                            if let Ok(opaque) = parse_expr(&format!("__opaque({literal})")) {
+                                **inner = opaque;
+                            }
+                        }
+                        ControlFlow::<()>::Continue(())
+                    });
+                    format!("__try(__t -> {e})")
+                }
+                ("count_if", Some([c])) if !over => {
+                    let f = filter.map(|f| format!(" FILTER (WHERE {f})")).unwrap_or_default();
+                    format!("count(CASE WHEN {c} THEN 1 END){f}")
+                }
+                ("max_by" | "min_by", Some([x, y])) if !over => {
+                    let dir = if name == "max_by" { "DESC" } else { "ASC" };
+                    format!("first_value({x} ORDER BY {y} {dir}) FILTER (WHERE {})", with_filter(format!("{y} IS NOT NULL")))
+                }
+                ("max_by" | "min_by", Some([x, y, n])) if !over => {
+                    let dir = if name == "max_by" { "DESC" } else { "ASC" };
+                    format!("array_slice(array_agg({x} ORDER BY {y} {dir}) FILTER (WHERE {}), 1, {n})", with_filter(format!("{y} IS NOT NULL")))
+                }
+                ("approx_percentile", Some(args)) if !over && (args.len() == 2 || args.len() == 3) => {
+                    let f = filter.map(|f| format!(" FILTER (WHERE {f})")).unwrap_or_default();
+                    let (x, weight, p) = match args {
+                        [x, p] => (x, None, p),
+                        [x, w, p] => (x, Some(w), p),
+                        _ => unreachable!("checked above"),
+                    };
+                    let one = |p: &Expr| match weight {
+                        None => format!("__cast_like(approx_percentile_cont({x}, {p}){f}, any_value({x}){f})"),
+                        Some(w) => format!("__cast_like(approx_percentile_cont_with_weight({x}, {w}, {p}){f}, any_value({x}){f})"),
+                    };
+                    match p {
+                        Expr::Array(list) => format!("ARRAY[{}]", list.elem.iter().map(one).collect::<Vec<_>>().join(", ")),
+                        p => one(p),
+                    }
+                }
+                ("listagg", _) => return rewrite_listagg(f),
+                _ => return Ok(None),
+            };
+            parse_expr(&text).map(Some)
+        }
+        _ => Ok(None),
+    }
+}
+
+/// `listagg(x, sep) WITHIN GROUP (ORDER BY y)` is `string_agg(x, sep ORDER BY y)`.
+fn rewrite_listagg(f: &datafusion::sql::sqlparser::ast::Function) -> Result<Option<Expr>> {
+    let mut g = f.clone();
+    g.name = ObjectName::from(vec![Ident::new("string_agg")]);
+    if let FunctionArguments::List(list) = &mut g.args {
+        list.clauses.retain(|c| !matches!(c, FunctionArgumentClause::OnOverflow(_)));
+        if list.args.len() == 1 {
+            list.args.push(FunctionArg::Unnamed(FunctionArgExpr::Expr(Expr::Value(Value::SingleQuotedString(String::new()).into()))));
+        }
+        if !g.within_group.is_empty() {
+            list.clauses.push(FunctionArgumentClause::OrderBy(std::mem::take(&mut g.within_group)));
+        }
+    }
+    Ok(Some(Expr::Function(g)))
+}
+
+/// JSON casts become calls: `CAST(x AS JSON)` is `__to_json(x)`, and a cast of a JSON value (or
+/// to an array, map or row type, which DataFusion cannot cast text to) is `__cast(x, 'type')`.
+fn rewrite_cast(kind: &CastKind, inner: &Expr, data_type: &SqlType) -> Result<Option<Expr>> {
+    let Some(text) = cast_type_text(data_type) else { return Ok(None) };
+    let quoted = text.replace('\'', "''");
+    let produces_json = matches!(inner, Expr::Function(f) if function_name(&f.name).is_some_and(|n| matches!(n.as_str(), "json_parse" | "json_extract" | "json_array_get" | "__to_json")));
+    let complex = text.starts_with("array") || text.starts_with("map") || text.starts_with("row");
+    let call = if text == "json" {
+        format!("__to_json({inner})")
+    } else if produces_json || complex && !matches!(inner, Expr::Array(_)) {
+        format!("__cast({inner}, '{quoted}')")
+    } else {
+        return Ok(None);
+    };
+    let call = match kind {
+        CastKind::TryCast | CastKind::SafeCast => format!("__try(__t -> {call})"),
+        _ => call,
+    };
+    parse_expr(&call).map(Some)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use datafusion::sql::sqlparser::tokenizer::Tokenizer;
+
+    fn rewritten(sql: &str) -> String {
+        let mut tokens = Tokenizer::new(&AthenaDialect, sql).tokenize().unwrap();
+        quote_cast_types(&mut tokens);
+        let text: String = tokens.iter().map(|t| t.to_string()).collect();
+        let mut statements = Parser::new(&AthenaDialect).try_with_sql(&text).unwrap().parse_statements().unwrap();
+        rewrite(&mut statements[0]).unwrap();
+        statements[0].to_string()
+    }
+
+    #[test]
+    fn literals_take_trino_types_except_positions_and_counts() {
+        assert_eq!(
+            rewritten("SELECT 1, 1.50, 1e3, 3000000000 FROM t GROUP BY 1 ORDER BY 2 LIMIT 5"),
+            "SELECT CAST(1 AS INT), CAST('1.50' AS DECIMAL(3,2)), 1e3, 3000000000 FROM t GROUP BY 1 ORDER BY 2 LIMIT 5"
+        );
+    }
+
+    #[test]
+    fn cast_types_become_one_name() {
+        assert_eq!(
+            rewritten("SELECT CAST(x AS array(integer)), TRY_CAST(y AS varchar)"),
+            "SELECT __cast(x, 'array(integer)'), TRY_CAST(y AS \"__trino_type:varchar\")"
+        );
+    }
+
+    #[test]
+    fn calls_become_what_datafusion_plans() {
+        assert_eq!(rewritten("SELECT if(a > 0, 'p', 'n')"), "SELECT CASE WHEN a > CAST(0 AS INT) THEN 'p' ELSE 'n' END");
+        assert_eq!(rewritten("SELECT count_if(a)"), "SELECT count(CASE WHEN a THEN 1 END)");
+        assert_eq!(rewritten("SELECT max_by(a, b)"), "SELECT first_value(a ORDER BY b DESC) FILTER (WHERE b IS NOT NULL)");
+        assert_eq!(rewritten("SELECT try(a / b)"), "SELECT __try(__t -> a / b)");
+        assert_eq!(rewritten("SELECT listagg(a, ',') WITHIN GROUP (ORDER BY a)"), "SELECT string_agg(a, ',' ORDER BY a)");
+    }
+}
