@@ -11,9 +11,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use bytes::Bytes;
-use catalog::{Catalog, Column, SerDeInfo, StorageDescriptor, Table};
+use catalog::Catalog;
 use datafusion::arrow::datatypes::DataType;
-use datafusion::dataframe::{DataFrame, DataFrameWriteOptions};
+use datafusion::dataframe::DataFrame;
 use datafusion::execution::cache::cache_manager::CacheManagerConfig;
 use datafusion::execution::context::{SQLOptions, SessionConfig, SessionContext};
 use datafusion::execution::runtime_env::{RuntimeEnv, RuntimeEnvBuilder};
@@ -22,14 +22,14 @@ use datafusion::logical_expr::{Expr, cast};
 use datafusion::sql::parser::{DFParserBuilder, Statement as DfStatement};
 use futures::{SinkExt, StreamExt};
 use serde::{Deserialize, Serialize};
-use storage::{KvTree, ListQuery, PutOptions, Store};
+use storage::{KvTree, PutOptions, Store};
 
 use crate::cancel::{CancelRule, CancelToken};
 use crate::dialect::AthenaDialect;
 use crate::error::{Error, Result};
 use crate::sql::{self, Plan, StatementType};
-use crate::tables::{CATALOG_NAME, GlueCatalogProvider, LakeRegistry, directory_url};
-use crate::types::{ColumnInfo, arrow_to_hive, athena_column, render_column};
+use crate::tables::{CATALOG_NAME, GlueCatalogProvider, LakeRegistry};
+use crate::types::{ColumnInfo, athena_column, render_column};
 
 const RECORD_VERSION: u32 = 1;
 /// Result rows are sent to the lake in chunks of about this size.
@@ -110,8 +110,16 @@ pub struct QueryExecution {
     pub manifest_location: Option<String>,
     #[serde(default)]
     pub columns: Vec<ColumnInfo>,
+    /// Rows returned, or written by CTAS, INSERT and UNLOAD (Athena's `UpdateCount`).
     #[serde(default)]
     pub rows: u64,
+    /// Athena's `SubstatementType`: `SELECT`, `CREATE_TABLE`, `SHOW_TABLES`, …
+    #[serde(default)]
+    pub substatement_type: Option<String>,
+    #[serde(default)]
+    pub execution_parameters: Vec<String>,
+    #[serde(default)]
+    pub planning_ms: u64,
 }
 
 /// What StartQueryExecution asks for.
@@ -125,24 +133,28 @@ pub struct StartQuery {
     pub output_dir: String,
     /// Athena's idempotency token: a retried start with the same token returns the same id.
     pub client_request_token: Option<String>,
+    /// Values for the `?` placeholders, as SQL literals.
+    pub execution_parameters: Vec<String>,
 }
 
 /// One page of `GetQueryResults`.
 #[derive(Debug, Clone, Default)]
 pub struct ResultPage {
     pub columns: Vec<ColumnInfo>,
+    /// Rows written by CTAS, INSERT or UNLOAD (Athena's `UpdateCount`).
+    pub update_count: u64,
     pub rows: Vec<Vec<Option<String>>>,
     pub next_token: Option<String>,
 }
 
 #[derive(Clone)]
 pub struct Engine {
-    inner: Arc<Inner>,
+    pub(crate) inner: Arc<Inner>,
 }
 
-struct Inner {
-    store: Store,
-    catalog: Catalog,
+pub(crate) struct Inner {
+    pub(crate) store: Store,
+    pub(crate) catalog: Catalog,
     kv: Arc<dyn storage::Kv>,
     history: Arc<dyn KvTree>,
     runtime: Mutex<Option<tokio::runtime::Runtime>>,
@@ -285,8 +297,10 @@ impl Engine {
         }
         // A statement that cannot even be classified still becomes an execution that FAILED, as
         // on Athena, so the client learns why from GetQueryExecution.
-        let planned = sql::plan(&request.sql);
+        let planned = sql::plan_with(&request.sql, &request.execution_parameters);
         let statement_type = planned.as_ref().map(|p| p.statement_type()).unwrap_or(StatementType::Dml);
+        let substatement_type = planned.as_ref().map(|p| p.substatement_type().to_string()).ok();
+        // Rows of a SELECT go to a CSV file; what other statements print, to a text file.
         let extension = if statement_type == StatementType::Dml { "csv" } else { "txt" };
         let output_dir = if request.output_dir.ends_with('/') { request.output_dir.clone() } else { format!("{}/", request.output_dir) };
         let q = QueryExecution {
@@ -309,6 +323,9 @@ impl Engine {
             manifest_location: None,
             columns: Vec::new(),
             rows: 0,
+            substatement_type,
+            execution_parameters: request.execution_parameters.clone(),
+            planning_ms: 0,
         };
         self.save(&q)?;
         let cancel = CancelToken::default();
@@ -364,6 +381,7 @@ impl Engine {
                         q.rows = o.rows;
                         q.manifest_location = o.manifest;
                         q.data_scanned = o.scanned;
+                        q.planning_ms = o.planning_ms;
                     }
                     Err(e) => {
                         let reason = e.athena_reason();
@@ -460,8 +478,15 @@ impl Engine {
                 )));
             }
         }
-        if q.statement_type != StatementType::Dml {
-            return Ok(ResultPage { columns: q.columns, rows: Vec::new(), next_token: None });
+        let update_count = if matches!(q.substatement_type.as_deref(), Some("CREATE_TABLE_AS_SELECT" | "INSERT" | "UNLOAD")) { q.rows } else { 0 };
+        if q.statement_type != StatementType::Dml
+            || q.output_location.ends_with(".txt")
+            || update_count > 0
+            || q.substatement_type.as_deref() == Some("UNLOAD")
+        {
+            let mut page = self.text_results(q, token, max_rows).await?;
+            page.update_count = update_count;
+            return Ok(page);
         }
         let offset: u64 = match token {
             None => 0,
@@ -470,7 +495,7 @@ impl Engine {
         let (bucket, key) = parse_s3_url(&q.output_location)?;
         let size = self.inner.store.head_object(&bucket, &key)?.record.size;
         if offset >= size {
-            return Ok(ResultPage { columns: q.columns, rows: Vec::new(), next_token: None });
+            return Ok(ResultPage { columns: q.columns, rows: Vec::new(), next_token: None, update_count: 0 });
         }
         let range = storage::RangeSpec::From { first: offset, last: None };
         let mut body = self.inner.store.get_object(&bucket, &key, Some(range)).await?.stream;
@@ -492,12 +517,38 @@ impl Engine {
             }
         }
         let next = offset + consumed as u64;
-        Ok(ResultPage { columns: q.columns, rows, next_token: (next < size).then(|| next.to_string()) })
+        Ok(ResultPage { columns: q.columns, rows, next_token: (next < size).then(|| next.to_string()), update_count: 0 })
+    }
+
+    /// A page of what a DDL or utility statement printed: each line is one row of one datum
+    /// (with tabs between its fields), as Athena returns them.
+    async fn text_results(&self, q: QueryExecution, token: Option<&str>, max_rows: usize) -> Result<ResultPage> {
+        let skip: usize = match token {
+            None => 0,
+            Some(t) => t.parse().map_err(|_| Error::InvalidInput("The NextToken is not valid".into()))?,
+        };
+        let (bucket, key) = parse_s3_url(&q.output_location)?;
+        let text = match self.inner.store.get_object(&bucket, &key, None).await {
+            Ok(body) => {
+                let mut stream = body.stream;
+                let mut bytes = Vec::new();
+                while let Some(chunk) = stream.next().await {
+                    bytes.extend_from_slice(&chunk.map_err(|e| Error::Internal(e.to_string()))?);
+                }
+                String::from_utf8_lossy(&bytes).into_owned()
+            }
+            Err(e) if e.kind() == storage::ErrorKind::NotFound => String::new(),
+            Err(e) => return Err(e.into()),
+        };
+        let lines: Vec<&str> = if text.is_empty() { Vec::new() } else { text.strip_suffix('\n').unwrap_or(&text).split('\n').collect() };
+        let rows: Vec<Vec<Option<String>>> = lines.iter().skip(skip).take(max_rows).map(|l| vec![Some(l.to_string())]).collect();
+        let next = skip + rows.len();
+        Ok(ResultPage { columns: q.columns, rows, next_token: (next < lines.len()).then(|| next.to_string()), update_count: 0 })
     }
 
     /// A session for one query. With a token, every operator of its plans checks it (see
     /// [`crate::cancel`]).
-    fn session(&self, database: Option<&str>, cancel: Option<CancelToken>) -> Result<SessionContext> {
+    pub(crate) fn session(&self, database: Option<&str>, cancel: Option<CancelToken>) -> Result<SessionContext> {
         let schema = database.map(|d| d.trim_matches('`').trim_matches('"').to_lowercase()).unwrap_or_else(|| "default".into());
         let config = SessionConfig::new()
             .with_default_catalog_and_schema(CATALOG_NAME, schema)
@@ -508,20 +559,25 @@ impl Engine {
             .with_config(config)
             .with_runtime_env(self.inner.df_runtime.clone())
             .with_default_features()
-            .with_type_planner(Arc::new(crate::types::TrinoTypes));
+            .with_type_planner(Arc::new(crate::types::TrinoTypes))
+            .with_analyzer_rule(Arc::new(crate::lateral::LateralUnnest));
         if let Some(token) = cancel {
             state = state.with_physical_optimizer_rule(Arc::new(CancelRule::new(token)));
         }
         let state = state.build();
         let ctx = SessionContext::new_with_state(state);
-        ctx.register_catalog(CATALOG_NAME, Arc::new(GlueCatalogProvider::new(self.inner.catalog.clone(), self.inner.store.clone())));
+        let views = Arc::new(Views(Arc::downgrade(&self.inner)));
+        ctx.register_catalog(
+            CATALOG_NAME,
+            Arc::new(GlueCatalogProvider::new(self.inner.catalog.clone(), self.inner.store.clone()).with_views(views)),
+        );
         crate::functions::register(&ctx)?;
         Ok(ctx)
     }
 
     /// Plans a query the Athena way: `_colN` names, no DDL or DML through DataFusion, and no
     /// unsigned types in the output (Athena has none).
-    async fn dataframe(&self, ctx: &SessionContext, sql: &str) -> Result<DataFrame> {
+    pub(crate) async fn dataframe(&self, ctx: &SessionContext, sql: &str) -> Result<DataFrame> {
         let state = ctx.state();
         let mut statements = DFParserBuilder::new(sql).with_dialect(&AthenaDialect).build()?.parse_statements()?;
         if statements.len() != 1 {
@@ -555,17 +611,41 @@ impl Engine {
 
     async fn run(&self, id: &str, plan: Plan, request: &StartQuery, output_dir: &str, cancel: CancelToken) -> Result<Outcome> {
         let ctx = self.session(request.database.as_deref(), Some(cancel))?;
-        match plan {
+        let outcome = match plan {
             Plan::Query { sql } => {
+                let planning = Instant::now();
                 let df = self.dataframe(&ctx, &sql).await?;
-                self.write_results(id, df, output_dir).await
+                let planning_ms = planning.elapsed().as_millis() as u64;
+                let mut o = self.write_results(id, df, output_dir).await?;
+                o.planning_ms = planning_ms;
+                return Ok(o);
             }
-            Plan::CreateTableAs { database, table, properties, query, if_not_exists } => {
-                let database = database.or_else(|| request.database.clone()).unwrap_or_else(|| "default".into());
-                self.create_table_as(id, &ctx, &database, &table, &properties, &query, if_not_exists, output_dir).await
+            Plan::CreateTableAs { name, properties, query, if_not_exists, with_data } => {
+                self.create_table_as(id, &ctx, request, &name, &properties, &query, if_not_exists, with_data, output_dir).await?
             }
-            Plan::Unsupported { reason, .. } => Err(Error::InvalidInput(reason)),
+            Plan::Insert { name, columns, query } => self.insert_into(id, &ctx, request, &name, &columns, &query, output_dir).await?,
+            Plan::Unload { query, location, properties } => {
+                // UNLOAD is DML: its result file is the (empty) CSV.
+                let o = self.unload(id, &ctx, &query, &location, &properties, output_dir).await?;
+                self.put_text(output_dir, &format!("{id}.csv"), &[]).await?;
+                return Ok(o);
+            }
+            Plan::Unsupported { reason, .. } => return Err(Error::InvalidInput(reason)),
+            other => self.run_statement(&ctx, request, other).await?,
+        };
+        self.put_text(output_dir, &format!("{id}.txt"), &outcome.lines).await?;
+        Ok(outcome)
+    }
+
+    /// Writes lines of text, each ended by a newline, to `<output_dir><name>`.
+    pub(crate) async fn put_text(&self, output_dir: &str, name: &str, lines: &[String]) -> Result<()> {
+        let (bucket, prefix) = parse_s3_url(output_dir)?;
+        let mut text = String::new();
+        for l in lines {
+            text.push_str(l);
+            text.push('\n');
         }
+        self.put_bytes(&bucket, &format!("{prefix}{name}"), text.into_bytes()).await
     }
 
     /// Streams the rows into `<output>/<id>.csv` in Athena's CSV dialect, then writes the
@@ -621,119 +701,73 @@ impl Engine {
         written?;
         let metadata = serde_json::to_vec(&serde_json::json!({ "columns": columns, "rows": rows })).unwrap_or_default();
         self.put_bytes(&bucket, &format!("{prefix}{id}.csv.metadata"), metadata).await?;
-        Ok(Outcome { columns, rows, manifest: None, scanned: 0 })
+        Ok(Outcome { columns, rows, ..Default::default() })
     }
 
-    async fn put_bytes(&self, bucket: &str, key: &str, data: Vec<u8>) -> Result<()> {
+    pub(crate) async fn put_bytes(&self, bucket: &str, key: &str, data: Vec<u8>) -> Result<()> {
         let body = futures::stream::iter([Ok(Bytes::from(data))]).boxed();
         self.inner.store.put_object(bucket, key, body, PutOptions::default()).await?;
         Ok(())
     }
+}
 
-    /// CREATE TABLE AS: Parquet files at the table's location, a manifest naming them, and the
-    /// table registered in the catalog.
-    #[allow(clippy::too_many_arguments)]
-    async fn create_table_as(
-        &self,
-        id: &str,
-        ctx: &SessionContext,
-        database: &str,
-        table: &str,
-        properties: &std::collections::BTreeMap<String, String>,
-        query: &str,
-        if_not_exists: bool,
-        output_dir: &str,
-    ) -> Result<Outcome> {
-        let catalog = &self.inner.catalog;
-        let database = catalog.get_database(database)?.name;
-        if catalog.get_table(&database, table).is_ok() {
-            if if_not_exists {
-                return Ok(Outcome::default());
-            }
-            return Err(Error::InvalidInput(format!("Table {database}.{table} already exists")));
-        }
-        let format = properties.get("format").map(|f| f.to_ascii_uppercase()).unwrap_or_else(|| "PARQUET".into());
-        if format != "PARQUET" {
-            return Err(Error::InvalidInput(format!("CREATE TABLE AS with format {format} is not supported yet (PARQUET is)")));
-        }
-        for unsupported in ["partitioned_by", "bucketed_by"] {
-            if properties.contains_key(unsupported) {
-                return Err(Error::InvalidInput(format!("CREATE TABLE AS with {unsupported} is not supported yet")));
-            }
-        }
-        let location = match properties.get("external_location") {
-            Some(l) => directory_url(l),
-            None => format!("{output_dir}tables/{id}/"),
-        };
-        let (bucket, prefix) = parse_s3_url(&location)?;
-        let existing = self.inner.store.list_objects(&bucket, &ListQuery { prefix: prefix.clone(), max_keys: 1, ..Default::default() })?;
-        if !existing.objects.is_empty() {
-            return Err(Error::InvalidInput(format!(
-                "HIVE_PATH_ALREADY_EXISTS: Target directory for table '{database}.{table}' already exists: {location}"
-            )));
-        }
-        let df = self.dataframe(ctx, query).await?;
-        let columns: Vec<Column> = df
-            .schema()
-            .fields()
-            .iter()
-            .map(|f| Column { name: f.name().to_lowercase(), r#type: Some(arrow_to_hive(f.data_type())), ..Default::default() })
-            .collect();
-        let written = df.write_parquet(&location, DataFrameWriteOptions::new().with_single_file_output(false), None).await?;
-        let rows: u64 = written
-            .first()
-            .and_then(|b| b.column(0).as_any().downcast_ref::<datafusion::arrow::array::UInt64Array>().map(|a| a.value(0)))
-            .unwrap_or(0);
-        // The manifest lists every file written, one URI a line.
-        let mut manifest = String::new();
-        let mut after = None;
-        loop {
-            let page = self.inner.store.list_objects(&bucket, &ListQuery { prefix: prefix.clone(), after, max_keys: 1000, ..Default::default() })?;
-            for o in &page.objects {
-                manifest.push_str(&format!("s3://{bucket}/{}\n", o.key));
-            }
-            if !page.is_truncated {
-                break;
-            }
-            after = page.last;
-        }
-        let (out_bucket, out_prefix) = parse_s3_url(output_dir)?;
-        let manifest_key = format!("{out_prefix}tables/{id}-manifest.csv");
-        self.put_bytes(&out_bucket, &manifest_key, manifest.into_bytes()).await?;
-        let entry = Table {
-            name: table.to_string(),
-            database_name: database.clone(),
-            table_type: Some("EXTERNAL_TABLE".into()),
-            parameters: [("classification", "parquet"), ("EXTERNAL", "TRUE"), ("has_encrypted_data", "false")]
-                .into_iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-            storage_descriptor: Some(StorageDescriptor {
-                columns,
-                location: Some(location.trim_end_matches('/').to_string()),
-                input_format: Some("org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat".into()),
-                output_format: Some("org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat".into()),
-                serde_info: Some(SerDeInfo {
-                    serialization_library: Some("org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe".into()),
-                    parameters: [("serialization.format".to_string(), "1".to_string())].into_iter().collect(),
-                    ..Default::default()
-                }),
-                ..Default::default()
-            }),
-            ..Default::default()
-        };
-        catalog.create_table(&database, entry).await?;
-        self.put_bytes(&out_bucket, &format!("{out_prefix}{id}.txt"), Vec::new()).await?;
-        Ok(Outcome { columns: Vec::new(), rows, manifest: Some(format!("s3://{out_bucket}/{manifest_key}")), scanned: 0 })
+tokio::task_local! {
+    /// How deep the view being planned is nested in other views.
+    static VIEW_DEPTH: usize;
+}
+
+/// Views nest at most this deep: a view defined through itself must fail, not recurse forever.
+const MAX_VIEW_DEPTH: usize = 32;
+
+/// Plans views for the catalog provider, with the engine's own sessions.
+#[derive(Debug)]
+struct Views(std::sync::Weak<Inner>);
+
+impl std::fmt::Debug for Inner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine").finish_non_exhaustive()
     }
 }
 
+#[async_trait::async_trait]
+impl crate::tables::ViewPlanner for Views {
+    async fn plan_view(&self, database: &str, sql: &str) -> datafusion::common::Result<datafusion::logical_expr::LogicalPlan> {
+        let depth = VIEW_DEPTH.try_with(|d| *d).unwrap_or(0) + 1;
+        if depth > MAX_VIEW_DEPTH {
+            return Err(datafusion::error::DataFusionError::Plan(format!(
+                "views nest more than {MAX_VIEW_DEPTH} deep (is a view defined through itself?)"
+            )));
+        }
+        let inner = self.0.upgrade().ok_or_else(|| datafusion::error::DataFusionError::Execution("the engine stopped".into()))?;
+        let engine = Engine { inner };
+        let planned = VIEW_DEPTH
+            .scope(depth, async {
+                let ctx = engine.session(Some(database), None)?;
+                let sql = match sql::plan(sql)? {
+                    Plan::Query { sql } => sql,
+                    _ => return Err(Error::InvalidInput("a view must be a query".into())),
+                };
+                let df = engine.dataframe(&ctx, &sql).await?;
+                Ok::<_, Error>(df.into_unoptimized_plan())
+            })
+            .await;
+        planned.map_err(|e| match e {
+            Error::DataFusion(e) => e,
+            other => datafusion::error::DataFusionError::Plan(other.to_string()),
+        })
+    }
+}
+
+/// What a statement produced.
 #[derive(Debug, Default)]
-struct Outcome {
-    columns: Vec<ColumnInfo>,
-    rows: u64,
-    manifest: Option<String>,
-    scanned: u64,
+pub(crate) struct Outcome {
+    pub columns: Vec<ColumnInfo>,
+    pub rows: u64,
+    pub manifest: Option<String>,
+    pub scanned: u64,
+    pub planning_ms: u64,
+    /// What a DDL or utility statement prints, one line a row.
+    pub lines: Vec<String>,
 }
 
 /// Athena has no unsigned integers: each maps to the next signed type that holds it.

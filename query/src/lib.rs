@@ -8,11 +8,15 @@ pub mod dialect;
 pub mod engine;
 pub mod error;
 pub mod functions;
+pub mod lateral;
 pub mod partitioned;
 pub mod rewrite;
 pub mod sql;
+pub mod statements;
 pub mod tables;
+pub mod text;
 pub mod types;
+pub mod write;
 
 pub use engine::{Engine, EngineConfig, QueryExecution, QueryState, ResultPage, StartQuery};
 pub use error::{Error, ErrorKind, Result};

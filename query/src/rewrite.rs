@@ -126,6 +126,18 @@ impl VisitorMut for Rewriter {
             let exprs: Vec<&Expr> = items.iter().map(|o| &o.expr).collect();
             self.keep_numbers(exprs);
         }
+        // `FETCH FIRST n ROWS ONLY` is `LIMIT n`.
+        if let Some(fetch) = &query.fetch
+            && !fetch.percent
+            && !fetch.with_ties
+        {
+            let quantity = fetch.quantity.clone().unwrap_or_else(|| Expr::Value(Value::Number("1".into(), false).into()));
+            query.limit_clause = Some(match query.limit_clause.take() {
+                Some(LimitClause::LimitOffset { offset, limit_by, .. }) => LimitClause::LimitOffset { limit: Some(quantity), offset, limit_by },
+                _ => LimitClause::LimitOffset { limit: Some(quantity), offset: None, limit_by: Vec::new() },
+            });
+            query.fetch = None;
+        }
         match &query.limit_clause {
             Some(LimitClause::LimitOffset { limit, offset, .. }) => {
                 self.keep_numbers(limit.iter());
@@ -133,9 +145,6 @@ impl VisitorMut for Rewriter {
             }
             Some(LimitClause::OffsetCommaLimit { offset, limit }) => self.keep_numbers([offset, limit]),
             None => {}
-        }
-        if let Some(fetch) = &query.fetch {
-            self.keep_numbers(fetch.quantity.iter());
         }
         ControlFlow::Continue(())
     }
@@ -153,6 +162,38 @@ impl VisitorMut for Rewriter {
                 }
             }
             self.keep_numbers(numbers);
+        }
+        if let TableFactor::UNNEST { alias, array_exprs, with_ordinality, .. } = factor {
+            let columns = alias.as_ref().map(|a| a.columns.len()).unwrap_or(0);
+            let wanted = columns.saturating_sub(usize::from(*with_ordinality));
+            // `UNNEST(map) AS t(k, v)` and `UNNEST(array_of_rows) AS t(a, b)`: one column per
+            // key/value or field.
+            if array_exprs.len() == 1 && wanted > 1 {
+                let e = array_exprs[0].to_string();
+                let mut parts = Vec::with_capacity(wanted);
+                for i in 0..wanted {
+                    match parse_expr(&format!("__unnest_part({e}, '{i}')")) {
+                        Ok(x) => parts.push(x),
+                        Err(err) => {
+                            self.error = Some(err);
+                            return ControlFlow::Break(());
+                        }
+                    }
+                }
+                *array_exprs = parts;
+            }
+            // WITH ORDINALITY: one more array, of the positions.
+            if *with_ordinality {
+                let all: Vec<String> = array_exprs.iter().map(|e| e.to_string()).collect();
+                match parse_expr(&format!("__ordinals({})", all.join(", "))) {
+                    Ok(x) => array_exprs.push(x),
+                    Err(err) => {
+                        self.error = Some(err);
+                        return ControlFlow::Break(());
+                    }
+                }
+                *with_ordinality = false;
+            }
         }
         ControlFlow::Continue(())
     }

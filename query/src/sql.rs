@@ -1,5 +1,9 @@
-//! The Athena dialect layer: what kind of statement a query is, identifier rules, CTAS, and the
-//! `_colN` names Athena gives to unnamed columns.
+//! The Athena dialect layer for statements: what kind of statement a query is, and the parsing
+//! of everything that is not a query — Hive DDL, CTAS, INSERT, UNLOAD, views, SHOW, DESCRIBE,
+//! MSCK — into a [`Plan`]. Queries themselves are parsed by DataFusion's parser (see
+//! [`crate::rewrite`] for what changes on the way).
+//!
+//! Identifiers fold to lower case even when quoted, as in Athena; backquotes are quotes.
 
 use std::collections::BTreeMap;
 
@@ -31,31 +35,264 @@ impl StatementType {
     }
 }
 
-/// A statement, classified and normalised.
+/// A table name as written: `[catalog.][database.]table`.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Name {
+    pub database: Option<String>,
+    pub name: String,
+}
+
+/// A column in a DDL statement: name, Hive type and comment.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ColumnDef {
+    pub name: String,
+    pub r#type: String,
+    pub comment: Option<String>,
+}
+
+/// How a Hive table stores its rows.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct TableFormat {
+    /// `ROW FORMAT SERDE 'class'` (or DELIMITED: LazySimpleSerDe).
+    pub serde: Option<String>,
+    pub serde_properties: BTreeMap<String, String>,
+    /// `STORED AS name`.
+    pub stored_as: Option<String>,
+    pub input_format: Option<String>,
+    pub output_format: Option<String>,
+}
+
+/// `CREATE EXTERNAL TABLE`.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct CreateTable {
+    pub name: Name,
+    pub if_not_exists: bool,
+    pub columns: Vec<ColumnDef>,
+    pub comment: Option<String>,
+    pub partitioned_by: Vec<ColumnDef>,
+    pub bucketed_by: Vec<String>,
+    pub buckets: i64,
+    pub format: TableFormat,
+    pub location: Option<String>,
+    pub properties: BTreeMap<String, String>,
+}
+
+/// One partition in ALTER TABLE: its key values and an optional location.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PartitionSpec {
+    pub values: Vec<(String, String)>,
+    pub location: Option<String>,
+}
+
+/// A statement, classified and parsed.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Plan {
     /// A query returning rows (SELECT, WITH, VALUES).
-    Query { sql: String },
-    /// `CREATE TABLE name [WITH (props)] AS query`.
-    CreateTableAs { database: Option<String>, table: String, properties: BTreeMap<String, String>, query: String, if_not_exists: bool },
-    /// A statement Minerva does not run yet; the reason says which.
-    Unsupported { statement_type: StatementType, reason: String },
+    Query {
+        sql: String,
+    },
+    /// `EXPLAIN [ANALYZE] query`.
+    Explain {
+        analyze: bool,
+        query: String,
+    },
+    /// `CREATE TABLE name [WITH (props)] AS query [WITH [NO] DATA]`.
+    CreateTableAs {
+        name: Name,
+        properties: BTreeMap<String, String>,
+        query: String,
+        if_not_exists: bool,
+        with_data: bool,
+    },
+    /// `INSERT INTO name [(columns)] query`.
+    Insert {
+        name: Name,
+        columns: Vec<String>,
+        query: String,
+    },
+    /// `UNLOAD (query) TO 'location' WITH (props)`.
+    Unload {
+        query: String,
+        location: String,
+        properties: BTreeMap<String, String>,
+    },
+    CreateDatabase {
+        name: String,
+        if_not_exists: bool,
+        comment: Option<String>,
+        location: Option<String>,
+        properties: BTreeMap<String, String>,
+    },
+    DropDatabase {
+        name: String,
+        if_exists: bool,
+        cascade: bool,
+    },
+    CreateTable(Box<CreateTable>),
+    DropTable {
+        name: Name,
+        if_exists: bool,
+    },
+    AddPartitions {
+        name: Name,
+        if_not_exists: bool,
+        partitions: Vec<PartitionSpec>,
+    },
+    DropPartitions {
+        name: Name,
+        if_exists: bool,
+        partitions: Vec<PartitionSpec>,
+    },
+    SetLocation {
+        name: Name,
+        location: String,
+    },
+    SetProperties {
+        name: Name,
+        properties: BTreeMap<String, String>,
+    },
+    AddColumns {
+        name: Name,
+        columns: Vec<ColumnDef>,
+        replace: bool,
+    },
+    Repair {
+        name: Name,
+    },
+    CreateView {
+        name: Name,
+        or_replace: bool,
+        query: String,
+    },
+    DropView {
+        name: Name,
+        if_exists: bool,
+    },
+    ShowDatabases {
+        pattern: Option<String>,
+    },
+    ShowTables {
+        database: Option<String>,
+        pattern: Option<String>,
+    },
+    ShowViews {
+        database: Option<String>,
+        pattern: Option<String>,
+    },
+    ShowPartitions {
+        name: Name,
+    },
+    ShowColumns {
+        name: Name,
+    },
+    ShowCreateTable {
+        name: Name,
+    },
+    ShowCreateView {
+        name: Name,
+    },
+    ShowProperties {
+        name: Name,
+        property: Option<String>,
+    },
+    Describe {
+        name: Name,
+        extended: bool,
+    },
+    /// A statement Minerva does not run; the reason says which.
+    Unsupported {
+        statement_type: StatementType,
+        reason: String,
+    },
 }
 
 impl Plan {
     pub fn statement_type(&self) -> StatementType {
         match self {
-            Plan::Query { .. } => StatementType::Dml,
-            Plan::CreateTableAs { .. } => StatementType::Ddl,
+            Plan::Query { .. } | Plan::Insert { .. } | Plan::Unload { .. } => StatementType::Dml,
+            Plan::Explain { .. }
+            | Plan::ShowDatabases { .. }
+            | Plan::ShowTables { .. }
+            | Plan::ShowViews { .. }
+            | Plan::ShowPartitions { .. }
+            | Plan::ShowColumns { .. }
+            | Plan::ShowCreateTable { .. }
+            | Plan::ShowCreateView { .. }
+            | Plan::ShowProperties { .. }
+            | Plan::Describe { .. } => StatementType::Utility,
             Plan::Unsupported { statement_type, .. } => *statement_type,
+            _ => StatementType::Ddl,
+        }
+    }
+
+    /// Athena's `SubstatementType`.
+    pub fn substatement_type(&self) -> &'static str {
+        match self {
+            Plan::Query { .. } => "SELECT",
+            Plan::Explain { .. } => "EXPLAIN",
+            Plan::CreateTableAs { .. } => "CREATE_TABLE_AS_SELECT",
+            Plan::Insert { .. } => "INSERT",
+            Plan::Unload { .. } => "UNLOAD",
+            Plan::CreateDatabase { .. } => "CREATE_DATABASE",
+            Plan::DropDatabase { .. } => "DROP_DATABASE",
+            Plan::CreateTable(_) => "CREATE_TABLE",
+            Plan::DropTable { .. } => "DROP_TABLE",
+            Plan::AddPartitions { .. } => "ALTER_TABLE_ADD_PARTITION",
+            Plan::DropPartitions { .. } => "ALTER_TABLE_DROP_PARTITION",
+            Plan::SetLocation { .. } => "ALTER_TABLE_SET_LOCATION",
+            Plan::SetProperties { .. } => "ALTER_TABLE_SET_TBLPROPERTIES",
+            Plan::AddColumns { replace: false, .. } => "ALTER_TABLE_ADD_COLUMNS",
+            Plan::AddColumns { replace: true, .. } => "ALTER_TABLE_REPLACE_COLUMNS",
+            Plan::Repair { .. } => "MSCK_REPAIR_TABLE",
+            Plan::CreateView { .. } => "CREATE_VIEW",
+            Plan::DropView { .. } => "DROP_VIEW",
+            Plan::ShowDatabases { .. } => "SHOW_DATABASES",
+            Plan::ShowTables { .. } => "SHOW_TABLES",
+            Plan::ShowViews { .. } => "SHOW_VIEWS",
+            Plan::ShowPartitions { .. } => "SHOW_PARTITIONS",
+            Plan::ShowColumns { .. } => "SHOW_COLUMNS",
+            Plan::ShowCreateTable { .. } => "SHOW_CREATE_TABLE",
+            Plan::ShowCreateView { .. } => "SHOW_CREATE_VIEW",
+            Plan::ShowProperties { .. } => "SHOW_TBLPROPERTIES",
+            Plan::Describe { .. } => "DESCRIBE_TABLE",
+            Plan::Unsupported { .. } => "UNKNOWN",
         }
     }
 }
 
 /// Tokenises and rewrites identifiers the Athena way: quoted identifiers are case-insensitive
 /// (lowercased) and backquotes become double quotes. String literals are left alone.
-fn normalize(sql: &str) -> Result<Vec<Token>> {
+fn normalize(sql: &str, parameters: &[String]) -> Result<Vec<Token>> {
     let mut tokens = Tokenizer::new(&AthenaDialect, sql).with_unescape(false).tokenize().map_err(|e| Error::InvalidInput(format!("line {e}")))?;
+    // `?` placeholders take the execution parameters, SQL literals, in order.
+    let placeholders = tokens.iter().filter(|t| matches!(t, Token::Placeholder(p) if p == "?")).count();
+    if placeholders != parameters.len() {
+        if placeholders > 0 || !parameters.is_empty() {
+            return Err(Error::InvalidInput(format!(
+                "line 1:1: Incorrect number of parameters: expected {placeholders} but found {}",
+                parameters.len()
+            )));
+        }
+    } else if placeholders > 0 {
+        let mut values = parameters.iter();
+        let mut out = Vec::with_capacity(tokens.len());
+        for t in tokens {
+            match t {
+                Token::Placeholder(p) if p == "?" => {
+                    let value = values.next().expect("counted above");
+                    let parsed = Tokenizer::new(&AthenaDialect, value)
+                        .with_unescape(false)
+                        .tokenize()
+                        .map_err(|e| Error::InvalidInput(format!("execution parameter {value:?}: {e}")))?;
+                    out.push(Token::LParen);
+                    out.extend(parsed);
+                    out.push(Token::RParen);
+                }
+                other => out.push(other),
+            }
+        }
+        tokens = out;
+    }
     for t in &mut tokens {
         if let Token::Word(w) = t
             && w.quote_style.is_some()
@@ -78,158 +315,596 @@ fn render(tokens: &[Token]) -> String {
     tokens.iter().map(|t| t.to_string()).collect()
 }
 
-/// Words and punctuation without whitespace, with their index in the full token list.
-fn significant(tokens: &[Token]) -> Vec<(usize, &Token)> {
-    tokens.iter().enumerate().filter(|(_, t)| !matches!(t, Token::Whitespace(_))).collect()
+fn syntax(msg: impl std::fmt::Display) -> Error {
+    Error::InvalidInput(format!("line 1:1: {msg}"))
 }
 
-fn word(t: &Token) -> Option<String> {
-    match t {
-        Token::Word(w) if w.quote_style.is_none() => Some(w.value.to_ascii_uppercase()),
-        _ => None,
+/// A cursor over the significant tokens of a statement.
+struct Cursor<'a> {
+    all: &'a [Token],
+    sig: Vec<usize>,
+    at: usize,
+}
+
+impl<'a> Cursor<'a> {
+    fn new(all: &'a [Token]) -> Self {
+        let sig = all.iter().enumerate().filter(|(_, t)| !matches!(t, Token::Whitespace(_))).map(|(i, _)| i).collect();
+        Cursor { all, sig, at: 0 }
     }
-}
 
-fn ident(t: &Token) -> Option<String> {
-    match t {
-        Token::Word(w) => Some(w.value.to_lowercase()),
-        _ => None,
+    fn peek(&self) -> Option<&'a Token> {
+        self.sig.get(self.at).map(|i| &self.all[*i])
     }
-}
 
-fn literal(t: &Token) -> Option<String> {
-    match t {
-        Token::SingleQuotedString(s) => Some(s.replace("''", "'")),
-        Token::Number(n, _) => Some(n.clone()),
-        Token::Word(w) => Some(w.value.clone()),
-        _ => None,
+    fn peek_at(&self, n: usize) -> Option<&'a Token> {
+        self.sig.get(self.at + n).map(|i| &self.all[*i])
     }
-}
 
-/// Classifies a statement and prepares it for the engine.
-pub fn plan(sql: &str) -> Result<Plan> {
-    let tokens = normalize(sql)?;
-    let sig = significant(&tokens);
-    let first = sig.first().and_then(|(_, t)| word(t)).unwrap_or_default();
-    let second = sig.get(1).and_then(|(_, t)| word(t)).unwrap_or_default();
-    match first.as_str() {
-        "SELECT" | "WITH" | "VALUES" | "TABLE" => Ok(Plan::Query { sql: render(&tokens) }),
-        _ if matches!(sig.first(), Some((_, Token::LParen))) => Ok(Plan::Query { sql: render(&tokens) }),
-        "CREATE" if second == "TABLE" => parse_ctas(&tokens, &sig),
-        "CREATE" | "DROP" | "ALTER" | "MSCK" | "SHOW" | "DESCRIBE" | "DESC" => {
-            Ok(Plan::Unsupported { statement_type: StatementType::Ddl, reason: format!("{first} {second} statements are not supported yet") })
+    fn next(&mut self) -> Option<&'a Token> {
+        let t = self.peek();
+        if t.is_some() {
+            self.at += 1;
         }
-        "EXPLAIN" => Ok(Plan::Unsupported { statement_type: StatementType::Utility, reason: "EXPLAIN is not supported yet".into() }),
-        "" => Err(Error::InvalidInput("the query string is empty".into())),
-        "INSERT" | "UPDATE" | "DELETE" | "MERGE" | "UNLOAD" | "PREPARE" | "EXECUTE" | "DEALLOCATE" => {
-            Ok(Plan::Unsupported { statement_type: StatementType::Dml, reason: format!("{first} statements are not supported yet") })
+        t
+    }
+
+    fn at_end(&self) -> bool {
+        self.at >= self.sig.len()
+    }
+
+    /// An unquoted word, upper case.
+    fn word_of(t: Option<&Token>) -> Option<String> {
+        match t {
+            Some(Token::Word(w)) if w.quote_style.is_none() => Some(w.value.to_ascii_uppercase()),
+            _ => None,
+        }
+    }
+
+    fn peek_word(&self) -> Option<String> {
+        Self::word_of(self.peek())
+    }
+
+    fn is_word(&self, w: &str) -> bool {
+        self.peek_word().as_deref() == Some(w)
+    }
+
+    fn eat_word(&mut self, w: &str) -> bool {
+        if self.is_word(w) {
+            self.at += 1;
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Eats the words in sequence, or none of them.
+    fn eat_words(&mut self, words: &[&str]) -> bool {
+        let start = self.at;
+        for w in words {
+            if !self.eat_word(w) {
+                self.at = start;
+                return false;
+            }
+        }
+        true
+    }
+
+    fn expect_word(&mut self, w: &str) -> Result<()> {
+        if self.eat_word(w) { Ok(()) } else { Err(self.unexpected(&format!("'{w}'"))) }
+    }
+
+    fn eat(&mut self, t: &Token) -> bool {
+        if self.peek() == Some(t) {
+            self.at += 1;
+            true
+        } else {
+            false
+        }
+    }
+
+    fn expect(&mut self, t: &Token) -> Result<()> {
+        if self.eat(t) { Ok(()) } else { Err(self.unexpected(&format!("'{t}'"))) }
+    }
+
+    fn unexpected(&self, expecting: &str) -> Error {
+        let found = self.peek().map(|t| t.to_string()).unwrap_or_else(|| "<EOF>".into());
+        syntax(format!("mismatched input '{found}'. Expecting: {expecting}"))
+    }
+
+    /// An identifier: any word, lower case.
+    fn ident(&mut self) -> Result<String> {
+        match self.peek() {
+            Some(Token::Word(w)) => {
+                self.at += 1;
+                Ok(w.value.to_lowercase())
+            }
+            _ => Err(self.unexpected("an identifier")),
+        }
+    }
+
+    /// `[catalog.][database.]name`; a quoted `db.name` (as SHOW CREATE TABLE writes it) too.
+    fn name(&mut self) -> Result<Name> {
+        let mut parts = vec![self.ident()?];
+        while self.peek() == Some(&Token::Period) {
+            self.at += 1;
+            parts.push(self.ident()?);
+        }
+        if parts.len() == 1
+            && let Some((db, table)) = parts[0].split_once('.')
+        {
+            return Ok(Name { database: Some(db.to_string()), name: table.to_string() });
+        }
+        if parts.len() > 3 {
+            return Err(syntax(format!("too many dots in the name {}", parts.join("."))));
+        }
+        let name = parts.pop().unwrap_or_default();
+        Ok(Name { database: parts.pop(), name })
+    }
+
+    /// A string literal, with Hive's escapes (`\t`, `\001`, `\u0001`) read.
+    fn string(&mut self) -> Result<String> {
+        match self.peek() {
+            Some(Token::SingleQuotedString(s)) | Some(Token::DoubleQuotedString(s)) => {
+                self.at += 1;
+                Ok(unescape(&s.replace("''", "'")))
+            }
+            _ => Err(self.unexpected("a string")),
+        }
+    }
+
+    fn number(&mut self) -> Result<i64> {
+        match self.peek() {
+            Some(Token::Number(n, _)) => {
+                self.at += 1;
+                n.parse().map_err(|_| syntax(format!("invalid number {n}")))
+            }
+            _ => Err(self.unexpected("a number")),
+        }
+    }
+
+    /// The text of the tokens from the current one to the end.
+    fn rest(&self) -> String {
+        match self.sig.get(self.at) {
+            Some(i) => render(&self.all[*i..]).trim().to_string(),
+            None => String::new(),
+        }
+    }
+
+    /// The text up to the token that closes the parenthesis just eaten, which it eats.
+    fn parenthesized(&mut self) -> Result<String> {
+        let start = self.sig.get(self.at).copied().unwrap_or(self.all.len());
+        let mut depth = 1;
+        while let Some(t) = self.next() {
+            match t {
+                Token::LParen => depth += 1,
+                Token::RParen => {
+                    depth -= 1;
+                    if depth == 0 {
+                        let end = self.sig[self.at - 1];
+                        return Ok(render(&self.all[start..end]).trim().to_string());
+                    }
+                }
+                _ => {}
+            }
+        }
+        Err(syntax("missing ')'"))
+    }
+
+    /// `('k' = 'v', …)`
+    fn properties(&mut self) -> Result<BTreeMap<String, String>> {
+        self.expect(&Token::LParen)?;
+        let mut out = BTreeMap::new();
+        if self.eat(&Token::RParen) {
+            return Ok(out);
+        }
+        loop {
+            let k = self.string()?;
+            self.expect(&Token::Eq)?;
+            let v = self.string()?;
+            out.insert(k, v);
+            if self.eat(&Token::RParen) {
+                return Ok(out);
+            }
+            self.expect(&Token::Comma)?;
+        }
+    }
+
+    /// A column type: the tokens up to a `,` or `)` outside brackets, or `COMMENT`.
+    fn column_type(&mut self) -> Result<String> {
+        let start = self.at;
+        let (mut parens, mut angles) = (0i32, 0i32);
+        while let Some(t) = self.peek() {
+            match t {
+                Token::LParen => parens += 1,
+                Token::RParen if parens == 0 => break,
+                Token::RParen => parens -= 1,
+                Token::Lt => angles += 1,
+                Token::Gt => angles -= 1,
+                Token::ShiftRight => angles -= 2,
+                Token::Comma if parens == 0 && angles <= 0 => break,
+                Token::Word(w)
+                    if parens == 0 && angles <= 0 && w.quote_style.is_none() && w.value.eq_ignore_ascii_case("comment") && self.at > start =>
+                {
+                    break;
+                }
+                _ => {}
+            }
+            self.at += 1;
+        }
+        if self.at == start {
+            return Err(self.unexpected("a type"));
+        }
+        let text: String = self.sig[start..self.at].iter().map(|i| self.all[*i].to_string()).collect::<Vec<_>>().join("");
+        let text = text.to_lowercase();
+        crate::types::parse_type(&text).map_err(|e| syntax(format!("{e} in column type {text}")))?;
+        Ok(text)
+    }
+
+    /// `(name type [COMMENT 'c'], …)`
+    fn column_defs(&mut self) -> Result<Vec<ColumnDef>> {
+        self.expect(&Token::LParen)?;
+        let mut out = Vec::new();
+        loop {
+            let name = self.ident()?;
+            let r#type = self.column_type()?;
+            let comment = if self.eat_word("COMMENT") { Some(self.string()?) } else { None };
+            out.push(ColumnDef { name, r#type, comment });
+            if self.eat(&Token::RParen) {
+                return Ok(out);
+            }
+            self.expect(&Token::Comma)?;
+        }
+    }
+
+    /// `(name, …)`
+    fn ident_list(&mut self) -> Result<Vec<String>> {
+        self.expect(&Token::LParen)?;
+        let mut out = Vec::new();
+        loop {
+            out.push(self.ident()?);
+            if self.eat(&Token::RParen) {
+                return Ok(out);
+            }
+            self.expect(&Token::Comma)?;
+        }
+    }
+
+    /// `PARTITION (k = 'v', …) [LOCATION 's3://…']`
+    fn partition_spec(&mut self, with_location: bool) -> Result<PartitionSpec> {
+        self.expect_word("PARTITION")?;
+        self.expect(&Token::LParen)?;
+        let mut values = Vec::new();
+        loop {
+            let k = self.ident()?;
+            self.expect(&Token::Eq)?;
+            let v = match self.peek() {
+                Some(Token::Number(n, _)) => {
+                    let n = n.clone();
+                    self.at += 1;
+                    n
+                }
+                _ => self.string()?,
+            };
+            values.push((k, v));
+            if self.eat(&Token::RParen) {
+                break;
+            }
+            self.expect(&Token::Comma)?;
+        }
+        let location = if with_location && self.eat_word("LOCATION") { Some(self.string()?) } else { None };
+        Ok(PartitionSpec { values, location })
+    }
+
+    fn done(&self) -> Result<()> {
+        if self.at_end() { Ok(()) } else { Err(self.unexpected("<EOF>")) }
+    }
+}
+
+/// Hive's escapes in DDL strings: `\t`, `\n`, `\\`, octal `\001` and `\u0001`.
+fn unescape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let chars: Vec<char> = s.chars().collect();
+    let mut i = 0;
+    while i < chars.len() {
+        if chars[i] != '\\' || i + 1 == chars.len() {
+            out.push(chars[i]);
+            i += 1;
+            continue;
+        }
+        match chars[i + 1] {
+            't' => out.push('\t'),
+            'n' => out.push('\n'),
+            'r' => out.push('\r'),
+            '\\' => out.push('\\'),
+            '\'' => out.push('\''),
+            '"' => out.push('"'),
+            'u' if i + 6 <= chars.len() && chars[i + 2..i + 6].iter().all(char::is_ascii_hexdigit) => {
+                let code: String = chars[i + 2..i + 6].iter().collect();
+                out.push(char::from_u32(u32::from_str_radix(&code, 16).unwrap_or(0)).unwrap_or('\u{FFFD}'));
+                i += 6;
+                continue;
+            }
+            d if d.is_digit(8) => {
+                let digits: String = chars[i + 1..].iter().take(3).take_while(|c| c.is_digit(8)).collect();
+                out.push(char::from_u32(u32::from_str_radix(&digits, 8).unwrap_or(0)).unwrap_or('\u{FFFD}'));
+                i += 1 + digits.len();
+                continue;
+            }
+            other => {
+                out.push('\\');
+                out.push(other);
+            }
+        }
+        i += 2;
+    }
+    out
+}
+
+/// Classifies a statement and parses what is not a query.
+pub fn plan(sql: &str) -> Result<Plan> {
+    plan_with(sql, &[])
+}
+
+/// [`plan`], with values for the statement's `?` placeholders.
+pub fn plan_with(sql: &str, parameters: &[String]) -> Result<Plan> {
+    let tokens = normalize(sql, parameters)?;
+    let mut c = Cursor::new(&tokens);
+    let first = c.peek_word().unwrap_or_default();
+    match first.as_str() {
+        "" if c.at_end() => Err(Error::InvalidInput("the query string is empty".into())),
+        "SELECT" | "WITH" | "VALUES" | "TABLE" => Ok(Plan::Query { sql: render(&tokens) }),
+        _ if c.peek() == Some(&Token::LParen) => Ok(Plan::Query { sql: render(&tokens) }),
+        "EXPLAIN" => {
+            c.next();
+            let analyze = c.eat_word("ANALYZE");
+            // `(FORMAT TEXT, TYPE DISTRIBUTED)`: one text format, one plan type.
+            if c.peek() == Some(&Token::LParen) && matches!(Cursor::word_of(c.peek_at(1)).as_deref(), Some("FORMAT" | "TYPE")) {
+                c.next();
+                c.parenthesized()?;
+            }
+            c.eat_word("VERBOSE");
+            Ok(Plan::Explain { analyze, query: c.rest() })
+        }
+        "CREATE" => parse_create(&mut c),
+        "DROP" => parse_drop(&mut c),
+        "ALTER" => parse_alter(&mut c),
+        "MSCK" => {
+            c.next();
+            c.expect_word("REPAIR")?;
+            c.expect_word("TABLE")?;
+            let name = c.name()?;
+            c.done()?;
+            Ok(Plan::Repair { name })
+        }
+        "SHOW" => parse_show(&mut c),
+        "DESCRIBE" | "DESC" => {
+            c.next();
+            let extended = c.eat_word("EXTENDED") || c.eat_word("FORMATTED");
+            let name = c.name()?;
+            Ok(Plan::Describe { name, extended })
+        }
+        "INSERT" => {
+            c.next();
+            if c.eat_word("OVERWRITE") {
+                return Ok(Plan::Unsupported { statement_type: StatementType::Dml, reason: "INSERT OVERWRITE is not supported by Athena".into() });
+            }
+            c.expect_word("INTO")?;
+            let name = c.name()?;
+            let columns =
+                if c.peek() == Some(&Token::LParen) && !matches!(Cursor::word_of(c.peek_at(1)).as_deref(), Some("SELECT" | "WITH" | "VALUES")) {
+                    c.ident_list()?
+                } else {
+                    Vec::new()
+                };
+            let query = c.rest();
+            if query.is_empty() {
+                return Err(c.unexpected("a query"));
+            }
+            Ok(Plan::Insert { name, columns, query })
+        }
+        "UNLOAD" => {
+            c.next();
+            c.expect(&Token::LParen)?;
+            let query = c.parenthesized()?;
+            c.expect_word("TO")?;
+            let location = c.string()?;
+            let properties = if c.eat_word("WITH") { with_properties(&mut c)? } else { BTreeMap::new() };
+            c.done()?;
+            Ok(Plan::Unload { query, location, properties })
+        }
+        "UPDATE" | "DELETE" | "MERGE" | "PREPARE" | "EXECUTE" | "DEALLOCATE" | "OPTIMIZE" | "VACUUM" => {
+            Ok(Plan::Unsupported { statement_type: StatementType::Dml, reason: format!("{first} statements are not supported") })
         }
         _ => {
-            let found = sig.first().map(|(_, t)| t.to_string()).unwrap_or_default();
+            let found = c.peek().map(|t| t.to_string()).unwrap_or_default();
             Err(Error::InvalidInput(format!(
-                "line 1:1: mismatched input '{found}'. Expecting: 'ALTER', 'CREATE', 'DELETE', 'DESCRIBE', 'DROP', 'EXPLAIN', 'INSERT', 'SELECT', 'SHOW', 'WITH', <query>"
+                "line 1:1: mismatched input '{found}'. Expecting: 'ALTER', 'CREATE', 'DELETE', 'DESCRIBE', 'DROP', 'EXPLAIN', 'INSERT', 'SELECT', 'SHOW', 'UNLOAD', 'WITH', <query>"
             )))
         }
     }
 }
 
-fn parse_ctas(tokens: &[Token], sig: &[(usize, &Token)]) -> Result<Plan> {
-    let bad = |what: &str| Error::InvalidInput(format!("line 1: malformed CREATE TABLE AS statement: {what}"));
-    let mut i = 2;
-    let mut if_not_exists = false;
-    if sig.get(i).and_then(|(_, t)| word(t)).as_deref() == Some("IF") {
-        if_not_exists = true;
-        i += 3;
-    }
-    // A name of one to three parts: [catalog.][database.]table.
-    let mut parts = vec![sig.get(i).and_then(|(_, t)| ident(t)).ok_or_else(|| bad("expected a table name"))?];
-    i += 1;
-    while matches!(sig.get(i), Some((_, Token::Period))) {
-        parts.push(sig.get(i + 1).and_then(|(_, t)| ident(t)).ok_or_else(|| bad("expected a name after '.'"))?);
-        i += 2;
-    }
-    let table = parts.pop().unwrap_or_default();
-    let database = parts.pop();
-    let mut properties = BTreeMap::new();
-    if sig.get(i).and_then(|(_, t)| word(t)).as_deref() == Some("WITH") {
-        i += 1;
-        if !matches!(sig.get(i), Some((_, Token::LParen))) {
-            return Err(bad("expected '(' after WITH"));
-        }
-        i += 1;
-        loop {
-            let key = sig.get(i).and_then(|(_, t)| ident(t)).ok_or_else(|| bad("expected a property name"))?;
-            if !matches!(sig.get(i + 1), Some((_, Token::Eq))) {
-                return Err(bad("expected '=' after a property name"));
-            }
-            i += 2;
-            // A value is a literal or an ARRAY['a', 'b'] list, kept as comma-separated text.
-            if sig.get(i).and_then(|(_, t)| word(t)).as_deref() == Some("ARRAY") {
-                let mut values = Vec::new();
-                i += 2;
-                while let Some((_, t)) = sig.get(i) {
-                    match t {
-                        Token::RBracket => break,
-                        Token::Comma => {}
-                        t => values.push(literal(t).ok_or_else(|| bad("unexpected token in ARRAY"))?),
+/// `WITH (key = value, …)` after CTAS and UNLOAD: values are literals, or `ARRAY['a', 'b']`
+/// kept as comma-separated text.
+fn with_properties(c: &mut Cursor) -> Result<BTreeMap<String, String>> {
+    c.expect(&Token::LParen)?;
+    let mut out = BTreeMap::new();
+    loop {
+        let key = c.ident()?;
+        c.expect(&Token::Eq)?;
+        let value = if c.eat_word("ARRAY") {
+            c.expect(&Token::LBracket)?;
+            let mut values = Vec::new();
+            if !c.eat(&Token::RBracket) {
+                loop {
+                    values.push(c.string()?);
+                    if c.eat(&Token::RBracket) {
+                        break;
                     }
-                    i += 1;
+                    c.expect(&Token::Comma)?;
                 }
-                properties.insert(key, values.join(","));
+            }
+            values.join(",")
+        } else {
+            match c.next() {
+                Some(Token::SingleQuotedString(s)) => unescape(&s.replace("''", "'")),
+                Some(Token::Number(n, _)) => n.clone(),
+                Some(Token::Word(w)) => w.value.clone(),
+                _ => return Err(syntax("expected a property value")),
+            }
+        };
+        out.insert(key, value);
+        if c.eat(&Token::RParen) {
+            return Ok(out);
+        }
+        c.expect(&Token::Comma)?;
+    }
+}
+
+fn parse_create(c: &mut Cursor) -> Result<Plan> {
+    c.expect_word("CREATE")?;
+    let or_replace = c.eat_words(&["OR", "REPLACE"]);
+    if c.eat_word("DATABASE") || c.eat_word("SCHEMA") {
+        let if_not_exists = c.eat_words(&["IF", "NOT", "EXISTS"]);
+        let name = c.ident()?;
+        let (mut comment, mut location, mut properties) = (None, None, BTreeMap::new());
+        loop {
+            if c.eat_word("COMMENT") {
+                comment = Some(c.string()?);
+            } else if c.eat_word("LOCATION") {
+                location = Some(c.string()?);
+            } else if c.eat_words(&["WITH", "DBPROPERTIES"]) {
+                properties = c.properties()?;
             } else {
-                let value = sig.get(i).and_then(|(_, t)| literal(t)).ok_or_else(|| bad("expected a property value"))?;
-                properties.insert(key, value);
-            }
-            i += 1;
-            match sig.get(i) {
-                Some((_, Token::Comma)) => i += 1,
-                Some((_, Token::RParen)) => {
-                    i += 1;
-                    break;
-                }
-                _ => return Err(bad("expected ',' or ')' in WITH")),
+                break;
             }
         }
+        c.done()?;
+        return Ok(Plan::CreateDatabase { name, if_not_exists, comment, location, properties });
     }
-    if sig.get(i).and_then(|(_, t)| word(t)).as_deref() != Some("AS") {
-        return Err(bad("expected AS followed by a query"));
+    if c.eat_word("VIEW") {
+        let name = c.name()?;
+        c.expect_word("AS")?;
+        let query = c.rest();
+        if query.is_empty() {
+            return Err(c.unexpected("a query"));
+        }
+        return Ok(Plan::CreateView { name, or_replace, query });
     }
-    let start = sig.get(i + 1).map(|(idx, _)| *idx).ok_or_else(|| bad("expected a query after AS"))?;
-    let mut query: Vec<&Token> = tokens[start..].iter().filter(|t| !matches!(t, Token::Whitespace(_))).collect();
+    let external = c.eat_word("EXTERNAL");
+    c.expect_word("TABLE")?;
+    let if_not_exists = c.eat_words(&["IF", "NOT", "EXISTS"]);
+    let name = c.name()?;
+    if !external && (c.is_word("AS") || c.is_word("WITH")) {
+        return parse_ctas(c, name, if_not_exists);
+    }
+    let mut t = CreateTable { name, if_not_exists, ..Default::default() };
+    if c.peek() == Some(&Token::LParen) {
+        t.columns = c.column_defs()?;
+    }
+    loop {
+        if c.eat_word("COMMENT") {
+            t.comment = Some(c.string()?);
+        } else if c.eat_words(&["PARTITIONED", "BY"]) {
+            t.partitioned_by = c.column_defs()?;
+        } else if c.eat_words(&["CLUSTERED", "BY"]) {
+            t.bucketed_by = c.ident_list()?;
+            if c.eat_words(&["SORTED", "BY"]) {
+                c.expect(&Token::LParen)?;
+                c.parenthesized()?;
+            }
+            c.expect_word("INTO")?;
+            t.buckets = c.number()?;
+            c.expect_word("BUCKETS")?;
+        } else if c.eat_words(&["ROW", "FORMAT"]) {
+            if c.eat_word("SERDE") {
+                t.format.serde = Some(c.string()?);
+                if c.eat_words(&["WITH", "SERDEPROPERTIES"]) {
+                    t.format.serde_properties.extend(c.properties()?);
+                }
+            } else {
+                c.expect_word("DELIMITED")?;
+                t.format.serde = Some("org.apache.hadoop.hive.serde2.lazy.LazySimpleSerDe".into());
+                loop {
+                    let key = if c.eat_words(&["FIELDS", "TERMINATED", "BY"]) {
+                        "field.delim"
+                    } else if c.eat_words(&["ESCAPED", "BY"]) {
+                        "escape.delim"
+                    } else if c.eat_words(&["COLLECTION", "ITEMS", "TERMINATED", "BY"]) {
+                        "collection.delim"
+                    } else if c.eat_words(&["MAP", "KEYS", "TERMINATED", "BY"]) {
+                        "mapkey.delim"
+                    } else if c.eat_words(&["LINES", "TERMINATED", "BY"]) {
+                        "line.delim"
+                    } else if c.eat_words(&["NULL", "DEFINED", "AS"]) {
+                        "serialization.null.format"
+                    } else {
+                        break;
+                    };
+                    let v = c.string()?;
+                    if key == "field.delim" {
+                        t.format.serde_properties.insert("serialization.format".into(), v.clone());
+                    }
+                    t.format.serde_properties.insert(key.into(), v);
+                }
+            }
+        } else if c.eat_words(&["STORED", "AS"]) {
+            if c.eat_word("INPUTFORMAT") {
+                t.format.input_format = Some(c.string()?);
+                c.expect_word("OUTPUTFORMAT")?;
+                t.format.output_format = Some(c.string()?);
+            } else {
+                t.format.stored_as = Some(c.ident()?.to_ascii_uppercase());
+            }
+        } else if c.eat_word("LOCATION") {
+            t.location = Some(c.string()?);
+        } else if c.eat_word("TBLPROPERTIES") {
+            t.properties = c.properties()?;
+        } else {
+            break;
+        }
+    }
+    c.done()?;
+    if !external {
+        if t.properties.get("table_type").is_some_and(|v| v.eq_ignore_ascii_case("iceberg")) {
+            return Ok(Plan::Unsupported { statement_type: StatementType::Ddl, reason: "Iceberg tables are not supported".into() });
+        }
+        return Err(syntax("Non-external tables are not supported: use CREATE EXTERNAL TABLE (or CREATE TABLE AS)"));
+    }
+    Ok(Plan::CreateTable(Box::new(t)))
+}
+
+fn parse_ctas(c: &mut Cursor, name: Name, if_not_exists: bool) -> Result<Plan> {
+    let properties = if c.eat_word("WITH") { with_properties(c)? } else { BTreeMap::new() };
+    c.expect_word("AS")?;
+    let start = c.at;
     // Trino allows `… WITH DATA` (the default) and `… WITH NO DATA` after the query.
-    let words: Vec<String> = query.iter().rev().take(3).map(|t| word(t).unwrap_or_default()).collect();
-    if words.len() == 3 && words[0] == "DATA" && words[1] == "NO" && words[2] == "WITH" {
-        return Err(Error::InvalidInput("CREATE TABLE … WITH NO DATA is not supported yet".into()));
+    let n = c.sig.len();
+    let word = |k: usize| Cursor::word_of(c.sig.get(k).map(|i| &c.all[*i]));
+    let (end, with_data) =
+        if n >= start + 3 && word(n - 1).as_deref() == Some("DATA") && word(n - 2).as_deref() == Some("NO") && word(n - 3).as_deref() == Some("WITH")
+        {
+            (n - 3, false)
+        } else if n >= start + 2 && word(n - 1).as_deref() == Some("DATA") && word(n - 2).as_deref() == Some("WITH") {
+            (n - 2, true)
+        } else {
+            (n, true)
+        };
+    if end <= start {
+        return Err(c.unexpected("a query"));
     }
-    let mut end = tokens.len();
-    if words.len() >= 2 && words[0] == "DATA" && words[1] == "WITH" {
-        query.truncate(query.len() - 2);
-        // Cut the original token list just before that WITH.
-        let mut seen = 0;
-        while end > start {
-            end -= 1;
-            if !matches!(tokens[end], Token::Whitespace(_)) {
-                seen += 1;
-                if seen == 2 {
-                    break;
-                }
-            }
-        }
-    }
-    let mut body = &tokens[start..end];
-    while matches!(body.last(), Some(Token::Whitespace(_))) {
-        body = &body[..body.len() - 1];
-    }
+    let (first, last) = (c.sig[start], c.sig[end - 1]);
+    let mut body = &c.all[first..=last];
     // `AS (query)`: the parentheses wrap the whole query only if the first one closes last.
     if matches!(body.first(), Some(Token::LParen)) && matches!(body.last(), Some(Token::RParen)) {
         let mut depth = 0;
         let mut closes_at_end = true;
-        for (n, t) in body.iter().enumerate() {
+        for (i, t) in body.iter().enumerate() {
             match t {
                 Token::LParen => depth += 1,
                 Token::RParen => {
                     depth -= 1;
-                    if depth == 0 && n + 1 != body.len() {
+                    if depth == 0 && i + 1 != body.len() {
                         closes_at_end = false;
                     }
                 }
@@ -240,8 +915,130 @@ fn parse_ctas(tokens: &[Token], sig: &[(usize, &Token)]) -> Result<Plan> {
             body = &body[1..body.len() - 1];
         }
     }
-    let q = render(body).trim().to_string();
-    Ok(Plan::CreateTableAs { database, table, properties, query: q, if_not_exists })
+    Ok(Plan::CreateTableAs { name, properties, query: render(body).trim().to_string(), if_not_exists, with_data })
+}
+
+fn parse_drop(c: &mut Cursor) -> Result<Plan> {
+    c.expect_word("DROP")?;
+    if c.eat_word("DATABASE") || c.eat_word("SCHEMA") {
+        let if_exists = c.eat_words(&["IF", "EXISTS"]);
+        let name = c.ident()?;
+        let cascade = c.eat_word("CASCADE");
+        c.eat_word("RESTRICT");
+        c.done()?;
+        return Ok(Plan::DropDatabase { name, if_exists, cascade });
+    }
+    if c.eat_word("VIEW") {
+        let if_exists = c.eat_words(&["IF", "EXISTS"]);
+        let name = c.name()?;
+        c.done()?;
+        return Ok(Plan::DropView { name, if_exists });
+    }
+    c.expect_word("TABLE")?;
+    let if_exists = c.eat_words(&["IF", "EXISTS"]);
+    let name = c.name()?;
+    c.eat_word("PURGE");
+    c.done()?;
+    Ok(Plan::DropTable { name, if_exists })
+}
+
+fn parse_alter(c: &mut Cursor) -> Result<Plan> {
+    c.expect_word("ALTER")?;
+    c.expect_word("TABLE")?;
+    let name = c.name()?;
+    if c.eat_word("ADD") {
+        if c.eat_word("COLUMNS") {
+            let columns = c.column_defs()?;
+            c.done()?;
+            return Ok(Plan::AddColumns { name, columns, replace: false });
+        }
+        let if_not_exists = c.eat_words(&["IF", "NOT", "EXISTS"]);
+        let mut partitions = Vec::new();
+        while c.is_word("PARTITION") {
+            partitions.push(c.partition_spec(true)?);
+        }
+        if partitions.is_empty() {
+            return Err(c.unexpected("'PARTITION'"));
+        }
+        c.done()?;
+        return Ok(Plan::AddPartitions { name, if_not_exists, partitions });
+    }
+    if c.eat_word("DROP") {
+        let if_exists = c.eat_words(&["IF", "EXISTS"]);
+        let mut partitions = vec![c.partition_spec(false)?];
+        while c.eat(&Token::Comma) {
+            partitions.push(c.partition_spec(false)?);
+        }
+        c.done()?;
+        return Ok(Plan::DropPartitions { name, if_exists, partitions });
+    }
+    if c.eat_words(&["REPLACE", "COLUMNS"]) {
+        let columns = c.column_defs()?;
+        c.done()?;
+        return Ok(Plan::AddColumns { name, columns, replace: true });
+    }
+    if c.eat_words(&["SET", "LOCATION"]) {
+        let location = c.string()?;
+        c.done()?;
+        return Ok(Plan::SetLocation { name, location });
+    }
+    if c.eat_words(&["SET", "TBLPROPERTIES"]) {
+        let properties = c.properties()?;
+        c.done()?;
+        return Ok(Plan::SetProperties { name, properties });
+    }
+    Err(c.unexpected("'ADD', 'DROP', 'REPLACE', 'SET'"))
+}
+
+fn parse_show(c: &mut Cursor) -> Result<Plan> {
+    c.expect_word("SHOW")?;
+    let pattern = |c: &mut Cursor| -> Result<Option<String>> {
+        c.eat_word("LIKE");
+        match c.peek() {
+            Some(Token::SingleQuotedString(_)) => c.string().map(Some),
+            _ => Ok(None),
+        }
+    };
+    let in_database =
+        |c: &mut Cursor| -> Result<Option<String>> { if c.eat_word("IN") || c.eat_word("FROM") { c.ident().map(Some) } else { Ok(None) } };
+    let plan = if c.eat_word("DATABASES") || c.eat_word("SCHEMAS") {
+        Plan::ShowDatabases { pattern: pattern(c)? }
+    } else if c.eat_word("TABLES") {
+        let database = in_database(c)?;
+        Plan::ShowTables { database, pattern: pattern(c)? }
+    } else if c.eat_word("VIEWS") {
+        let database = in_database(c)?;
+        Plan::ShowViews { database, pattern: pattern(c)? }
+    } else if c.eat_word("PARTITIONS") {
+        Plan::ShowPartitions { name: c.name()? }
+    } else if c.eat_word("COLUMNS") {
+        if !(c.eat_word("IN") || c.eat_word("FROM")) {
+            return Err(c.unexpected("'IN', 'FROM'"));
+        }
+        let mut name = c.name()?;
+        if let Some(db) = in_database(c)? {
+            name.database = Some(db);
+        }
+        Plan::ShowColumns { name }
+    } else if c.eat_words(&["CREATE", "TABLE"]) {
+        Plan::ShowCreateTable { name: c.name()? }
+    } else if c.eat_words(&["CREATE", "VIEW"]) {
+        Plan::ShowCreateView { name: c.name()? }
+    } else if c.eat_word("TBLPROPERTIES") {
+        let name = c.name()?;
+        let property = if c.eat(&Token::LParen) {
+            let p = c.string()?;
+            c.expect(&Token::RParen)?;
+            Some(p)
+        } else {
+            None
+        };
+        Plan::ShowProperties { name, property }
+    } else {
+        return Err(c.unexpected("'COLUMNS', 'CREATE', 'DATABASES', 'PARTITIONS', 'SCHEMAS', 'TABLES', 'TBLPROPERTIES', 'VIEWS'"));
+    };
+    c.done()?;
+    Ok(plan)
 }
 
 /// Names the unnamed columns of the outermost SELECT `_col0`, `_col1`, … as Athena does: every
@@ -278,6 +1075,7 @@ mod tests {
         assert!(matches!(plan("select 1;").unwrap(), Plan::Query { .. }));
         assert!(matches!(plan("  WITH a AS (SELECT 1) SELECT * FROM a").unwrap(), Plan::Query { .. }));
         assert_eq!(plan("DROP TABLE x").unwrap().statement_type(), StatementType::Ddl);
+        assert_eq!(plan("SHOW TABLES").unwrap().statement_type(), StatementType::Utility);
         assert!(plan("   ").is_err());
     }
 
@@ -290,15 +1088,87 @@ mod tests {
     #[test]
     fn parses_the_ctas_awswrangler_sends() {
         let sql = "CREATE TABLE \"Reviews\".\"temp_table_ab12\"\nWITH(\n    external_location = 's3://out/tables/ab12',\n    format = 'PARQUET',\n    bucketed_by = ARRAY['a', 'b'])\nAS SELECT sentiment, COUNT(*) FROM t GROUP BY 1";
-        let Plan::CreateTableAs { database, table, properties, query, .. } = plan(sql).unwrap() else { panic!() };
-        assert_eq!(database.as_deref(), Some("reviews"));
-        assert_eq!(table, "temp_table_ab12");
+        let Plan::CreateTableAs { name, properties, query, with_data, .. } = plan(sql).unwrap() else { panic!() };
+        assert_eq!(name.database.as_deref(), Some("reviews"));
+        assert_eq!(name.name, "temp_table_ab12");
         assert_eq!(properties["external_location"], "s3://out/tables/ab12");
         assert_eq!(properties["format"], "PARQUET");
         assert_eq!(properties["bucketed_by"], "a,b");
         assert_eq!(query, "SELECT sentiment, COUNT(*) FROM t GROUP BY 1");
-        let Plan::CreateTableAs { database, query, .. } = plan("create table t as (select 1) with data").unwrap() else { panic!() };
-        assert_eq!(database, None);
+        assert!(with_data);
+        let Plan::CreateTableAs { name, query, with_data, .. } = plan("create table t as (select 1) with no data").unwrap() else { panic!() };
+        assert_eq!(name.database, None);
         assert_eq!(query, "select 1");
+        assert!(!with_data);
+    }
+
+    #[test]
+    fn parses_hive_ddl() {
+        let sql = "CREATE EXTERNAL TABLE IF NOT EXISTS `Lake`.reviews (
+            id bigint COMMENT 'the id',
+            tags array<string>,
+            attrs map<string,struct<a:int,b:array<double>>>,
+            price decimal(10, 2))
+          COMMENT 'Reviews'
+          PARTITIONED BY (dt string, region string)
+          ROW FORMAT DELIMITED FIELDS TERMINATED BY '\\t' ESCAPED BY '\\\\' LINES TERMINATED BY '\\n'
+          STORED AS TEXTFILE
+          LOCATION 's3://lake/reviews/'
+          TBLPROPERTIES ('skip.header.line.count'='1', 'classification'='csv')";
+        let Plan::CreateTable(t) = plan(sql).unwrap() else { panic!() };
+        assert_eq!(t.name, Name { database: Some("lake".into()), name: "reviews".into() });
+        assert!(t.if_not_exists);
+        let types: Vec<&str> = t.columns.iter().map(|c| c.r#type.as_str()).collect();
+        assert_eq!(types, ["bigint", "array<string>", "map<string,struct<a:int,b:array<double>>>", "decimal(10,2)"]);
+        assert_eq!(t.columns[0].comment.as_deref(), Some("the id"));
+        assert_eq!(t.partitioned_by.len(), 2);
+        assert_eq!(t.format.serde_properties["field.delim"], "\t");
+        assert_eq!(t.format.serde_properties["escape.delim"], "\\");
+        assert_eq!(t.format.stored_as.as_deref(), Some("TEXTFILE"));
+        assert_eq!(t.location.as_deref(), Some("s3://lake/reviews/"));
+        assert_eq!(t.properties["skip.header.line.count"], "1");
+
+        let sql = "CREATE EXTERNAL TABLE t (a string) ROW FORMAT SERDE 'org.apache.hadoop.hive.serde2.OpenCSVSerde' \
+                   WITH SERDEPROPERTIES ('separatorChar' = ',', 'quoteChar' = '\"') STORED AS INPUTFORMAT 'x.In' OUTPUTFORMAT 'x.Out' LOCATION 's3://b/t'";
+        let Plan::CreateTable(t) = plan(sql).unwrap() else { panic!() };
+        assert_eq!(t.format.serde.as_deref(), Some("org.apache.hadoop.hive.serde2.OpenCSVSerde"));
+        assert_eq!(t.format.serde_properties["quoteChar"], "\"");
+        assert_eq!(t.format.input_format.as_deref(), Some("x.In"));
+        assert!(plan("CREATE EXTERNAL TABLE t (a nosuchtype) LOCATION 's3://b/t'").is_err());
+        assert_eq!(unescape("\\001|\\u0002"), "\u{1}|\u{2}");
+    }
+
+    #[test]
+    fn parses_partitions_show_and_describe() {
+        let Plan::AddPartitions { partitions, if_not_exists, .. } =
+            plan("ALTER TABLE t ADD IF NOT EXISTS PARTITION (dt='2024-01-01', n=5) LOCATION 's3://b/t/x' PARTITION (dt='2024-01-02', n=6)").unwrap()
+        else {
+            panic!()
+        };
+        assert!(if_not_exists);
+        assert_eq!(partitions[0].values, [("dt".to_string(), "2024-01-01".to_string()), ("n".to_string(), "5".to_string())]);
+        assert_eq!(partitions[0].location.as_deref(), Some("s3://b/t/x"));
+        assert_eq!(partitions[1].location, None);
+        let Plan::DropPartitions { partitions, .. } = plan("ALTER TABLE t DROP PARTITION (dt='a'), PARTITION (dt='b')").unwrap() else { panic!() };
+        assert_eq!(partitions.len(), 2);
+        assert_eq!(plan("SHOW TABLES IN db 'ab*'").unwrap(), Plan::ShowTables { database: Some("db".into()), pattern: Some("ab*".into()) });
+        assert_eq!(
+            plan("DESCRIBE `db`.`t`").unwrap(),
+            Plan::Describe { name: Name { database: Some("db".into()), name: "t".into() }, extended: false }
+        );
+        assert_eq!(plan("SHOW CREATE TABLE `db.t`").unwrap(), Plan::ShowCreateTable { name: Name { database: Some("db".into()), name: "t".into() } });
+        let Plan::Unload { query, location, properties } =
+            plan("UNLOAD (SELECT (1) AS a) TO 's3://b/out/' WITH (format = 'PARQUET', partitioned_by = ARRAY['a'])").unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!(query, "SELECT (1) AS a");
+        assert_eq!(location, "s3://b/out/");
+        assert_eq!(properties["partitioned_by"], "a");
+        let Plan::Insert { columns, query, .. } = plan("INSERT INTO t (a, b) SELECT 1, 2").unwrap() else { panic!() };
+        assert_eq!(columns, ["a", "b"]);
+        assert_eq!(query, "SELECT 1, 2");
+        let Plan::Insert { columns, .. } = plan("INSERT INTO t (SELECT 1)").unwrap() else { panic!() };
+        assert!(columns.is_empty());
     }
 }

@@ -24,6 +24,7 @@ use stores::Registry;
 use url::Url;
 
 use crate::partitioned::PartitionedTable;
+use crate::text::{TextOptions, TextTable};
 use crate::types::hive_to_arrow;
 
 /// The catalog name Athena exposes for Glue.
@@ -92,15 +93,28 @@ impl ObjectStoreRegistry for LakeRegistry {
     }
 }
 
+/// Plans the SQL of a view, in the database it was defined in.
+#[async_trait]
+pub trait ViewPlanner: Send + Sync + std::fmt::Debug {
+    async fn plan_view(&self, database: &str, sql: &str) -> DfResult<datafusion::logical_expr::LogicalPlan>;
+}
+
 #[derive(Debug)]
 pub struct GlueCatalogProvider {
     catalog: Catalog,
     store: Store,
+    views: Option<Arc<dyn ViewPlanner>>,
 }
 
 impl GlueCatalogProvider {
     pub fn new(catalog: Catalog, store: Store) -> Self {
-        GlueCatalogProvider { catalog, store }
+        GlueCatalogProvider { catalog, store, views: None }
+    }
+
+    /// Views are planned by `views`; without one, querying a view fails.
+    pub fn with_views(mut self, views: Arc<dyn ViewPlanner>) -> Self {
+        self.views = Some(views);
+        self
     }
 }
 
@@ -111,7 +125,7 @@ impl CatalogProvider for GlueCatalogProvider {
 
     fn schema(&self, name: &str) -> Option<Arc<dyn SchemaProvider>> {
         let db = self.catalog.get_database(name).ok()?;
-        Some(Arc::new(GlueSchema { catalog: self.catalog.clone(), store: self.store.clone(), database: db.name }))
+        Some(Arc::new(GlueSchema { catalog: self.catalog.clone(), store: self.store.clone(), database: db.name, views: self.views.clone() }))
     }
 }
 
@@ -120,6 +134,7 @@ struct GlueSchema {
     catalog: Catalog,
     store: Store,
     database: String,
+    views: Option<Arc<dyn ViewPlanner>>,
 }
 
 #[async_trait]
@@ -134,6 +149,13 @@ impl SchemaProvider for GlueSchema {
             Err(catalog::Error::NotFound(_)) => return Ok(None),
             Err(e) => return Err(DataFusionError::External(Box::new(e))),
         };
+        if crate::statements::is_view(&table) {
+            let (sql, database) =
+                crate::statements::view_definition(&table).ok_or_else(|| plan_err(&table, "the view's definition is unreadable"))?;
+            let views = self.views.as_ref().ok_or_else(|| plan_err(&table, "views cannot be read here"))?;
+            let plan = views.plan_view(&database, &sql).await?;
+            return Ok(Some(Arc::new(datafusion::datasource::ViewTable::new(plan, Some(sql)))));
+        }
         listing_table(&self.store, &self.catalog, &table).await.map(Some)
     }
 
@@ -158,7 +180,7 @@ fn plan_err(table: &Table, msg: impl std::fmt::Display) -> DataFusionError {
 }
 
 /// The file format a table's SerDe and input format name, with its options.
-fn file_format(table: &Table) -> DfResult<(Arc<dyn FileFormat>, &'static str)> {
+fn file_format(table: &Table) -> DfResult<(Arc<dyn FileFormat>, Option<TextOptions>)> {
     let sd = table.storage_descriptor.as_ref().ok_or_else(|| plan_err(table, "it has no storage descriptor"))?;
     let serde = sd.serde_info.as_ref();
     let library = serde.and_then(|s| s.serialization_library.as_deref()).unwrap_or_default().to_ascii_lowercase();
@@ -174,10 +196,10 @@ fn file_format(table: &Table) -> DfResult<(Arc<dyn FileFormat>, &'static str)> {
         _ => FileCompressionType::UNCOMPRESSED,
     };
     if library.contains("parquet") || input.contains("parquet") || classification == "parquet" {
-        return Ok((Arc::new(ParquetFormat::default()), "parquet"));
+        return Ok((Arc::new(ParquetFormat::default()), None));
     }
     if library.contains("json") || classification == "json" {
-        return Ok((Arc::new(JsonFormat::default().with_file_compression_type(compression)), "json"));
+        return Ok((Arc::new(JsonFormat::default().with_file_compression_type(compression)), None));
     }
     if library.contains("opencsvserde") || library.contains("lazysimpleserde") || input.contains("textinputformat") || classification == "csv" {
         let open_csv = library.contains("opencsvserde");
@@ -203,13 +225,22 @@ fn file_format(table: &Table) -> DfResult<(Arc<dyn FileFormat>, &'static str)> {
         // LazySimpleSerDe does not know quotes; files written by pandas and most tools do quote
         // fields that hold the delimiter or a newline. Honouring the quotes reads such files the
         // way their writer meant, which is what users of these files expect.
+        // Hive reads a row with fewer fields than columns as NULLs for the rest.
         let format = CsvFormat::default()
             .with_delimiter(delimiter)
             .with_quote(quote)
             .with_has_header(has_header)
             .with_newlines_in_values(true)
+            .with_truncated_rows(true)
             .with_file_compression_type(compression);
-        return Ok((Arc::new(format), "csv"));
+        // Fields are text converted to the columns' types (see `crate::text`); LazySimpleSerDe
+        // writes NULL as `\N` (or what `serialization.null.format` says).
+        let text = TextOptions {
+            null: if open_csv { None } else { Some(params.get("serialization.null.format").cloned().unwrap_or_else(|| "\\N".into())) },
+            collection: params.get("collection.delim").cloned().unwrap_or_else(|| "\u{2}".into()),
+            map_key: params.get("mapkey.delim").cloned().unwrap_or_else(|| "\u{3}".into()),
+        };
+        return Ok((Arc::new(format), Some(text)));
     }
     Err(plan_err(table, format!("unsupported SerDe {library:?} / input format {input:?}")))
 }
@@ -234,25 +265,47 @@ pub async fn listing_table(store: &Store, catalog: &Catalog, table: &Table) -> D
     {
         return Err(plan_err(table, format!("its location {url_text} is in a bucket that does not exist")));
     }
-    let (format, _) = file_format(table)?;
+    let (format, text) = file_format(table)?;
     let mut fields = Vec::new();
     for c in table.columns() {
         let hive = c.r#type.as_deref().unwrap_or("string");
         let t = hive_to_arrow(hive).map_err(|e| plan_err(table, format!("column {}: {e}", c.name)))?;
         fields.push(Field::new(&c.name, t, true));
     }
-    let file_schema = Arc::new(Schema::new(fields.clone()));
-    if !table.partition_keys.is_empty() {
-        let mut partition_fields = Vec::new();
-        for k in &table.partition_keys {
-            let hive = k.r#type.as_deref().unwrap_or("string");
-            let t = hive_to_arrow(hive).map_err(|e| plan_err(table, format!("partition key {}: {e}", k.name)))?;
-            partition_fields.push(Field::new(&k.name, t, true));
-        }
-        let schema = Arc::new(Schema::new(fields.into_iter().chain(partition_fields.iter().cloned()).collect::<Vec<_>>()));
-        return Ok(Arc::new(PartitionedTable { catalog: catalog.clone(), table: table.clone(), format, file_schema, partition_fields, schema }));
+    let declared = Schema::new(fields.clone());
+    // Text is read as strings and converted above the scan, Hive's way.
+    let file_schema = Arc::new(match &text {
+        Some(_) => TextTable::text_schema(&declared, fields.len()),
+        None => declared.clone(),
+    });
+    let mut partition_fields = Vec::new();
+    for k in &table.partition_keys {
+        let hive = k.r#type.as_deref().unwrap_or("string");
+        let t = hive_to_arrow(hive).map_err(|e| plan_err(table, format!("partition key {}: {e}", k.name)))?;
+        partition_fields.push(Field::new(&k.name, t, true));
     }
-    let options = ListingOptions::new(format).with_file_extension("");
-    let config = ListingTableConfig::new(url).with_listing_options(options).with_schema(file_schema);
-    Ok(Arc::new(ListingTable::try_new(config)?))
+    let inner: Arc<dyn TableProvider> = if !table.partition_keys.is_empty() {
+        let schema = Arc::new(Schema::new(
+            file_schema.fields().iter().map(|f| f.as_ref().clone()).chain(partition_fields.iter().cloned()).collect::<Vec<_>>(),
+        ));
+        Arc::new(PartitionedTable {
+            catalog: catalog.clone(),
+            table: table.clone(),
+            format,
+            file_schema,
+            partition_fields: partition_fields.clone(),
+            schema,
+        })
+    } else {
+        let options = ListingOptions::new(format).with_file_extension("");
+        let config = ListingTableConfig::new(url).with_listing_options(options).with_schema(file_schema);
+        Arc::new(ListingTable::try_new(config)?)
+    };
+    match text {
+        Some(options) => {
+            let schema = Arc::new(Schema::new(fields.into_iter().chain(partition_fields).collect::<Vec<_>>()));
+            Ok(Arc::new(TextTable { inner, schema, text_columns: declared.fields().len(), options }))
+        }
+        None => Ok(inner),
+    }
 }

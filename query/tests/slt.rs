@@ -164,7 +164,8 @@ impl AsyncDB for Minerva {
         } else if columns.is_empty() && rows.is_empty() {
             return Ok(DBOutput::StatementComplete(q.rows));
         }
-        let types = if columns.is_empty() {
+        // What DDL and utility statements print comes one line a row, as one datum.
+        let types = if q.statement_type != query::StatementType::Dml || columns.is_empty() {
             vec![AthenaType::Text; rows.first().map(|r| r.len()).unwrap_or(1)]
         } else {
             columns.iter().map(|c| athena_type(&c.r#type)).collect()

@@ -77,7 +77,7 @@ fn execution_json(q: &QueryExecution) -> Value {
         "TotalExecutionTimeInMillis": total_ms,
         "QueryQueueTimeInMillis": q.queue_ms,
         "ServicePreProcessingTimeInMillis": 0,
-        "QueryPlanningTimeInMillis": 0,
+        "QueryPlanningTimeInMillis": q.planning_ms,
         "ServiceProcessingTimeInMillis": 0,
         "ResultReuseInformation": { "ReusedPreviousResult": false },
     });
@@ -89,7 +89,7 @@ fn execution_json(q: &QueryExecution) -> Value {
         context["Database"] = json!(db);
     }
     context["Catalog"] = json!(q.catalog.clone().unwrap_or_else(|| DATA_CATALOG.to_lowercase()));
-    json!({
+    let mut out = json!({
         "QueryExecutionId": q.id,
         "Query": q.query,
         "StatementType": q.statement_type.as_str(),
@@ -100,8 +100,12 @@ fn execution_json(q: &QueryExecution) -> Value {
         "Statistics": statistics,
         "WorkGroup": q.workgroup,
         "EngineVersion": { "SelectedEngineVersion": "AUTO", "EffectiveEngineVersion": ENGINE_VERSION },
-        "SubstatementType": if q.statement_type == query::StatementType::Dml { "SELECT" } else { "CREATE_TABLE_AS_SELECT" },
-    })
+        "SubstatementType": q.substatement_type.clone().unwrap_or_else(|| "SELECT".into()),
+    });
+    if !q.execution_parameters.is_empty() {
+        out["ExecutionParameters"] = json!(q.execution_parameters);
+    }
+    out
 }
 
 fn table_metadata(t: &Table) -> Value {
@@ -146,6 +150,10 @@ pub async fn handle(ctx: &AthenaContext<'_>, op: &str, body: &Value) -> JsonResu
             let database = context.and_then(|c| optional(c, "Database")).map(|d| d.trim_matches('`').trim_matches('"').to_string());
             let catalog = context.and_then(|c| optional(c, "Catalog")).map(str::to_string);
             check_catalog(catalog.as_deref())?;
+            let execution_parameters: Vec<String> = match body.get("ExecutionParameters") {
+                None | Some(Value::Null) => Vec::new(),
+                Some(v) => serde_json::from_value(v.clone()).map_err(|e| invalid(format!("ExecutionParameters must be a list of strings: {e}")))?,
+            };
             let output_dir = body.get("ResultConfiguration").and_then(|r| optional(r, "OutputLocation")).unwrap_or(ctx.output_location).to_string();
             if !output_dir.starts_with("s3://") {
                 return Err(invalid(format!("OutputLocation {output_dir} is not an s3:// location")));
@@ -159,6 +167,7 @@ pub async fn handle(ctx: &AthenaContext<'_>, op: &str, body: &Value) -> JsonResu
                     workgroup: workgroup.to_string(),
                     output_dir,
                     client_request_token: optional(body, "ClientRequestToken").map(str::to_string),
+                    execution_parameters,
                 })
                 .map_err(query_err)?;
             Ok(reply(json!({ "QueryExecutionId": id })))
@@ -213,7 +222,7 @@ pub async fn handle(ctx: &AthenaContext<'_>, op: &str, body: &Value) -> JsonResu
                     })
                 })
                 .collect();
-            let mut out = json!({ "UpdateCount": 0, "ResultSet": { "Rows": rows, "ResultSetMetadata": { "ColumnInfo": columns } } });
+            let mut out = json!({ "UpdateCount": page.update_count, "ResultSet": { "Rows": rows, "ResultSetMetadata": { "ColumnInfo": columns } } });
             if let Some(t) = page.next_token {
                 out["NextToken"] = json!(t);
             }

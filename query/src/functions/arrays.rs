@@ -27,7 +27,8 @@ pub fn functions() -> Vec<ScalarUDF> {
         func("element_at", &[2], Ret::Types(element_at_type), element_at),
         func("slice", &[3], Ret::Types(same_list_type), slice),
         func("sequence", &[2, 3], Ret::Types(sequence_type), sequence),
-        func("__ordinals", &[1], Ret::Fixed(|| DataType::new_list(DataType::Int64, true)), ordinals),
+        func("__ordinals", &[1, 2, 3, 4, 5, 6], Ret::Fixed(|| DataType::new_list(DataType::Int64, true)), ordinals),
+        func("__unnest_part", &[2], Ret::Args(unnest_part_type), unnest_part),
         func("array_position", &[2], Ret::Fixed(|| DataType::Int64), array_position),
     ]
 }
@@ -207,28 +208,84 @@ fn array_position(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
     Ok(Arc::new(out.finish()))
 }
 
-/// `[1, 2, …, cardinality]` for each array: the ordinals of `UNNEST … WITH ORDINALITY`.
+/// `[1, 2, …, n]` for each row, n the length of its longest array or map: the ordinals of
+/// `UNNEST … WITH ORDINALITY`.
 fn ordinals(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
-    let mut out = ListBuilder::new(Int64Builder::new());
-    match a[0].data_type() {
-        DataType::Map(_, _) => {
-            let m = a[0].as_map();
-            for i in 0..m.len() {
-                let n = if m.is_null(i) { 0 } else { m.value_length(i) as i64 };
-                (1..=n).for_each(|k| out.values().append_value(k));
-                out.append(true);
+    let rows = a[0].len();
+    let mut longest = vec![0i64; rows];
+    for x in a {
+        match x.data_type() {
+            DataType::Map(_, _) => {
+                let m = x.as_map();
+                for (i, n) in longest.iter_mut().enumerate() {
+                    if m.is_valid(i) {
+                        *n = (*n).max(m.value_length(i) as i64);
+                    }
+                }
             }
-        }
-        _ => {
-            let list = as_list("unnest", &a[0])?;
-            for i in 0..list.len() {
-                let n = if list.is_null(i) { 0 } else { list.value_length(i) as i64 };
-                (1..=n).for_each(|k| out.values().append_value(k));
-                out.append(true);
+            _ => {
+                let list = as_list("unnest", x)?;
+                for (i, n) in longest.iter_mut().enumerate() {
+                    if list.is_valid(i) {
+                        *n = (*n).max(list.value_length(i) as i64);
+                    }
+                }
             }
         }
     }
+    let mut out = ListBuilder::new(Int64Builder::new());
+    for n in longest {
+        (1..=n).for_each(|k| out.values().append_value(k));
+        out.append(true);
+    }
     Ok(Arc::new(out.finish()))
+}
+
+fn part_index(args: &datafusion::logical_expr::ReturnFieldArgs) -> Result<usize> {
+    match super::constant_string(args, 1).and_then(|s| s.parse().ok()) {
+        Some(i) => Ok(i),
+        None => plan_err!("__unnest_part: the part must be a constant"),
+    }
+}
+
+/// `UNNEST(m) AS t(k, v)` reads a map's keys and values; `UNNEST(rows) AS t(a, b)` an array
+/// of rows' fields. `__unnest_part(x, 'i')` is the i-th of those arrays.
+fn unnest_part_type(args: &datafusion::logical_expr::ReturnFieldArgs) -> Result<FieldRef> {
+    let i = part_index(args)?;
+    let item = match args.arg_fields[0].data_type() {
+        DataType::Map(entries, _) => match entries.data_type() {
+            DataType::Struct(kv) if i < 2 => kv[i].data_type().clone(),
+            _ => return plan_err!("UNNEST of a map has two columns, a key and a value"),
+        },
+        t => match list_field(t).map(|f| f.data_type()) {
+            Some(DataType::Struct(fields)) if i < fields.len() => fields[i].data_type().clone(),
+            Some(DataType::Struct(fields)) => return plan_err!("UNNEST of rows with {} fields has {} columns", fields.len(), fields.len()),
+            Some(_) => return plan_err!("UNNEST of an array has one column"),
+            None => return plan_err!("UNNEST needs an array or a map, got {t}"),
+        },
+    };
+    Ok(Arc::new(Field::new("part", DataType::new_list(item, true), true)))
+}
+
+fn unnest_part(a: &[ArrayRef], t: &DataType) -> Result<ArrayRef> {
+    let DataType::List(item) = t else { return exec_err!("__unnest_part: unexpected type {t}") };
+    let i = {
+        let idx = arg("unnest", &a[1], &DataType::Utf8)?;
+        idx.as_string::<i32>().value(0).parse::<usize>().unwrap_or(0)
+    };
+    let (offsets, values, nulls) = match a[0].data_type() {
+        DataType::Map(_, _) => {
+            let m = a[0].as_map();
+            let values = if i == 0 { m.keys().clone() } else { m.values().clone() };
+            (m.offsets().clone(), values, m.nulls().cloned())
+        }
+        _ => {
+            let list = as_list("unnest", &a[0])?;
+            let values = list.values().as_struct().column(i).clone();
+            (list.offsets().clone(), values, list.nulls().cloned())
+        }
+    };
+    Ok(Arc::new(ListArray::try_new(item.clone(), offsets, values, nulls)?))
 }
 
 /// Trino refuses sequences longer than this.

@@ -255,3 +255,28 @@ impl HigherOrderUDFImpl for Try {
         Ok(ColumnarValue::Array(concat(&refs)?))
     }
 }
+
+/// `__bucket(c1, …, n)`: a stable bucket number in `0..n` for a row's bucketing columns (FNV-1a
+/// of their values), used to write bucketed tables.
+pub fn bucket() -> ScalarUDF {
+    super::func("__bucket", &[2, 3, 4, 5, 6, 7, 8], super::Ret::Fixed(|| DataType::Int64), |a, _| {
+        let (columns, n) = a.split_at(a.len() - 1);
+        let n = datafusion::arrow::compute::cast(&n[0], &DataType::Int64)?;
+        let n = datafusion::arrow::array::AsArray::as_primitive::<datafusion::arrow::datatypes::Int64Type>(&n);
+        let rows = a[0].len();
+        let mut out = Vec::with_capacity(rows);
+        for i in 0..rows {
+            let mut h: u64 = 0xcbf29ce484222325;
+            for c in columns {
+                let text = ScalarValue::try_from_array(c, i)?.to_string();
+                for b in text.bytes().chain([0xff]) {
+                    h ^= b as u64;
+                    h = h.wrapping_mul(0x100000001b3);
+                }
+            }
+            let buckets = n.value(i).max(1) as u64;
+            out.push((h % buckets) as i64);
+        }
+        Ok(Arc::new(Int64Array::from(out)))
+    })
+}

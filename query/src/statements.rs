@@ -1,0 +1,681 @@
+//! DDL and utility statements: Hive DDL against the Glue catalog, views stored as Athena stores
+//! them, MSCK REPAIR, SHOW, DESCRIBE and EXPLAIN, with the output shapes Athena prints.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use base64::Engine as _;
+use catalog::{Column, Database, Partition, SerDeInfo, StorageDescriptor, Table};
+use datafusion::physical_plan::{collect, displayable};
+use datafusion::prelude::SessionContext;
+use storage::ListQuery;
+
+use crate::engine::{Engine, Outcome, StartQuery, parse_s3_url};
+use crate::error::{Error, Result};
+use crate::sql::{ColumnDef, CreateTable, Name, PartitionSpec, Plan};
+use crate::types::{ColumnInfo, arrow_to_hive};
+
+/// The Glue table type of views, and the marker Athena writes around a view's definition.
+pub const VIEW_TYPE: &str = "VIRTUAL_VIEW";
+const VIEW_PREFIX: &str = "/* Presto View: ";
+const VIEW_SUFFIX: &str = " */";
+
+fn varchar(name: &str) -> ColumnInfo {
+    ColumnInfo { name: name.into(), r#type: "varchar".into(), precision: 2147483647, scale: 0, nullable: true }
+}
+
+fn text(columns: &[&str], lines: Vec<String>) -> Outcome {
+    Outcome { columns: columns.iter().map(|c| varchar(c)).collect(), lines, ..Default::default() }
+}
+
+fn not_found(what: String) -> Error {
+    Error::Catalog(catalog::Error::NotFound(what))
+}
+
+fn already_exists(what: String) -> Error {
+    Error::Catalog(catalog::Error::AlreadyExists(what))
+}
+
+/// Hive's `SHOW TABLES` patterns: `*` is any text, `|` separates alternatives; case does not
+/// matter.
+fn pattern_matches(pattern: &str, name: &str) -> bool {
+    pattern.split('|').any(|alt| {
+        let re = format!("^{}$", alt.trim().split('*').map(regex::escape).collect::<Vec<_>>().join(".*"));
+        regex::RegexBuilder::new(&re).case_insensitive(true).build().is_ok_and(|r| r.is_match(name))
+    })
+}
+
+/// Input and output formats and SerDe of a Hive table's `STORED AS` and `ROW FORMAT`.
+fn storage_of(format: &crate::sql::TableFormat) -> Result<(String, String, SerDeInfo)> {
+    const TEXT_IN: &str = "org.apache.hadoop.mapred.TextInputFormat";
+    const TEXT_OUT: &str = "org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat";
+    const LAZY: &str = "org.apache.hadoop.hive.serde2.lazy.LazySimpleSerDe";
+    let (input, output, default_serde) = match format.stored_as.as_deref() {
+        Some("PARQUET") => (
+            "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat",
+            "org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat",
+            "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe",
+        ),
+        Some("ORC") => (
+            "org.apache.hadoop.hive.ql.io.orc.OrcInputFormat",
+            "org.apache.hadoop.hive.ql.io.orc.OrcOutputFormat",
+            "org.apache.hadoop.hive.ql.io.orc.OrcSerde",
+        ),
+        Some("AVRO") => (
+            "org.apache.hadoop.hive.ql.io.avro.AvroContainerInputFormat",
+            "org.apache.hadoop.hive.ql.io.avro.AvroContainerOutputFormat",
+            "org.apache.hadoop.hive.serde2.avro.AvroSerDe",
+        ),
+        Some("JSON" | "JSONFILE") => (TEXT_IN, TEXT_OUT, "org.openx.data.jsonserde.JsonSerDe"),
+        Some("TEXTFILE") | None => (TEXT_IN, TEXT_OUT, LAZY),
+        Some(other) => return Err(Error::InvalidInput(format!("line 1:1: STORED AS {other} is not supported"))),
+    };
+    let input = format.input_format.clone().unwrap_or_else(|| input.to_string());
+    let output = format.output_format.clone().unwrap_or_else(|| output.to_string());
+    let library = format.serde.clone().unwrap_or_else(|| default_serde.to_string());
+    let mut parameters = format.serde_properties.clone();
+    if library == LAZY && !parameters.contains_key("serialization.format") {
+        parameters.insert("serialization.format".into(), parameters.get("field.delim").cloned().unwrap_or_else(|| "1".into()));
+    }
+    Ok((input, output, SerDeInfo { serialization_library: Some(library), parameters, ..Default::default() }))
+}
+
+fn columns_of(defs: &[ColumnDef]) -> Vec<Column> {
+    defs.iter().map(|d| Column { name: d.name.clone(), r#type: Some(d.r#type.clone()), comment: d.comment.clone(), ..Default::default() }).collect()
+}
+
+/// Hive's escapes for a string in DDL, the inverse of what the parser reads.
+fn quote(s: &str) -> String {
+    let mut out = String::from("'");
+    for c in s.chars() {
+        match c {
+            '\'' => out.push_str("\\'"),
+            '\\' => out.push_str("\\\\"),
+            '\t' => out.push_str("\\t"),
+            '\n' => out.push_str("\\n"),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('\'');
+    out
+}
+
+/// The lines of `DESCRIBE`: Hive's fields padded to 20, then the partition section.
+fn describe_lines(table: &Table) -> Vec<String> {
+    let line = |name: &str, ty: &str, comment: &str| format!("{name:<20}\t{ty:<20}\t{comment:<20}");
+    let mut out: Vec<String> = table
+        .columns()
+        .iter()
+        .chain(&table.partition_keys)
+        .map(|c| line(&c.name, c.r#type.as_deref().unwrap_or("string"), c.comment.as_deref().unwrap_or("")))
+        .collect();
+    if !table.partition_keys.is_empty() {
+        out.push("\t \t ".into());
+        out.push("# Partition Information\t \t ".into());
+        out.push(line("# col_name", "data_type", "comment"));
+        out.push("\t \t ".into());
+        for k in &table.partition_keys {
+            out.push(line(&k.name, k.r#type.as_deref().unwrap_or("string"), k.comment.as_deref().unwrap_or("")));
+        }
+    }
+    out
+}
+
+/// `SHOW CREATE TABLE`: the DDL Athena prints, which runs again as it is.
+fn create_table_lines(table: &Table) -> Vec<String> {
+    let mut out = vec![format!("CREATE EXTERNAL TABLE `{}.{}`(", table.database_name, table.name)];
+    let column = |c: &Column| {
+        let mut s = format!("  `{}` {}", c.name, c.r#type.as_deref().unwrap_or("string"));
+        if let Some(comment) = &c.comment {
+            s.push_str(&format!(" COMMENT {}", quote(comment)));
+        }
+        s
+    };
+    let columns: Vec<String> = table.columns().iter().map(column).collect();
+    let n = columns.len();
+    for (i, c) in columns.into_iter().enumerate() {
+        out.push(if i + 1 == n { format!("{c})") } else { format!("{c}, ") });
+    }
+    if n == 0 {
+        out[0].push(')');
+    }
+    if let Some(comment) = &table.description {
+        out.push(format!("COMMENT {}", quote(comment)));
+    }
+    if !table.partition_keys.is_empty() {
+        out.push("PARTITIONED BY ( ".into());
+        let keys: Vec<String> = table.partition_keys.iter().map(column).collect();
+        let n = keys.len();
+        for (i, k) in keys.into_iter().enumerate() {
+            out.push(if i + 1 == n { format!("{k})") } else { format!("{k}, ") });
+        }
+    }
+    let sd = table.storage_descriptor.clone().unwrap_or_default();
+    if !sd.bucket_columns.is_empty() && sd.number_of_buckets > 0 {
+        let cols: Vec<String> = sd.bucket_columns.iter().map(|c| format!("`{c}`")).collect();
+        out.push(format!("CLUSTERED BY ( \n  {}) ", cols.join(", ")));
+        out.push(format!("INTO {} BUCKETS", sd.number_of_buckets));
+    }
+    if let Some(serde) = &sd.serde_info {
+        out.push("ROW FORMAT SERDE ".into());
+        out.push(format!("  {} ", quote(serde.serialization_library.as_deref().unwrap_or_default())));
+        if !serde.parameters.is_empty() {
+            out.push("WITH SERDEPROPERTIES ( ".into());
+            let n = serde.parameters.len();
+            for (i, (k, v)) in serde.parameters.iter().enumerate() {
+                out.push(format!("  {}={}{}", quote(k), quote(v), if i + 1 == n { ") " } else { ", " }));
+            }
+        }
+    }
+    out.push("STORED AS INPUTFORMAT ".into());
+    out.push(format!("  {} ", quote(sd.input_format.as_deref().unwrap_or_default())));
+    out.push("OUTPUTFORMAT ".into());
+    out.push(format!("  {}", quote(sd.output_format.as_deref().unwrap_or_default())));
+    out.push("LOCATION".into());
+    out.push(format!("  {}", quote(sd.location.as_deref().unwrap_or_default())));
+    let properties: Vec<(&String, &String)> = table.parameters.iter().filter(|(k, _)| k.as_str() != "EXTERNAL").collect();
+    if !properties.is_empty() {
+        out.push("TBLPROPERTIES (".into());
+        let n = properties.len();
+        for (i, (k, v)) in properties.into_iter().enumerate() {
+            out.push(format!("  {}={}{}", quote(k), quote(v), if i + 1 == n { ")" } else { ", " }));
+        }
+    }
+    out
+}
+
+/// The `key=value/…` path of a partition, as Hive escapes it.
+pub fn partition_path(keys: &[Column], values: &[String]) -> String {
+    keys.iter().zip(values).map(|(k, v)| format!("{}={}", k.name, escape_path(v))).collect::<Vec<_>>().join("/")
+}
+
+fn escape_path(v: &str) -> String {
+    let mut out = String::new();
+    for c in v.chars() {
+        if c.is_control() || matches!(c, '"' | '#' | '%' | '\'' | '*' | '/' | ':' | '=' | '?' | '\\' | '{' | '[' | ']' | '^') {
+            for b in c.to_string().bytes() {
+                out.push_str(&format!("%{b:02X}"));
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+fn unescape_path(v: &str) -> String {
+    let bytes = v.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%'
+            && i + 3 <= bytes.len()
+            && let Ok(b) = u8::from_str_radix(std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("zz"), 16)
+        {
+            out.push(b);
+            i += 3;
+            continue;
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Encodes a view's definition the way Athena stores it in `ViewOriginalText`.
+pub fn view_original_text(sql: &str, database: &str, columns: &[ColumnInfo], trino_types: &[String]) -> String {
+    let cols: Vec<serde_json::Value> = columns.iter().zip(trino_types).map(|(c, t)| serde_json::json!({ "name": c.name, "type": t })).collect();
+    let doc = serde_json::json!({
+        "originalSql": sql,
+        "catalog": "awsdatacatalog",
+        "schema": database,
+        "columns": cols,
+        "owner": "minerva",
+        "runAsInvoker": false,
+        "properties": {},
+    });
+    format!("{VIEW_PREFIX}{}{VIEW_SUFFIX}", base64::engine::general_purpose::STANDARD.encode(doc.to_string()))
+}
+
+/// A view's SQL and the database it was defined in, from its Glue record.
+pub fn view_definition(table: &Table) -> Option<(String, String)> {
+    let text = table.extra.get("ViewOriginalText")?.as_str()?;
+    let encoded = text.trim().strip_prefix(VIEW_PREFIX)?.strip_suffix(VIEW_SUFFIX)?;
+    let doc: serde_json::Value = serde_json::from_slice(&base64::engine::general_purpose::STANDARD.decode(encoded.trim()).ok()?).ok()?;
+    let sql = doc.get("originalSql")?.as_str()?.to_string();
+    let schema = doc.get("schema").and_then(|s| s.as_str()).unwrap_or(&table.database_name).to_string();
+    Some((sql, schema))
+}
+
+pub fn is_view(table: &Table) -> bool {
+    table.table_type.as_deref() == Some(VIEW_TYPE)
+}
+
+impl Engine {
+    pub(crate) fn database_of(&self, name: &Name, request: &StartQuery) -> String {
+        name.database.clone().or_else(|| request.database.clone()).unwrap_or_else(|| "default".into()).to_lowercase()
+    }
+
+    fn table_of(&self, name: &Name, request: &StartQuery) -> Result<Table> {
+        let db = self.database_of(name, request);
+        self.inner.catalog.get_database(&db).map_err(|_| not_found(format!("Database {db} not found")))?;
+        self.inner.catalog.get_table(&db, &name.name).map_err(|_| not_found(format!("Table {db}.{} not found", name.name)))
+    }
+
+    /// Runs a DDL or utility statement.
+    pub(crate) async fn run_statement(&self, ctx: &SessionContext, request: &StartQuery, plan: Plan) -> Result<Outcome> {
+        let catalog = &self.inner.catalog;
+        match plan {
+            Plan::CreateDatabase { name, if_not_exists, comment, location, properties } => {
+                if catalog.get_database(&name).is_ok() {
+                    return if if_not_exists { Ok(Outcome::default()) } else { Err(already_exists(format!("Database {name} already exists"))) };
+                }
+                catalog
+                    .create_database(Database { name, description: comment, location_uri: location, parameters: properties, ..Default::default() })
+                    .await?;
+                Ok(Outcome::default())
+            }
+            Plan::DropDatabase { name, if_exists, cascade } => {
+                if catalog.get_database(&name).is_err() {
+                    return if if_exists { Ok(Outcome::default()) } else { Err(not_found(format!("Database {name} not found"))) };
+                }
+                if !cascade && !catalog.list_tables(&name, None)?.is_empty() {
+                    return Err(Error::InvalidInput(format!("Database {name} is not empty. One or more tables exist.")));
+                }
+                catalog.delete_database(&name).await?;
+                Ok(Outcome::default())
+            }
+            Plan::CreateTable(t) => self.create_table(request, *t).await,
+            Plan::DropTable { name, if_exists } => {
+                let table = match self.table_of(&name, request) {
+                    Ok(t) => t,
+                    Err(_) if if_exists => return Ok(Outcome::default()),
+                    Err(e) => return Err(e),
+                };
+                if is_view(&table) {
+                    return Err(Error::InvalidInput(format!("{}.{} is a view: use DROP VIEW", table.database_name, table.name)));
+                }
+                catalog.delete_table(&table.database_name, &table.name).await?;
+                Ok(Outcome::default())
+            }
+            Plan::AddPartitions { name, if_not_exists, partitions } => self.add_partitions(request, &name, if_not_exists, partitions).await,
+            Plan::DropPartitions { name, if_exists, partitions } => {
+                let table = self.table_of(&name, request)?;
+                let values: Vec<Vec<String>> = partitions.iter().map(|p| partition_values(&table, p)).collect::<Result<_>>()?;
+                let errors = catalog.batch_delete_partitions(&table.database_name, &table.name, values).await?;
+                if let Some(e) = errors.into_iter().next()
+                    && !(if_exists && e.error.kind() == catalog::ErrorKind::NotFound)
+                {
+                    return Err(Error::InvalidInput(format!(
+                        "Partition {} of {}.{}: {}",
+                        e.item.join("/"),
+                        table.database_name,
+                        table.name,
+                        e.error
+                    )));
+                }
+                Ok(Outcome::default())
+            }
+            Plan::SetLocation { name, location } => {
+                let mut table = self.table_of(&name, request)?;
+                table.storage_descriptor.get_or_insert_with(Default::default).location = Some(location);
+                catalog.update_table(&table.database_name.clone(), table, false, None).await?;
+                Ok(Outcome::default())
+            }
+            Plan::SetProperties { name, properties } => {
+                let mut table = self.table_of(&name, request)?;
+                table.parameters.extend(properties);
+                catalog.update_table(&table.database_name.clone(), table, false, None).await?;
+                Ok(Outcome::default())
+            }
+            Plan::AddColumns { name, columns, replace } => {
+                let mut table = self.table_of(&name, request)?;
+                let sd = table.storage_descriptor.get_or_insert_with(Default::default);
+                if replace {
+                    sd.columns = columns_of(&columns);
+                } else {
+                    for c in columns_of(&columns) {
+                        if sd.columns.iter().any(|x| x.name == c.name) || table.partition_keys.iter().any(|x| x.name == c.name) {
+                            return Err(Error::InvalidInput(format!("Column {} already exists", c.name)));
+                        }
+                        sd.columns.push(c);
+                    }
+                }
+                catalog.update_table(&table.database_name.clone(), table, false, None).await?;
+                Ok(Outcome::default())
+            }
+            Plan::Repair { name } => self.repair(request, &name).await,
+            Plan::CreateView { name, or_replace, query } => self.create_view(ctx, request, &name, or_replace, &query).await,
+            Plan::DropView { name, if_exists } => {
+                let table = match self.table_of(&name, request) {
+                    Ok(t) => t,
+                    Err(_) if if_exists => return Ok(Outcome::default()),
+                    Err(e) => return Err(e),
+                };
+                if !is_view(&table) {
+                    return Err(Error::InvalidInput(format!("{}.{} is not a view", table.database_name, table.name)));
+                }
+                catalog.delete_table(&table.database_name, &table.name).await?;
+                Ok(Outcome::default())
+            }
+            Plan::ShowDatabases { pattern } => {
+                let mut names: Vec<String> = catalog
+                    .list_databases()?
+                    .into_iter()
+                    .map(|d| d.name)
+                    .filter(|n| pattern.as_deref().is_none_or(|p| pattern_matches(p, n)))
+                    .collect();
+                names.sort();
+                Ok(text(&["database_name"], names))
+            }
+            Plan::ShowTables { database, pattern } => self.show_tables(request, database, pattern, false, "tab_name"),
+            Plan::ShowViews { database, pattern } => self.show_tables(request, database, pattern, true, "views"),
+            Plan::ShowPartitions { name } => {
+                let table = self.table_of(&name, request)?;
+                if table.partition_keys.is_empty() {
+                    return Err(Error::InvalidInput(format!("Table {}.{} is not partitioned", table.database_name, table.name)));
+                }
+                let mut lines: Vec<String> = catalog
+                    .get_partitions(&table.database_name, &table.name)?
+                    .iter()
+                    .map(|p| partition_path(&table.partition_keys, &p.values))
+                    .collect();
+                lines.sort();
+                Ok(text(&["partition"], lines))
+            }
+            Plan::ShowColumns { name } => {
+                let table = self.table_of(&name, request)?;
+                let lines = table.columns().iter().chain(&table.partition_keys).map(|c| c.name.clone()).collect();
+                Ok(text(&["field"], lines))
+            }
+            Plan::ShowCreateTable { name } => {
+                let table = self.table_of(&name, request)?;
+                if is_view(&table) {
+                    return Err(Error::InvalidInput(format!("{}.{} is a view: use SHOW CREATE VIEW", table.database_name, table.name)));
+                }
+                Ok(text(&["createtab_stmt"], create_table_lines(&table)))
+            }
+            Plan::ShowCreateView { name } => {
+                let table = self.table_of(&name, request)?;
+                let (sql, _) =
+                    view_definition(&table).ok_or_else(|| Error::InvalidInput(format!("{}.{} is not a view", table.database_name, table.name)))?;
+                let mut lines = vec![format!("CREATE VIEW \"{}\".\"{}\" AS", table.database_name, table.name)];
+                lines.extend(sql.lines().map(str::to_string));
+                Ok(text(&["Create View Statement"], lines))
+            }
+            Plan::ShowProperties { name, property } => {
+                let table = self.table_of(&name, request)?;
+                let lines = match property {
+                    Some(p) => vec![
+                        table
+                            .parameters
+                            .get(&p)
+                            .cloned()
+                            .ok_or_else(|| Error::InvalidInput(format!("Table {} does not have property: {p}", table.name)))?,
+                    ],
+                    None => table.parameters.iter().map(|(k, v)| format!("{k}\t{v}")).collect(),
+                };
+                Ok(text(&["prpt_name", "prpt_value"], lines))
+            }
+            Plan::Describe { name, .. } => {
+                let table = self.table_of(&name, request)?;
+                Ok(text(&["col_name", "data_type", "comment"], describe_lines(&table)))
+            }
+            Plan::Explain { analyze, query } => {
+                let df = self.dataframe(ctx, &query).await?;
+                let physical = df.create_physical_plan().await?;
+                let rendered = if analyze {
+                    collect(physical.clone(), ctx.task_ctx()).await?;
+                    displayable(physical.as_ref()).indent(true).to_string()
+                } else {
+                    displayable(physical.as_ref()).indent(true).to_string()
+                };
+                let lines = rendered.lines().map(str::to_string).collect();
+                Ok(text(&["Query Plan"], lines))
+            }
+            other => Err(Error::Internal(format!("{} is not a DDL or utility statement", other.substatement_type()))),
+        }
+    }
+
+    fn show_tables(&self, request: &StartQuery, database: Option<String>, pattern: Option<String>, views: bool, column: &str) -> Result<Outcome> {
+        let db = database.or_else(|| request.database.clone()).unwrap_or_else(|| "default".into()).to_lowercase();
+        self.inner.catalog.get_database(&db).map_err(|_| not_found(format!("Database {db} not found")))?;
+        let mut names: Vec<String> = self
+            .inner
+            .catalog
+            .list_tables(&db, None)?
+            .into_iter()
+            .filter(|t| !views || is_view(t))
+            .map(|t| t.name)
+            .filter(|n| pattern.as_deref().is_none_or(|p| pattern_matches(p, n)))
+            .collect();
+        names.sort();
+        Ok(text(&[column], names))
+    }
+
+    async fn create_table(&self, request: &StartQuery, t: CreateTable) -> Result<Outcome> {
+        let catalog = &self.inner.catalog;
+        let db = self.database_of(&t.name, request);
+        catalog.get_database(&db).map_err(|_| not_found(format!("Database {db} not found")))?;
+        if catalog.get_table(&db, &t.name.name).is_ok() {
+            return if t.if_not_exists { Ok(Outcome::default()) } else { Err(already_exists(format!("Table {db}.{} already exists", t.name.name))) };
+        }
+        let location = t.location.clone().ok_or_else(|| Error::InvalidInput("line 1:1: a LOCATION is required for external tables".into()))?;
+        parse_s3_url(&location)?;
+        let mut seen = BTreeSet::new();
+        for c in t.columns.iter().chain(&t.partitioned_by) {
+            if !seen.insert(c.name.clone()) {
+                return Err(Error::InvalidInput(format!("line 1:1: Column {} is defined more than once", c.name)));
+            }
+        }
+        let (input, output, serde) = storage_of(&t.format)?;
+        let mut parameters = t.properties.clone();
+        parameters.insert("EXTERNAL".into(), "TRUE".into());
+        parameters.entry("transient_lastDdlTime".into()).or_insert_with(|| chrono::Utc::now().timestamp().to_string());
+        let table = Table {
+            name: t.name.name.clone(),
+            database_name: db.clone(),
+            description: t.comment.clone(),
+            table_type: Some("EXTERNAL_TABLE".into()),
+            parameters,
+            partition_keys: columns_of(&t.partitioned_by),
+            storage_descriptor: Some(StorageDescriptor {
+                columns: columns_of(&t.columns),
+                location: Some(location),
+                input_format: Some(input),
+                output_format: Some(output),
+                serde_info: Some(serde),
+                bucket_columns: t.bucketed_by.clone(),
+                number_of_buckets: if t.bucketed_by.is_empty() { 0 } else { t.buckets },
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        catalog.create_table(&db, table).await?;
+        Ok(Outcome::default())
+    }
+
+    async fn add_partitions(&self, request: &StartQuery, name: &Name, if_not_exists: bool, specs: Vec<PartitionSpec>) -> Result<Outcome> {
+        let table = self.table_of(name, request)?;
+        let base = crate::tables::directory_url(table.location().unwrap_or_default());
+        let mut partitions = Vec::with_capacity(specs.len());
+        for spec in &specs {
+            let values = partition_values(&table, spec)?;
+            let location = spec.location.clone().unwrap_or_else(|| format!("{base}{}/", partition_path(&table.partition_keys, &values)));
+            partitions.push(partition_for(&table, values, location));
+        }
+        let errors = self.inner.catalog.batch_create_partitions(&table.database_name, &table.name, partitions).await?;
+        if let Some(e) = errors.into_iter().find(|e| !(if_not_exists && e.error.kind() == catalog::ErrorKind::AlreadyExists)) {
+            return Err(Error::InvalidInput(format!("Partition {} of {}.{}: {}", e.item.join("/"), table.database_name, table.name, e.error)));
+        }
+        Ok(Outcome::default())
+    }
+
+    /// `MSCK REPAIR TABLE`: adds the partitions whose `key=value` folders exist under the table's
+    /// location but not in the catalog, and says which, as Hive does.
+    async fn repair(&self, request: &StartQuery, name: &Name) -> Result<Outcome> {
+        let table = self.table_of(name, request)?;
+        if table.partition_keys.is_empty() {
+            return Err(Error::InvalidInput(format!("Table {}.{} is not partitioned", table.database_name, table.name)));
+        }
+        let base = crate::tables::directory_url(table.location().unwrap_or_default());
+        let (bucket, prefix) = parse_s3_url(&base)?;
+        let known: BTreeSet<Vec<String>> =
+            self.inner.catalog.get_partitions(&table.database_name, &table.name)?.into_iter().map(|p| p.values).collect();
+        let mut found: BTreeMap<Vec<String>, String> = BTreeMap::new();
+        let mut after = None;
+        loop {
+            let page = self
+                .inner
+                .store
+                .list_objects(&bucket, &ListQuery { prefix: prefix.clone(), after: after.clone(), max_keys: 1000, ..Default::default() })?;
+            for o in &page.objects {
+                let rest = &o.key[prefix.len()..];
+                let segments: Vec<&str> = rest.split('/').collect();
+                if segments.len() <= table.partition_keys.len() {
+                    continue;
+                }
+                let mut values = Vec::with_capacity(table.partition_keys.len());
+                for (k, seg) in table.partition_keys.iter().zip(&segments) {
+                    match seg.split_once('=') {
+                        Some((key, v)) if key.eq_ignore_ascii_case(&k.name) => values.push(unescape_path(v)),
+                        _ => break,
+                    }
+                }
+                if values.len() == table.partition_keys.len() {
+                    let dir = segments[..values.len()].join("/");
+                    found.entry(values).or_insert_with(|| format!("{base}{dir}/"));
+                }
+            }
+            if !page.is_truncated {
+                break;
+            }
+            after = page.last;
+        }
+        let missing: Vec<(Vec<String>, String)> = found.into_iter().filter(|(v, _)| !known.contains(v)).collect();
+        let mut lines = Vec::new();
+        if !missing.is_empty() {
+            let names: Vec<String> = missing.iter().map(|(v, _)| format!("{}:{}", table.name, partition_path(&table.partition_keys, v))).collect();
+            lines.push(format!("Partitions not in metastore:\t{}", names.join("\t")));
+            let partitions = missing.iter().map(|(v, loc)| partition_for(&table, v.clone(), loc.clone())).collect();
+            let errors = self.inner.catalog.batch_create_partitions(&table.database_name, &table.name, partitions).await?;
+            for (n, (v, _)) in names.iter().zip(&missing) {
+                if !errors.iter().any(|e| &e.item == v) {
+                    lines.push(format!("Repair: Added partition to metastore {n}"));
+                }
+            }
+        }
+        Ok(text(&["result"], lines))
+    }
+
+    async fn create_view(&self, ctx: &SessionContext, request: &StartQuery, name: &Name, or_replace: bool, query: &str) -> Result<Outcome> {
+        let catalog = &self.inner.catalog;
+        let db = self.database_of(name, request);
+        catalog.get_database(&db).map_err(|_| not_found(format!("Database {db} not found")))?;
+        let existing = catalog.get_table(&db, &name.name).ok();
+        if let Some(t) = &existing {
+            if !is_view(t) {
+                return Err(already_exists(format!("Table {db}.{} already exists and is not a view", name.name)));
+            }
+            if !or_replace {
+                return Err(already_exists(format!("View {db}.{} already exists", name.name)));
+            }
+        }
+        // The view must plan; its columns are what it returns.
+        let df = self.dataframe(ctx, query).await?;
+        let infos: Vec<ColumnInfo> = df.schema().fields().iter().map(|f| crate::types::athena_column(f)).collect();
+        let trino_types: Vec<String> = df.schema().fields().iter().map(|f| crate::functions::misc::trino_type(f, None)).collect();
+        let columns: Vec<Column> = df
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| Column { name: f.name().to_lowercase(), r#type: Some(arrow_to_hive(f.data_type())), ..Default::default() })
+            .collect();
+        let mut table = Table {
+            name: name.name.clone(),
+            database_name: db.clone(),
+            table_type: Some(VIEW_TYPE.into()),
+            parameters: [("presto_view".to_string(), "true".to_string()), ("comment".to_string(), "Presto View".to_string())].into_iter().collect(),
+            storage_descriptor: Some(StorageDescriptor { columns, serde_info: Some(SerDeInfo::default()), ..Default::default() }),
+            ..Default::default()
+        };
+        table.extra.insert("ViewOriginalText".into(), serde_json::Value::String(view_original_text(query, &db, &infos, &trino_types)));
+        table.extra.insert("ViewExpandedText".into(), serde_json::Value::String("/* Presto View */".into()));
+        match existing {
+            Some(_) => {
+                catalog.update_table(&db, table, false, None).await?;
+            }
+            None => {
+                catalog.create_table(&db, table).await?;
+            }
+        }
+        Ok(Outcome::default())
+    }
+}
+
+/// The values of a partition spec in the order of the table's keys, which it must name all of.
+fn partition_values(table: &Table, spec: &PartitionSpec) -> Result<Vec<String>> {
+    if table.partition_keys.is_empty() {
+        return Err(Error::InvalidInput(format!("Table {}.{} is not partitioned", table.database_name, table.name)));
+    }
+    let given: BTreeMap<String, String> = spec.values.iter().map(|(k, v)| (k.to_lowercase(), v.clone())).collect();
+    if given.len() != table.partition_keys.len() || table.partition_keys.iter().any(|k| !given.contains_key(&k.name.to_lowercase())) {
+        let keys: Vec<&str> = table.partition_keys.iter().map(|k| k.name.as_str()).collect();
+        return Err(Error::InvalidInput(format!(
+            "Partition spec must name every partition key of {}.{}: {}",
+            table.database_name,
+            table.name,
+            keys.join(", ")
+        )));
+    }
+    Ok(table.partition_keys.iter().map(|k| given[&k.name.to_lowercase()].clone()).collect())
+}
+
+/// A partition of a table at a location, stored as the table stores its rows.
+pub(crate) fn partition_for(table: &Table, values: Vec<String>, location: String) -> Partition {
+    let mut sd = table.storage_descriptor.clone().unwrap_or_default();
+    sd.location = Some(location);
+    Partition {
+        values,
+        database_name: table.database_name.clone(),
+        table_name: table.name.clone(),
+        creation_time: Some(catalog::model::now()),
+        storage_descriptor: Some(sd),
+        ..Default::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn patterns_like_hive() {
+        assert!(pattern_matches("rev*", "Reviews"));
+        assert!(pattern_matches("a|rev*", "a"));
+        assert!(!pattern_matches("rev", "reviews"));
+        assert!(pattern_matches("*", "x"));
+    }
+
+    #[test]
+    fn partition_paths_escape_and_unescape() {
+        let keys = vec![Column { name: "dt".into(), ..Default::default() }, Column { name: "k".into(), ..Default::default() }];
+        let path = partition_path(&keys, &["2024-01-01 10:00".into(), "a/b".into()]);
+        assert_eq!(path, "dt=2024-01-01 10%3A00/k=a%2Fb");
+        assert_eq!(unescape_path("a%2Fb"), "a/b");
+    }
+
+    #[test]
+    fn view_text_round_trips() {
+        let t = Table {
+            extra: [(
+                "ViewOriginalText".to_string(),
+                serde_json::Value::String(view_original_text("SELECT 1", "db", &[varchar("x")], &["integer".into()])),
+            )]
+            .into_iter()
+            .collect(),
+            ..Default::default()
+        };
+        assert_eq!(view_definition(&t), Some(("SELECT 1".to_string(), "db".to_string())));
+    }
+}

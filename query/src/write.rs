@@ -1,0 +1,580 @@
+//! Statements that write data: CREATE TABLE AS, INSERT INTO and UNLOAD. Each writes Parquet,
+//! JSON lines or delimited text (GZIP-compressed unless told otherwise, as Athena does), into
+//! Hive partitions and buckets, lists what it wrote in a manifest, and registers tables and
+//! partitions in the catalog only once the data is in place. A statement that fails removes the
+//! files it wrote.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use catalog::{Column, SerDeInfo, StorageDescriptor, Table};
+use datafusion::arrow::array::AsArray;
+use datafusion::arrow::datatypes::DataType;
+use datafusion::common::config::{CsvOptions, JsonOptions, TableParquetOptions};
+use datafusion::common::parsers::CompressionTypeVariant;
+use datafusion::dataframe::{DataFrame, DataFrameWriteOptions};
+use datafusion::logical_expr::Expr;
+use datafusion::prelude::SessionContext;
+use storage::ListQuery;
+
+use crate::engine::{Engine, Outcome, StartQuery, parse_s3_url};
+use crate::error::{Error, Result};
+use crate::sql::Name;
+use crate::statements::{partition_for, partition_path};
+use crate::tables::directory_url;
+use crate::types::{ColumnInfo, arrow_to_hive};
+
+/// Athena writes at most this many partition and bucket combinations in one statement.
+const MAX_WRITERS: usize = 100;
+
+#[derive(Debug, Clone, PartialEq)]
+enum Format {
+    Parquet,
+    Json,
+    Text { delimiter: char },
+}
+
+/// How and where a statement writes.
+#[derive(Debug, Clone)]
+struct Spec {
+    format: Format,
+    /// Athena's name: GZIP, SNAPPY, ZSTD, LZ4, NONE, …
+    compression: String,
+    partitioned_by: Vec<String>,
+    bucketed_by: Vec<String>,
+    buckets: usize,
+}
+
+fn invalid(msg: impl Into<String>) -> Error {
+    Error::InvalidInput(msg.into())
+}
+
+impl Spec {
+    fn from_properties(p: &BTreeMap<String, String>, default_format: Format) -> Result<Spec> {
+        let format = match p.get("format").map(|f| f.to_ascii_uppercase()) {
+            None => default_format,
+            Some(f) => match f.as_str() {
+                "PARQUET" => Format::Parquet,
+                "JSON" => Format::Json,
+                "TEXTFILE" | "CSV" => {
+                    let default = if f == "CSV" { ',' } else { '\u{1}' };
+                    let d = p.get("field_delimiter").cloned().unwrap_or_else(|| default.to_string());
+                    let mut chars = d.chars();
+                    match (chars.next(), chars.next()) {
+                        (Some(c), None) => Format::Text { delimiter: c },
+                        _ => return Err(invalid(format!("field_delimiter must be one character, got {d:?}"))),
+                    }
+                }
+                "ORC" | "AVRO" | "ION" => return Err(invalid(format!("format {f} is not supported (PARQUET, JSON and TEXTFILE are)"))),
+                other => return Err(invalid(format!("Unknown format: {other}"))),
+            },
+        };
+        let compression = p
+            .get("write_compression")
+            .or_else(|| p.get("compression"))
+            .or_else(|| p.get("parquet_compression"))
+            .map(|c| c.to_ascii_uppercase())
+            .unwrap_or_else(|| "GZIP".into());
+        let list = |k: &str| -> Vec<String> {
+            p.get(k).map(|v| v.split(',').map(|s| s.trim().to_lowercase()).filter(|s| !s.is_empty()).collect()).unwrap_or_default()
+        };
+        let bucketed_by = list("bucketed_by");
+        let buckets = match p.get("bucket_count") {
+            Some(n) => n.parse::<usize>().map_err(|_| invalid(format!("bucket_count must be a number, got {n}")))?,
+            None => 0,
+        };
+        if !bucketed_by.is_empty() && buckets == 0 {
+            return Err(invalid("bucketed_by needs a bucket_count"));
+        }
+        if bucketed_by.is_empty() && buckets > 0 {
+            return Err(invalid("bucket_count needs bucketed_by"));
+        }
+        if let Some(t) = p.get("table_type")
+            && !t.eq_ignore_ascii_case("hive")
+        {
+            return Err(invalid(format!("table_type {t} is not supported")));
+        }
+        Ok(Spec { format, compression, partitioned_by: list("partitioned_by"), bucketed_by, buckets })
+    }
+
+    /// The file compression of text and JSON files, and how the catalog names it.
+    fn text_compression(&self) -> Result<(CompressionTypeVariant, Option<&'static str>, &'static str)> {
+        Ok(match self.compression.as_str() {
+            "GZIP" | "DEFLATE" => (CompressionTypeVariant::GZIP, Some("gzip"), ".gz"),
+            "BZIP2" => (CompressionTypeVariant::BZIP2, Some("bzip2"), ".bz2"),
+            "ZSTD" => (CompressionTypeVariant::ZSTD, Some("zstd"), ".zst"),
+            "NONE" | "UNCOMPRESSED" => (CompressionTypeVariant::UNCOMPRESSED, None, ""),
+            other => return Err(invalid(format!("write_compression {other} is not supported for text and JSON files"))),
+        })
+    }
+
+    fn parquet_compression(&self) -> Result<&'static str> {
+        Ok(match self.compression.as_str() {
+            "GZIP" => "gzip(6)",
+            "SNAPPY" => "snappy",
+            "ZSTD" => "zstd(3)",
+            "LZ4" => "lz4_raw",
+            "NONE" | "UNCOMPRESSED" => "uncompressed",
+            other => return Err(invalid(format!("write_compression {other} is not supported for Parquet"))),
+        })
+    }
+
+    /// The catalog's storage descriptor for files written this way.
+    fn storage(&self, columns: Vec<Column>, location: &str) -> Result<(StorageDescriptor, BTreeMap<String, String>)> {
+        let mut parameters = BTreeMap::new();
+        parameters.insert("EXTERNAL".to_string(), "TRUE".to_string());
+        parameters.insert("has_encrypted_data".to_string(), "false".to_string());
+        let (input, output, library, serde_params) = match &self.format {
+            Format::Parquet => {
+                parameters.insert("classification".into(), "parquet".into());
+                parameters.insert("parquet.compression".into(), self.compression.clone());
+                (
+                    "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat",
+                    "org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat",
+                    "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe",
+                    vec![("serialization.format".to_string(), "1".to_string())],
+                )
+            }
+            Format::Json => {
+                parameters.insert("classification".into(), "json".into());
+                (
+                    "org.apache.hadoop.mapred.TextInputFormat",
+                    "org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat",
+                    "org.openx.data.jsonserde.JsonSerDe",
+                    Vec::new(),
+                )
+            }
+            Format::Text { delimiter } => {
+                parameters.insert("classification".into(), "csv".into());
+                (
+                    "org.apache.hadoop.mapred.TextInputFormat",
+                    "org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat",
+                    "org.apache.hadoop.hive.serde2.lazy.LazySimpleSerDe",
+                    vec![("field.delim".to_string(), delimiter.to_string()), ("serialization.format".to_string(), delimiter.to_string())],
+                )
+            }
+        };
+        if self.format != Format::Parquet
+            && let (_, Some(name), _) = self.text_compression()?
+        {
+            parameters.insert("compressionType".into(), name.into());
+        }
+        let sd = StorageDescriptor {
+            columns,
+            location: Some(location.trim_end_matches('/').to_string()),
+            input_format: Some(input.into()),
+            output_format: Some(output.into()),
+            compressed: self.compression != "NONE",
+            number_of_buckets: if self.buckets > 0 { self.buckets as i64 } else { -1 },
+            bucket_columns: self.bucketed_by.clone(),
+            serde_info: Some(SerDeInfo {
+                serialization_library: Some(library.into()),
+                parameters: serde_params.into_iter().collect(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        Ok((sd, parameters))
+    }
+}
+
+/// What a write produced.
+#[derive(Debug, Default)]
+struct Written {
+    rows: u64,
+    /// Every file written, as `s3://` URLs.
+    files: Vec<String>,
+    /// The partitions the files went to (values in key order).
+    partitions: BTreeSet<Vec<String>>,
+}
+
+fn rows_of(batches: &[datafusion::arrow::array::RecordBatch]) -> u64 {
+    batches.first().and_then(|b| b.column(0).as_primitive_opt::<datafusion::arrow::datatypes::UInt64Type>().map(|a| a.value(0))).unwrap_or(0)
+}
+
+/// A stable bucket number for a row's bucketing columns.
+fn bucket_expr(columns: &[String], buckets: usize) -> Expr {
+    let args: Vec<Expr> = columns
+        .iter()
+        .map(|c| Expr::Column(datafusion::common::Column::from_name(c)))
+        .chain([datafusion::logical_expr::lit(buckets as i64)])
+        .collect();
+    crate::functions::misc::bucket().call(args)
+}
+
+impl Engine {
+    /// Keys under a prefix.
+    fn keys_under(&self, bucket: &str, prefix: &str) -> Result<BTreeSet<String>> {
+        let mut out = BTreeSet::new();
+        let mut after = None;
+        loop {
+            let page = self
+                .inner
+                .store
+                .list_objects(bucket, &ListQuery { prefix: prefix.to_string(), after: after.clone(), max_keys: 1000, ..Default::default() })?;
+            out.extend(page.objects.iter().map(|o| o.key.clone()));
+            if !page.is_truncated {
+                return Ok(out);
+            }
+            after = page.last;
+        }
+    }
+
+    async fn remove_keys(&self, bucket: &str, keys: Vec<String>) {
+        for key in keys {
+            if let Err(e) = self.inner.store.delete_object(bucket, &key, None, None).await {
+                tracing::warn!(bucket, key, error = %e, "could not remove a file of a failed write");
+            }
+        }
+    }
+
+    /// Writes a query's rows under `location` (a directory URL). Files already there are kept;
+    /// the new ones are returned. On failure, the new files are removed.
+    async fn write_rows(&self, id: &str, df: DataFrame, location: &str, spec: &Spec) -> Result<Written> {
+        let (bucket, prefix) = parse_s3_url(location)?;
+        self.inner.store.head_bucket(&bucket)?;
+        let before = self.keys_under(&bucket, &prefix)?;
+        let staging = format!("{prefix}.minerva-staging-{id}/");
+        let result = self.write_files(id, df, &bucket, &prefix, &staging, spec).await;
+        if result.is_err() {
+            let after = self.keys_under(&bucket, &prefix).unwrap_or_default();
+            let new: Vec<String> = after.difference(&before).cloned().collect();
+            self.remove_keys(&bucket, new).await;
+            return result;
+        }
+        let mut written = result?;
+        let after = self.keys_under(&bucket, &prefix)?;
+        let new: Vec<&String> = after.difference(&before).collect();
+        written.files = new.iter().map(|k| format!("s3://{bucket}/{k}")).collect();
+        for k in &new {
+            let rest = &k[prefix.len()..];
+            let segments: Vec<&str> = rest.split('/').collect();
+            let values: Vec<String> =
+                segments.iter().take(spec.partitioned_by.len()).filter_map(|s| s.split_once('=').map(|(_, v)| unescape(v))).collect();
+            if !spec.partitioned_by.is_empty() && values.len() == spec.partitioned_by.len() {
+                written.partitions.insert(values);
+            }
+        }
+        if written.partitions.len().max(1) * spec.buckets.max(1) > MAX_WRITERS {
+            let new: Vec<String> = new.into_iter().cloned().collect();
+            self.remove_keys(&bucket, new).await;
+            return Err(invalid(format!(
+                "HIVE_TOO_MANY_OPEN_PARTITIONS: Exceeded limit of {MAX_WRITERS} open writers for partitions/buckets ({} partitions, {} buckets)",
+                written.partitions.len(),
+                spec.buckets
+            )));
+        }
+        Ok(written)
+    }
+
+    async fn write_files(&self, id: &str, df: DataFrame, bucket: &str, prefix: &str, staging: &str, spec: &Spec) -> Result<Written> {
+        let bucketed = spec.buckets > 0;
+        let mut partition_by = spec.partitioned_by.clone();
+        let (df, target) = if bucketed {
+            partition_by.push("__bucket".into());
+            (df.with_column("__bucket", bucket_expr(&spec.bucketed_by, spec.buckets))?, format!("s3://{bucket}/{staging}"))
+        } else {
+            (df, format!("s3://{bucket}/{prefix}"))
+        };
+        let options = DataFrameWriteOptions::new().with_single_file_output(false).with_partition_by(partition_by);
+        let batches = match &spec.format {
+            Format::Parquet => {
+                let mut opts = TableParquetOptions::default();
+                opts.global.compression = Some(spec.parquet_compression()?.to_string());
+                df.write_parquet(&target, options, Some(opts)).await?
+            }
+            Format::Json => {
+                let opts = JsonOptions { compression: spec.text_compression()?.0, ..Default::default() };
+                df.write_json(&target, options, Some(opts)).await?
+            }
+            Format::Text { delimiter } => {
+                let mut delim = [0u8; 4];
+                let d = delimiter.encode_utf8(&mut delim);
+                if d.len() != 1 {
+                    return Err(invalid("field_delimiter must be a single-byte character"));
+                }
+                let opts = CsvOptions {
+                    has_header: Some(false),
+                    delimiter: d.as_bytes()[0],
+                    compression: spec.text_compression()?.0,
+                    null_value: Some("\\N".into()),
+                    ..Default::default()
+                };
+                df.write_csv(&target, options, Some(opts)).await?
+            }
+        };
+        let rows = rows_of(&batches);
+        if bucketed {
+            // `…/__bucket=k/file` becomes `…/bucket-0000k_n` in its partition, as Athena names
+            // its bucket files; the staging folder goes away.
+            let staged = self.keys_under(bucket, staging)?;
+            let mut counts: BTreeMap<String, usize> = BTreeMap::new();
+            for key in &staged {
+                let rest = &key[staging.len()..];
+                let (dir, file) = rest.rsplit_once('/').unwrap_or(("", rest));
+                let (partition_dir, bucket_dir) = dir.rsplit_once('/').map(|(p, b)| (format!("{p}/"), b)).unwrap_or((String::new(), dir));
+                let n: usize = bucket_dir.strip_prefix("__bucket=").and_then(|b| b.parse().ok()).unwrap_or(0);
+                let ext = file.split_once('.').map(|(_, e)| format!(".{e}")).unwrap_or_default();
+                let seq = counts.entry(format!("{partition_dir}{n}")).or_default();
+                let dest = format!("{prefix}{partition_dir}{id}_bucket-{n:05}_{seq}{ext}");
+                *seq += 1;
+                self.inner.store.copy_object(bucket, key, bucket, &dest, Default::default()).await?;
+                self.inner.store.delete_object(bucket, key, None, None).await?;
+            }
+        }
+        Ok(Written { rows, ..Default::default() })
+    }
+
+    async fn write_manifest(&self, id: &str, output_dir: &str, files: &[String]) -> Result<String> {
+        let (bucket, prefix) = parse_s3_url(output_dir)?;
+        let key = format!("{prefix}tables/{id}-manifest.csv");
+        let mut text = String::new();
+        for f in files {
+            text.push_str(f);
+            text.push('\n');
+        }
+        self.put_bytes(&bucket, &key, text.into_bytes()).await?;
+        Ok(format!("s3://{bucket}/{key}"))
+    }
+
+    /// CREATE TABLE AS: the rows in files at the table's location, the table (and its partitions)
+    /// in the catalog, and a manifest naming the files.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) async fn create_table_as(
+        &self,
+        id: &str,
+        ctx: &SessionContext,
+        request: &StartQuery,
+        name: &Name,
+        properties: &BTreeMap<String, String>,
+        query: &str,
+        if_not_exists: bool,
+        with_data: bool,
+        output_dir: &str,
+    ) -> Result<Outcome> {
+        let catalog = &self.inner.catalog;
+        let database = self.database_of(name, request);
+        let database = catalog.get_database(&database)?.name;
+        if catalog.get_table(&database, &name.name).is_ok() {
+            if if_not_exists {
+                return Ok(Outcome::default());
+            }
+            return Err(Error::Catalog(catalog::Error::AlreadyExists(format!("Table {database}.{} already exists", name.name))));
+        }
+        let spec = Spec::from_properties(properties, Format::Parquet)?;
+        let location = match properties.get("external_location") {
+            Some(l) => directory_url(l),
+            None => format!("{output_dir}tables/{id}/"),
+        };
+        let (bucket, prefix) = parse_s3_url(&location)?;
+        self.inner.store.head_bucket(&bucket)?;
+        if !self.keys_under(&bucket, &prefix)?.is_empty() {
+            return Err(invalid(format!(
+                "HIVE_PATH_ALREADY_EXISTS: Target directory for table '{database}.{}' already exists: {location}",
+                name.name
+            )));
+        }
+        let df = self.dataframe(ctx, query).await?;
+        let fields: Vec<(String, DataType)> = df.schema().fields().iter().map(|f| (f.name().to_lowercase(), f.data_type().clone())).collect();
+        // Partition columns come last, in the order named, as Athena requires.
+        let n = spec.partitioned_by.len();
+        if n > 0 {
+            let tail: Vec<&str> = fields.iter().skip(fields.len().saturating_sub(n)).map(|(f, _)| f.as_str()).collect();
+            if fields.len() <= n || tail != spec.partitioned_by.iter().map(String::as_str).collect::<Vec<_>>() {
+                return Err(invalid(format!(
+                    "Partition columns ({}) must be the last columns of the query, in that order",
+                    spec.partitioned_by.join(", ")
+                )));
+            }
+        }
+        for b in &spec.bucketed_by {
+            if !fields.iter().any(|(f, _)| f == b) {
+                return Err(invalid(format!("bucketed_by column {b} is not a column of the query")));
+            }
+        }
+        let hive = |(name, t): &(String, DataType)| Column { name: name.clone(), r#type: Some(arrow_to_hive(t)), ..Default::default() };
+        let columns: Vec<Column> = fields[..fields.len() - n].iter().map(hive).collect();
+        let partition_keys: Vec<Column> = fields[fields.len() - n..].iter().map(hive).collect();
+        let written = if with_data { self.write_rows(id, df, &location, &spec).await? } else { Written::default() };
+        let (sd, parameters) = spec.storage(columns, &location)?;
+        let table = Table {
+            name: name.name.clone(),
+            database_name: database.clone(),
+            table_type: Some("EXTERNAL_TABLE".into()),
+            parameters,
+            partition_keys,
+            storage_descriptor: Some(sd),
+            ..Default::default()
+        };
+        let created = match catalog.create_table(&database, table).await {
+            Ok(t) => t,
+            Err(e) => {
+                let keys: Vec<String> = written.files.iter().filter_map(|f| parse_s3_url(f).ok().map(|(_, k)| k)).collect();
+                self.remove_keys(&bucket, keys).await;
+                return Err(e.into());
+            }
+        };
+        self.register_partitions(&created, &location, &written.partitions).await?;
+        let manifest = self.write_manifest(id, output_dir, &written.files).await?;
+        Ok(Outcome { columns: vec![rows_column()], rows: written.rows, manifest: Some(manifest), ..Default::default() })
+    }
+
+    async fn register_partitions(&self, table: &Table, location: &str, partitions: &BTreeSet<Vec<String>>) -> Result<()> {
+        if partitions.is_empty() {
+            return Ok(());
+        }
+        let known: BTreeSet<Vec<String>> =
+            self.inner.catalog.get_partitions(&table.database_name, &table.name)?.into_iter().map(|p| p.values).collect();
+        let new: Vec<catalog::Partition> = partitions
+            .iter()
+            .filter(|v| !known.contains(*v))
+            .map(|v| partition_for(table, v.clone(), format!("{location}{}/", partition_path(&table.partition_keys, v))))
+            .collect();
+        let errors = self.inner.catalog.batch_create_partitions(&table.database_name, &table.name, new).await?;
+        if let Some(e) = errors.into_iter().find(|e| e.error.kind() != catalog::ErrorKind::AlreadyExists) {
+            return Err(Error::Internal(format!("registering partition {}: {}", e.item.join("/"), e.error)));
+        }
+        Ok(())
+    }
+
+    /// INSERT INTO: new files in the table's location (and partitions), in the table's format.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) async fn insert_into(
+        &self,
+        id: &str,
+        ctx: &SessionContext,
+        request: &StartQuery,
+        name: &Name,
+        columns: &[String],
+        query: &str,
+        output_dir: &str,
+    ) -> Result<Outcome> {
+        let database = self.database_of(name, request);
+        let table = self
+            .inner
+            .catalog
+            .get_table(&database, &name.name)
+            .map_err(|_| Error::Catalog(catalog::Error::NotFound(format!("Table {database}.{} not found", name.name))))?;
+        if crate::statements::is_view(&table) {
+            return Err(invalid(format!("Inserting into views is not supported: {database}.{}", name.name)));
+        }
+        let location = directory_url(table.location().ok_or_else(|| invalid("the table has no location"))?);
+        let spec = spec_of_table(&table)?;
+        // The target's columns in order: data columns, then partition keys.
+        let targets: Vec<(String, DataType)> = table
+            .columns()
+            .iter()
+            .chain(&table.partition_keys)
+            .map(|c| Ok((c.name.clone(), crate::types::hive_to_arrow(c.r#type.as_deref().unwrap_or("string"))?)))
+            .collect::<Result<_>>()?;
+        let df = self.dataframe(ctx, query).await?;
+        let given: Vec<String> = if columns.is_empty() { targets.iter().map(|(n, _)| n.clone()).collect() } else { columns.to_vec() };
+        if given.len() != df.schema().fields().len() {
+            return Err(invalid(format!(
+                "Insert query has mismatched column types: the table has {} columns, the query {}",
+                given.len(),
+                df.schema().fields().len()
+            )));
+        }
+        for g in &given {
+            if !targets.iter().any(|(n, _)| n == g) {
+                return Err(invalid(format!("Insert column name does not exist in target table: {g}")));
+            }
+        }
+        // Map the query's columns onto the table's, casting to the declared types; columns not
+        // given are NULL.
+        let exprs: Vec<Expr> = targets
+            .iter()
+            .map(|(n, t)| match given.iter().position(|g| g == n) {
+                Some(i) => {
+                    let (q, f) = df.schema().qualified_field(i);
+                    datafusion::logical_expr::cast(Expr::Column(datafusion::common::Column::new(q.cloned(), f.name())), t.clone()).alias(n)
+                }
+                None => datafusion::logical_expr::cast(datafusion::logical_expr::lit(datafusion::common::ScalarValue::Null), t.clone()).alias(n),
+            })
+            .collect();
+        let df = df.select(exprs)?;
+        let written = self.write_rows(id, df, &location, &spec).await?;
+        self.register_partitions(&table, &location, &written.partitions).await?;
+        let manifest = self.write_manifest(id, output_dir, &written.files).await?;
+        Ok(Outcome { columns: vec![rows_column()], rows: written.rows, manifest: Some(manifest), ..Default::default() })
+    }
+
+    /// UNLOAD: a query's rows in files at a location that must be empty, and a manifest.
+    pub(crate) async fn unload(
+        &self,
+        id: &str,
+        ctx: &SessionContext,
+        query: &str,
+        location: &str,
+        properties: &BTreeMap<String, String>,
+        output_dir: &str,
+    ) -> Result<Outcome> {
+        let spec = Spec::from_properties(properties, Format::Parquet)?;
+        let location = directory_url(location);
+        let (bucket, prefix) = parse_s3_url(&location)?;
+        self.inner.store.head_bucket(&bucket)?;
+        if !self.keys_under(&bucket, &prefix)?.is_empty() {
+            return Err(invalid(format!("HIVE_PATH_ALREADY_EXISTS: Target directory for UNLOAD already exists: {location}")));
+        }
+        let df = self.dataframe(ctx, query).await?;
+        let written = self.write_rows(id, df, &location, &spec).await?;
+        let manifest = self.write_manifest(id, output_dir, &written.files).await?;
+        Ok(Outcome { columns: vec![rows_column()], rows: written.rows, manifest: Some(manifest), ..Default::default() })
+    }
+}
+
+fn rows_column() -> ColumnInfo {
+    ColumnInfo { name: "rows".into(), r#type: "bigint".into(), precision: 19, scale: 0, nullable: true }
+}
+
+/// How an existing table's files are written: its format, delimiter and compression.
+fn spec_of_table(table: &Table) -> Result<Spec> {
+    let sd = table.storage_descriptor.clone().unwrap_or_default();
+    let library = sd.serde_info.as_ref().and_then(|s| s.serialization_library.clone()).unwrap_or_default().to_lowercase();
+    let input = sd.input_format.clone().unwrap_or_default().to_lowercase();
+    let params = sd.serde_info.as_ref().map(|s| s.parameters.clone()).unwrap_or_default();
+    let parquet = library.contains("parquet") || input.contains("parquet");
+    let compression: String = match table.parameters.get("compressionType").map(|c| c.to_lowercase()).as_deref() {
+        _ if parquet => table.parameters.get("parquet.compression").map(|c| c.to_uppercase()).unwrap_or_else(|| "GZIP".into()),
+        Some("gzip") => "GZIP".into(),
+        Some("bzip2") => "BZIP2".into(),
+        Some("zstd") => "ZSTD".into(),
+        _ => "NONE".into(),
+    };
+    let format = if parquet {
+        Format::Parquet
+    } else if library.contains("json") {
+        Format::Json
+    } else if library.contains("lazysimpleserde") || library.contains("opencsvserde") || input.contains("textinputformat") {
+        let d = params.get("field.delim").or_else(|| params.get("separatorChar")).cloned().unwrap_or_else(|| "\u{1}".into());
+        Format::Text { delimiter: d.chars().next().unwrap_or('\u{1}') }
+    } else {
+        return Err(invalid(format!("Inserting into a table with SerDe {library:?} is not supported")));
+    };
+    Ok(Spec {
+        format,
+        compression,
+        partitioned_by: table.partition_keys.iter().map(|k| k.name.clone()).collect(),
+        bucketed_by: sd.bucket_columns.clone(),
+        buckets: if sd.number_of_buckets > 0 { sd.number_of_buckets as usize } else { 0 },
+    })
+}
+
+fn unescape(v: &str) -> String {
+    let bytes = v.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%'
+            && i + 3 <= bytes.len()
+            && let Ok(b) = u8::from_str_radix(std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("zz"), 16)
+        {
+            out.push(b);
+            i += 3;
+            continue;
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
