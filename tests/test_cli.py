@@ -91,7 +91,7 @@ def test_glue_and_athena_commands(server, glue):
     rows = [[d.get("VarCharValue") for d in r["Data"]] for r in results["ResultSet"]["Rows"]]
     assert rows == [["answer", "word"], ["42", "forty-two"]]
     types = [c["Type"] for c in results["ResultSet"]["ResultSetMetadata"]["ColumnInfo"]]
-    assert types == ["bigint", "varchar"]
+    assert types == ["integer", "varchar"]
 
 
 def test_s3_sync_both_ways(server, bucket, tmp_path):

@@ -32,6 +32,9 @@ use datafusion::physical_plan::{
 };
 use futures::{Stream, StreamExt};
 
+/// The name of the operator that stops a query's plan (EXPLAIN leaves it out).
+pub const CANCEL_EXEC: &str = "CancelExec";
+
 /// The message a cancelled query's operators fail with.
 pub const CANCELLED: &str = "Query was cancelled by the user";
 
@@ -92,13 +95,13 @@ impl CancelExec {
 
 impl DisplayAs for CancelExec {
     fn fmt_as(&self, _t: DisplayFormatType, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "CancelExec")
+        write!(f, "{CANCEL_EXEC}")
     }
 }
 
 impl ExecutionPlan for CancelExec {
     fn name(&self) -> &str {
-        "CancelExec"
+        CANCEL_EXEC
     }
 
     /// Code that inspects a plan by downcasting sees the wrapped operator, as if the wrapper

@@ -6,9 +6,9 @@
 //! DataFusion's memory pool bounds what they hold together, spilling where it can.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use catalog::Catalog;
@@ -37,18 +37,22 @@ const RESULT_CHUNK: usize = 1 << 20;
 
 #[derive(Debug, Clone)]
 pub struct EngineConfig {
-    /// Bytes all running queries may hold together before spilling or failing.
+    /// Bytes all running queries may hold together before they spill or fail.
     pub memory_limit: usize,
+    /// Bytes one query may hold before it spills or fails.
+    pub query_memory_limit: usize,
     /// Queries running at once; the rest wait in state QUEUED.
     pub max_concurrent: usize,
     /// Worker threads of the query runtime, and DataFusion's target partitions.
     pub threads: usize,
+    /// How long a query may run before it fails (Athena's default is 30 minutes).
+    pub timeout: Duration,
 }
 
 impl Default for EngineConfig {
     fn default() -> Self {
         let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
-        EngineConfig { memory_limit: 1 << 30, max_concurrent: 4, threads }
+        EngineConfig { memory_limit: 1 << 30, query_memory_limit: 512 << 20, max_concurrent: 4, threads, timeout: Duration::from_secs(30 * 60) }
     }
 }
 
@@ -160,6 +164,7 @@ pub(crate) struct Inner {
     runtime: Mutex<Option<tokio::runtime::Runtime>>,
     handle: tokio::runtime::Handle,
     df_runtime: Arc<RuntimeEnv>,
+    budget: Arc<crate::budget::Budget>,
     config: EngineConfig,
     permits: Arc<tokio::sync::Semaphore>,
     /// Queries not yet final.
@@ -241,11 +246,11 @@ impl Engine {
         // (not bucket) and the listing cache never expires: in a lake whose buckets share
         // prefixes and whose files change, they would answer from stale or foreign data.
         let caches = CacheManagerConfig::default().with_list_files_cache_limit(0).with_file_statistics_cache_limit(0).with_metadata_cache_limit(0);
-        let df_runtime = RuntimeEnvBuilder::new()
-            .with_memory_limit(config.memory_limit, 1.0)
-            .with_object_store_registry(Arc::new(LakeRegistry::new(store.clone())))
-            .with_cache_manager(caches)
-            .build_arc()?;
+        // Shared by every query: object stores, the disk manager (spill files) and caches. Each
+        // query gets its own memory pool and a registry that counts what it reads.
+        let df_runtime =
+            RuntimeEnvBuilder::new().with_object_store_registry(Arc::new(LakeRegistry::new(store.clone()))).with_cache_manager(caches).build_arc()?;
+        let budget = Arc::new(crate::budget::Budget::new(config.memory_limit));
         let history = kv.tree("queries")?;
         for entry in history.scan_prefix(b"q/") {
             let (k, v) = entry?;
@@ -268,6 +273,7 @@ impl Engine {
                 runtime: Mutex::new(Some(runtime)),
                 handle,
                 df_runtime,
+                budget,
                 permits: Arc::new(tokio::sync::Semaphore::new(config.max_concurrent.max(1))),
                 config,
                 live: Mutex::new(HashMap::new()),
@@ -409,7 +415,7 @@ impl Engine {
 
     /// Bytes the running queries hold in the memory pool.
     pub fn memory_reserved(&self) -> usize {
-        self.inner.df_runtime.memory_pool.reserved()
+        self.inner.budget.used()
     }
 
     pub fn get(&self, id: &str) -> Result<QueryExecution> {
@@ -549,15 +555,36 @@ impl Engine {
     /// A session for one query. With a token, every operator of its plans checks it (see
     /// [`crate::cancel`]).
     pub(crate) fn session(&self, database: Option<&str>, cancel: Option<CancelToken>) -> Result<SessionContext> {
+        self.session_with(database, cancel, Arc::new(AtomicU64::new(0)))
+    }
+
+    /// A session whose reads add to `scanned`.
+    pub(crate) fn session_with(&self, database: Option<&str>, cancel: Option<CancelToken>, scanned: Arc<AtomicU64>) -> Result<SessionContext> {
+        let shared = &self.inner.df_runtime;
+        let runtime = Arc::new(RuntimeEnv {
+            memory_pool: Arc::new(datafusion::execution::memory_pool::TrackConsumersPool::new(
+                crate::budget::QueryPool::new(self.inner.config.query_memory_limit, self.inner.budget.clone()),
+                std::num::NonZeroUsize::new(4).expect("nonzero"),
+            )),
+            disk_manager: shared.disk_manager.clone(),
+            cache_manager: shared.cache_manager.clone(),
+            object_store_registry: Arc::new(crate::budget::CountingRegistry { inner: shared.object_store_registry.clone(), scanned }),
+        });
         let schema = database.map(|d| d.trim_matches('`').trim_matches('"').to_lowercase()).unwrap_or_else(|| "default".into());
         let config = SessionConfig::new()
             .with_default_catalog_and_schema(CATALOG_NAME, schema)
             .with_create_default_catalog_and_schema(false)
             .with_information_schema(false)
             .with_target_partitions(self.inner.config.threads.max(1));
+        // Files of a megabyte or more are read in byte ranges, one per core, not whole.
+        let mut config = config;
+        config.options_mut().optimizer.repartition_file_min_size = 1 << 20;
+        // A sort keeps this much back for merging what it spilled; DataFusion's 10 MB would
+        // leave a small query budget nothing to sort with.
+        config.options_mut().execution.sort_spill_reservation_bytes = (self.inner.config.query_memory_limit / 16).clamp(256 << 10, 10 << 20);
         let mut state = SessionStateBuilder::new()
             .with_config(config)
-            .with_runtime_env(self.inner.df_runtime.clone())
+            .with_runtime_env(runtime)
             .with_default_features()
             .with_type_planner(Arc::new(crate::types::TrinoTypes))
             .with_analyzer_rule(Arc::new(crate::lateral::LateralUnnest));
@@ -610,7 +637,23 @@ impl Engine {
     }
 
     async fn run(&self, id: &str, plan: Plan, request: &StartQuery, output_dir: &str, cancel: CancelToken) -> Result<Outcome> {
-        let ctx = self.session(request.database.as_deref(), Some(cancel))?;
+        let scanned = Arc::new(AtomicU64::new(0));
+        let ctx = self.session_with(request.database.as_deref(), Some(cancel.clone()), scanned.clone())?;
+        let timeout = self.inner.config.timeout;
+        match tokio::time::timeout(timeout, self.execute(id, plan, request, output_dir, &ctx)).await {
+            Ok(outcome) => outcome.map(|mut o| {
+                o.scanned = scanned.load(Ordering::Relaxed);
+                o
+            }),
+            Err(_) => {
+                cancel.cancel();
+                Err(Error::Timeout(format!("Query exceeded the maximum execution time of {}", humantime(timeout))))
+            }
+        }
+    }
+
+    async fn execute(&self, id: &str, plan: Plan, request: &StartQuery, output_dir: &str, ctx: &SessionContext) -> Result<Outcome> {
+        let ctx = ctx.clone();
         let outcome = match plan {
             Plan::Query { sql } => {
                 let planning = Instant::now();
@@ -756,6 +799,11 @@ impl crate::tables::ViewPlanner for Views {
             other => datafusion::error::DataFusionError::Plan(other.to_string()),
         })
     }
+}
+
+fn humantime(d: Duration) -> String {
+    let secs = d.as_secs_f64();
+    if secs >= 60.0 { format!("{:.2}m", secs / 60.0) } else { format!("{secs:.2}s") }
 }
 
 /// What a statement produced.

@@ -26,6 +26,9 @@ pub enum Error {
     DataFusion(#[from] DataFusionError),
     #[error("{0}")]
     Internal(String),
+    /// The query ran longer than allowed.
+    #[error("{0}")]
+    Timeout(String),
 }
 
 impl Error {
@@ -50,6 +53,7 @@ impl Error {
                 _ => ErrorKind::InvalidInput,
             },
             Error::Internal(_) => ErrorKind::Internal,
+            Error::Timeout(_) => ErrorKind::ResourceExhausted,
         }
     }
 
@@ -59,10 +63,20 @@ impl Error {
         match self {
             Error::DataFusion(e) => {
                 let root = e.find_root();
-                let text = root.to_string();
+                let text = match root {
+                    // The pool's own message first, then which operators held the memory.
+                    DataFusionError::ResourcesExhausted(detail) => match detail.split_once("\nError: ") {
+                        Some((consumers, cause)) => {
+                            let consumers = consumers.replace("Additional allocation failed for ", "").replace('\n', " ");
+                            format!("{}. Failed allocating for {}", cause.trim_end_matches('.'), consumers.trim())
+                        }
+                        None => detail.clone(),
+                    },
+                    other => other.to_string(),
+                };
                 let name = match root {
                     DataFusionError::SQL(_, _) => "SYNTAX_ERROR",
-                    DataFusionError::ResourcesExhausted(_) => "EXCEEDED_MEMORY_LIMIT",
+                    DataFusionError::ResourcesExhausted(_) => "EXCEEDED_LOCAL_MEMORY_LIMIT",
                     DataFusionError::Plan(_) | DataFusionError::SchemaError(_, _) => {
                         if text.contains("table '") && text.contains("not found") {
                             "TABLE_NOT_FOUND"
@@ -75,12 +89,19 @@ impl Error {
                     _ => "GENERIC_USER_ERROR",
                 };
                 let name = if name == "COLUMN_NOT_FOUND_OR_SEMANTIC_ERROR" {
-                    if text.contains("No field named") || text.contains("not found") { "COLUMN_NOT_FOUND" } else { "SEMANTIC_ERROR" }
+                    if text.contains("Invalid function") {
+                        "FUNCTION_NOT_FOUND"
+                    } else if text.contains("No field named") || text.contains("not found") {
+                        "COLUMN_NOT_FOUND"
+                    } else {
+                        "SEMANTIC_ERROR"
+                    }
                 } else {
                     name
                 };
                 format!("{name}: {text}")
             }
+            Error::Timeout(m) => format!("EXCEEDED_TIME_LIMIT: {m}"),
             Error::InvalidInput(m) if m.starts_with("line ") => format!("SYNTAX_ERROR: {m}"),
             Error::InvalidInput(m) => format!("NOT_SUPPORTED: {m}"),
             Error::Catalog(e) => format!("{}: {e}", if e.kind() == catalog::ErrorKind::NotFound { "ENTITY_NOT_FOUND" } else { "CATALOG_ERROR" }),

@@ -3,6 +3,7 @@
 //! Queries run on a runtime of their own, apart from the one that serves HTTP, under a memory
 //! limit; their results are written as Athena writes them, as CSV files in the lake.
 
+pub mod budget;
 pub mod cancel;
 pub mod dialect;
 pub mod engine;

@@ -35,6 +35,26 @@ fn already_exists(what: String) -> Error {
     Error::Catalog(catalog::Error::AlreadyExists(what))
 }
 
+/// The lines of a physical plan, indented by depth, without the operators Minerva adds to stop
+/// queries; with metrics after EXPLAIN ANALYZE ran it.
+fn render_plan(plan: &std::sync::Arc<dyn datafusion::physical_plan::ExecutionPlan>, metrics: bool, depth: usize, out: &mut Vec<String>) {
+    if plan.name() == crate::cancel::CANCEL_EXEC {
+        for child in plan.children() {
+            render_plan(child, metrics, depth, out);
+        }
+        return;
+    }
+    let line = if metrics {
+        datafusion::physical_plan::display::DisplayableExecutionPlan::with_metrics(plan.as_ref()).one_line().to_string()
+    } else {
+        displayable(plan.as_ref()).one_line().to_string()
+    };
+    out.push(format!("{}{}", "  ".repeat(depth), line.trim_end()));
+    for child in plan.children() {
+        render_plan(child, metrics, depth + 1, out);
+    }
+}
+
 /// Hive's `SHOW TABLES` patterns: `*` is any text, `|` separates alternatives; case does not
 /// matter.
 fn pattern_matches(pattern: &str, name: &str) -> bool {
@@ -424,13 +444,11 @@ impl Engine {
             Plan::Explain { analyze, query } => {
                 let df = self.dataframe(ctx, &query).await?;
                 let physical = df.create_physical_plan().await?;
-                let rendered = if analyze {
+                if analyze {
                     collect(physical.clone(), ctx.task_ctx()).await?;
-                    displayable(physical.as_ref()).indent(true).to_string()
-                } else {
-                    displayable(physical.as_ref()).indent(true).to_string()
-                };
-                let lines = rendered.lines().map(str::to_string).collect();
+                }
+                let mut lines = Vec::new();
+                render_plan(&physical, analyze, 0, &mut lines);
                 Ok(text(&["Query Plan"], lines))
             }
             other => Err(Error::Internal(format!("{} is not a DDL or utility statement", other.substatement_type()))),

@@ -422,7 +422,12 @@ fn render_nested(array: &ArrayRef, i: usize) -> Result<String> {
         }
         DataType::Struct(fields) => {
             let s = array.as_struct();
-            let parts: Result<Vec<String>> = fields.iter().enumerate().map(|(c, f)| Ok(format!("{}={}", f.name(), one(s.column(c), i)?))).collect();
+            // Trino names the fields of an unnamed row `field0`, `field1`, … (DataFusion `c0`, …).
+            let name = |f: &Field| match f.name().strip_prefix('c') {
+                Some(n) if !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) => format!("field{n}"),
+                _ => f.name().clone(),
+            };
+            let parts: Result<Vec<String>> = fields.iter().enumerate().map(|(c, f)| Ok(format!("{}={}", name(f), one(s.column(c), i)?))).collect();
             Ok(format!("{{{}}}", parts?.join(", ")))
         }
         _ => one(array, i),

@@ -16,11 +16,15 @@ struct Fixture {
 }
 
 async fn fixture() -> Fixture {
+    fixture_with(EngineConfig { threads: 2, ..Default::default() }).await
+}
+
+async fn fixture_with(config: EngineConfig) -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let kv = storage::open_data_dir(dir.path()).unwrap();
     let (store, _) = Store::open(dir.path(), kv.clone(), "us-east-1").unwrap();
     let catalog = Catalog::open(kv.clone()).unwrap();
-    let engine = Engine::new(store.clone(), catalog.clone(), kv, EngineConfig { threads: 2, ..Default::default() }).unwrap();
+    let engine = Engine::new(store.clone(), catalog.clone(), kv, config).unwrap();
     store.create_bucket("lake", "minerva").await.unwrap();
     store.create_bucket("results", "minerva").await.unwrap();
     let csv = "sentiment,review_body,product_category\n1,\"Great, fits well\",Dresses\n-1,\"Too \"\"big\"\"\nreturned\",Dresses\n0,ok,Knits\n";
@@ -199,4 +203,115 @@ async fn tables_see_current_files_of_their_own_bucket() {
     // A file added after the first query is seen by the next.
     f.store.put_object("lake", "reviews/more.csv", body("sentiment,review_body,product_category\n1,y,z\n"), PutOptions::default()).await.unwrap();
     assert_eq!(count("SELECT COUNT(*) FROM reviews").await, "4");
+}
+
+async fn run_ok(f: &Fixture, sql: &str) -> query::QueryExecution {
+    let id = f.engine.start(start(sql)).unwrap();
+    let q = wait(&f.engine, &id).await;
+    assert_eq!(q.state, QueryState::Succeeded, "{sql}: {:?}", q.state_change_reason);
+    q
+}
+
+async fn lines(f: &Fixture, id: &str) -> Vec<String> {
+    f.engine.results(id, None, 1000).await.unwrap().rows.into_iter().map(|r| r[0].clone().unwrap_or_default()).collect()
+}
+
+/// A scan is split across the cores: by files, and large files by byte ranges. EXPLAIN shows
+/// the groups, and EXPLAIN ANALYZE what each operator did.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scans_run_in_parallel_partitions_and_explain_shows_them() {
+    let f = fixture().await;
+    // About 3 MB of Parquet in one file: more than a megabyte is read in ranges.
+    run_ok(&f, "CREATE TABLE big WITH (write_compression = 'NONE') AS SELECT value AS id, concat('row ', CAST(value AS varchar)) AS label FROM generate_series(1, 200000)").await;
+    let q = run_ok(&f, "EXPLAIN SELECT count(*), max(label) FROM big WHERE id % 3 = 0").await;
+    let plan = lines(&f, &q.id).await.join("\n");
+    assert!(plan.contains("file_groups={2 groups"), "{plan}");
+    assert!(plan.contains(".parquet:0.."), "a file read in byte ranges: {plan}");
+    let q = run_ok(&f, "EXPLAIN ANALYZE SELECT count(*) FROM big WHERE label LIKE '%7'").await;
+    let plan = lines(&f, &q.id).await.join("\n");
+    assert!(plan.contains("output_rows="), "{plan}");
+    assert!(!plan.contains("CancelExec"), "the operators that stop queries are not shown: {plan}");
+    assert_eq!(q.statement_type, query::StatementType::Utility);
+    let q = run_ok(&f, "SELECT count(*) FROM big WHERE id > 100").await;
+    assert!(q.data_scanned > 100_000, "DataScannedInBytes is what the scan read: {}", q.data_scanned);
+}
+
+/// Each query has a memory limit: what can spill spills and succeeds; what cannot fails with a
+/// resource error, its memory goes back, and the engine goes on serving.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_query_over_its_memory_limit_spills_or_fails_and_the_engine_goes_on() {
+    let f = fixture_with(EngineConfig { threads: 2, query_memory_limit: 48 << 20, memory_limit: 256 << 20, ..Default::default() }).await;
+    // Grouping 1.5 million distinct strings (~100 MB of state) in 48 MB: the aggregate spills.
+    let sorting = "SELECT count(*) FROM (SELECT s, count(*) AS n FROM \
+                   (SELECT concat('some padding to make rows wide ', CAST(value AS varchar)) AS s FROM generate_series(1, 1500000)) GROUP BY s)";
+    let q = run_ok(&f, sorting).await;
+    assert_eq!(f.engine.results(&q.id, None, 10).await.unwrap().rows[1][0].as_deref(), Some("1500000"));
+    let q = run_ok(&f, &format!("EXPLAIN ANALYZE {sorting}")).await;
+    let plan = lines(&f, &q.id).await.join("\n");
+    let spilled = plan
+        .split("spill_count=")
+        .skip(1)
+        .any(|rest| rest.chars().take_while(|c| c.is_ascii_digit()).collect::<String>().parse::<u64>().unwrap_or(0) > 0);
+    assert!(spilled, "the sort spilled: {plan}");
+    // A hash join must hold its build side in memory: 10 million keys do not fit.
+    let id = f
+        .engine
+        .start(start("SELECT count(*) FROM generate_series(1, 10000000) a JOIN generate_series(1, 10000000) b ON a.value = b.value"))
+        .unwrap();
+    let q = wait(&f.engine, &id).await;
+    assert_eq!(q.state, QueryState::Failed);
+    let reason = q.state_change_reason.unwrap_or_default();
+    assert!(reason.starts_with("EXCEEDED_LOCAL_MEMORY_LIMIT: Query exceeded the per-query memory limit of 48.0MB"), "{reason}");
+    assert_eq!(q.error_category, Some(2), "a resource error is the user's");
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while f.engine.memory_reserved() > 0 || f.engine.tasks_alive() > 0 {
+        assert!(std::time::Instant::now() < deadline, "the failed query still holds {} bytes", f.engine.memory_reserved());
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    run_ok(&f, "SELECT 1").await;
+}
+
+/// A query that runs past the timeout fails, and stops.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_query_past_its_time_limit_fails_and_stops() {
+    let f = fixture_with(EngineConfig { threads: 2, timeout: Duration::from_millis(500), ..Default::default() }).await;
+    let id = f
+        .engine
+        .start(start("SELECT COUNT(*) FROM generate_series(1, 300000) a CROSS JOIN generate_series(1, 300000) b WHERE (a.value * b.value) % 7 = 3"))
+        .unwrap();
+    let q = wait(&f.engine, &id).await;
+    assert_eq!(q.state, QueryState::Failed);
+    assert!(
+        q.state_change_reason.as_deref().unwrap_or_default().starts_with("EXCEEDED_TIME_LIMIT: Query exceeded the maximum execution time of 0.50s"),
+        "{:?}",
+        q.state_change_reason
+    );
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while f.engine.tasks_alive() > 0 {
+        assert!(std::time::Instant::now() < deadline, "the timed-out query still runs");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// With one query at a time, the next waits in QUEUED and runs once the first is done; its
+/// queue time is recorded.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn queries_beyond_the_concurrency_limit_queue() {
+    let f = fixture_with(EngineConfig { threads: 2, max_concurrent: 1, ..Default::default() }).await;
+    let heavy = f
+        .engine
+        .start(start("SELECT COUNT(*) FROM generate_series(1, 300000) a CROSS JOIN generate_series(1, 300000) b WHERE (a.value * b.value) % 7 = 3"))
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while f.engine.get(&heavy).unwrap().state != QueryState::Running {
+        assert!(std::time::Instant::now() < deadline);
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let next = f.engine.start(start("SELECT 1")).unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(f.engine.get(&next).unwrap().state, QueryState::Queued);
+    f.engine.stop(&heavy).await.unwrap();
+    let q = wait(&f.engine, &next).await;
+    assert_eq!(q.state, QueryState::Succeeded);
+    assert!(q.queue_ms >= 150, "queue time {}", q.queue_ms);
 }

@@ -46,6 +46,9 @@ pub struct Settings {
     pub region: String,
     pub users: Users,
     pub query_memory: usize,
+    /// Memory one query may hold.
+    pub query_limit: usize,
+    pub query_timeout: Duration,
     pub max_queries: usize,
     /// How long a connection may idle while sending request headers or a body.
     pub idle_timeout: Duration,
@@ -94,7 +97,13 @@ impl App {
             store.clone(),
             catalog.clone(),
             kv,
-            EngineConfig { memory_limit: settings.query_memory, max_concurrent: settings.max_queries, ..Default::default() },
+            EngineConfig {
+                memory_limit: settings.query_memory,
+                query_memory_limit: settings.query_limit,
+                max_concurrent: settings.max_queries,
+                timeout: settings.query_timeout,
+                ..Default::default()
+            },
         )?;
         let app = App {
             store: store.clone(),

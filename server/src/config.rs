@@ -31,6 +31,9 @@ const DEFAULT_SECRET_KEY: &str = "minerva-secret";
 const DEFAULT_REGION: &str = "us-east-1";
 const DEFAULT_QUERY_MEMORY_MB: usize = 1024;
 const DEFAULT_MAX_QUERIES: usize = 4;
+const DEFAULT_QUERY_LIMIT_MB: usize = 512;
+/// Athena's default timeout for DML queries: 30 minutes.
+const DEFAULT_QUERY_TIMEOUT_SECS: u64 = 30 * 60;
 const DEFAULT_IDLE_TIMEOUT_SECS: u64 = 60;
 
 #[derive(clap::Args, Debug, Default)]
@@ -58,6 +61,12 @@ pub struct ServeArgs {
     /// [default: 1024].
     #[arg(long, env = "MINERVA_QUERY_MEMORY_MB")]
     query_memory_mb: Option<usize>,
+    /// Memory one query may hold, in MiB, before it spills or fails [default: 512].
+    #[arg(long, env = "MINERVA_QUERY_LIMIT_MB")]
+    query_limit_mb: Option<usize>,
+    /// Seconds a query may run before it fails [default: 1800].
+    #[arg(long, env = "MINERVA_QUERY_TIMEOUT_SECS")]
+    query_timeout_secs: Option<u64>,
     /// Queries that run at once; more wait in state QUEUED [default: 4].
     #[arg(long, env = "MINERVA_MAX_QUERIES")]
     max_queries: Option<usize>,
@@ -86,6 +95,8 @@ struct FileSettings {
     secret_key: Option<String>,
     region: Option<String>,
     query_memory_mb: Option<usize>,
+    query_limit_mb: Option<usize>,
+    query_timeout_secs: Option<u64>,
     max_queries: Option<usize>,
     idle_timeout_secs: Option<u64>,
     #[serde(default)]
@@ -110,8 +121,10 @@ impl ServeArgs {
         }
         let query_memory_mb = self.query_memory_mb.or(file.query_memory_mb).unwrap_or(DEFAULT_QUERY_MEMORY_MB);
         let max_queries = self.max_queries.or(file.max_queries).unwrap_or(DEFAULT_MAX_QUERIES);
-        if query_memory_mb == 0 || max_queries == 0 {
-            return Err("query memory and max queries must be at least 1".into());
+        let query_limit_mb = self.query_limit_mb.or(file.query_limit_mb).unwrap_or(DEFAULT_QUERY_LIMIT_MB.min(query_memory_mb));
+        let query_timeout = self.query_timeout_secs.or(file.query_timeout_secs).unwrap_or(DEFAULT_QUERY_TIMEOUT_SECS);
+        if query_memory_mb == 0 || max_queries == 0 || query_limit_mb == 0 || query_timeout == 0 {
+            return Err("query memory, query limit, query timeout and max queries must be at least 1".into());
         }
         let idle = self.idle_timeout_secs.or(file.idle_timeout_secs).unwrap_or(DEFAULT_IDLE_TIMEOUT_SECS);
         if idle == 0 {
@@ -138,6 +151,8 @@ impl ServeArgs {
             region,
             users,
             query_memory: query_memory_mb * 1024 * 1024,
+            query_limit: query_limit_mb * 1024 * 1024,
+            query_timeout: Duration::from_secs(query_timeout),
             max_queries,
             idle_timeout: Duration::from_secs(idle),
         })

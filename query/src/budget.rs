@@ -1,0 +1,248 @@
+//! What one query may use and what it used: a memory pool per query that also draws on the
+//! budget of all queries together, and object stores that count the bytes a query reads (its
+//! `DataScannedInBytes`).
+
+use std::fmt;
+use std::ops::Range;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use datafusion::common::{DataFusionError, Result as DfResult};
+use datafusion::execution::memory_pool::{MemoryConsumer, MemoryLimit, MemoryPool, MemoryReservation};
+use datafusion::execution::object_store::ObjectStoreRegistry;
+use futures::StreamExt;
+use futures::stream::BoxStream;
+use object_store::path::Path;
+use object_store::{
+    CopyOptions, GetOptions, GetResult, GetResultPayload, ListResult, MultipartUpload, ObjectMeta, ObjectStore, PutMultipartOptions, PutOptions,
+    PutPayload, PutResult,
+};
+use url::Url;
+
+/// The memory all running queries hold together, and its limit.
+#[derive(Debug)]
+pub struct Budget {
+    used: AtomicUsize,
+    limit: usize,
+}
+
+impl Budget {
+    pub fn new(limit: usize) -> Self {
+        Budget { used: AtomicUsize::new(0), limit }
+    }
+
+    pub fn used(&self) -> usize {
+        self.used.load(Ordering::SeqCst)
+    }
+}
+
+/// One query's memory: at most `limit`, and never more than the budget of all queries has
+/// left. Operators that can spill (sorts, aggregates) share half the limit equally and spill
+/// when their share is full; the other half is kept for operators that cannot spill (merges of
+/// spilled runs, hash join build sides), which would otherwise find nothing left and fail a
+/// query that spilling could have finished.
+#[derive(Debug)]
+pub struct QueryPool {
+    state: std::sync::Mutex<PoolState>,
+    budget: Arc<Budget>,
+    limit: usize,
+}
+
+#[derive(Debug, Default)]
+struct PoolState {
+    used: usize,
+    spillers: usize,
+}
+
+impl QueryPool {
+    pub fn new(limit: usize, budget: Arc<Budget>) -> Self {
+        QueryPool { state: std::sync::Mutex::new(PoolState::default()), budget, limit }
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, PoolState> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn spill_share(&self, spillers: usize) -> usize {
+        self.limit / 2 / spillers.max(1)
+    }
+}
+
+impl fmt::Display for QueryPool {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "QueryPool(limit {}, {} reserved)", human(self.limit), human(self.state().used))
+    }
+}
+
+fn human(bytes: usize) -> String {
+    if bytes >= 1 << 30 { format!("{:.1}GB", bytes as f64 / (1u64 << 30) as f64) } else { format!("{:.1}MB", bytes as f64 / (1u64 << 20) as f64) }
+}
+
+impl MemoryPool for QueryPool {
+    fn name(&self) -> &str {
+        "minerva_query_pool"
+    }
+
+    fn register(&self, consumer: &MemoryConsumer) {
+        if consumer.can_spill() {
+            self.state().spillers += 1;
+        }
+    }
+
+    fn unregister(&self, consumer: &MemoryConsumer) {
+        if consumer.can_spill() {
+            let mut state = self.state();
+            state.spillers = state.spillers.saturating_sub(1);
+        }
+    }
+
+    fn grow(&self, _reservation: &MemoryReservation, additional: usize) {
+        self.state().used += additional;
+        self.budget.used.fetch_add(additional, Ordering::SeqCst);
+    }
+
+    fn shrink(&self, _reservation: &MemoryReservation, shrink: usize) {
+        let mut state = self.state();
+        state.used = state.used.saturating_sub(shrink);
+        self.budget.used.fetch_sub(shrink, Ordering::SeqCst);
+    }
+
+    fn try_grow(&self, reservation: &MemoryReservation, additional: usize) -> DfResult<()> {
+        let mut state = self.state();
+        let consumer = reservation.consumer();
+        if consumer.can_spill() {
+            let share = self.spill_share(state.spillers);
+            if reservation.size() + additional > share {
+                // Spilling operators catch this and spill.
+                return Err(DataFusionError::ResourcesExhausted(format!(
+                    "Query exceeded the per-query memory limit of {}: {} may hold {} and holds {}, {} more were asked for",
+                    human(self.limit),
+                    consumer.name(),
+                    human(share),
+                    human(reservation.size()),
+                    human(additional)
+                )));
+            }
+        }
+        if state.used + additional > self.limit {
+            return Err(DataFusionError::ResourcesExhausted(format!(
+                "Query exceeded the per-query memory limit of {}: {} asked for {} more with {} in use",
+                human(self.limit),
+                consumer.name(),
+                human(additional),
+                human(state.used)
+            )));
+        }
+        let before = self.budget.used.fetch_add(additional, Ordering::SeqCst);
+        if before + additional > self.budget.limit {
+            self.budget.used.fetch_sub(additional, Ordering::SeqCst);
+            return Err(DataFusionError::ResourcesExhausted(format!(
+                "Query exceeded the memory limit of all queries ({}): running queries hold {}, {} more were needed for {}",
+                human(self.budget.limit),
+                human(before),
+                human(additional),
+                consumer.name()
+            )));
+        }
+        state.used += additional;
+        Ok(())
+    }
+
+    fn reserved(&self) -> usize {
+        self.state().used
+    }
+
+    fn memory_limit(&self) -> MemoryLimit {
+        MemoryLimit::Finite(self.limit)
+    }
+}
+
+/// Hands out the stores of an inner registry, wrapped to count what is read.
+#[derive(Debug)]
+pub struct CountingRegistry {
+    pub inner: Arc<dyn ObjectStoreRegistry>,
+    pub scanned: Arc<AtomicU64>,
+}
+
+impl ObjectStoreRegistry for CountingRegistry {
+    fn register_store(&self, url: &Url, store: Arc<dyn ObjectStore>) -> Option<Arc<dyn ObjectStore>> {
+        self.inner.register_store(url, store)
+    }
+
+    fn deregister_store(&self, url: &Url) -> DfResult<Arc<dyn ObjectStore>> {
+        self.inner.deregister_store(url)
+    }
+
+    fn get_store(&self, url: &Url) -> DfResult<Arc<dyn ObjectStore>> {
+        Ok(Arc::new(CountingStore { inner: self.inner.get_store(url)?, scanned: self.scanned.clone() }))
+    }
+}
+
+/// An object store that adds the bytes it returns from reads to a counter.
+#[derive(Debug)]
+struct CountingStore {
+    inner: Arc<dyn ObjectStore>,
+    scanned: Arc<AtomicU64>,
+}
+
+impl fmt::Display for CountingStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Counting({})", self.inner)
+    }
+}
+
+#[async_trait]
+impl ObjectStore for CountingStore {
+    async fn put_opts(&self, location: &Path, payload: PutPayload, opts: PutOptions) -> object_store::Result<PutResult> {
+        self.inner.put_opts(location, payload, opts).await
+    }
+
+    async fn put_multipart_opts(&self, location: &Path, opts: PutMultipartOptions) -> object_store::Result<Box<dyn MultipartUpload>> {
+        self.inner.put_multipart_opts(location, opts).await
+    }
+
+    async fn get_opts(&self, location: &Path, options: GetOptions) -> object_store::Result<GetResult> {
+        let mut result = self.inner.get_opts(location, options).await?;
+        match result.payload {
+            GetResultPayload::Stream(stream) => {
+                let scanned = self.scanned.clone();
+                let counted = stream.map(move |chunk| {
+                    if let Ok(c) = &chunk {
+                        scanned.fetch_add(c.len() as u64, Ordering::Relaxed);
+                    }
+                    chunk
+                });
+                result.payload = GetResultPayload::Stream(counted.boxed());
+            }
+            other => {
+                self.scanned.fetch_add(result.range.end - result.range.start, Ordering::Relaxed);
+                result.payload = other;
+            }
+        }
+        Ok(result)
+    }
+
+    async fn get_ranges(&self, location: &Path, ranges: &[Range<u64>]) -> object_store::Result<Vec<Bytes>> {
+        let parts = self.inner.get_ranges(location, ranges).await?;
+        self.scanned.fetch_add(parts.iter().map(|p| p.len() as u64).sum(), Ordering::Relaxed);
+        Ok(parts)
+    }
+
+    fn delete_stream(&self, locations: BoxStream<'static, object_store::Result<Path>>) -> BoxStream<'static, object_store::Result<Path>> {
+        self.inner.delete_stream(locations)
+    }
+
+    fn list(&self, prefix: Option<&Path>) -> BoxStream<'static, object_store::Result<ObjectMeta>> {
+        self.inner.list(prefix)
+    }
+
+    async fn list_with_delimiter(&self, prefix: Option<&Path>) -> object_store::Result<ListResult> {
+        self.inner.list_with_delimiter(prefix).await
+    }
+
+    async fn copy_opts(&self, from: &Path, to: &Path, options: CopyOptions) -> object_store::Result<()> {
+        self.inner.copy_opts(from, to, options).await
+    }
+}

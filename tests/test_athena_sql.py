@@ -1,0 +1,203 @@
+"""Athena SQL breadth end to end: awswrangler's three read paths (CTAS, plain, UNLOAD), its
+table functions (read_sql_table, describe_table, repair_table, show_create_table), pyathena's
+cursor and SQLAlchemy dialect, the aws CLI, and the query engine's limits."""
+
+import json
+import time
+import urllib.request
+
+import awswrangler as wr
+import boto3
+import pandas as pd
+import pytest
+import sqlalchemy
+from pyathena import connect
+
+from conftest import ACCESS_KEY, REGION, RESULTS_BUCKET, SECRET_KEY, Server, unique, wait_query
+from test_cli import aws
+
+
+def session(server) -> boto3.Session:
+    wr.config.athena_endpoint_url = server.url
+    wr.config.s3_endpoint_url = server.url
+    wr.config.glue_endpoint_url = server.url
+    wr.config.sts_endpoint_url = server.url
+    return boto3.Session(aws_access_key_id=ACCESS_KEY, aws_secret_access_key=SECRET_KEY, region_name=REGION)
+
+
+def run(athena, sql: str, database: str = "default", **kwargs) -> dict:
+    qid = athena.start_query_execution(QueryString=sql, QueryExecutionContext={"Database": database}, **kwargs)["QueryExecutionId"]
+    q = wait_query(athena, qid)
+    assert q["Status"]["State"] == "SUCCEEDED", q["Status"].get("StateChangeReason")
+    return q
+
+
+def rows(athena, qid: str) -> list:
+    out = []
+    for page in athena.get_paginator("get_query_results").paginate(QueryExecutionId=qid):
+        out += [[d.get("VarCharValue") for d in r["Data"]] for r in page["ResultSet"]["Rows"]]
+    return out
+
+
+@pytest.fixture(scope="module")
+def lake(server):
+    """A database with a partitioned Parquet table written by CTAS, and a CSV table whose
+    partitions exist on S3 but not yet in the catalog."""
+    athena = server.client("athena")
+    s3 = server.client("s3")
+    db = unique("sqldb").replace("-", "_")
+    bucket = unique("sqllake")
+    s3.create_bucket(Bucket=bucket)
+    run(athena, f"CREATE DATABASE {db}")
+    run(athena, f"""CREATE TABLE {db}.orders WITH (format = 'PARQUET', partitioned_by = ARRAY['region'], external_location = 's3://{bucket}/orders/')
+        AS SELECT * FROM (VALUES (1, 'ann', 10.5e0, ARRAY['a', 'b'], 'eu'), (2, 'bob', 20.0e0, ARRAY[], 'us'), (3, 'cy', NULL, ARRAY['c'], 'eu'))
+        AS t(id, customer, amount, tags, region)""")
+    for day, body in (("2024-01-01", "1,x\n2,y\n"), ("2024-01-02", "3,z\n")):
+        s3.put_object(Bucket=bucket, Key=f"events/dt={day}/part.csv", Body=body.encode())
+    run(athena, f"CREATE EXTERNAL TABLE {db}.events (id int, name string) PARTITIONED BY (dt string) "
+                f"ROW FORMAT DELIMITED FIELDS TERMINATED BY ',' LOCATION 's3://{bucket}/events/'")
+    return db, bucket
+
+
+@pytest.mark.parametrize("approach", ["ctas", "plain", "unload"])
+def test_wrangler_reads_the_same_frame_every_way(server, lake, approach):
+    db, _ = lake
+    sess = session(server)
+    df = wr.athena.read_sql_query(
+        "SELECT id, customer, amount, region FROM orders WHERE region = 'eu' ORDER BY id",
+        database=db, ctas_approach=approach == "ctas", unload_approach=approach == "unload",
+        s3_output=f"s3://{RESULTS_BUCKET}/wr-{approach}-{unique('q')}/", boto3_session=sess,
+    )
+    df = df.sort_values("id").reset_index(drop=True)
+    assert df["id"].tolist() == [1, 3]
+    assert df["customer"].tolist() == ["ann", "cy"]
+    assert df["amount"].iloc[0] == 10.5 and pd.isna(df["amount"].iloc[1])
+    assert df["region"].tolist() == ["eu", "eu"]
+
+
+def test_wrangler_read_sql_table_with_nested_types(server, lake):
+    db, _ = lake
+    df = wr.athena.read_sql_table("orders", database=db, ctas_approach=True, boto3_session=session(server))
+    df = df.sort_values("id").reset_index(drop=True)
+    assert [list(t) for t in df["tags"]] == [["a", "b"], [], ["c"]]
+    assert sorted(df.columns) == ["amount", "customer", "id", "region", "tags"]
+
+
+def test_wrangler_describe_repair_and_show_create(server, lake):
+    db, bucket = lake
+    sess = session(server)
+    described = wr.athena.describe_table("orders", database=db, boto3_session=sess)
+    assert described["Column Name"].tolist() == ["id", "customer", "amount", "tags", "region"]
+    assert described["Type"].tolist() == ["int", "string", "double", "array<string>", "string"]
+    assert described["Partition"].tolist() == [False, False, False, False, True]
+
+    assert wr.athena.repair_table("events", database=db, boto3_session=sess) == "SUCCEEDED"
+    assert wr.catalog.get_partitions(database=db, table="events", boto3_session=sess) == {
+        f"s3://{bucket}/events/dt=2024-01-01/": ["2024-01-01"],
+        f"s3://{bucket}/events/dt=2024-01-02/": ["2024-01-02"],
+    }
+    got = wr.athena.read_sql_query("SELECT dt, count(*) AS n FROM events GROUP BY dt ORDER BY dt", database=db, ctas_approach=False, boto3_session=sess)
+    assert got["n"].tolist() == [2, 1]
+
+    ddl = wr.athena.show_create_table("events", database=db, boto3_session=sess)
+    assert ddl.startswith(f"CREATE EXTERNAL TABLE `{db}.events`(")
+    assert f"LOCATION 's3://{bucket}/events/'" in ddl
+    # What SHOW CREATE TABLE prints creates the same table again.
+    athena = server.client("athena")
+    run(athena, f"DROP TABLE {db}.events")
+    run(athena, ddl, database=db)
+    again = wr.athena.describe_table("events", database=db, boto3_session=sess)
+    assert again["Column Name"].tolist() == ["id", "name", "dt"]
+
+
+def test_pyathena_cursor_runs_ddl_and_queries(server, lake):
+    db, _ = lake
+    cursor = connect(s3_staging_dir=f"s3://{RESULTS_BUCKET}/pyathena/", region_name=REGION, endpoint_url=server.url,
+                     aws_access_key_id=ACCESS_KEY, aws_secret_access_key=SECRET_KEY, schema_name=db).cursor()
+    cursor.execute("SHOW TABLES")
+    assert sorted(r[0] for r in cursor.fetchall()) == ["events", "orders"]
+    cursor.execute("CREATE VIEW eu_orders AS SELECT id, customer FROM orders WHERE region = 'eu'")
+    cursor.execute("SELECT customer FROM eu_orders ORDER BY id")
+    assert cursor.fetchall() == [("ann",), ("cy",)]
+    cursor.execute("SELECT element_at(tags, 1), cardinality(tags), map(ARRAY['k'], ARRAY[id]) FROM orders WHERE id = 1")
+    assert [d[0] for d in cursor.description] == ["_col0", "_col1", "_col2"]
+    assert cursor.fetchone() == ("a", 2, {"k": "1"})
+    cursor.execute("DROP VIEW eu_orders")
+
+
+def test_pyathena_sqlalchemy_with_pandas(server, lake):
+    db, _ = lake
+    staging = f"s3://{RESULTS_BUCKET}/sqlalchemy/"
+    url = (f"awsathena+rest://{ACCESS_KEY}:{SECRET_KEY}@athena.{REGION}.amazonaws.com:443/{db}"
+           f"?s3_staging_dir={staging}&endpoint_url={server.url}")
+    engine = sqlalchemy.create_engine(url)
+    df = pd.read_sql("SELECT id, customer, region FROM orders ORDER BY id", engine)
+    assert df["customer"].tolist() == ["ann", "bob", "cy"]
+    assert sqlalchemy.inspect(engine).get_table_names() == ["events", "orders"]
+    columns = [c["name"] for c in sqlalchemy.inspect(engine).get_columns("orders")]
+    assert columns == ["id", "customer", "amount", "tags", "region"]
+
+
+def test_cli_runs_queries(server, lake):
+    db, _ = lake
+    qid = json.loads(aws(server, "athena", "start-query-execution", "--query-string", "SELECT count(*) AS n, max(id) FROM orders",
+                         "--query-execution-context", f"Database={db}").stdout)["QueryExecutionId"]
+    for _ in range(200):
+        q = json.loads(aws(server, "athena", "get-query-execution", "--query-execution-id", qid).stdout)["QueryExecution"]
+        if q["Status"]["State"] in ("SUCCEEDED", "FAILED", "CANCELLED"):
+            break
+        time.sleep(0.1)
+    assert q["Status"]["State"] == "SUCCEEDED"
+    assert q["StatementType"] == "DML" and q["SubstatementType"] == "SELECT"
+    assert q["Statistics"]["DataScannedInBytes"] > 0
+    out = json.loads(aws(server, "athena", "get-query-results", "--query-execution-id", qid).stdout)
+    data = [[d.get("VarCharValue") for d in r["Data"]] for r in out["ResultSet"]["Rows"]]
+    assert data == [["n", "_col1"], ["3", "3"]]
+
+
+def test_statement_types_results_and_parameters(server, lake):
+    db, _ = lake
+    athena = server.client("athena")
+    q = run(athena, "SELECT id FROM orders WHERE customer = ? AND id > ?", database=db, ExecutionParameters=["'bob'", "1"])
+    assert q["ExecutionParameters"] == ["'bob'", "1"]
+    assert rows(athena, q["QueryExecutionId"]) == [["id"], ["2"]]
+    q = run(athena, "SHOW PARTITIONS orders", database=db)
+    assert (q["StatementType"], q["SubstatementType"]) == ("UTILITY", "SHOW_PARTITIONS")
+    assert q["ResultConfiguration"]["OutputLocation"].endswith(".txt")
+    assert rows(athena, q["QueryExecutionId"]) == [["region=eu"], ["region=us"]]
+    q = run(athena, "DESCRIBE orders", database=db)
+    result = athena.get_query_results(QueryExecutionId=q["QueryExecutionId"])
+    assert [c["Name"] for c in result["ResultSet"]["ResultSetMetadata"]["ColumnInfo"]] == ["col_name", "data_type", "comment"]
+    assert result["ResultSet"]["Rows"][0]["Data"][0]["VarCharValue"].split("\t")[0].strip() == "id"
+    q = run(athena, f"CREATE TABLE {db}.copy AS SELECT * FROM orders", database=db)
+    assert (q["StatementType"], q["SubstatementType"]) == ("DDL", "CREATE_TABLE_AS_SELECT")
+    assert athena.get_query_results(QueryExecutionId=q["QueryExecutionId"])["UpdateCount"] == 3
+    q = run(athena, "EXPLAIN SELECT count(*) FROM copy WHERE id > 1", database=db)
+    assert any("DataSourceExec" in r[0] for r in rows(athena, q["QueryExecutionId"]))
+    qid = athena.start_query_execution(QueryString="SELECT nope FROM orders", QueryExecutionContext={"Database": db})["QueryExecutionId"]
+    failed = wait_query(athena, qid)
+    assert failed["Status"]["State"] == "FAILED"
+    assert failed["Status"]["StateChangeReason"].startswith("COLUMN_NOT_FOUND")
+    assert failed["Status"]["AthenaError"]["ErrorCategory"] == 2
+
+
+def test_a_query_far_over_its_memory_limit_fails_and_the_server_stays_up(workdir):
+    s = Server(workdir / "memory-data", workdir / "memory.log", extra_args=("--query-limit-mb", "16")).start()
+    try:
+        athena, s3 = s.client("athena"), s.client("s3")
+        heavy = "SELECT count(*) FROM generate_series(1, 10000000) a JOIN generate_series(1, 10000000) b ON a.value = b.value"
+        qid = athena.start_query_execution(QueryString=heavy)["QueryExecutionId"]
+        q = wait_query(athena, qid)
+        assert q["Status"]["State"] == "FAILED"
+        assert q["Status"]["StateChangeReason"].startswith("EXCEEDED_LOCAL_MEMORY_LIMIT: Query exceeded the per-query memory limit of 16.0MB")
+        # The server answers as before.
+        with urllib.request.urlopen(f"{s.url}/_minerva/health", timeout=5) as r:
+            assert r.status == 200
+        bucket = unique("after")
+        s3.create_bucket(Bucket=bucket)
+        s3.put_object(Bucket=bucket, Key="k", Body=b"v")
+        assert s3.get_object(Bucket=bucket, Key="k")["Body"].read() == b"v"
+        q = run(athena, "SELECT count(*) FROM generate_series(1, 1000)")
+        assert rows(athena, q["QueryExecutionId"]) == [["_col0"], ["1000"]]
+    finally:
+        assert s.stop() == 0
