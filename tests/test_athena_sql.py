@@ -201,3 +201,26 @@ def test_a_query_far_over_its_memory_limit_fails_and_the_server_stays_up(workdir
         assert rows(athena, q["QueryExecutionId"]) == [["_col0"], ["1000"]]
     finally:
         assert s.stop() == 0
+
+
+def test_history_and_results_survive_a_restart(own_server):
+    athena = own_server.client("athena")
+    done = run(athena, "SELECT 42 AS answer, 'x' AS s")["QueryExecutionId"]
+    heavy = athena.start_query_execution(
+        QueryString="SELECT COUNT(*) FROM generate_series(1, 300000) a CROSS JOIN generate_series(1, 300000) b WHERE (a.value * b.value) % 7 = 3"
+    )["QueryExecutionId"]
+    for _ in range(400):
+        if athena.get_query_execution(QueryExecutionId=heavy)["QueryExecution"]["Status"]["State"] == "RUNNING":
+            break
+        time.sleep(0.05)
+    own_server.kill()
+    own_server.start()
+    athena = own_server.client("athena")
+    q = athena.get_query_execution(QueryExecutionId=done)["QueryExecution"]
+    assert q["Status"]["State"] == "SUCCEEDED"
+    assert rows(athena, done) == [["answer", "s"], ["42", "x"]]
+    assert {done, heavy} <= set(athena.list_query_executions()["QueryExecutionIds"])
+    # The query the crash cut short is not left running: it failed, and says why.
+    status = athena.get_query_execution(QueryExecutionId=heavy)["QueryExecution"]["Status"]
+    assert status["State"] == "FAILED"
+    assert "the server stopped while the query ran" in status["StateChangeReason"]

@@ -288,7 +288,7 @@ impl Engine {
     }
 
     /// Submits a query; it runs in the background. Returns its id.
-    pub fn start(&self, request: StartQuery) -> Result<String> {
+    pub async fn start(&self, request: StartQuery) -> Result<String> {
         if request.sql.trim().is_empty() {
             return Err(Error::InvalidInput("QueryString must not be empty".into()));
         }
@@ -334,6 +334,8 @@ impl Engine {
             planning_ms: 0,
         };
         self.save(&q)?;
+        // Once its id is returned, the execution exists, crash or not.
+        self.inner.kv.flush().await?;
         let cancel = CancelToken::default();
         self.inner.live.lock().unwrap_or_else(|p| p.into_inner()).insert(id.clone(), Live { q, cancel: cancel.clone(), abort: None });
         let engine = self.clone();

@@ -180,7 +180,7 @@ fn plan_err(table: &Table, msg: impl std::fmt::Display) -> DataFusionError {
 }
 
 /// The file format a table's SerDe and input format name, with its options.
-fn file_format(table: &Table) -> DfResult<(Arc<dyn FileFormat>, Option<TextOptions>)> {
+fn file_format(table: &Table, detected: Option<FileCompressionType>) -> DfResult<(Arc<dyn FileFormat>, Option<TextOptions>)> {
     let sd = table.storage_descriptor.as_ref().ok_or_else(|| plan_err(table, "it has no storage descriptor"))?;
     let serde = sd.serde_info.as_ref();
     let library = serde.and_then(|s| s.serialization_library.as_deref()).unwrap_or_default().to_ascii_lowercase();
@@ -193,7 +193,8 @@ fn file_format(table: &Table) -> DfResult<(Arc<dyn FileFormat>, Option<TextOptio
         Some("bzip2") => FileCompressionType::BZIP2,
         Some("zstd") => FileCompressionType::ZSTD,
         Some("xz") => FileCompressionType::XZ,
-        _ => FileCompressionType::UNCOMPRESSED,
+        Some(_) => FileCompressionType::UNCOMPRESSED,
+        None => detected.unwrap_or(FileCompressionType::UNCOMPRESSED),
     };
     if library.contains("parquet") || input.contains("parquet") || classification == "parquet" {
         return Ok((Arc::new(ParquetFormat::default()), None));
@@ -245,6 +246,37 @@ fn file_format(table: &Table) -> DfResult<(Arc<dyn FileFormat>, Option<TextOptio
     Err(plan_err(table, format!("unsupported SerDe {library:?} / input format {input:?}")))
 }
 
+/// The compression of a table's files, from their extensions, as Athena reads text and JSON
+/// without a `compressionType`: `.gz`, `.bz2`, `.zst`, `.xz`. Only when the files agree.
+fn compression_by_extension(store: &Store, location: &str) -> Option<FileCompressionType> {
+    let (bucket, prefix) = crate::engine::parse_s3_url(location).ok()?;
+    let page = store.list_objects(&bucket, &storage::ListQuery { prefix, max_keys: 200, ..Default::default() }).ok()?;
+    let mut found = None;
+    for o in page.objects.iter().filter(|o| o.record.size > 0 && !o.key.ends_with('/')) {
+        let name = o.key.rsplit('/').next().unwrap_or_default();
+        if name.starts_with('_') || name.starts_with('.') {
+            continue;
+        }
+        let kind = if name.ends_with(".gz") {
+            FileCompressionType::GZIP
+        } else if name.ends_with(".bz2") {
+            FileCompressionType::BZIP2
+        } else if name.ends_with(".zst") {
+            FileCompressionType::ZSTD
+        } else if name.ends_with(".xz") {
+            FileCompressionType::XZ
+        } else {
+            FileCompressionType::UNCOMPRESSED
+        };
+        match found {
+            None => found = Some(kind),
+            Some(k) if k == kind => {}
+            Some(_) => return None,
+        }
+    }
+    found
+}
+
 /// Builds the DataFusion table for a catalog table: a listing table over its location, or, with
 /// partition keys, a [`PartitionedTable`] over the catalog's partitions.
 pub async fn listing_table(store: &Store, catalog: &Catalog, table: &Table) -> DfResult<Arc<dyn TableProvider>> {
@@ -265,7 +297,8 @@ pub async fn listing_table(store: &Store, catalog: &Catalog, table: &Table) -> D
     {
         return Err(plan_err(table, format!("its location {url_text} is in a bucket that does not exist")));
     }
-    let (format, text) = file_format(table)?;
+    let detected = if table.parameters.contains_key("compressionType") { None } else { compression_by_extension(store, &url_text) };
+    let (format, text) = file_format(table, detected)?;
     let mut fields = Vec::new();
     for c in table.columns() {
         let hive = c.r#type.as_deref().unwrap_or("string");

@@ -75,7 +75,11 @@ fn start(sql: &str) -> StartQuery {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn select_writes_athena_csv_and_pages() {
     let f = fixture().await;
-    let id = f.engine.start(start("SELECT product_category, COUNT(*), AVG(sentiment) AS avg_s FROM \"Shop\".reviews GROUP BY 1 ORDER BY 1")).unwrap();
+    let id = f
+        .engine
+        .start(start("SELECT product_category, COUNT(*), AVG(sentiment) AS avg_s FROM \"Shop\".reviews GROUP BY 1 ORDER BY 1"))
+        .await
+        .unwrap();
     let q = wait(&f.engine, &id).await;
     assert_eq!(q.state, QueryState::Succeeded, "{:?}", q.state_change_reason);
     assert_eq!(q.output_location, format!("s3://results/{id}.csv"));
@@ -95,6 +99,7 @@ async fn split_cardinality_and_quoted_newlines() {
     let id = f
         .engine
         .start(start("SELECT sentiment, CARDINALITY(SPLIT(review_body, ' ')) AS words, NULL AS nothing FROM reviews ORDER BY sentiment"))
+        .await
         .unwrap();
     let q = wait(&f.engine, &id).await;
     assert_eq!(q.state, QueryState::Succeeded, "{:?}", q.state_change_reason);
@@ -110,7 +115,7 @@ async fn split_cardinality_and_quoted_newlines() {
 async fn ctas_writes_parquet_manifest_and_table() {
     let f = fixture().await;
     let sql = "CREATE TABLE \"shop\".\"temp_table_1\" WITH (external_location = 's3://results/tmp/t1', format = 'PARQUET') AS SELECT sentiment, review_body FROM reviews";
-    let id = f.engine.start(start(sql)).unwrap();
+    let id = f.engine.start(start(sql)).await.unwrap();
     let q = wait(&f.engine, &id).await;
     assert_eq!(q.state, QueryState::Succeeded, "{:?}", q.state_change_reason);
     assert_eq!(q.statement_type, query::StatementType::Ddl);
@@ -123,11 +128,11 @@ async fn ctas_writes_parquet_manifest_and_table() {
     let table = f.catalog.get_table("shop", "temp_table_1").unwrap();
     assert_eq!(table.columns()[0].r#type.as_deref(), Some("int"));
     // The new table is queryable, and the same CTAS again fails because the table exists.
-    let id = f.engine.start(start("SELECT COUNT(*) FROM temp_table_1")).unwrap();
+    let id = f.engine.start(start("SELECT COUNT(*) FROM temp_table_1")).await.unwrap();
     let q = wait(&f.engine, &id).await;
     assert_eq!(q.state, QueryState::Succeeded, "{:?}", q.state_change_reason);
     assert_eq!(f.engine.results(&id, None, 10).await.unwrap().rows[1][0].as_deref(), Some("3"));
-    let id = f.engine.start(start(sql)).unwrap();
+    let id = f.engine.start(start(sql)).await.unwrap();
     assert_eq!(wait(&f.engine, &id).await.state, QueryState::Failed);
 }
 
@@ -135,7 +140,7 @@ async fn ctas_writes_parquet_manifest_and_table() {
 async fn failures_carry_a_reason_and_leave_no_result() {
     let f = fixture().await;
     for (sql, reason) in [("SELEC 1", "SYNTAX_ERROR"), ("SELECT * FROM nope", "TABLE_NOT_FOUND"), ("SELECT nope FROM reviews", "COLUMN_NOT_FOUND")] {
-        let id = f.engine.start(start(sql)).unwrap();
+        let id = f.engine.start(start(sql)).await.unwrap();
         let q = wait(&f.engine, &id).await;
         assert_eq!(q.state, QueryState::Failed, "{sql}");
         let r = q.state_change_reason.unwrap_or_default();
@@ -153,7 +158,7 @@ async fn stop_ends_a_busy_query_and_frees_its_memory() {
     let f = fixture().await;
     let heavy = "SELECT COUNT(*) FROM generate_series(1, 300000) a \
                  CROSS JOIN generate_series(1, 300000) b WHERE (a.value * b.value) % 7 = 3";
-    let id = f.engine.start(start(heavy)).unwrap();
+    let id = f.engine.start(start(heavy)).await.unwrap();
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
     while f.engine.memory_reserved() == 0 {
         assert!(std::time::Instant::now() < deadline, "the query never reserved memory");
@@ -188,7 +193,7 @@ async fn tables_see_current_files_of_their_own_bucket() {
     let count = |sql: &'static str| {
         let engine = f.engine.clone();
         async move {
-            let id = engine.start(start(sql)).unwrap();
+            let id = engine.start(start(sql)).await.unwrap();
             let q = wait(&engine, &id).await;
             assert_eq!(q.state, QueryState::Succeeded, "{:?}", q.state_change_reason);
             engine.results(&id, None, 10).await.unwrap().rows[1][0].clone().unwrap()
@@ -206,7 +211,7 @@ async fn tables_see_current_files_of_their_own_bucket() {
 }
 
 async fn run_ok(f: &Fixture, sql: &str) -> query::QueryExecution {
-    let id = f.engine.start(start(sql)).unwrap();
+    let id = f.engine.start(start(sql)).await.unwrap();
     let q = wait(&f.engine, &id).await;
     assert_eq!(q.state, QueryState::Succeeded, "{sql}: {:?}", q.state_change_reason);
     q
@@ -257,6 +262,7 @@ async fn a_query_over_its_memory_limit_spills_or_fails_and_the_engine_goes_on() 
     let id = f
         .engine
         .start(start("SELECT count(*) FROM generate_series(1, 10000000) a JOIN generate_series(1, 10000000) b ON a.value = b.value"))
+        .await
         .unwrap();
     let q = wait(&f.engine, &id).await;
     assert_eq!(q.state, QueryState::Failed);
@@ -278,6 +284,7 @@ async fn a_query_past_its_time_limit_fails_and_stops() {
     let id = f
         .engine
         .start(start("SELECT COUNT(*) FROM generate_series(1, 300000) a CROSS JOIN generate_series(1, 300000) b WHERE (a.value * b.value) % 7 = 3"))
+        .await
         .unwrap();
     let q = wait(&f.engine, &id).await;
     assert_eq!(q.state, QueryState::Failed);
@@ -301,13 +308,14 @@ async fn queries_beyond_the_concurrency_limit_queue() {
     let heavy = f
         .engine
         .start(start("SELECT COUNT(*) FROM generate_series(1, 300000) a CROSS JOIN generate_series(1, 300000) b WHERE (a.value * b.value) % 7 = 3"))
+        .await
         .unwrap();
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
     while f.engine.get(&heavy).unwrap().state != QueryState::Running {
         assert!(std::time::Instant::now() < deadline);
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
-    let next = f.engine.start(start("SELECT 1")).unwrap();
+    let next = f.engine.start(start("SELECT 1")).await.unwrap();
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert_eq!(f.engine.get(&next).unwrap().state, QueryState::Queued);
     f.engine.stop(&heavy).await.unwrap();

@@ -133,7 +133,7 @@ impl AsyncDB for Minerva {
             output_dir: "s3://results/".into(),
             ..Default::default()
         };
-        let id = self.engine.start(start).map_err(|e| QueryFailed(e.to_string()))?;
+        let id = self.engine.start(start).await.map_err(|e| QueryFailed(e.to_string()))?;
         let q = loop {
             let q = self.engine.get(&id).map_err(|e| QueryFailed(e.to_string()))?;
             if q.state.is_final() {

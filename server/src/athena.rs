@@ -169,6 +169,7 @@ pub async fn handle(ctx: &AthenaContext<'_>, op: &str, body: &Value) -> JsonResu
                     client_request_token: optional(body, "ClientRequestToken").map(str::to_string),
                     execution_parameters,
                 })
+                .await
                 .map_err(query_err)?;
             Ok(reply(json!({ "QueryExecutionId": id })))
         }
