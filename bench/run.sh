@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs the benchmarks: builds the release binary, then each benchmark named (all by default),
 # and gathers their results into bench/RESULTS.md.
-#   bench/run.sh [--quick] [crawler ...]
+#   bench/run.sh [--quick] [crawler|docker ...]
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
@@ -14,12 +14,18 @@ for arg in "$@"; do
         *) names+=("$arg") ;;
     esac
 done
-[ ${#names[@]} -eq 0 ] && names=(crawler)
+[ ${#names[@]} -eq 0 ] && names=(crawler docker)
 cargo build --release --bin minerva
 venv="$(scripts/python-env.sh main)"
 for name in "${names[@]}"; do
     echo "== $name"
-    "$venv/bin/python" "bench/$name.py" "${quick[@]}" --binary "$CARGO_TARGET_DIR/release/minerva" --out "bench/results/$name.md"
+    extra=()
+    if [ "$name" = docker ]; then
+        # What the Dockerfile's Rust stage builds: glibc linked in, for the empty base image.
+        RUSTFLAGS="-C target-feature=+crt-static" cargo build --release --locked --bin minerva --target x86_64-unknown-linux-gnu
+        extra=(--static-binary "$CARGO_TARGET_DIR/x86_64-unknown-linux-gnu/release/minerva")
+    fi
+    "$venv/bin/python" "bench/$name.py" "${quick[@]}" "${extra[@]}" --binary "$CARGO_TARGET_DIR/release/minerva" --out "bench/results/$name.md"
 done
 {
     echo "# Benchmark results"

@@ -138,10 +138,26 @@ def workdir():
     shutil.rmtree(d, ignore_errors=True)
 
 
+class ExternalServer(Server):
+    """A server this suite did not start (MINERVA_URL): a container, say. It is not stopped."""
+
+    def __init__(self, url: str):
+        self._url = url.rstrip("/")
+        self.port = int(self._url.rsplit(":", 1)[1])
+
+    @property
+    def url(self) -> str:
+        return self._url
+
+    def stop(self, sig=signal.SIGTERM, timeout: float = 30.0) -> int:
+        return 0
+
+
 @pytest.fixture(scope="session")
 def server(workdir):
-    """The shared server most tests talk to."""
-    s = Server(workdir / "shared-data", workdir / "shared-server.log").start()
+    """The shared server most tests talk to: the binary, or the one MINERVA_URL names."""
+    external = os.environ.get("MINERVA_URL")
+    s = ExternalServer(external) if external else Server(workdir / "shared-data", workdir / "shared-server.log").start()
     os.environ.update(
         AWS_ACCESS_KEY_ID=ACCESS_KEY,
         AWS_SECRET_ACCESS_KEY=SECRET_KEY,

@@ -47,12 +47,21 @@ pub struct EngineConfig {
     pub threads: usize,
     /// How long a query may run before it fails (Athena's default is 30 minutes).
     pub timeout: Duration,
+    /// Where sorts and aggregates spill; the OS temporary directory if unset.
+    pub spill_dir: Option<std::path::PathBuf>,
 }
 
 impl Default for EngineConfig {
     fn default() -> Self {
         let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
-        EngineConfig { memory_limit: 1 << 30, query_memory_limit: 512 << 20, max_concurrent: 4, threads, timeout: Duration::from_secs(30 * 60) }
+        EngineConfig {
+            memory_limit: 1 << 30,
+            query_memory_limit: 512 << 20,
+            max_concurrent: 4,
+            threads,
+            timeout: Duration::from_secs(30 * 60),
+            spill_dir: None,
+        }
     }
 }
 
@@ -248,8 +257,14 @@ impl Engine {
         let caches = CacheManagerConfig::default().with_list_files_cache_limit(0).with_file_statistics_cache_limit(0).with_metadata_cache_limit(0);
         // Shared by every query: object stores, the disk manager (spill files) and caches. Each
         // query gets its own memory pool and a registry that counts what it reads.
-        let df_runtime =
-            RuntimeEnvBuilder::new().with_object_store_registry(Arc::new(LakeRegistry::new(store.clone()))).with_cache_manager(caches).build_arc()?;
+        let mut builder = RuntimeEnvBuilder::new().with_object_store_registry(Arc::new(LakeRegistry::new(store.clone()))).with_cache_manager(caches);
+        if let Some(dir) = &config.spill_dir {
+            std::fs::create_dir_all(dir).map_err(|e| Error::Internal(format!("creating the spill directory {}: {e}", dir.display())))?;
+            let disks = datafusion::execution::disk_manager::DiskManagerBuilder::default()
+                .with_mode(datafusion::execution::disk_manager::DiskManagerMode::Directories(vec![dir.clone()]));
+            builder = builder.with_disk_manager_builder(disks);
+        }
+        let df_runtime = builder.build_arc()?;
         let budget = Arc::new(crate::budget::Budget::new(config.memory_limit));
         let history = kv.tree("queries")?;
         for entry in history.scan_prefix(b"q/") {

@@ -52,6 +52,9 @@ pub struct Settings {
     pub max_queries: usize,
     /// How long a connection may idle while sending request headers or a body.
     pub idle_timeout: Duration,
+    /// Buckets to create at start, and a folder to apply on the first start.
+    pub init_buckets: Vec<String>,
+    pub init_dir: Option<PathBuf>,
 }
 
 pub struct App {
@@ -102,6 +105,9 @@ impl App {
                 query_memory_limit: settings.query_limit,
                 max_concurrent: settings.max_queries,
                 timeout: settings.query_timeout,
+                // Spill files go with the rest of the data (a container may have no /tmp); the
+                // store empties tmp/ at start-up.
+                spill_dir: Some(settings.data_dir.join("tmp").join("spill")),
                 ..Default::default()
             },
         )?;
@@ -421,6 +427,8 @@ async fn sts_request(app: &App, req: Request, request_id: &str) -> Response {
 pub async fn serve(settings: Settings) -> anyhow_like::Result<()> {
     let opened = Instant::now();
     let app = App::open(&settings).await?;
+    // Seeding comes before listening: once the health check answers, the seed is in place.
+    crate::init::seed(&app, &settings.data_dir, &settings.init_buckets, settings.init_dir.as_deref()).await?;
     let listener = tokio::net::TcpListener::bind(settings.address).await.map_err(|e| format!("cannot listen on {}: {e}", settings.address))?;
     let address = listener.local_addr()?;
     tracing::info!(

@@ -74,6 +74,13 @@ pub struct ServeArgs {
     /// body, before it is closed [default: 60].
     #[arg(long, env = "MINERVA_IDLE_TIMEOUT_SECS")]
     idle_timeout_secs: Option<u64>,
+    /// Buckets to create at start, comma-separated (those that exist are kept).
+    #[arg(long, env = "MINERVA_INIT_BUCKETS", value_delimiter = ',')]
+    init_buckets: Vec<String>,
+    /// A folder applied on the first start of a data directory: `buckets/<bucket>/…` files are
+    /// uploaded, then its `*.sql` files run in name order.
+    #[arg(long, env = "MINERVA_INIT_DIR")]
+    init_dir: Option<PathBuf>,
 }
 
 /// A user of the config file.
@@ -99,6 +106,9 @@ struct FileSettings {
     query_timeout_secs: Option<u64>,
     max_queries: Option<usize>,
     idle_timeout_secs: Option<u64>,
+    #[serde(default)]
+    init_buckets: Vec<String>,
+    init_dir: Option<PathBuf>,
     #[serde(default)]
     users: Vec<FileUser>,
 }
@@ -155,6 +165,11 @@ impl ServeArgs {
             query_timeout: Duration::from_secs(query_timeout),
             max_queries,
             idle_timeout: Duration::from_secs(idle),
+            init_buckets: {
+                let flags: Vec<String> = self.init_buckets.into_iter().map(|b| b.trim().to_string()).filter(|b| !b.is_empty()).collect();
+                if flags.is_empty() { file.init_buckets } else { flags }
+            },
+            init_dir: self.init_dir.or(file.init_dir),
         })
     }
 }

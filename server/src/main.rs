@@ -7,6 +7,7 @@ mod config;
 mod crawl_cmd;
 mod glue;
 mod idle;
+mod init;
 mod s3;
 mod sigv4;
 mod users;
@@ -26,11 +27,17 @@ enum Command {
     Serve(config::ServeArgs),
     /// Crawl an S3 prefix of a data directory into Glue tables, as a Glue crawler would.
     Crawl(crawl_cmd::CrawlArgs),
+    /// Exit 0 if the server answers its health check (for container HEALTHCHECKs).
+    Healthcheck {
+        /// The server's address; a wildcard address means this host.
+        #[arg(long, env = "MINERVA_ADDRESS", default_value = "127.0.0.1:9000")]
+        address: String,
+    },
 }
 
 fn main() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("MINERVA_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,server=info,storage=info,query=info,catalog=info"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,minerva=info,storage=info,query=info,catalog=info"));
     use std::io::IsTerminal;
     tracing_subscriber::fmt()
         .with_env_filter(filter)
@@ -45,6 +52,7 @@ fn main() {
             Err(e) => Err(e.into()),
         },
         Command::Crawl(args) => crawl_cmd::run(args),
+        Command::Healthcheck { address } => init::healthcheck(&address),
     };
     if let Err(e) = result {
         // Print the whole chain, so the cause is never hidden behind a summary.

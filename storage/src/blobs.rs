@@ -59,8 +59,13 @@ impl BlobDir {
         if tmp.exists() {
             for entry in std::fs::read_dir(&tmp).map_err(|e| Error::io("reading tmp/", e))? {
                 let entry = entry.map_err(|e| Error::io("reading tmp/", e))?;
-                std::fs::remove_file(entry.path()).map_err(|e| Error::io("cleaning tmp/", e))?;
-                wiped += 1;
+                // Folders are the query engine's spill files, of queries the stop cut short.
+                if entry.file_type().map_err(|e| Error::io("reading tmp/", e))?.is_dir() {
+                    std::fs::remove_dir_all(entry.path()).map_err(|e| Error::io("cleaning tmp/", e))?;
+                } else {
+                    std::fs::remove_file(entry.path()).map_err(|e| Error::io("cleaning tmp/", e))?;
+                    wiped += 1;
+                }
             }
         }
         std::fs::create_dir_all(&tmp).map_err(|e| Error::io("creating tmp/", e))?;
