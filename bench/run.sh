@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs the benchmarks: builds the release binary, then each benchmark named (all by default),
 # and gathers their results into bench/RESULTS.md.
-#   bench/run.sh [--quick] [crawler|docker ...]
+#   bench/run.sh [--quick] [crawler|docker|tpch ...]
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
@@ -14,9 +14,9 @@ for arg in "$@"; do
         *) names+=("$arg") ;;
     esac
 done
-[ ${#names[@]} -eq 0 ] && names=(crawler docker)
+[ ${#names[@]} -eq 0 ] && names=(crawler docker tpch)
 cargo build --release --bin minerva
-venv="$(scripts/python-env.sh main)"
+venv="$(scripts/python-env.sh bench)"
 for name in "${names[@]}"; do
     echo "== $name"
     extra=()

@@ -2,6 +2,7 @@
 # Creates (once) a Python virtualenv for the end-to-end tests and prints its path.
 #   scripts/python-env.sh                 the main suite's clients (tests/requirements.txt)
 #   scripts/python-env.sh dataframes      s3fs, pyarrow and polars (tests/dataframes/requirements.txt)
+#   scripts/python-env.sh bench           the benchmarks' inputs and peers (bench/requirements.txt)
 # Each venv lives under $HOME/.cache/minerva, keyed by the hash of its requirements file, so that
 # a changed pin makes a new venv and an unchanged one is reused by every run.
 set -euo pipefail
@@ -9,6 +10,7 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 case "${1:-main}" in
     main) req="$root/tests/requirements.txt" ;;
     dataframes) req="$root/tests/dataframes/requirements.txt" ;;
+    bench) req="$root/bench/requirements.txt" ;;
     *) echo "unknown environment: $1" >&2; exit 2 ;;
 esac
 hash="$(sha256sum "$req" | cut -c1-16)"
