@@ -47,7 +47,7 @@ pub struct EngineConfig {
     pub threads: usize,
     /// How long a query may run before it fails (Athena's default is 30 minutes).
     pub timeout: Duration,
-    /// Where sorts and aggregates spill; the OS temporary directory if unset.
+    /// Where sorts and aggregates spill (emptied at start); the OS temporary directory if unset.
     pub spill_dir: Option<std::path::PathBuf>,
 }
 
@@ -259,6 +259,10 @@ impl Engine {
         // query gets its own memory pool and a registry that counts what it reads.
         let mut builder = RuntimeEnvBuilder::new().with_object_store_registry(Arc::new(LakeRegistry::new(store.clone()))).with_cache_manager(caches);
         if let Some(dir) = &config.spill_dir {
+            // Spill files of a process that was killed are never read again: start empty.
+            if dir.exists() {
+                std::fs::remove_dir_all(dir).map_err(|e| Error::Internal(format!("emptying the spill directory {}: {e}", dir.display())))?;
+            }
             std::fs::create_dir_all(dir).map_err(|e| Error::Internal(format!("creating the spill directory {}: {e}", dir.display())))?;
             let disks = datafusion::execution::disk_manager::DiskManagerBuilder::default()
                 .with_mode(datafusion::execution::disk_manager::DiskManagerMode::Directories(vec![dir.clone()]));

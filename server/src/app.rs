@@ -105,9 +105,9 @@ impl App {
                 query_memory_limit: settings.query_limit,
                 max_concurrent: settings.max_queries,
                 timeout: settings.query_timeout,
-                // Spill files go with the rest of the data (a container may have no /tmp); the
-                // store empties tmp/ at start-up.
-                spill_dir: Some(settings.data_dir.join("tmp").join("spill")),
+                // Spill files go with the rest of the data (a container may have no /tmp), in
+                // a directory of their own that the engine empties at start-up.
+                spill_dir: Some(settings.data_dir.join("spill")),
                 ..Default::default()
             },
         )?;
