@@ -1,9 +1,13 @@
-//! Blob files: the bytes of object bodies and parts, under `objects/<2 hex>/<id>`.
+//! Blobs: the bytes of object bodies and parts. A large blob is a file, `objects/<2 hex>/<id>`;
+//! a small one (at most [`INLINE_MAX`] bytes, id `i<hex>`) lives in the index store's `bodies`
+//! tree, so that writing it costs no file, no rename and no fsync of its own: the flush that makes
+//! the record durable makes its body durable too (sled writes one log, recovered as a prefix).
 //!
-//! A body is first staged in `tmp/` while it is hashed, then fsynced, checked against what the
-//! client claimed, renamed into `objects/` and the directory fsynced. Only then may an index record
-//! point at it. A blob that no record points at (a crash between rename and commit) is an orphan
-//! and is removed at start-up by [`BlobDir::sweep`].
+//! A large body is first staged in `tmp/` while it is hashed, then fsynced, checked against what
+//! the client claimed, renamed into `objects/` and the directory fsynced. A small one is held in
+//! memory until it is checked. Only then may an index record point at a blob. A blob that no
+//! record points at (a crash before the record's commit) is an orphan and is removed at start-up
+//! by [`BlobDir::sweep`].
 
 use std::collections::HashSet;
 use std::io::ErrorKind as IoKind;
@@ -16,22 +20,32 @@ use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
 
 use crate::checksum::{ChecksumAlgorithm, Checksums, Hasher};
 use crate::error::{Error, Result};
+use crate::kv::KvTree;
 
 /// A request or response body: a stream of byte chunks.
 pub type ByteStream = BoxStream<'static, std::io::Result<Bytes>>;
 
 const READ_CHUNK: usize = 256 * 1024;
 
-#[derive(Debug, Clone)]
+/// The largest body kept in the index store rather than in a file of its own.
+pub const INLINE_MAX: usize = 16 * 1024;
+
+/// Ids of blobs kept in the `bodies` tree start with this; file blobs are plain hex.
+const INLINE_MARK: char = 'i';
+
+#[derive(Clone)]
 pub(crate) struct BlobDir {
     tmp: PathBuf,
     objects: PathBuf,
+    bodies: std::sync::Arc<dyn KvTree>,
 }
 
-/// A body received into `tmp/` and hashed, not yet part of the lake. Dropping it removes the file.
+/// A body received and hashed, not yet part of the lake: a file in `tmp/` (removed if the body is
+/// dropped before it is promoted) or, for a small body, the bytes themselves.
 pub(crate) struct Staged {
     pub id: String,
     path: PathBuf,
+    inline: Option<Bytes>,
     pub size: u64,
     pub md5: [u8; 16],
     pub checksums: Checksums,
@@ -40,10 +54,20 @@ pub(crate) struct Staged {
 
 impl Drop for Staged {
     fn drop(&mut self) {
-        if !self.promoted {
+        if !self.promoted && self.inline.is_none() {
             let _ = std::fs::remove_file(&self.path);
         }
     }
+}
+
+/// Where a body's segment is read from.
+pub(crate) enum Source {
+    File(tokio::fs::File),
+    Memory(Bytes),
+}
+
+fn is_inline(id: &str) -> bool {
+    id.starts_with(INLINE_MARK)
 }
 
 fn fsync_dir(path: &Path) -> std::io::Result<()> {
@@ -51,15 +75,16 @@ fn fsync_dir(path: &Path) -> std::io::Result<()> {
 }
 
 impl BlobDir {
-    /// Prepares `tmp/` (emptied: anything in it is an interrupted upload) and `objects/`.
-    pub fn open(root: &Path) -> Result<(Self, usize)> {
+    /// Prepares `tmp/` (emptied: anything in it is an interrupted upload) and `objects/`; small
+    /// bodies live in `bodies`.
+    pub fn open(root: &Path, bodies: std::sync::Arc<dyn KvTree>) -> Result<(Self, usize)> {
         let tmp = root.join("tmp");
         let objects = root.join("objects");
         let mut wiped = 0;
         if tmp.exists() {
             for entry in std::fs::read_dir(&tmp).map_err(|e| Error::io("reading tmp/", e))? {
                 let entry = entry.map_err(|e| Error::io("reading tmp/", e))?;
-                // Folders are the query engine's spill files, of queries the stop cut short.
+                // No folder is made here; one is left from an older layout (spill files).
                 if entry.file_type().map_err(|e| Error::io("reading tmp/", e))?.is_dir() {
                     std::fs::remove_dir_all(entry.path()).map_err(|e| Error::io("cleaning tmp/", e))?;
                 } else {
@@ -80,36 +105,72 @@ impl BlobDir {
         }
         fsync_dir(&objects).map_err(|e| Error::io("syncing objects/", e))?;
         fsync_dir(root).map_err(|e| Error::io("syncing the data directory", e))?;
-        Ok((BlobDir { tmp, objects }, wiped))
+        Ok((BlobDir { tmp, objects, bodies }, wiped))
     }
 
     fn path(&self, id: &str) -> PathBuf {
         self.objects.join(&id[..2]).join(id)
     }
 
-    /// Receives a body into `tmp/`, hashing it as it arrives, and fsyncs it.
+    /// Receives a body, hashing it as it arrives: a body of at most [`INLINE_MAX`] bytes is kept
+    /// in memory, a larger one goes into `tmp/` and is fsynced.
     pub async fn stage(&self, mut body: ByteStream, algorithms: &[ChecksumAlgorithm]) -> Result<Staged> {
         let id = uuid::Uuid::new_v4().simple().to_string();
-        let path = self.tmp.join(&id);
-        let mut file = tokio::fs::File::create(&path).await.map_err(|e| Error::io("creating a staging file", e))?;
-        let mut staged = Staged { id, path, size: 0, md5: [0; 16], checksums: Checksums::default(), promoted: false };
         let mut hasher = Hasher::new(algorithms.iter().copied());
+        let mut held = Vec::new();
+        let mut file = None;
+        let mut size = 0u64;
         while let Some(chunk) = body.next().await {
             let chunk = chunk.map_err(|e| Error::IncompleteBody(e.to_string()))?;
             hasher.update(&chunk);
-            staged.size += chunk.len() as u64;
-            file.write_all(&chunk).await.map_err(|e| Error::io("writing a staging file", e))?;
+            size += chunk.len() as u64;
+            if file.is_none() && held.len() + chunk.len() <= INLINE_MAX {
+                held.extend_from_slice(&chunk);
+                continue;
+            }
+            if file.is_none() {
+                let path = self.tmp.join(&id);
+                let f = tokio::fs::File::create(&path).await.map_err(|e| Error::io("creating a staging file", e))?;
+                // From here on the staged body owns the file, so that an error removes it.
+                file = Some((f, Staged { id: id.clone(), path, inline: None, size: 0, md5: [0; 16], checksums: Checksums::default(), promoted: false }));
+                let (f, _) = file.as_mut().expect("just set");
+                f.write_all(&std::mem::take(&mut held)).await.map_err(|e| Error::io("writing a staging file", e))?;
+            }
+            let (f, _) = file.as_mut().expect("a large body has its file");
+            f.write_all(&chunk).await.map_err(|e| Error::io("writing a staging file", e))?;
         }
-        file.flush().await.map_err(|e| Error::io("writing a staging file", e))?;
-        file.sync_all().await.map_err(|e| Error::io("syncing a staging file", e))?;
         let (md5, checksums) = hasher.finish();
+        let mut staged = match file {
+            Some((mut f, staged)) => {
+                f.flush().await.map_err(|e| Error::io("writing a staging file", e))?;
+                f.sync_all().await.map_err(|e| Error::io("syncing a staging file", e))?;
+                staged
+            }
+            None => Staged {
+                id: format!("{INLINE_MARK}{id}"),
+                path: PathBuf::new(),
+                inline: Some(Bytes::from(held)),
+                size: 0,
+                md5: [0; 16],
+                checksums: Checksums::default(),
+                promoted: false,
+            },
+        };
+        staged.size = size;
         staged.md5 = md5;
         staged.checksums = checksums;
         Ok(staged)
     }
 
-    /// Moves a staged body into `objects/` durably. After this, a record may point at it.
+    /// Moves a staged body into the lake. After this, a record may point at it: a file is renamed
+    /// into `objects/` and its directory fsynced; a small body is written to `bodies`, made durable
+    /// by the index flush that follows the record's commit.
     pub async fn promote(&self, staged: &mut Staged) -> Result<()> {
+        if let Some(bytes) = &staged.inline {
+            self.bodies.put(staged.id.as_bytes(), bytes)?;
+            staged.promoted = true;
+            return Ok(());
+        }
         let target = self.path(&staged.id);
         tokio::fs::rename(&staged.path, &target).await.map_err(|e| Error::io("moving a blob into place", e))?;
         staged.promoted = true;
@@ -125,6 +186,14 @@ impl BlobDir {
     /// file outlives its name.
     pub async fn remove(&self, ids: impl IntoIterator<Item = String>) {
         for id in ids {
+            if is_inline(&id) {
+                // Nothing is flushed for this: a removal lost to a crash leaves an orphan that
+                // the next start-up sweeps.
+                if let Err(e) = self.bodies.delete(id.as_bytes()) {
+                    tracing::warn!(blob = %id, error = %e, "could not remove an unreferenced body");
+                }
+                continue;
+            }
             if let Err(e) = tokio::fs::remove_file(self.path(&id)).await
                 && e.kind() != IoKind::NotFound
             {
@@ -135,11 +204,18 @@ impl BlobDir {
 
     /// Opens the blobs of a body, so that a concurrent overwrite cannot pull them away mid-read.
     /// `None` means a blob vanished (the record was replaced under us): the caller re-reads.
-    pub async fn open_all(&self, ids: &[&str]) -> Result<Option<Vec<tokio::fs::File>>> {
+    pub async fn open_all(&self, ids: &[&str]) -> Result<Option<Vec<Source>>> {
         let mut files = Vec::with_capacity(ids.len());
         for id in ids {
+            if is_inline(id) {
+                match self.bodies.get(id.as_bytes())? {
+                    Some(bytes) => files.push(Source::Memory(Bytes::from(bytes))),
+                    None => return Ok(None),
+                }
+                continue;
+            }
             match tokio::fs::File::open(self.path(id)).await {
-                Ok(f) => files.push(f),
+                Ok(f) => files.push(Source::File(f)),
                 Err(e) if e.kind() == IoKind::NotFound => return Ok(None),
                 Err(e) => return Err(Error::io("opening a blob", e)),
             }
@@ -147,9 +223,37 @@ impl BlobDir {
         Ok(Some(files))
     }
 
-    /// Deletes every blob in `objects/` that is not in `referenced`. Returns how many it removed.
+    /// How many blobs there are, files and small bodies.
+    pub fn count(&self) -> Result<usize> {
+        let mut n = 0;
+        for entry in self.bodies.scan_prefix(b"") {
+            entry?;
+            n += 1;
+        }
+        for dir in std::fs::read_dir(&self.objects).map_err(|e| Error::io("reading objects/", e))? {
+            let dir = dir.map_err(|e| Error::io("reading objects/", e))?;
+            if dir.path().is_dir() {
+                n += std::fs::read_dir(dir.path()).map_err(|e| Error::io("reading objects/", e))?.count();
+            }
+        }
+        Ok(n)
+    }
+
+    /// Deletes every blob (file or small body) that is not in `referenced`. Returns how many it
+    /// removed.
     pub fn sweep(&self, referenced: &HashSet<String>) -> Result<usize> {
         let mut removed = 0;
+        let mut orphans = Vec::new();
+        for entry in self.bodies.scan_prefix(b"") {
+            let (id, _) = entry?;
+            if !referenced.contains(String::from_utf8_lossy(&id).as_ref()) {
+                orphans.push(id);
+            }
+        }
+        for id in orphans {
+            self.bodies.delete(&id)?;
+            removed += 1;
+        }
         for dir in std::fs::read_dir(&self.objects).map_err(|e| Error::io("reading objects/", e))? {
             let dir = dir.map_err(|e| Error::io("reading objects/", e))?;
             if !dir.path().is_dir() {
@@ -168,12 +272,12 @@ impl BlobDir {
     }
 }
 
-/// Streams `range` of the body made of `segments` (open files with their lengths).
-pub(crate) fn read_stream(files: Vec<(tokio::fs::File, u64)>, range: Range<u64>) -> ByteStream {
+/// Streams `range` of the body made of `segments` (opened sources with their lengths).
+pub(crate) fn read_stream(sources: Vec<(Source, u64)>, range: Range<u64>) -> ByteStream {
     // Work out, per segment, which slice of it the range covers.
     let mut plan = Vec::new();
     let mut offset = 0u64;
-    for (file, len) in files {
+    for (source, len) in sources {
         let (start, end) = (offset, offset + len);
         offset = end;
         if end <= range.start || start >= range.end {
@@ -181,7 +285,7 @@ pub(crate) fn read_stream(files: Vec<(tokio::fs::File, u64)>, range: Range<u64>)
         }
         let from = range.start.max(start) - start;
         let to = range.end.min(end) - start;
-        plan.push((file, from, to));
+        plan.push((source, from, to));
     }
     let state = (plan.into_iter(), None::<(tokio::fs::File, u64)>);
     futures::stream::try_unfold(state, |(mut plan, mut current)| async move {
@@ -205,7 +309,15 @@ pub(crate) fn read_stream(files: Vec<(tokio::fs::File, u64)>, range: Range<u64>)
             }
             match plan.next() {
                 None => return Ok(None),
-                Some((mut file, from, to)) => {
+                Some((Source::Memory(bytes), from, to)) => {
+                    if (to as usize) > bytes.len() {
+                        return Err(std::io::Error::new(IoKind::UnexpectedEof, "a blob is shorter than its record"));
+                    }
+                    if to > from {
+                        return Ok(Some((bytes.slice(from as usize..to as usize), (plan, None))));
+                    }
+                }
+                Some((Source::File(mut file), from, to)) => {
                     file.seek(std::io::SeekFrom::Start(from)).await?;
                     current = Some((file, to - from));
                 }

@@ -5,9 +5,9 @@
 //!
 //! ```text
 //! FORMAT            layout version ("minerva-data 1")
-//! index/            the embedded key-value store (object index, catalog, query history)
+//! index/            the embedded key-value store (object index, small bodies, catalog, query history)
 //! tmp/              bodies being received; emptied at start-up
-//! objects/xx/<id>   blob files: object bodies and parts, named by random ids, never by key
+//! objects/xx/<id>   blob files: object bodies and parts over 16 KiB, named by random ids, never by key
 //! ```
 //!
 //! Index trees hold, per bucket: `o/` the current version of each live key (what GET and

@@ -148,7 +148,7 @@ async fn digests_are_verified_and_a_mismatch_stores_nothing() {
     assert!(matches!(store.head_object("bkt", "bad"), Err(Error::NoSuchKey(_))));
     // No staged or orphan file is left behind.
     assert_eq!(std::fs::read_dir(dir.path().join("tmp")).unwrap().count(), 0);
-    let blobs: usize = std::fs::read_dir(dir.path().join("objects")).unwrap().map(|d| std::fs::read_dir(d.unwrap().path()).unwrap().count()).sum();
+    let blobs = store.blob_count().unwrap();
     assert_eq!(blobs, 1);
 }
 
@@ -191,6 +191,8 @@ async fn multipart_assembles_parts_and_checks_the_list() {
     assert_eq!(store.list_multipart_uploads("bkt", "", None, None, None, 100).unwrap().uploads.len(), 1);
     store.abort_multipart_upload("bkt", "small", &up.upload_id).await.unwrap();
     assert!(store.list_multipart_uploads("bkt", "", None, None, None, 100).unwrap().uploads.is_empty());
+    // What remains are the two parts of `big` (a file and a small body); the aborted parts are gone.
+    assert_eq!(store.blob_count().unwrap(), 2);
 }
 
 #[tokio::test]
@@ -219,16 +221,23 @@ async fn restart_keeps_objects_and_sweeps_orphans() {
         put(&store, "bkt", "keep", b"kept").await;
         put(&store, "bkt", "over", b"first").await;
         put(&store, "bkt", "over", b"second").await;
+        // Over the inline limit: a body in a file of its own.
+        put(&store, "bkt", "large", &[7u8; storage::blobs::INLINE_MAX + 1]).await;
+        // Simulate a crash between a small body's write and its record's commit.
+        kv.tree("bodies").unwrap().put(b"iorphan", b"orphan").unwrap();
         kv.flush().await.unwrap();
+        assert_eq!(store.blob_count().unwrap(), 4);
     }
     // Simulate a crash mid-write: a staged file and a promoted blob no record points at.
     std::fs::write(dir.path().join("tmp").join("deadbeef"), b"partial").unwrap();
     std::fs::write(dir.path().join("objects").join("ab").join("ab00orphan"), b"orphan").unwrap();
     let kv = open_data_dir(dir.path()).unwrap();
     let (store, recovery) = Store::open(dir.path(), kv, "us-east-1").unwrap();
-    assert_eq!((recovery.staged_removed, recovery.orphans_removed, recovery.objects, recovery.versions), (1, 1, 2, 2));
+    assert_eq!((recovery.staged_removed, recovery.orphans_removed, recovery.objects, recovery.versions), (1, 2, 3, 3));
+    assert_eq!(store.blob_count().unwrap(), 3);
     assert_eq!(read(&store, "bkt", "keep", None).await, b"kept");
     assert_eq!(read(&store, "bkt", "over", None).await, b"second");
+    assert_eq!(read(&store, "bkt", "large", Some(RangeSpec::Suffix(2))).await, b"\x07\x07");
 }
 
 #[tokio::test]

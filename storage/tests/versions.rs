@@ -93,7 +93,7 @@ async fn versions_markers_and_permanent_deletes() {
     store.delete_object("bkt", "k", Some(&id1), None).await.unwrap();
     // The bucket is empty only once every version is gone; then every blob is gone too.
     store.delete_bucket("bkt").await.unwrap();
-    let blobs: usize = std::fs::read_dir(dir.path().join("objects")).unwrap().map(|d| std::fs::read_dir(d.unwrap().path()).unwrap().count()).sum();
+    let blobs = store.blob_count().unwrap();
     assert_eq!(blobs, 0);
 }
 
@@ -169,18 +169,14 @@ async fn conditional_writes_are_atomic() {
     store.put_object("bkt", "once", body(b"x"), if_match(&current.etag)).await.unwrap();
     assert!(matches!(store.put_object("bkt", "missing", body(b"x"), if_match("*")).await, Err(Error::NoSuchKey(_))));
     // A refused conditional write leaves no blob behind (before the fix it stayed until restart).
-    assert_eq!(blob_count(dir.path()), 1);
+    assert_eq!(store.blob_count().unwrap(), 1);
     // A conditional delete checks the version it deletes, under the key's lock.
     let etag = store.head_object("bkt", "once").unwrap().record.etag;
     let stale = WriteCondition::IfMatch("\"0000\"".into());
     assert!(matches!(store.delete_object("bkt", "once", None, Some(&stale)).await, Err(Error::PreconditionFailed)));
     store.delete_object("bkt", "once", None, Some(&WriteCondition::IfMatch(etag))).await.unwrap();
     assert!(matches!(store.head_object("bkt", "once"), Err(Error::NoSuchKey(_))));
-    assert_eq!(blob_count(dir.path()), 0);
-}
-
-fn blob_count(root: &std::path::Path) -> usize {
-    std::fs::read_dir(root.join("objects")).unwrap().map(|d| std::fs::read_dir(d.unwrap().path()).unwrap().count()).sum()
+    assert_eq!(store.blob_count().unwrap(), 0);
 }
 
 #[tokio::test]
@@ -245,7 +241,7 @@ async fn concurrent_overwrites_leave_one_whole_body_and_no_leaked_blobs() {
     let got = read(&store, "hot", None).await.unwrap();
     assert!(bodies.contains(&got));
     // Exactly one blob remains: every replaced body was freed, none twice, none leaked.
-    let blobs: usize = std::fs::read_dir(dir.path().join("objects")).unwrap().map(|d| std::fs::read_dir(d.unwrap().path()).unwrap().count()).sum();
+    let blobs = store.blob_count().unwrap();
     assert_eq!(blobs, 1);
 }
 
