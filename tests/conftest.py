@@ -8,12 +8,18 @@ import socket
 import subprocess
 import tempfile
 import time
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
+import base64
 import contextlib
 import datetime
+import hashlib
+import hmac
 import importlib
+import xml.etree.ElementTree as ET
+import zlib
 from unittest import mock
 
 import boto3
@@ -21,6 +27,7 @@ import botocore.auth
 import botocore.httpchecksum
 import botocore.signers
 import pytest
+import urllib3
 from botocore.config import Config
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -240,3 +247,93 @@ def shifted_clock(delta: datetime.timedelta):
         if botocore.httpchecksum.HAS_CRT:
             stack.enter_context(mock.patch.object(importlib.import_module("botocore.crt.auth"), "get_current_datetime", fake))
         yield
+
+
+_RAW_HTTP = urllib3.PoolManager(retries=False, timeout=60)
+EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
+
+
+def _hmac(key: bytes, text: str) -> bytes:
+    return hmac.new(key, text.encode(), hashlib.sha256).digest()
+
+
+def signed_chunked_request(server, method: str, path: str, body: bytes, *, query: str = "", chunk: int = 64 * 1024,
+                           trailer: bool = False, tamper: str | None = None, at: int = 0) -> urllib3.BaseHTTPResponse:
+    """Sends `body` as the Java, Go and .NET SDKs do: `aws-chunked` with a seed signature over the
+    headers and a signature per chunk chained from it (STREAMING-AWS4-HMAC-SHA256-PAYLOAD), and,
+    with `trailer`, a trailing `x-amz-checksum-crc32` signed after the last chunk (…-TRAILER).
+    Built here from the SigV4 streaming specification, independently of any client library.
+
+    `tamper` spoils one thing after signing: "signature" (chunk `at`'s signature), "data" (a
+    byte of chunk `at`), "trailer-signature", "trailer-value" (a wrong CRC32, signed), or
+    "truncate" (the stream stops after chunk `at`, without its final chunk)."""
+    amz_date = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    day = amz_date[:8]
+    scope = f"{day}/{REGION}/s3/aws4_request"
+    key = _hmac(("AWS4" + SECRET_KEY).encode(), day)
+    for part in (REGION, "s3", "aws4_request"):
+        key = _hmac(key, part)
+
+    def sign(text: str) -> str:
+        return hmac.new(key, text.encode(), hashlib.sha256).hexdigest()
+
+    mode = "STREAMING-AWS4-HMAC-SHA256-PAYLOAD" + ("-TRAILER" if trailer else "")
+    crc = zlib.crc32(body) ^ (1 if tamper == "trailer-value" else 0)
+    trailer_line = "x-amz-checksum-crc32:" + base64.b64encode(crc.to_bytes(4, "big")).decode()
+    pieces = [body[i:i + chunk] for i in range(0, len(body), chunk)] + [b""]
+    sent = pieces[:at + 1] if tamper == "truncate" else pieces
+    # `<hex size>;chunk-signature=<64 hex>\r\n<data>\r\n`; the final chunk has no data line
+    # and is followed by the trailer lines, or by an empty line.
+    length = sum(len(f"{len(p):x};chunk-signature=") + 64 + 2 + len(p) + (2 if p else 0) for p in sent)
+    if tamper != "truncate":
+        length += len(f"{trailer_line}\r\nx-amz-trailer-signature:") + 64 + 4 if trailer else 2
+    headers = {
+        "host": urllib.parse.urlsplit(server.url).netloc,
+        "x-amz-date": amz_date,
+        "x-amz-content-sha256": mode,
+        "content-encoding": "aws-chunked",
+        "x-amz-decoded-content-length": str(len(body)),
+        "content-length": str(length),
+    }
+    if trailer:
+        headers["x-amz-trailer"] = "x-amz-checksum-crc32"
+    pairs = sorted(urllib.parse.parse_qsl(query, keep_blank_values=True))
+    canonical_query = "&".join(f"{urllib.parse.quote(k, safe='-_.~')}={urllib.parse.quote(v, safe='-_.~')}" for k, v in pairs)
+    names = sorted(headers)
+    canonical = "\n".join([method, path, canonical_query, "".join(f"{n}:{headers[n]}\n" for n in names), ";".join(names), mode])
+    previous = sign("\n".join(["AWS4-HMAC-SHA256", amz_date, scope, hashlib.sha256(canonical.encode()).hexdigest()]))
+    authorization = f"AWS4-HMAC-SHA256 Credential={ACCESS_KEY}/{scope}, SignedHeaders={';'.join(names)}, Signature={previous}"
+    out = bytearray()
+    for i, p in enumerate(pieces):
+        previous = sign("\n".join(["AWS4-HMAC-SHA256-PAYLOAD", amz_date, scope, previous, EMPTY_SHA256, hashlib.sha256(p).hexdigest()]))
+        signature = "f" * 64 if (tamper == "signature" and i == at) else previous
+        data = bytes([p[0] ^ 1]) + p[1:] if (tamper == "data" and i == at) else p
+        out += f"{len(p):x};chunk-signature={signature}\r\n".encode() + data + (b"\r\n" if p else b"")
+        if tamper == "truncate" and i == at:
+            break
+    else:
+        if trailer:
+            trailer_signature = sign("\n".join(["AWS4-HMAC-SHA256-TRAILER", amz_date, scope, previous,
+                                                hashlib.sha256((trailer_line + "\n").encode()).hexdigest()]))
+            if tamper == "trailer-signature":
+                trailer_signature = "f" * 64
+            out += f"{trailer_line}\r\nx-amz-trailer-signature:{trailer_signature}\r\n\r\n".encode()
+        else:
+            out += b"\r\n"
+    assert len(out) == int(headers["content-length"])
+    url = f"{server.url}{path}" + (f"?{query}" if query else "")
+    sent_headers = {k: v for k, v in headers.items() if k != "host"}
+    sent_headers["Authorization"] = authorization
+    return _RAW_HTTP.request(method, url, body=bytes(out), headers=sent_headers)
+
+
+def error_code(response) -> str | None:
+    """The S3 error code of a raw (urllib3) response, None when it has no body."""
+    if not response.data:
+        return None
+    return ET.fromstring(response.data).findtext("Code")
+
+
+def staged_files(server) -> list:
+    """Bodies being received: a server at rest has none."""
+    return os.listdir(Path(server.data_dir) / "tmp")

@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from conftest import unique
+from conftest import staged_files, unique
 
 PART = 5 * 1024 * 1024
 
@@ -48,6 +48,59 @@ def test_concurrent_writers_and_readers_of_one_key(server, s3):
     assert s3.get_object(Bucket=bucket, Key="hot")["Body"].read() in bodies
     versions = s3.list_object_versions(Bucket=bucket)["Versions"]
     assert len(versions) == 1 and versions[0]["Size"] in [len(b) for b in bodies]
+
+
+def test_reads_during_overwrites_return_one_whole_version(server, s3):
+    """Readers loop over GETs of one key while writers overwrite it with 8 MiB bodies. Every
+    read must be one body that some writer sent whole; the test also proves that the reads
+    really overlapped the writes (a read interval that crosses a write's), and that readers
+    saw the key change under them."""
+    bucket = unique("overlap")
+    s3.create_bucket(Bucket=bucket)
+    size = 8 * 1024 * 1024
+    bodies = [os.urandom(size) for _ in range(4)]
+    digests = {hashlib.sha256(b).hexdigest(): i for i, b in enumerate(bodies)}
+    s3.put_object(Bucket=bucket, Key="big", Body=bodies[0])
+    writes, reads = [], []  # (start, end) and (start, end, body index or None)
+    lock = threading.Lock()
+    writers_done = threading.Event()
+
+    def write(n):
+        client = server.client("s3")
+        for i in range(5):
+            body = bodies[1 + (n + i) % 3]  # never the first body, so a change is visible
+            started = time.monotonic()
+            client.put_object(Bucket=bucket, Key="big", Body=body)
+            with lock:
+                writes.append((started, time.monotonic()))
+
+    def read(_):
+        client = server.client("s3")
+        while not writers_done.is_set():
+            started = time.monotonic()
+            got = client.get_object(Bucket=bucket, Key="big")["Body"].read()
+            with lock:
+                reads.append((started, time.monotonic(), digests.get(hashlib.sha256(got).hexdigest())))
+
+    with ThreadPoolExecutor(5) as pool:
+        readers = [pool.submit(read, i) for i in range(3)]
+        writers = [pool.submit(write, n) for n in range(2)]
+        try:
+            for f in writers:
+                f.result()
+        finally:
+            writers_done.set()  # or the readers would loop for ever after a failed write
+        for f in readers:
+            f.result()
+    assert len(writes) == 10
+    torn = [r for r in reads if r[2] is None]
+    assert torn == [], f"{len(torn)} of {len(reads)} reads returned a body nobody wrote whole"
+    overlapping = [r for r in reads if any(r[0] < w_end and w_start < r[1] for w_start, w_end in writes)]
+    assert len(overlapping) >= 5, f"only {len(overlapping)} of {len(reads)} reads overlapped a write"
+    assert len({r[2] for r in reads}) >= 2, "the readers never saw the key change"
+    final = s3.get_object(Bucket=bucket, Key="big")["Body"].read()
+    assert hashlib.sha256(final).hexdigest() in digests
+    assert staged_files(server) == []
 
 
 class Worker:

@@ -1,13 +1,17 @@
 """Limits and bad input: S3's size and part rules, malformed and oversized XML, bad and skewed
 dates, slow clients, and a disk that fills up. Every failed request leaves storage as it was."""
 
+import base64
 import datetime
+import hashlib
+import json
 import os
 import shutil
 import signal
 import socket
 import subprocess
 import time
+import urllib.parse
 from pathlib import Path
 
 import botocore.auth
@@ -17,7 +21,8 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 
-from conftest import ACCESS_KEY, REGION, SECRET_KEY, Server, code, shifted_clock, status
+from conftest import (ACCESS_KEY, REGION, SECRET_KEY, Server, code, error_code, shifted_clock, signed_chunked_request, staged_files,
+                      status, unique)
 
 HTTP = urllib3.PoolManager(retries=False, timeout=30)
 PART = 5 * 1024 * 1024
@@ -119,24 +124,252 @@ def test_skewed_and_bad_dates(server, s3, bucket):
     with shifted_clock(datetime.timedelta(minutes=-20)):
         with pytest.raises(ClientError) as e:
             late.list_objects_v2(Bucket=bucket)
-    assert code(e) == "RequestTimeTooSkewed"
+    assert code(e) == "RequestTimeTooSkewed" and status(e) == 403
     # Within the 15 minutes S3 allows, a slow clock is fine.
     with shifted_clock(datetime.timedelta(minutes=-5)):
-        late.put_object(Bucket=bucket, Key="slightly-late", Body=b"x")
-    with pytest.raises(ClientError):
+        put = late.put_object(Bucket=bucket, Key="slightly-late", Body=b"on time")
+    assert put["ResponseMetadata"]["HTTPStatusCode"] == 200
+    assert s3.get_object(Bucket=bucket, Key="slightly-late")["Body"].read() == b"on time"
+    with pytest.raises(ClientError) as e:
         s3.head_object(Bucket=bucket, Key="skewed")
-    # A date that is not a date: a clear 4xx, nothing stored.
-    r = signed("PUT", f"{server.url}/{bucket}/baddate", b"x")
-    request = AWSRequest(method="PUT", url=f"{server.url}/{bucket}/baddate2", data=b"x")
-    botocore.auth.S3SigV4Auth(Credentials(ACCESS_KEY, SECRET_KEY), "s3", REGION).add_auth(request)
-    headers = dict(request.headers.items())
-    headers["X-Amz-Date"] = "yesterday at noon"
-    r = HTTP.request("PUT", f"{server.url}/{bucket}/baddate2", body=b"x", headers=headers)
-    assert 400 <= r.status < 500 and b"<Code>" in r.data, (r.status, r.data)
-    r = signed("GET", f"{server.url}/{bucket}/slightly-late", headers={"If-Modified-Since": "not a date"})
-    assert 400 <= r.status < 500 or r.status == 200
-    with pytest.raises(ClientError):
-        s3.head_object(Bucket=bucket, Key="baddate2")
+    assert status(e) == 404
+
+    # An X-Amz-Date that is not a date: S3 cannot authenticate the request, 403 AccessDenied.
+    for method, key, body in (("PUT", "baddate", b"x"), ("GET", "slightly-late", b"")):
+        for bad in ("yesterday at noon", "2025-01-02T03:04:05Z", "20251302T030405Z"):
+            request = AWSRequest(method=method, url=f"{server.url}/{bucket}/{key}", data=body)
+            botocore.auth.S3SigV4Auth(Credentials(ACCESS_KEY, SECRET_KEY), "s3", REGION).add_auth(request)
+            headers = dict(request.headers.items())
+            headers["X-Amz-Date"] = bad
+            r = HTTP.request(method, f"{server.url}/{bucket}/{key}", body=body, headers=headers)
+            assert r.status == 403 and b"<Code>AccessDenied</Code>" in r.data, (method, bad, r.status, r.data)
+            assert b"AWS authentication requires a valid Date or x-amz-date header" in r.data
+    with pytest.raises(ClientError) as e:
+        s3.head_object(Bucket=bucket, Key="baddate")
+    assert status(e) == 404
+
+    # A malformed If-Modified-Since or If-Unmodified-Since is ignored (RFC 9110), signed or not;
+    # the request's other conditions still hold.
+    url = f"{server.url}/{bucket}/slightly-late"
+    etag = put["ETag"]
+    for name in ("If-Modified-Since", "If-Unmodified-Since"):
+        for value in ("not a date", "2025-01-02", "Mon, 32 Foo 2025 99:00:00 GMT"):
+            r = signed("GET", url, headers={name: value})
+            assert (r.status, r.data) == (200, b"on time"), (name, value, r.status, r.data)
+            r = signed("HEAD", url, headers={name: value})
+            assert r.status == 200 and r.headers["Content-Length"] == "7", (name, value)
+        r = signed("GET", url, headers={name: "not a date", "If-None-Match": etag})
+        assert r.status == 304, name
+        r = signed("GET", url, headers={name: "not a date", "If-Match": '"0000"'})
+        assert r.status == 412, name
+    presigned = s3.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": "slightly-late"}, ExpiresIn=300)
+    r = HTTP.request("GET", presigned, headers={"If-Modified-Since": "not a date"})
+    assert (r.status, r.data) == (200, b"on time"), (r.status, r.data)
+    # Keys that need percent-encoding sign the same way.
+    s3.put_object(Bucket=bucket, Key="dir/odd key+ü.txt", Body=b"odd")
+    odd = f"{server.url}/{bucket}/" + urllib.parse.quote("dir/odd key+ü.txt")
+    r = signed("GET", odd, headers={"If-Modified-Since": "not a date"})
+    assert (r.status, r.data) == (200, b"odd"), (r.status, r.data)
+    # A well-formed date still counts.
+    r = signed("GET", url, headers={"If-Modified-Since": "Fri, 01 Jan 2100 00:00:00 GMT"})
+    assert r.status == 304
+    r = signed("GET", url, headers={"If-Unmodified-Since": "Mon, 01 Jan 2001 00:00:00 GMT"})
+    assert r.status == 412
+    # Ignoring the header never excuses a signature that does not hold.
+    forged = AWSRequest(method="GET", url=url, headers={"If-Modified-Since": "not a date"})
+    botocore.auth.S3SigV4Auth(Credentials(ACCESS_KEY, "not-the-secret"), "s3", REGION).add_auth(forged)
+    r = HTTP.request("GET", url, headers=dict(forged.headers.items()))
+    assert r.status == 403 and b"<Code>SignatureDoesNotMatch</Code>" in r.data, (r.status, r.data)
+    tampered = AWSRequest(method="GET", url=url, headers={"If-Modified-Since": "not a date"})
+    botocore.auth.S3SigV4Auth(Credentials(ACCESS_KEY, SECRET_KEY), "s3", REGION).add_auth(tampered)
+    headers = dict(tampered.headers.items())
+    headers["If-Modified-Since"] = "not a date either"
+    r = HTTP.request("GET", url, headers=headers)
+    assert r.status == 403 and b"<Code>SignatureDoesNotMatch</Code>" in r.data, (r.status, r.data)
+    # Anonymous callers get the same leniency, and the same refusal of a private object.
+    r = HTTP.request("GET", url, headers={"If-Modified-Since": "not a date"})
+    assert r.status == 403 and b"<Code>AccessDenied</Code>" in r.data
+
+
+def storage_state(s3, bucket: str) -> dict:
+    """Everything a client can observe of a bucket: every version and delete marker with its
+    body, headers, tags and ACL; the current listing; the bucket's own settings; uploads in
+    progress with their parts."""
+    def without_metadata(answer: dict) -> dict:
+        return {k: v for k, v in answer.items() if k != "ResponseMetadata"}
+
+    def setting(call) -> object:
+        try:
+            return without_metadata(call(Bucket=bucket))
+        except ClientError as e:
+            return e.response["Error"]["Code"]
+
+    listing = s3.list_object_versions(Bucket=bucket)
+    versions = [(v["Key"], v["VersionId"], v["ETag"], v["Size"], v["IsLatest"], v["LastModified"]) for v in listing.get("Versions", [])]
+    markers = [(m["Key"], m["VersionId"], m["IsLatest"], m["LastModified"]) for m in listing.get("DeleteMarkers", [])]
+    objects = {}
+    for key, version, *_ in versions:
+        got = s3.get_object(Bucket=bucket, Key=key, VersionId=version, ChecksumMode="ENABLED")
+        objects[(key, version)] = {
+            "body": got.pop("Body").read(),
+            "headers": {k: v for k, v in without_metadata(got).items()},
+            "tags": s3.get_object_tagging(Bucket=bucket, Key=key, VersionId=version)["TagSet"],
+            "acl": s3.get_object_acl(Bucket=bucket, Key=key, VersionId=version)["Grants"],
+        }
+    uploads = []
+    for u in s3.list_multipart_uploads(Bucket=bucket).get("Uploads", []):
+        parts = s3.list_parts(Bucket=bucket, Key=u["Key"], UploadId=u["UploadId"]).get("Parts", [])
+        uploads.append((u["Key"], u["UploadId"], [(p["PartNumber"], p["ETag"], p["Size"]) for p in parts]))
+    return {
+        "versions": versions,
+        "markers": markers,
+        "objects": objects,
+        "current": [(o["Key"], o["ETag"], o["Size"]) for o in s3.list_objects_v2(Bucket=bucket).get("Contents", [])],
+        "tagging": setting(s3.get_bucket_tagging),
+        "cors": setting(s3.get_bucket_cors),
+        "policy": setting(s3.get_bucket_policy),
+        "acl": setting(s3.get_bucket_acl),
+        "versioning": setting(s3.get_bucket_versioning),
+        "uploads": uploads,
+    }
+
+
+@pytest.mark.parametrize("versioned", [False, True], ids=["unversioned", "versioned"])
+def test_every_failed_request_leaves_storage_exactly_as_before(server, s3, versioned):
+    bucket = unique("intact")
+    s3.create_bucket(Bucket=bucket)
+    if versioned:
+        s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    first = s3.put_object(Bucket=bucket, Key="doc", Body=b"first body", ContentType="text/plain", Metadata={"rev": "1"}, Tagging="rev=1")
+    s3.put_object(Bucket=bucket, Key="doc", Body=b"second body", ContentType="text/csv", CacheControl="max-age=60",
+                  Metadata={"rev": "2"}, Tagging="rev=2&team=data", ChecksumAlgorithm="CRC32")
+    s3.put_object(Bucket=bucket, Key="gone", Body=b"deleted later")
+    s3.delete_object(Bucket=bucket, Key="gone")
+    s3.put_object(Bucket=bucket, Key="public/readme", Body=b"hello", ACL="public-read")
+    s3.put_bucket_tagging(Bucket=bucket, Tagging={"TagSet": [{"Key": "team", "Value": "data"}]})
+    s3.put_bucket_cors(Bucket=bucket, CORSConfiguration={"CORSRules": [{"AllowedMethods": ["GET"], "AllowedOrigins": ["https://app.example.com"]}]})
+    s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps({"Statement": [{"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject",
+                                                                          "Resource": f"arn:aws:s3:::{bucket}/public/*"}]}))
+    up = s3.create_multipart_upload(Bucket=bucket, Key="mp")["UploadId"]
+    s3.upload_part(Bucket=bucket, Key="mp", UploadId=up, PartNumber=1, Body=b"p" * PART)
+    before = storage_state(s3, bucket)
+    assert len(before["objects"]) == (4 if versioned else 2) and len(before["markers"]) == (1 if versioned else 0)
+
+    base = f"{server.url}/{bucket}"
+
+    def md5(body: bytes) -> str:
+        return base64.b64encode(hashlib.md5(body).digest()).decode()
+
+    def raw(method: str, url: str, body: bytes = b"", headers: dict | None = None, sign_body: bytes | None = None):
+        request = AWSRequest(method=method, url=url, data=body if sign_body is None else sign_body, headers=headers or {})
+        botocore.auth.S3SigV4Auth(Credentials(ACCESS_KEY, SECRET_KEY), "s3", REGION).add_auth(request)
+        return HTTP.request(method, url, body=body, headers=dict(request.headers.items()))
+
+    def document(method: str, url: str, doc: bytes):
+        return raw(method, url, doc, {"Content-MD5": md5(doc)})
+
+    def chunked(**tamper):
+        return signed_chunked_request(server, "PUT", f"/{bucket}/doc", b"z" * 200_000, **tamper)
+
+    def source(key: str, **more) -> dict:
+        return {"Bucket": bucket, "Key": key, **more}
+
+    def bad_date_put():
+        request = AWSRequest(method="PUT", url=f"{base}/doc", data=b"x")
+        botocore.auth.S3SigV4Auth(Credentials(ACCESS_KEY, SECRET_KEY), "s3", REGION).add_auth(request)
+        headers = dict(request.headers.items())
+        headers["X-Amz-Date"] = "20251340T250000Z"
+        return HTTP.request("PUT", f"{base}/doc", body=b"x", headers=headers)
+
+    def skewed_put():
+        with shifted_clock(datetime.timedelta(minutes=30)):
+            server.client("s3", max_attempts=1).put_object(Bucket=bucket, Key="doc", Body=b"late")
+
+    wrong_tag = {"TagSet": [{"Key": "aws:owner", "Value": "me"}]}
+    eleven = {"TagSet": [{"Key": f"k{i}", "Value": "v"} for i in range(11)]}
+    big_metadata = {"big": "v" * 3000}
+    missing_version = "0" * 16 + "ffffffffffffffff"
+    no_etag = '"00000000000000000000000000000000"'
+    cors_rules = {"CORSRules": [{"AllowedMethods": ["FETCH"], "AllowedOrigins": ["*"]}]}
+    duplicate_tags = {"TagSet": [{"Key": "a", "Value": "1"}, {"Key": "a", "Value": "2"}]}
+    failures = [
+        ("wrong Content-MD5", lambda: s3.put_object(Bucket=bucket, Key="doc", Body=b"x", ContentMD5=md5(b"y")), "BadDigest", 400),
+        ("malformed Content-MD5", lambda: s3.put_object(Bucket=bucket, Key="doc", Body=b"x", ContentMD5="not-a-digest"), "InvalidDigest", 400),
+        ("wrong CRC32", lambda: s3.put_object(Bucket=bucket, Key="doc", Body=b"x", ChecksumCRC32="AAAAAA=="), "BadDigest", 400),
+        ("body not the signed one", lambda: raw("PUT", f"{base}/doc", b"abc", sign_body=b"abd"), "XAmzContentSHA256Mismatch", 400),
+        ("forged aws-chunked signature", lambda: chunked(tamper="signature", at=1), "SignatureDoesNotMatch", 403),
+        ("truncated aws-chunked body", lambda: chunked(tamper="truncate", at=1), "IncompleteBody", 400),
+        ("wrong aws-chunked trailer", lambda: chunked(trailer=True, tamper="trailer-value"), "BadDigest", 400),
+        ("malformed X-Amz-Date", bad_date_put, "AccessDenied", 403),
+        ("skewed clock", skewed_put, "RequestTimeTooSkewed", 403),
+        ("wrong secret", lambda: server.client("s3", secret="wrong", max_attempts=1).put_object(Bucket=bucket, Key="doc", Body=b"x"),
+         "SignatureDoesNotMatch", 403),
+        ("unknown access key", lambda: server.client("s3", access_key="nobody", max_attempts=1).delete_object(Bucket=bucket, Key="doc"),
+         "InvalidAccessKeyId", 403),
+        ("eleven tags on PUT", lambda: s3.put_object(Bucket=bucket, Key="doc", Body=b"x", Tagging="&".join(f"k{i}=v" for i in range(11))),
+         "BadRequest", 400),
+        ("eleven object tags", lambda: s3.put_object_tagging(Bucket=bucket, Key="doc", Tagging=eleven), "BadRequest", 400),
+        ("reserved tag key", lambda: s3.put_object_tagging(Bucket=bucket, Key="doc", Tagging=wrong_tag), "InvalidTag", 400),
+        ("duplicate bucket tag", lambda: s3.put_bucket_tagging(Bucket=bucket, Tagging=duplicate_tags), "InvalidTag", 400),
+        ("malformed bucket tagging", lambda: document("PUT", f"{base}?tagging", b"<Tagging><TagSet>"), "MalformedXML", 400),
+        ("malformed object tagging", lambda: document("PUT", f"{base}/doc?tagging", b"<Tagging><TagSet><Tag>"), "MalformedXML", 400),
+        ("malformed CORS", lambda: document("PUT", f"{base}?cors", b"<CORSConfiguration><CORSRule>"), "MalformedXML", 400),
+        ("unsupported CORS method", lambda: s3.put_bucket_cors(Bucket=bucket, CORSConfiguration=cors_rules), "InvalidRequest", 400),
+        ("malformed delete", lambda: document("POST", f"{base}?delete", b"<Delete><Object><Key>doc</Key>"), "MalformedXML", 400),
+        ("too many keys to delete", lambda: s3.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": f"k{i}"} for i in range(1001)]}),
+         "MalformedXML", 400),
+        ("malformed policy", lambda: s3.put_bucket_policy(Bucket=bucket, Policy="{not json"), "MalformedPolicy", 400),
+        ("unknown canned ACL", lambda: s3.put_object_acl(Bucket=bucket, Key="doc", ACL="everyone"), "InvalidArgument", 400),
+        ("If-Match on PUT", lambda: s3.put_object(Bucket=bucket, Key="doc", Body=b"x", IfMatch=no_etag), "PreconditionFailed", 412),
+        ("If-None-Match on PUT", lambda: s3.put_object(Bucket=bucket, Key="doc", Body=b"x", IfNoneMatch="*"), "PreconditionFailed", 412),
+        ("If-Match on DELETE", lambda: s3.delete_object(Bucket=bucket, Key="doc", IfMatch=first["ETag"]), "PreconditionFailed", 412),
+        ("copy from a missing key", lambda: s3.copy_object(Bucket=bucket, Key="doc", CopySource=source("absent")), "NoSuchKey", 404),
+        ("copy from a deleted key", lambda: s3.copy_object(Bucket=bucket, Key="doc", CopySource=source("gone")), "NoSuchKey", 404),
+        ("copy from a missing bucket", lambda: s3.copy_object(Bucket=bucket, Key="doc", CopySource={"Bucket": unique("absent"), "Key": "doc"}),
+         "NoSuchBucket", 404),
+        ("copy source condition", lambda: s3.copy_object(Bucket=bucket, Key="doc", CopySource=source("public/readme"), CopySourceIfMatch=no_etag),
+         "PreconditionFailed", 412),
+        ("copy onto itself unchanged", lambda: s3.copy_object(Bucket=bucket, Key="doc", CopySource=source("doc")), "InvalidRequest", 400),
+        ("copy with oversized metadata", lambda: s3.copy_object(Bucket=bucket, Key="doc", CopySource=source("doc"), MetadataDirective="REPLACE",
+                                                                 Metadata=big_metadata), "MetadataTooLarge", 400),
+        ("oversized metadata", lambda: s3.put_object(Bucket=bucket, Key="doc", Body=b"x", Metadata=big_metadata), "MetadataTooLarge", 400),
+        ("upload with oversized metadata", lambda: s3.create_multipart_upload(Bucket=bucket, Key="mp2", Metadata=big_metadata),
+         "MetadataTooLarge", 400),
+        ("key too long", lambda: s3.put_object(Bucket=bucket, Key="k" * 1025, Body=b"x"), "KeyTooLongError", 400),
+        ("complete with a wrong ETag", lambda: s3.complete_multipart_upload(Bucket=bucket, Key="mp", UploadId=up, MultipartUpload={
+            "Parts": [{"PartNumber": 1, "ETag": no_etag}]}), "InvalidPart", 400),
+        ("complete a missing part", lambda: s3.complete_multipart_upload(Bucket=bucket, Key="mp", UploadId=up, MultipartUpload={
+            "Parts": [{"PartNumber": 2, "ETag": no_etag}]}), "InvalidPart", 400),
+        ("malformed complete", lambda: raw("POST", f"{base}/mp?uploadId={up}", b"<CompleteMultipartUpload><Part>"), "MalformedXML", 400),
+        ("part of a missing upload", lambda: s3.upload_part(Bucket=bucket, Key="mp", UploadId="absent", PartNumber=2, Body=b"x"),
+         "NoSuchUpload", 404),
+        ("part number out of range", lambda: s3.upload_part(Bucket=bucket, Key="mp", UploadId=up, PartNumber=10001, Body=b"x"),
+         "InvalidArgument", 400),
+        ("part copy from a missing key", lambda: s3.upload_part_copy(Bucket=bucket, Key="mp", UploadId=up, PartNumber=1, CopySource=source("absent")),
+         "NoSuchKey", 404),
+        ("abort a missing upload", lambda: s3.abort_multipart_upload(Bucket=bucket, Key="mp", UploadId="absent"), "NoSuchUpload", 404),
+        ("delete a malformed version", lambda: s3.delete_object(Bucket=bucket, Key="doc", VersionId="not-a-version"), "InvalidArgument", 400),
+        ("tag a missing key", lambda: s3.put_object_tagging(Bucket=bucket, Key="absent", Tagging={"TagSet": []}), "NoSuchKey", 404),
+        ("ACL of a missing key", lambda: s3.put_object_acl(Bucket=bucket, Key="absent", ACL="private"), "NoSuchKey", 404),
+        ("delete a non-empty bucket", lambda: s3.delete_bucket(Bucket=bucket), "BucketNotEmpty", 409),
+    ]
+    if versioned:
+        failures += [
+            ("tag a missing version", lambda: s3.put_object_tagging(Bucket=bucket, Key="doc", VersionId=missing_version, Tagging={"TagSet": []}),
+             "NoSuchVersion", 404),
+            ("copy a missing version", lambda: s3.copy_object(Bucket=bucket, Key="doc", CopySource=source("doc", VersionId=missing_version)),
+             "NoSuchVersion", 404),
+        ]
+    for name, call, want_code, want_status in failures:
+        try:
+            answer = call()
+        except ClientError as e:
+            got = (e.response["Error"]["Code"], e.response["ResponseMetadata"]["HTTPStatusCode"])
+        else:
+            got = (error_code(answer), answer.status) if hasattr(answer, "status") else ("succeeded", 200)
+        assert got == (want_code, want_status), name
+    assert storage_state(s3, bucket) == before
+    assert staged_files(server) == []
 
 
 @pytest.fixture
@@ -183,6 +416,31 @@ def test_slow_clients_lose_their_connection_and_leave_nothing(slow_server):
     assert tmp_files(slow_server) == []
     s3.put_object(Bucket="slow", Key="fine", Body=b"ok")
     assert s3.get_object(Bucket="slow", Key="fine")["Body"].read() == b"ok"
+
+
+def test_a_refusal_before_100_continue_closes_the_connection(server, s3, bucket):
+    """A client that sends `Expect: 100-continue` and is refused before `100 Continue` never
+    sends its body. The server must close that connection: kept open, it read the first bytes of
+    the client's next request as the missing body, so that request arrived as `UT /…` and failed
+    its signature."""
+    up = s3.create_multipart_upload(Bucket=bucket, Key="mp")["UploadId"]
+    path = f"/{bucket}/mp?partNumber=10001&uploadId={up}"
+    request = AWSRequest(method="PUT", url=server.url + path, data=b"x", headers={"Expect": "100-continue"})
+    botocore.auth.S3SigV4Auth(Credentials(ACCESS_KEY, SECRET_KEY), "s3", REGION).add_auth(request)
+    head = f"PUT {path} HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\nContent-Length: 1\r\n"
+    head += "".join(f"{k}: {v}\r\n" for k, v in request.headers.items() if k.lower() != "host") + "\r\n"
+    with socket.create_connection(("127.0.0.1", server.port), timeout=30) as sock:
+        sock.sendall(head.encode())
+        reply = wait_closed(sock)
+    assert reply.startswith(b"HTTP/1.1 400"), reply[:300]
+    assert b"\r\nconnection: close\r\n" in reply.lower()
+    # The way botocore meets it: a refused part, then the same client's next request.
+    for i in range(10):
+        with pytest.raises(ClientError) as e:
+            s3.upload_part(Bucket=bucket, Key="mp", UploadId=up, PartNumber=10001, Body=b"x")
+        assert code(e) == "InvalidArgument"
+        s3.put_object(Bucket=bucket, Key=f"after-{i}", Body=b"fine")
+    assert s3.list_objects_v2(Bucket=bucket)["KeyCount"] == 10
 
 
 @pytest.fixture

@@ -5,15 +5,19 @@ import base64
 import datetime
 import hashlib
 import threading
+import urllib.parse
 import zlib
 from unittest import mock
 
 import botocore.httpchecksum
 import pytest
+import urllib3
 from boto3.s3.transfer import TransferConfig
 from botocore.exceptions import ClientError
 
-from conftest import code, status
+from conftest import code, error_code, signed_chunked_request, staged_files, status
+
+HTTP = urllib3.PoolManager(retries=False, timeout=60)
 
 
 def test_conditional_get_and_head(s3, bucket):
@@ -112,7 +116,7 @@ def test_ranges_and_part_reads(s3, bucket):
     assert got["Body"].read() == b"tail" and got["PartsCount"] == 3
     with pytest.raises(ClientError) as e:
         s3.get_object(Bucket=bucket, Key="mp", PartNumber=4)
-    assert status(e) == 416
+    assert code(e) == "InvalidPartNumber" and status(e) == 416
 
 
 def test_copy_with_metadata_and_tagging_directives(s3, bucket):
@@ -210,7 +214,8 @@ def test_object_tagging(s3, bucket):
     too_many = {"TagSet": [{"Key": f"k{i}", "Value": "v"} for i in range(11)]}
     with pytest.raises(ClientError) as e:
         s3.put_object_tagging(Bucket=bucket, Key="t", Tagging=too_many)
-    assert code(e) in ("InvalidTag", "BadRequest")
+    assert code(e) == "BadRequest" and status(e) == 400
+    assert e.value.response["Error"]["Message"] == "Object tags cannot be greater than 10"
     with pytest.raises(ClientError) as e:
         s3.put_object(Bucket=bucket, Key="t2", Body=b"x", Tagging="aws:reserved=1")
     assert code(e) == "InvalidTag"
@@ -312,3 +317,171 @@ def test_aws_chunked_upload_with_a_trailer_checksum(s3, bucket):
     with pytest.raises(ClientError) as e:
         s3.head_object(Bucket=bucket, Key="chunked-bad")
     assert status(e) == 404
+
+
+@pytest.mark.parametrize("trailer", [False, True], ids=["signed-chunks", "signed-chunks-and-trailer"])
+def test_signed_aws_chunked_uploads_as_the_java_go_and_dotnet_sdks_send(server, s3, bucket, trailer):
+    # 300,001 bytes in 64 KiB chunks: four whole chunks, a short one, then the final empty one.
+    body = hashlib.sha256(b"seed").digest() * 9375 + b"!"
+    r = signed_chunked_request(server, "PUT", f"/{bucket}/streamed", body, trailer=trailer)
+    assert r.status == 200, r.data
+    got = s3.get_object(Bucket=bucket, Key="streamed", ChecksumMode="ENABLED")
+    assert got["Body"].read() == body
+    assert got["ContentLength"] == len(body)
+    assert got["ETag"] == f'"{hashlib.md5(body).hexdigest()}"'
+    # The decoder's framing is not part of the object.
+    assert "ContentEncoding" not in got
+    crc = base64.b64encode(zlib.crc32(body).to_bytes(4, "big")).decode()
+    if trailer:
+        assert r.headers["x-amz-checksum-crc32"] == crc
+        assert got["ChecksumCRC32"] == crc
+    else:
+        assert "ChecksumCRC32" not in got
+
+    # Each forgery is refused as S3 refuses it, and neither a new key nor an overwrite stores
+    # anything: "streamed" keeps its body, "forged" never appears.
+    refusals = [("signature", 0, "SignatureDoesNotMatch", 403), ("signature", 2, "SignatureDoesNotMatch", 403),
+                ("signature", 5, "SignatureDoesNotMatch", 403), ("data", 3, "SignatureDoesNotMatch", 403),
+                ("truncate", 2, "IncompleteBody", 400)]
+    if trailer:
+        refusals += [("trailer-signature", 0, "SignatureDoesNotMatch", 403), ("trailer-value", 0, "BadDigest", 400)]
+    for tamper, at, want, want_status in refusals:
+        for key in ("forged", "streamed"):
+            other = hashlib.sha256(tamper.encode()).digest() * 9375 + b"?"
+            r = signed_chunked_request(server, "PUT", f"/{bucket}/{key}", other, trailer=trailer, tamper=tamper, at=at)
+            assert (r.status, error_code(r)) == (want_status, want), (tamper, at, key, r.data)
+        with pytest.raises(ClientError) as e:
+            s3.head_object(Bucket=bucket, Key="forged")
+        assert status(e) == 404
+        assert s3.get_object(Bucket=bucket, Key="streamed")["Body"].read() == body, tamper
+    assert [o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]] == ["streamed"]
+    assert staged_files(server) == []
+
+    # UploadPart streams the same way; a forged part leaves the upload as it was.
+    up = s3.create_multipart_upload(Bucket=bucket, Key="parts")["UploadId"]
+    part = body * 18  # over 5 MiB
+    r = signed_chunked_request(server, "PUT", f"/{bucket}/parts", part, query=f"partNumber=1&uploadId={up}", trailer=trailer)
+    assert r.status == 200, r.data
+    first = r.headers["ETag"]
+    assert first == f'"{hashlib.md5(part).hexdigest()}"'
+    r = signed_chunked_request(server, "PUT", f"/{bucket}/parts", b"tail", query=f"partNumber=2&uploadId={up}", trailer=trailer)
+    assert r.status == 200, r.data
+    last = r.headers["ETag"]
+    r = signed_chunked_request(server, "PUT", f"/{bucket}/parts", b"x" * 100_000, query=f"partNumber=2&uploadId={up}",
+                               trailer=trailer, tamper="signature", at=1)
+    assert (r.status, error_code(r)) == (403, "SignatureDoesNotMatch")
+    parts = s3.list_parts(Bucket=bucket, Key="parts", UploadId=up)["Parts"]
+    assert [(p["PartNumber"], p["ETag"], p["Size"]) for p in parts] == [(1, first, len(part)), (2, last, 4)]
+    s3.complete_multipart_upload(Bucket=bucket, Key="parts", UploadId=up, MultipartUpload={
+        "Parts": [{"PartNumber": 1, "ETag": first}, {"PartNumber": 2, "ETag": last}]})
+    assert s3.get_object(Bucket=bucket, Key="parts")["Body"].read() == part + b"tail"
+    assert staged_files(server) == []
+
+
+def test_part_numbers_of_a_plain_object(s3, bucket):
+    """An object uploaded whole is one part: part 1 is a ranged read of all of it (206 with a
+    Content-Range, no parts count), any other part is not satisfiable."""
+    s3.put_object(Bucket=bucket, Key="plain", Body=b"0123456789", ChecksumAlgorithm="CRC32")
+    for call in (s3.get_object, s3.head_object):
+        got = call(Bucket=bucket, Key="plain", PartNumber=1, ChecksumMode="ENABLED")
+        assert got["ResponseMetadata"]["HTTPStatusCode"] == 206, call
+        assert got["ContentRange"] == "bytes 0-9/10" and got["ContentLength"] == 10
+        assert "PartsCount" not in got
+        # Checksums describe whole-object reads only, as for any range.
+        assert "ChecksumCRC32" not in got
+        with pytest.raises(ClientError) as e:
+            call(Bucket=bucket, Key="plain", PartNumber=2)
+        assert status(e) == 416
+        with pytest.raises(ClientError) as e:
+            call(Bucket=bucket, Key="plain", PartNumber=0)
+        assert status(e) == 400
+    assert s3.get_object(Bucket=bucket, Key="plain", PartNumber=1)["Body"].read() == b"0123456789"
+    with pytest.raises(ClientError) as e:
+        s3.get_object(Bucket=bucket, Key="plain", PartNumber=2)
+    assert code(e) == "InvalidPartNumber"
+    assert e.value.response["Error"]["Message"] == "The requested partnumber is not satisfiable"
+    with pytest.raises(ClientError) as e:
+        s3.get_object(Bucket=bucket, Key="plain", PartNumber=1, Range="bytes=0-1")
+    assert code(e) == "InvalidRequest"
+    # Without a part number a HEAD is the whole object, 200 and no range.
+    head = s3.head_object(Bucket=bucket, Key="plain")
+    assert head["ResponseMetadata"]["HTTPStatusCode"] == 200 and "ContentRange" not in head
+
+
+def test_response_expires_and_other_overrides_on_get_and_head(server, s3, bucket):
+    stored = datetime.datetime(2030, 1, 2, 3, 4, 5, tzinfo=datetime.timezone.utc)
+    wanted = datetime.datetime(2031, 2, 3, 4, 5, 6, tzinfo=datetime.timezone.utc)
+    s3.put_object(Bucket=bucket, Key="o", Body=b"body", Expires=stored, ContentType="text/csv", ACL="public-read")
+    for call in (s3.get_object, s3.head_object):
+        got = call(Bucket=bucket, Key="o", ResponseExpires=wanted, ResponseContentType="application/json",
+                   ResponseContentDisposition='attachment; filename="o.json"')
+        headers = got["ResponseMetadata"]["HTTPHeaders"]
+        assert headers["expires"] == "Mon, 03 Feb 2031 04:05:06 GMT", call
+        assert headers["content-type"] == "application/json"
+        assert headers["content-disposition"] == 'attachment; filename="o.json"'
+        # The overrides change the answer, not the object.
+        plain = call(Bucket=bucket, Key="o")["ResponseMetadata"]["HTTPHeaders"]
+        assert plain["expires"] == "Wed, 02 Jan 2030 03:04:05 GMT" and plain["content-type"] == "text/csv"
+    # A presigned URL carries the override in its signed query.
+    url = s3.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": "o", "ResponseExpires": wanted}, ExpiresIn=300)
+    r = HTTP.request("GET", url)
+    assert r.status == 200 and r.headers["Expires"] == "Mon, 03 Feb 2031 04:05:06 GMT" and r.data == b"body"
+    # S3 takes overrides only from signed requests, even for a public object.
+    public = f"{server.url}/{bucket}/o"
+    assert HTTP.request("GET", public).headers["Expires"] == "Wed, 02 Jan 2030 03:04:05 GMT"
+    for method in ("GET", "HEAD"):
+        r = HTTP.request(method, public + "?response-expires=" + urllib.parse.quote("Mon, 03 Feb 2031 04:05:06 GMT"))
+        assert r.status == 400, method
+    r = HTTP.request("GET", public + "?response-content-type=text/html")
+    assert r.status == 400 and error_code(r) == "InvalidRequest"
+
+
+def test_conditional_deletes(s3, bucket):
+    """DeleteObject and DeleteObjects with If-Match (an ETag or `*`): S3 deletes only when the
+    current version matches, answers 412 otherwise and 404 when there is no object."""
+    s3.put_object(Bucket=bucket, Key="a", Body=b"a")
+    s3.delete_object(Bucket=bucket, Key="a", IfMatch="*")
+    with pytest.raises(ClientError) as e:
+        s3.head_object(Bucket=bucket, Key="a")
+    assert status(e) == 404
+    for condition in ("*", '"0cc175b9c0f1b6a831c399e269772661"'):
+        with pytest.raises(ClientError) as e:
+            s3.delete_object(Bucket=bucket, Key="a", IfMatch=condition)
+        assert code(e) == "NoSuchKey" and status(e) == 404
+
+    # In a versioned bucket the condition is on the current version; a delete that passes it
+    # adds a delete marker, one that fails it adds nothing.
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    old = s3.put_object(Bucket=bucket, Key="v", Body=b"old")
+    new = s3.put_object(Bucket=bucket, Key="v", Body=b"new")
+    with pytest.raises(ClientError) as e:
+        s3.delete_object(Bucket=bucket, Key="v", IfMatch=old["ETag"])
+    assert code(e) == "PreconditionFailed" and status(e) == 412
+    listing = s3.list_object_versions(Bucket=bucket, Prefix="v")
+    assert "DeleteMarkers" not in listing and len(listing["Versions"]) == 2
+    assert s3.get_object(Bucket=bucket, Key="v")["Body"].read() == b"new"
+    done = s3.delete_object(Bucket=bucket, Key="v", IfMatch=new["ETag"])
+    assert done["DeleteMarker"] is True and done["ResponseMetadata"]["HTTPStatusCode"] == 204
+    listing = s3.list_object_versions(Bucket=bucket, Prefix="v")
+    assert [m["VersionId"] for m in listing["DeleteMarkers"]] == [done["VersionId"]]
+    assert s3.get_object(Bucket=bucket, Key="v", VersionId=new["VersionId"])["Body"].read() == b"new"
+
+    # A batch delete carries one condition per key and reports each key's outcome.
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Suspended"})
+    keep = s3.put_object(Bucket=bucket, Key="keep", Body=b"keep")
+    drop = s3.put_object(Bucket=bucket, Key="drop", Body=b"drop")
+    anyway = s3.put_object(Bucket=bucket, Key="anyway", Body=b"anyway")
+    result = s3.delete_objects(Bucket=bucket, Delete={"Objects": [
+        {"Key": "keep", "ETag": drop["ETag"]},
+        {"Key": "drop", "ETag": drop["ETag"]},
+        {"Key": "anyway", "ETag": "*"},
+        {"Key": "absent", "ETag": keep["ETag"]},
+    ]})
+    assert sorted(d["Key"] for d in result["Deleted"]) == ["anyway", "drop"]
+    assert sorted((x["Key"], x["Code"]) for x in result["Errors"]) == [("absent", "NoSuchKey"), ("keep", "PreconditionFailed")]
+    assert s3.get_object(Bucket=bucket, Key="keep")["Body"].read() == b"keep"
+    assert anyway["ETag"]
+    for key in ("drop", "anyway"):
+        with pytest.raises(ClientError) as e:
+            s3.head_object(Bucket=bucket, Key=key)
+        assert status(e) == 404

@@ -2,7 +2,9 @@
 sees another's bucket only where an ACL or a bucket policy grants it."""
 
 import json
+import os
 import signal
+from unittest import mock
 
 import pytest
 import urllib3
@@ -155,3 +157,81 @@ def test_policies_cannot_lock_the_owner_out_and_batch_deletes_check_each_key(use
     assert [d["Key"] for d in result["Deleted"]] == ["shared/b"]
     assert [(e["Key"], e["Code"]) for e in result["Errors"]] == [("mine/a", "AccessDenied")]
     assert alice.get_object(Bucket="alice-locked", Key="mine/a")["Body"].read() == b"a"
+
+
+def test_the_config_file_named_by_minerva_config(workdir):
+    """`MINERVA_CONFIG` names the users file as `--config` does."""
+    config = workdir / "env-users.toml"
+    config.write_text('[[users]]\naccess_key = "carol"\nsecret_key = "carol-secret-key"\naccount_id = "333333333333"\n')
+    server = Server(workdir / "env-config-data", workdir / "env-config.log")
+    with mock.patch.dict(os.environ, {"MINERVA_CONFIG": str(config)}):
+        server.start()
+    try:
+        carol = client(server, "carol")
+        carol.create_bucket(Bucket="carol-data")
+        carol.put_object(Bucket="carol-data", Key="k", Body=b"carol's")
+        assert [b["Name"] for b in carol.list_buckets()["Buckets"]] == ["carol-data"]
+        assert client(server, "carol", "sts").get_caller_identity()["Account"] == "333333333333"
+        # The primary user from the flags is still there, and is not carol's owner.
+        with pytest.raises(ClientError) as e:
+            server.client("s3").get_object(Bucket="carol-data", Key="k")
+        assert code(e) == "AccessDenied"
+        with pytest.raises(ClientError) as e:
+            server.client("s3", access_key="carol", secret="wrong-secret").list_buckets()
+        assert code(e) == "SignatureDoesNotMatch"
+    finally:
+        server.stop(signal.SIGKILL)
+    # A MINERVA_CONFIG naming no file stops the start with the path in the message.
+    missing = Server(workdir / "env-missing-data", workdir / "env-missing.log")
+    with mock.patch.dict(os.environ, {"MINERVA_CONFIG": str(workdir / "absent.toml")}), pytest.raises(RuntimeError):
+        missing.start()
+    assert missing.proc.returncode != 0
+    assert "absent.toml" in missing.log_path.read_text()
+
+
+def test_authenticated_read_lets_every_signed_user_read(users_server):
+    """The canned ACL `authenticated-read` grants READ to every signed-in user: on a bucket that
+    is listing it, on an object reading it. Anonymous callers and writes stay refused, and
+    `private` takes the grant back."""
+    alice, bob = client(users_server, "alice"), client(users_server, "bob")
+    alice.create_bucket(Bucket="alice-team")
+    alice.put_object(Bucket="alice-team", Key="report.csv", Body=b"for the team")
+    alice.put_object(Bucket="alice-team", Key="notes.txt", Body=b"alice only")
+    url = f"{users_server.url}/alice-team"
+
+    def denied(call):
+        with pytest.raises(ClientError) as e:
+            call()
+        return code(e) == "AccessDenied"
+
+    assert denied(lambda: bob.list_objects_v2(Bucket="alice-team"))
+    assert denied(lambda: bob.get_object(Bucket="alice-team", Key="report.csv"))
+
+    alice.put_bucket_acl(Bucket="alice-team", ACL="authenticated-read")
+    grants = alice.get_bucket_acl(Bucket="alice-team")["Grants"]
+    assert {"Grantee": {"Type": "Group", "URI": "http://acs.amazonaws.com/groups/global/AuthenticatedUsers"},
+            "Permission": "READ"} in grants
+    assert [o["Key"] for o in bob.list_objects_v2(Bucket="alice-team")["Contents"]] == ["notes.txt", "report.csv"]
+    bob.head_bucket(Bucket="alice-team")
+    # READ on the bucket lists it; the objects keep their own ACLs.
+    assert denied(lambda: bob.get_object(Bucket="alice-team", Key="report.csv"))
+    assert denied(lambda: bob.put_object(Bucket="alice-team", Key="bob.txt", Body=b"x"))
+    assert denied(lambda: bob.delete_object(Bucket="alice-team", Key="notes.txt"))
+    assert HTTP.request("GET", url).status == 403
+
+    alice.put_object_acl(Bucket="alice-team", Key="report.csv", ACL="authenticated-read")
+    assert bob.get_object(Bucket="alice-team", Key="report.csv")["Body"].read() == b"for the team"
+    assert bob.head_object(Bucket="alice-team", Key="report.csv")["ContentLength"] == 12
+    assert denied(lambda: bob.get_object(Bucket="alice-team", Key="notes.txt"))
+    assert denied(lambda: bob.put_object_acl(Bucket="alice-team", Key="report.csv", ACL="public-read"))
+    assert denied(lambda: bob.put_object(Bucket="alice-team", Key="report.csv", Body=b"overwritten"))
+    assert HTTP.request("GET", f"{url}/report.csv").status == 403
+    # An upload can carry the grant itself.
+    alice.put_object(Bucket="alice-team", Key="shared.txt", Body=b"shared at once", ACL="authenticated-read")
+    assert bob.get_object(Bucket="alice-team", Key="shared.txt")["Body"].read() == b"shared at once"
+
+    alice.put_object_acl(Bucket="alice-team", Key="report.csv", ACL="private")
+    alice.put_bucket_acl(Bucket="alice-team", ACL="private")
+    assert denied(lambda: bob.get_object(Bucket="alice-team", Key="report.csv"))
+    assert denied(lambda: bob.list_objects_v2(Bucket="alice-team"))
+    assert alice.get_object(Bucket="alice-team", Key="report.csv")["Body"].read() == b"for the team"

@@ -250,6 +250,10 @@ async fn s3_request(app: &App, req: Request) -> Response {
     if let Some(refusal) = oversized_xml(&req) {
         return refusal;
     }
+    let (req, exchange) = match crate::s3::edge::before(req, &app.users) {
+        Ok(prepared) => prepared,
+        Err(answer) => return *answer,
+    };
     let origin = req.headers().get(http::header::ORIGIN).and_then(|v| v.to_str().ok()).map(str::to_string);
     let req = req.map(|body| Body::new(crate::idle::IdleBody::new(body, app.idle_timeout)));
     let mut response = match app.s3.clone().oneshot(req).await {
@@ -262,6 +266,7 @@ async fn s3_request(app: &App, req: Request) -> Response {
     if method == Method::POST && response.status() == StatusCode::BAD_REQUEST {
         response = post_policy_denial(response).await;
     }
+    exchange.finish(&mut response);
     crate::s3::cors::decorate(&app.store, &method, &path, origin.as_deref(), &mut response);
     response
 }

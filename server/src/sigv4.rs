@@ -15,7 +15,7 @@ type HmacSha256 = hmac::Hmac<Sha256>;
 
 /// Characters SigV4 leaves unencoded: the RFC 3986 unreserved set.
 const UNRESERVED: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
-const UNRESERVED_AND_SLASH: &AsciiSet = &UNRESERVED.remove(b'/');
+pub(crate) const UNRESERVED_AND_SLASH: &AsciiSet = &UNRESERVED.remove(b'/');
 
 /// The access keys Minerva accepts, each with its secret.
 #[derive(Clone, Default)]
@@ -61,13 +61,13 @@ pub fn scope_service(headers: &HeaderMap) -> Option<String> {
     credential.split('/').nth(3).map(str::to_string)
 }
 
-fn hmac(key: &[u8], data: &[u8]) -> Vec<u8> {
+pub(crate) fn hmac(key: &[u8], data: &[u8]) -> Vec<u8> {
     let mut mac = HmacSha256::new_from_slice(key).expect("HMAC takes keys of any length");
     mac.update(data);
     mac.finalize().into_bytes().to_vec()
 }
 
-fn canonical_query(query: &str) -> String {
+pub(crate) fn canonical_query(query: &str) -> String {
     let mut pairs: Vec<(String, String)> = query
         .split('&')
         .filter(|p| !p.is_empty())
@@ -82,7 +82,7 @@ fn canonical_query(query: &str) -> String {
     pairs.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("&")
 }
 
-fn header_value(headers: &HeaderMap, name: &str) -> String {
+pub(crate) fn header_value(headers: &HeaderMap, name: &str) -> String {
     let values: Vec<String> =
         headers.get_all(name).iter().map(|v| String::from_utf8_lossy(v.as_bytes()).split_whitespace().collect::<Vec<_>>().join(" ")).collect();
     values.join(",")

@@ -29,7 +29,8 @@ pub fn s3_err(e: storage::Error) -> S3Error {
         E::BadDigest(_) => S3ErrorCode::BadDigest,
         E::InvalidDigest(storage::DigestKind::ContentMd5) => S3ErrorCode::InvalidDigest,
         E::InvalidDigest(_) => S3ErrorCode::InvalidRequest,
-        E::InvalidRange { .. } | E::InvalidPartNumber(_) => S3ErrorCode::InvalidRange,
+        E::InvalidRange { .. } => S3ErrorCode::InvalidRange,
+        E::InvalidPartNumber(_) => S3ErrorCode::Custom("InvalidPartNumber".into()),
         E::InvalidPart(_) => S3ErrorCode::InvalidPart,
         E::InvalidPartOrder => S3ErrorCode::InvalidPartOrder,
         E::EntityTooSmall { .. } => S3ErrorCode::EntityTooSmall,
@@ -60,6 +61,7 @@ pub fn s3_err(e: storage::Error) -> S3Error {
         E::BucketNotEmpty(_) => "The bucket you tried to delete is not empty".to_string(),
         E::PreconditionFailed => "At least one of the pre-conditions you specified did not hold".to_string(),
         E::InvalidRange { .. } => "The requested range is not satisfiable".to_string(),
+        E::InvalidPartNumber(_) => "The requested partnumber is not satisfiable".to_string(),
         E::InvalidPart(_) => {
             format!("One or more of the specified parts could not be found. The part may not have been uploaded, or the specified entity tag may not match the part's entity tag. ({msg})")
         }

@@ -2,11 +2,13 @@
 //!
 //! Each operation lives with its kind (`buckets`, `objects`, `listing`, `multipart`); this file
 //! only routes s3s's trait methods to them. `access` decides who may do what, `cors` answers
-//! browsers, `error` maps storage errors to S3's, `util` converts wire types.
+//! browsers, `edge` repairs what s3s settles around the operations, `error` maps storage errors
+//! to S3's, `util` converts wire types.
 
 pub mod access;
 mod buckets;
 pub mod cors;
+pub mod edge;
 mod error;
 mod listing;
 mod multipart;

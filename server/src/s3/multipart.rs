@@ -9,7 +9,7 @@ use crate::s3::Lake;
 use crate::s3::access::{Request as AccessRequest, action_for};
 use crate::s3::buckets::canned_acl;
 use crate::s3::error::s3_err;
-use crate::s3::objects::{MAX_PUT_SIZE, OBJECT_ACLS, stored_headers};
+use crate::s3::objects::{MAX_PUT_SIZE, OBJECT_ACLS, check_metadata, stored_headers};
 use crate::s3::util::*;
 
 fn part_number(n: i32) -> S3Result<u32> {
@@ -43,6 +43,7 @@ impl Lake {
         let (bucket, key) = (input.bucket.clone(), input.key.clone());
         let checksum_algorithm = input.checksum_algorithm.clone();
         let headers: ObjectHeaders = stored_headers!(input);
+        check_metadata(&headers)?;
         let options = UploadOptions { headers, checksum_algorithm: algorithm, checksum_type: kind, tags, acl };
         let upload = self.store.create_multipart_upload(&bucket, &key, options).await.map_err(s3_err)?;
         Ok(S3Response::new(CreateMultipartUploadOutput {
@@ -71,8 +72,8 @@ impl Lake {
             input.checksum_sha256,
         );
         let options = PutOptions { algorithms, expected: Expected { digests, trailer: trailer_reader(req.trailing_headers) }, ..Default::default() };
-        let part =
-            self.store.upload_part(&input.bucket, &input.key, &input.upload_id, number, body_stream(input.body), options).await.map_err(s3_err)?;
+        let (body, outcome) = body_stream(input.body, input.content_length);
+        let part = self.store.upload_part(&input.bucket, &input.key, &input.upload_id, number, body, options).await.map_err(|e| outcome.error(e))?;
         let [crc32, crc32c, crc64, sha1, sha256] = checksum_fields(&part.checksums);
         Ok(S3Response::new(UploadPartOutput {
             e_tag: Some(etag(&part.etag)),

@@ -75,7 +75,7 @@ macro_rules! described_object {
     }};
 }
 
-fn check_metadata(headers: &ObjectHeaders) -> S3Result<()> {
+pub(super) fn check_metadata(headers: &ObjectHeaders) -> S3Result<()> {
     let size: usize = headers.user_metadata.iter().map(|(k, v)| k.len() + v.len()).sum();
     if size > MAX_METADATA {
         return Err(s3_error!(MetadataTooLarge, "Your metadata headers exceed the maximum allowed metadata size"));
@@ -115,6 +115,22 @@ fn not_modified(rec: &ObjectRecord) -> S3Error {
     }
     e.set_headers(headers);
     e
+}
+
+/// The part a GET or HEAD reads, in S3's range of part numbers.
+fn read_part_number(n: i32) -> S3Result<u32> {
+    u32::try_from(n)
+        .ok()
+        .filter(|n| (1..=storage::store::MAX_PART_NUMBER).contains(n))
+        .ok_or_else(|| s3_error!(InvalidArgument, "Part number must be an integer between 1 and 10000, inclusive"))
+}
+
+/// S3 honours `response-*` overrides only on signed requests (headers or presigned URL).
+fn signed_for_overrides(signed: bool, overrides: &[bool]) -> S3Result<()> {
+    if !signed && overrides.iter().any(|o| *o) {
+        return Err(s3_error!(InvalidRequest, "Request specific response headers cannot be used for anonymous GET requests."));
+    }
+    Ok(())
 }
 
 fn precondition_failed() -> S3Error {
@@ -214,7 +230,8 @@ impl Lake {
         check_metadata(&headers)?;
         let options =
             PutOptions { headers, algorithms, expected: Expected { digests, trailer: trailer_reader(req.trailing_headers) }, tags, acl, condition };
-        let record = self.store.put_object(&input.bucket, &input.key, body_stream(input.body), options).await.map_err(s3_err)?;
+        let (body, outcome) = body_stream(input.body, input.content_length);
+        let record = self.store.put_object(&input.bucket, &input.key, body, options).await.map_err(|e| outcome.error(e))?;
         let [crc32, crc32c, crc64, sha1, sha256] = checksum_fields(&record.checksums);
         Ok(S3Response::new(PutObjectOutput {
             e_tag: Some(etag(&record.etag)),
@@ -231,18 +248,21 @@ impl Lake {
 
     pub(super) async fn get_object(&self, req: S3Request<GetObjectInput>) -> S3Result<S3Response<GetObjectOutput>> {
         let input = req.input;
+        let overrides = [
+            input.response_content_type.is_some(),
+            input.response_content_language.is_some(),
+            input.response_expires.is_some(),
+            input.response_cache_control.is_some(),
+            input.response_content_disposition.is_some(),
+            input.response_content_encoding.is_some(),
+        ];
+        signed_for_overrides(req.credentials.is_some(), &overrides)?;
         let range = input.range.map(range_spec);
         let part_number = match input.part_number {
-            Some(n) if range.is_some() => {
-                let _ = n;
+            Some(_) if range.is_some() => {
                 return Err(s3_error!(InvalidRequest, "Cannot specify both Range header and partNumber query parameter"));
             }
-            Some(n) => Some(
-                u32::try_from(n)
-                    .ok()
-                    .filter(|n| *n >= 1)
-                    .ok_or_else(|| s3_error!(InvalidArgument, "Part number must be an integer between 1 and 10000, inclusive"))?,
-            ),
+            Some(n) => Some(read_part_number(n)?),
             None => None,
         };
         let options = ReadOptions { version_id: input.version_id.clone(), range, part_number };
@@ -256,7 +276,9 @@ impl Lake {
             input.if_unmodified_since.as_ref(),
         )?;
         let len = body.range.end - body.range.start;
-        let partial = range.is_some() || (part_number.is_some() && !rec.parts.is_empty());
+        // A part number reads a range, even the one part (or the only part) covering the whole
+        // object; only an empty object has no range to report.
+        let partial = range.is_some() || (part_number.is_some() && rec.size > 0);
         let content_range = partial.then(|| format!("bytes {}-{}/{}", body.range.start, body.range.end.saturating_sub(1), rec.size));
         // Checksums describe the whole object, so they accompany only whole-object reads.
         let sums = if !partial && input.checksum_mode.is_some() { rec.checksums.clone() } else { Checksums::default() };
@@ -270,6 +292,15 @@ impl Lake {
 
     pub(super) async fn head_object(&self, req: S3Request<HeadObjectInput>) -> S3Result<S3Response<HeadObjectOutput>> {
         let input = req.input;
+        let overrides = [
+            input.response_content_type.is_some(),
+            input.response_content_language.is_some(),
+            input.response_expires.is_some(),
+            input.response_cache_control.is_some(),
+            input.response_content_disposition.is_some(),
+            input.response_content_encoding.is_some(),
+        ];
+        signed_for_overrides(req.credentials.is_some(), &overrides)?;
         let info = self.store.head_version(&input.bucket, &input.key, input.version_id.as_deref()).map_err(s3_err)?;
         let rec = &info.record;
         check_read_conditions(
@@ -279,6 +310,12 @@ impl Lake {
             input.if_modified_since.as_ref(),
             input.if_unmodified_since.as_ref(),
         )?;
+        if let Some(n) = input.part_number {
+            if input.range.is_some() {
+                return Err(s3_error!(InvalidRequest, "Cannot specify both Range header and partNumber query parameter"));
+            }
+            read_part_number(n)?;
+        }
         let (len, content_range) = match (input.range, input.part_number) {
             (Some(r), _) => {
                 let span = range_spec(r).resolve(rec.size).map_err(s3_err)?;
@@ -293,11 +330,32 @@ impl Lake {
             }
             // A plain object is one part, as GET sees it.
             (None, Some(n)) if n != 1 => return Err(s3_err(storage::Error::InvalidPartNumber(n.max(0) as u32))),
+            (None, Some(_)) if rec.size > 0 => (rec.size, Some(format!("bytes 0-{}/{}", rec.size - 1, rec.size))),
             _ => (rec.size, None),
         };
         let sums = if input.checksum_mode.is_some() && content_range.is_none() { rec.checksums.clone() } else { Checksums::default() };
         let version = self.reported_version(&input.bucket, rec);
-        Ok(S3Response::new(described_object!(HeadObjectOutput, rec, len, content_range, &sums, version, {})))
+        let mut output = described_object!(HeadObjectOutput, rec, len, content_range, &sums, version, {});
+        // HEAD takes the same response-* overrides as GET; s3s applies them to GET only.
+        if let Some(v) = input.response_content_type {
+            output.content_type = Some(v);
+        }
+        if let Some(v) = input.response_content_language {
+            output.content_language = Some(v);
+        }
+        if let Some(v) = input.response_expires {
+            output.expires = Some(v);
+        }
+        if let Some(v) = input.response_cache_control {
+            output.cache_control = Some(v);
+        }
+        if let Some(v) = input.response_content_disposition {
+            output.content_disposition = Some(v);
+        }
+        if let Some(v) = input.response_content_encoding {
+            output.content_encoding = Some(v);
+        }
+        Ok(S3Response::new(output))
     }
 
     pub(super) async fn delete_object(&self, req: S3Request<DeleteObjectInput>) -> S3Result<S3Response<DeleteObjectOutput>> {
@@ -328,8 +386,10 @@ impl Lake {
             // Each key is authorised on its own, as S3 does.
             let action = action_for("DeleteObject", id.version_id.is_some());
             let request = AccessRequest { action, bucket: &input.bucket, key: Some(&id.key), version_id: id.version_id.as_deref() };
+            // An ETag in the entry makes its delete conditional, as If-Match does for one object.
+            let condition = id.e_tag.as_ref().map(|e| WriteCondition::IfMatch(e.value().to_string()));
             let outcome = if self.access.allowed(caller.as_ref(), &request) {
-                self.store.delete_object(&input.bucket, &id.key, id.version_id.as_deref(), None).await.map_err(s3_err)
+                self.store.delete_object(&input.bucket, &id.key, id.version_id.as_deref(), condition.as_ref()).await.map_err(s3_err)
             } else {
                 Err(s3_error!(AccessDenied, "Access Denied"))
             };

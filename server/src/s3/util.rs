@@ -3,17 +3,19 @@
 
 use std::collections::BTreeMap;
 use std::pin::Pin;
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::task::{Context, Poll};
 use std::time::SystemTime;
 
 use bytes::Bytes;
 use futures::{Stream, StreamExt, TryStreamExt};
 use s3s::dto::*;
-use s3s::{S3Result, s3_error};
+use s3s::{S3Error, S3ErrorCode, S3Result, s3_error};
 use storage::{ChecksumAlgorithm as Algo, Checksums, ExpectedDigests};
 
 use crate::s3::ACCOUNT_DISPLAY_NAME;
+use crate::s3::error::s3_err;
 
 pub fn timestamp(t: chrono::DateTime<chrono::Utc>) -> Timestamp {
     Timestamp::from(SystemTime::from(t))
@@ -58,11 +60,88 @@ pub fn encoder(kind: &Option<EncodingType>) -> impl Fn(&str) -> String + use<> {
     }
 }
 
-pub fn body_stream(blob: Option<StreamingBlob>) -> storage::ByteStream {
-    match blob {
-        Some(b) => b.map_err(std::io::Error::other).boxed(),
-        None => futures::stream::empty().boxed(),
+/// Why s3s's decoder refused a request body, where S3 answers with a code of its own rather
+/// than as a body that ended early.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Refusal {
+    /// A chunk or trailer signature of an aws-chunked body is wrong.
+    Signature,
+    /// The body does not hash to the signed `x-amz-content-sha256`.
+    PayloadHash,
+}
+
+impl Refusal {
+    /// s3s's body errors are private types; their names are all that reaches us.
+    fn of(error: &dyn std::error::Error) -> Option<Refusal> {
+        let text = error.to_string();
+        if text.starts_with("AwsChunkedStreamError: SignatureMismatch") {
+            Some(Refusal::Signature)
+        } else if text.starts_with("UploadStreamError: Sha256Mismatch") {
+            Some(Refusal::PayloadHash)
+        } else {
+            None
+        }
     }
+}
+
+/// What became of a request body handed to storage: remembers a refusal by s3s's decoder, so
+/// that the failed write is answered as S3 answers it.
+#[derive(Clone, Default)]
+pub struct BodyOutcome(Arc<OnceLock<Refusal>>);
+
+impl BodyOutcome {
+    /// The S3 error for a write whose body was being read when storage failed.
+    pub fn error(&self, e: storage::Error) -> S3Error {
+        match (self.0.get(), &e) {
+            (Some(Refusal::Signature), storage::Error::IncompleteBody(_)) => s3_error!(
+                SignatureDoesNotMatch,
+                "The request signature we calculated does not match the signature you provided. Check your key and signing method."
+            ),
+            (Some(Refusal::PayloadHash), storage::Error::IncompleteBody(_)) => {
+                let mut err = S3Error::with_message(
+                    S3ErrorCode::Custom("XAmzContentSHA256Mismatch".into()),
+                    "The provided 'x-amz-content-sha256' header does not match what was computed.",
+                );
+                err.set_status_code(http::StatusCode::BAD_REQUEST);
+                err
+            }
+            _ => s3_err(e),
+        }
+    }
+}
+
+/// A request body for storage, which fails unless it holds exactly the `declared` length (the
+/// decoded length of an aws-chunked body, whose framing can end early without hyper noticing).
+pub fn body_stream(blob: Option<StreamingBlob>, declared: Option<i64>) -> (storage::ByteStream, BodyOutcome) {
+    let outcome = BodyOutcome::default();
+    let seen = outcome.clone();
+    let received = Arc::new(AtomicU64::new(0));
+    let counter = received.clone();
+    let stream = match blob {
+        Some(b) => b
+            .map_ok(move |bytes| {
+                counter.fetch_add(bytes.len() as u64, Ordering::Relaxed);
+                bytes
+            })
+            .map_err(move |e| {
+                if let Some(r) = Refusal::of(e.as_ref()) {
+                    let _ = seen.0.set(r);
+                }
+                std::io::Error::other(e)
+            })
+            .boxed(),
+        None => futures::stream::empty().boxed(),
+    };
+    // Polled only after the body ended without an error.
+    let check = futures::stream::once(async move {
+        let got = received.load(Ordering::Relaxed);
+        match declared.and_then(|n| u64::try_from(n).ok()) {
+            Some(want) if got != want => Some(Err(std::io::Error::other(format!("the body held {got} bytes where {want} were declared")))),
+            _ => None,
+        }
+    })
+    .filter_map(futures::future::ready);
+    (stream.chain(check).boxed(), outcome)
 }
 
 /// A body stream that s3s can hold across threads: the lake's stream behind a lock that is never
@@ -187,8 +266,14 @@ const MAX_TAG_KEY: usize = 128;
 const MAX_TAG_VALUE: usize = 256;
 
 fn check_tags(tags: &BTreeMap<String, String>, count: usize, max: usize) -> S3Result<()> {
+    if count > max && max == MAX_OBJECT_TAGS {
+        // S3's own answer to an eleventh object tag is this generic code, not InvalidTag.
+        let mut err = S3Error::with_message(S3ErrorCode::Custom("BadRequest".into()), format!("Object tags cannot be greater than {max}"));
+        err.set_status_code(http::StatusCode::BAD_REQUEST);
+        return Err(err);
+    }
     if count > max {
-        return Err(s3_error!(InvalidTag, "Object tags cannot be greater than {}", max));
+        return Err(s3_error!(InvalidTag, "Bucket tag count cannot be greater than {}", max));
     }
     if tags.len() != count {
         return Err(s3_error!(InvalidTag, "Cannot provide multiple Tags with the same key"));
