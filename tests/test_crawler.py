@@ -4,9 +4,11 @@ inference on the users' raw data, re-crawls, bad input, and Athena over what was
 import csv
 import io
 import json
+import os
 import re
 import signal
 import subprocess
+import threading
 import time
 
 import awswrangler as wr
@@ -72,17 +74,62 @@ def test_the_raw_review_file_crawls_and_queries_whole(server, s3, glue, athena, 
     assert types["clothing id"] == "bigint" and types["rating"] == "bigint" and types["review text"] == "string"
     # Records, not lines: reviews hold newlines inside quotes.
     assert athena_rows(athena, "SELECT COUNT(*) FROM reviews", db) == [["23486"]]
-    raw = pd.read_csv(DATA, dtype=str, keep_default_na=False)
     session = boto3.Session(aws_access_key_id=ACCESS_KEY, aws_secret_access_key=SECRET_KEY, region_name=REGION)
     for service in ("s3", "athena", "glue", "sts"):
         setattr(wr.config, f"{service}_endpoint_url", server.url)
-    got = wr.athena.read_sql_query('SELECT "clothing id", "review text", "class name" FROM reviews', database=db,
-                                   ctas_approach=True, boto3_session=session)
+    # Every text column, row by row (col1 is the file's unnamed row number). OpenCSVSerDe reads
+    # an empty field as an empty string, never NULL: a NULL must not pass for "".
+    text = {"title": "Title", "review text": "Review Text", "division name": "Division Name",
+            "department name": "Department Name", "class name": "Class Name"}
+    selected = ", ".join(f'"{c}"' for c in text)
+    got = wr.athena.read_sql_query(f"SELECT col1, {selected} FROM reviews", database=db, ctas_approach=True, boto3_session=session)
     assert len(got) == 23486
-    want = sorted(raw["Review Text"].tolist())
-    have = sorted("" if pd.isna(v) else v for v in got["review text"].tolist())
-    assert have == want, "every review text comes back whole"
+    got = got.sort_values("col1").reset_index(drop=True)
+    raw = pd.read_csv(DATA, dtype=str, keep_default_na=False)
+    assert got["col1"].astype(int).tolist() == raw.iloc[:, 0].astype(int).tolist()
+    for column, source in text.items():
+        have = [None if pd.isna(v) else v for v in got[column].tolist()]
+        want = raw[source].tolist()
+        assert None not in have, f"{column}: {have.count(None)} empty fields came back as NULL"
+        mismatches = [(i, h, w) for i, (h, w) in enumerate(zip(have, want)) if h != w]
+        assert not mismatches, f"{column}: {len(mismatches)} values differ, first {mismatches[:3]}"
+    assert (raw["Title"] == "").sum() == 3810, "the file has empty titles: the comparison above covers them"
     assert athena_rows(athena, "SELECT COUNT(*) FROM reviews WHERE \"review text\" LIKE '%' || chr(10) || '%'", db)[0][0] != "0"
+
+
+def test_exclusions_and_sample_size(server, s3, glue, setup):
+    bucket, db = setup
+    for day in range(3):
+        s3.put_object(Bucket=bucket, Key=f"orders/day={day}/a.json", Body=b'{"id": 1, "total": 2.5}\n')
+        s3.put_object(Bucket=bucket, Key=f"orders/day={day}/b.json", Body=b'{"id": 2, "total": 3.5}\n')
+    # Read only when every file is sampled: its folder's first file stands for it otherwise.
+    s3.put_object(Bucket=bucket, Key="orders/day=0/c.json", Body=b"{not json at all\n")
+    # Excluded: without the exclusions these would make the folders separate tables.
+    s3.put_object(Bucket=bucket, Key="orders/day=1/scratch.tmp", Body=b"scratch, not data")
+    s3.put_object(Bucket=bucket, Key="orders/tmp/x.json", Body=b'{"other": true, "kind": "x", "n": 1}\n')
+    exclusions = ["**.tmp", "tmp/**"]
+    name = unique("shaped-crawler")
+    glue.create_crawler(Name=name, Role="arn:aws:iam::000000000000:role/glue", DatabaseName=db, TablePrefix="s_",
+                        Targets={"S3Targets": [{"Path": f"s3://{bucket}/orders/", "Exclusions": exclusions, "SampleSize": 1}]})
+    target = glue.get_crawler(Name=name)["Crawler"]["Targets"]["S3Targets"][0]
+    assert (target["Exclusions"], target["SampleSize"]) == (exclusions, 1)
+    skipped = lambda: re.findall(rf"crawl skipped a file.*s3://{bucket}/(\S+)", server.log_path.read_text())
+
+    assert run(glue, name)["LastCrawl"]["Status"] == "SUCCEEDED"
+    assert [t["Name"] for t in glue.get_tables(DatabaseName=db)["TableList"]] == ["s_orders"]
+    table = glue.get_table(DatabaseName=db, Name="s_orders")["Table"]
+    assert [k["Name"] for k in table["PartitionKeys"]] == ["day"]
+    assert table["Parameters"]["objectCount"] == "7", "unsampled files count; excluded ones do not"
+    assert sorted(p["Values"] for p in glue.get_partitions(DatabaseName=db, TableName="s_orders")["Partitions"]) == [["0"], ["1"], ["2"]]
+    assert skipped() == [], "one file a folder was read: the broken one was not"
+
+    # Without SampleSize every file is read, and the broken one is named; the exclusions hold.
+    glue.update_crawler(Name=name, Targets={"S3Targets": [{"Path": f"s3://{bucket}/orders/", "Exclusions": exclusions}]})
+    assert "SampleSize" not in glue.get_crawler(Name=name)["Crawler"]["Targets"]["S3Targets"][0]
+    assert run(glue, name)["LastCrawl"]["Status"] == "SUCCEEDED"
+    assert skipped() == ["orders/day=0/c.json"]
+    assert glue.get_table(DatabaseName=db, Name="s_orders")["Table"]["Parameters"]["objectCount"] == "6"
+    assert [t["Name"] for t in glue.get_tables(DatabaseName=db)["TableList"]] == ["s_orders"]
 
 
 def test_crawler_api_states_and_metrics(server, s3, setup):
@@ -179,6 +226,34 @@ def test_partitions_recrawls_and_bad_input(server, s3, glue, athena, setup):
     assert last["Status"] == "FAILED" and "no-such-bucket-anywhere" in last["ErrorMessage"]
 
 
+def on_terminal(args, timeout=120):
+    """Runs a command with its stderr on a pseudo-terminal and its stdout on a pipe; returns the
+    exit code, what it wrote to the terminal and its stdout."""
+    master, slave = os.openpty()
+    proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=slave)
+    os.close(slave)
+    chunks = []
+
+    def drain():
+        while True:
+            try:
+                data = os.read(master, 65536)
+            except OSError:  # EIO once the last writer has closed the terminal
+                return
+            if not data:
+                return
+            chunks.append(data)
+
+    reader = threading.Thread(target=drain)
+    reader.start()
+    try:
+        out, _ = proc.communicate(timeout=timeout)
+    finally:
+        reader.join(timeout)
+        os.close(master)
+    return proc.returncode, b"".join(chunks).decode(), out.decode()
+
+
 def test_the_crawl_command(workdir, tmp_path):
     from conftest import Server
 
@@ -198,9 +273,22 @@ def test_the_crawl_command(workdir, tmp_path):
                           capture_output=True, text=True, timeout=60)
     assert busy.returncode != 0 and "StartCrawler" in busy.stderr
     assert server.stop() == 0
+    # On a terminal: a progress bar, redrawn in place (a carriage return, the line, then erase to
+    # its end) through the phases, the reading one up to every object.
+    code, terminal, table = on_terminal([binary(), "crawl", "s3://cli-lake/weather/", "--database", "onterm",
+                                         "--data-dir", str(server.data_dir)])
+    assert code == 0, terminal
+    bars = re.findall(r"\r(\w+) +(?:\[([#.]{30})\] (\d+)/(\d+)|…)\x1b\[K", terminal)
+    assert [b[0] for b in bars][:1] == ["listing"] and {"reading", "writing"} <= {b[0] for b in bars}, repr(terminal)
+    reading = [(int(b[2]), int(b[3]), b[1]) for b in bars if b[0] == "reading"]
+    assert [r[:2] for r in reading] == [(1, 3), (2, 3), (3, 3)], reading
+    assert reading[-1][2] == "#" * 30 and reading[0][2].startswith("#" * 10) and reading[0][2].endswith(".")
+    assert re.search(r"^weather\s+created\s+csv", table, re.M), table
+    # Off a terminal: no bar at all, only the report.
     done = subprocess.run([binary(), "crawl", "s3://cli-lake/weather/", "--database", "cli", "--data-dir", str(server.data_dir)],
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
+    assert "\r" not in done.stderr and "\x1b" not in done.stderr and "reading" not in done.stderr, repr(done.stderr)
     assert re.search(r"^weather\s+created\s+csv\s+3\s+2\s+200\s+s3://cli-lake/weather/$", done.stdout, re.M), done.stdout
     assert "skipped s3://cli-lake/weather/dt=2024-01-02/garbage.parquet" in done.stdout
     assert "created database cli" in done.stderr

@@ -194,3 +194,98 @@ def test_invalid_input_changes_nothing(server, db):
         {"Values": ["ok"]}, {"Values": ["too", "many"]}, {"Values": ["v" * 1025]}])
     assert len(result["Errors"]) == 2
     assert [p["Values"] for p in glue.get_partitions(DatabaseName=db, TableName="p")["Partitions"]] == [["ok"]]
+
+
+def test_single_partition_create_and_delete(glue, db):
+    glue.create_table(DatabaseName=db, TableInput=table_input("single", partition_keys=(("dt", "string"),)))
+    one = {"Values": ["2024-01-01"], "Parameters": {"source": "manual"},
+           "StorageDescriptor": {"Location": "s3://somewhere/single/dt=2024-01-01/"}}
+    glue.create_partition(DatabaseName=db, TableName="single", PartitionInput=one)
+    p = glue.get_partition(DatabaseName=db, TableName="single", PartitionValues=["2024-01-01"])["Partition"]
+    assert (p["Values"], p["DatabaseName"], p["TableName"]) == (["2024-01-01"], db, "single")
+    assert p["Parameters"] == {"source": "manual"} and p["StorageDescriptor"]["Location"] == one["StorageDescriptor"]["Location"]
+    assert "CreationTime" in p
+    with pytest.raises(ClientError) as e:
+        glue.create_partition(DatabaseName=db, TableName="single", PartitionInput={**one, "Parameters": {"source": "again"}})
+    assert e.value.response["Error"]["Code"] == "AlreadyExistsException"
+    assert glue.get_partition(DatabaseName=db, TableName="single", PartitionValues=["2024-01-01"])["Partition"]["Parameters"] == {"source": "manual"}
+    with pytest.raises(ClientError) as e:
+        glue.create_partition(DatabaseName=db, TableName="ghost", PartitionInput=one)
+    assert e.value.response["Error"]["Code"] == "EntityNotFoundException"
+    with pytest.raises(ClientError) as e:
+        glue.create_partition(DatabaseName=db, TableName="single", PartitionInput={"Values": ["2024", "01"]})
+    assert e.value.response["Error"]["Code"] == "InvalidInputException"
+
+    glue.delete_partition(DatabaseName=db, TableName="single", PartitionValues=["2024-01-01"])
+    with pytest.raises(ClientError) as e:
+        glue.get_partition(DatabaseName=db, TableName="single", PartitionValues=["2024-01-01"])
+    assert e.value.response["Error"]["Code"] == "EntityNotFoundException"
+    for table in ("single", "ghost"):
+        with pytest.raises(ClientError) as e:
+            glue.delete_partition(DatabaseName=db, TableName=table, PartitionValues=["2024-01-01"])
+        assert e.value.response["Error"]["Code"] == "EntityNotFoundException", table
+    assert glue.get_partitions(DatabaseName=db, TableName="single")["Partitions"] == []
+
+
+def pages_of(call, member, **kw):
+    """Walks a Glue list call page by page, following NextToken; the items of each page."""
+    pages, token = [], None
+    while True:
+        reply = call(**kw, **({"NextToken": token} if token else {}))
+        pages.append(reply[member])
+        token = reply.get("NextToken")
+        if not token:
+            return pages
+        assert len(pages) < 1000, "NextToken never ends"
+
+
+def assert_pages(pages, size, keys, mine):
+    """Pages of at most `size` items, disjoint, and together holding every item of `mine`."""
+    assert all(len(p) <= size for p in pages) and all(pages[:-1])
+    names = [key for p in pages for key in keys(p)]
+    assert len(names) == len(set(names)), "a NextToken page repeats an item"
+    assert set(mine) <= set(names), "a NextToken page lost an item"
+    return names
+
+
+def test_next_token_paging(server, glue, db):
+    # GetDatabases: every database exactly once, pages of MaxResults.
+    made = [f"{db}_p{i}" for i in range(5)]
+    for name in made:
+        glue.create_database(DatabaseInput={"Name": name})
+    pages = pages_of(glue.get_databases, "DatabaseList", MaxResults=2)
+    names = assert_pages(pages, 2, lambda p: [d["Name"] for d in p], made + [db])
+    everything = [d["Name"] for page in glue.get_paginator("get_databases").paginate() for d in page["DatabaseList"]]
+    assert sorted(names) == sorted(everything) and len(pages) >= 3
+
+    # SearchTables within one database.
+    tables = [f"t{i}" for i in range(7)]
+    for t in tables:
+        glue.create_table(DatabaseName=db, TableInput=table_input(t))
+    pages = pages_of(glue.search_tables, "TableList", MaxResults=3, Filters=[{"Key": "DatabaseName", "Value": db}])
+    assert sorted(assert_pages(pages, 3, lambda p: [t["Name"] for t in p], tables)) == tables
+    assert len(pages) == 3
+
+    # GetTableVersions: newest first across pages.
+    for i in range(4):
+        glue.update_table(DatabaseName=db, TableInput=table_input("t0", columns=(("id", "int"), (f"c{i}", "string"))))
+    pages = pages_of(glue.get_table_versions, "TableVersions", DatabaseName=db, TableName="t0", MaxResults=2)
+    ids = assert_pages(pages, 2, lambda p: [v["VersionId"] for v in p], ["0", "1", "2", "3", "4"])
+    assert ids == ["4", "3", "2", "1", "0"] and len(pages) == 3
+
+    # Crawlers: GetCrawlers, ListCrawlers, GetCrawlerMetrics.
+    crawlers = [f"{db}-crawler-{i}" for i in range(5)]
+    for name in crawlers:
+        glue.create_crawler(Name=name, Role="arn:aws:iam::000000000000:role/glue", DatabaseName=db,
+                            Targets={"S3Targets": [{"Path": "s3://somewhere/data/"}]})
+    every_crawler = [c["Name"] for page in glue.get_paginator("get_crawlers").paginate() for c in page["Crawlers"]]
+    pages = pages_of(glue.get_crawlers, "Crawlers", MaxResults=2)
+    assert sorted(assert_pages(pages, 2, lambda p: [c["Name"] for c in p], crawlers)) == sorted(every_crawler)
+    pages = pages_of(glue.list_crawlers, "CrawlerNames", MaxResults=2)
+    assert sorted(assert_pages(pages, 2, lambda p: p, crawlers)) == sorted(every_crawler)
+    pages = pages_of(glue.get_crawler_metrics, "CrawlerMetricsList", CrawlerNameList=crawlers, MaxResults=2)
+    assert assert_pages(pages, 2, lambda p: [m["CrawlerName"] for m in p], crawlers) == crawlers and len(pages) == 3
+    for name in crawlers:
+        glue.delete_crawler(Name=name)
+    for name in made:
+        glue.delete_database(Name=name)

@@ -6,8 +6,9 @@ import boto3
 import numpy as np
 import pandas as pd
 import pytest
+from botocore.exceptions import ClientError
 
-from conftest import ACCESS_KEY, REGION, SECRET_KEY, unique
+from conftest import ACCESS_KEY, REGION, SECRET_KEY, code, unique
 
 
 @pytest.fixture(scope="module")
@@ -131,3 +132,28 @@ def test_csv_dataset_and_explicit_tables(server, lake, session):
                   Body=b'{"id": 1, "tags": ["a", "b"], "meta": {"source": "web", "score": 0.5}}\n{"id": 2, "tags": [], "meta": {"source": "app", "score": 1.5}}\n')
     got = query("SELECT id, cardinality(tags) AS n, meta.source AS source FROM declared_json ORDER BY id", db, session)
     assert got.values.tolist() == [[1, 2, "web"], [2, 0, "app"]]
+
+
+def test_delete_database(server, session):
+    bucket = unique("wr-drop")
+    server.client("s3").create_bucket(Bucket=bucket)
+    db = unique("wr_drop").replace("-", "_")
+    wr.catalog.create_database(db, description="to be dropped", boto3_session=session)
+    wr.catalog.create_parquet_table(database=db, table="kept", path=f"s3://{bucket}/kept/", columns_types={"id": "bigint"},
+                                    boto3_session=session)
+    assert db in wr.catalog.databases(limit=1000, boto3_session=session)["Database"].tolist()
+    assert wr.catalog.does_table_exist(database=db, table="kept", boto3_session=session)
+
+    wr.catalog.delete_database(db, boto3_session=session)
+    assert db not in wr.catalog.databases(limit=1000, boto3_session=session)["Database"].tolist()
+    with pytest.raises(ClientError) as e:
+        server.client("glue").get_database(Name=db)
+    assert code(e) == "EntityNotFoundException"
+    assert not wr.catalog.does_table_exist(database=db, table="kept", boto3_session=session)
+    with pytest.raises(ClientError) as e:
+        wr.catalog.delete_database(db, boto3_session=session)
+    assert code(e) == "EntityNotFoundException"
+    # Its tables went with it: a database made again under the name is empty.
+    wr.catalog.create_database(db, boto3_session=session)
+    assert wr.catalog.tables(database=db, boto3_session=session).empty
+    wr.catalog.delete_database(db, boto3_session=session)

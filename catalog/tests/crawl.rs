@@ -35,10 +35,21 @@ async fn put(store: &InMemory, key: &str, data: impl Into<Vec<u8>>) {
     store.put(&Path::from(key), PutPayload::from(data.into())).await.unwrap();
 }
 
+/// A gzip member whose deflate stream is one stored block. Built by hand because the snapshot
+/// records object sizes, and what a compressor emits depends on the zlib backend that feature
+/// unification picks for the build (`cargo test -p catalog` and `--workspace` differ).
 fn gzip(data: &[u8]) -> Vec<u8> {
-    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-    e.write_all(data).unwrap();
-    e.finish().unwrap()
+    let len = u16::try_from(data.len()).expect("one stored block holds at most 65535 bytes");
+    let mut out = vec![0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff];
+    out.push(1); // the final block, stored
+    out.extend_from_slice(&len.to_le_bytes());
+    out.extend_from_slice(&(!len).to_le_bytes());
+    out.extend_from_slice(data);
+    let mut crc = flate2::Crc::new();
+    crc.update(data);
+    out.extend_from_slice(&crc.sum().to_le_bytes());
+    out.extend_from_slice(&(data.len() as u32).to_le_bytes());
+    out
 }
 
 fn bzip2(data: &[u8]) -> Vec<u8> {
@@ -142,16 +153,21 @@ fn render(cat: &Catalog, summary: &RunSummary) -> String {
             "areColumnsQuoted",
             "skip.header.line.count",
             "recordCount",
+            "averageRecordSize",
             "objectCount",
+            "sizeKey",
             "typeOfData",
         ];
         let params: BTreeMap<&String, &String> = t.parameters.iter().filter(|(k, _)| keep.contains(&k.as_str())).collect();
         out.push_str(&format!("  parameters {params:?}\n"));
         for p in cat.get_partitions("lake", &t.name).unwrap() {
             out.push_str(&format!(
-                "  partition {:?} at {}\n",
+                "  partition {:?} at {} (recordCount {}, averageRecordSize {}, sizeKey {})\n",
                 p.values,
-                p.storage_descriptor.as_ref().and_then(|s| s.location.as_deref()).unwrap_or("")
+                p.storage_descriptor.as_ref().and_then(|s| s.location.as_deref()).unwrap_or(""),
+                p.parameters["recordCount"],
+                p.parameters["averageRecordSize"],
+                p.parameters["sizeKey"],
             ));
         }
     }
@@ -282,10 +298,12 @@ async fn exclusions_samples_prefixes_and_table_levels() {
     // One file read per folder; the excluded ones not even listed as skipped.
     assert_eq!(s.objects_read, 5, "{s:?}");
     assert!(s.skipped.is_empty(), "{s:?}");
-    assert_eq!(s.tables_created, ["raw_orders"]);
-    let t = cat.get_table("lake", "raw_orders").unwrap();
+    // The include path is the table, as in Glue: its one subfolder is a partition value.
+    assert_eq!(s.tables_created, ["raw_data"]);
+    let t = cat.get_table("lake", "raw_data").unwrap();
+    assert_eq!(t.partition_keys.iter().map(|k| k.name.as_str()).collect::<Vec<_>>(), ["partition_0", "day"]);
     assert_eq!(t.parameters["objectCount"], "10", "unsampled files still count");
-    assert_eq!(cat.get_partitions("lake", "raw_orders").unwrap().len(), 5);
+    assert_eq!(cat.get_partitions("lake", "raw_data").unwrap().len(), 5);
 
     // Glue's absolute TableLevelConfiguration: bucket = 1, data = 2, orders = 3, day=N = 4.
     let mut leveled = crawler("leveled", "s3://corpus/data/");

@@ -50,21 +50,26 @@ fn column(f: &Field) -> (String, Ty) {
 }
 
 /// Reads a Parquet file's footer (its last eight bytes give the footer's length), nothing else.
-/// A file that is not Parquet, or is cut short, is an error.
-pub async fn infer_parquet(store: Arc<dyn ObjectStore>, path: &Path, size: u64) -> Result<FileSchema, String> {
+/// A file that is not Parquet, or is cut short, is an inner error; a read that fails is the outer
+/// one (the object may be readable next time).
+pub async fn infer_parquet(store: Arc<dyn ObjectStore>, path: &Path, size: u64) -> Result<Result<FileSchema, String>, object_store::Error> {
     if size < 12 {
-        return Err("too small to be Parquet".into());
+        return Ok(Err("too small to be Parquet".into()));
     }
-    let tail = store.get_range(path, size - 8..size).await.map_err(|e| format!("cannot read: {e}"))?;
+    let tail = store.get_range(path, size - 8..size).await?;
     if &tail[4..] != b"PAR1" {
-        return Err("not a Parquet file: no PAR1 magic at the end".into());
+        return Ok(Err("not a Parquet file: no PAR1 magic at the end".into()));
     }
     let len = u32::from_le_bytes([tail[0], tail[1], tail[2], tail[3]]) as u64;
     if len + 12 > size {
-        return Err(format!("a truncated Parquet file: its footer says {len} bytes, the file has {size}"));
+        return Ok(Err(format!("a truncated Parquet file: its footer says {len} bytes, the file has {size}")));
     }
-    let footer = store.get_range(path, size - 8 - len..size - 8).await.map_err(|e| format!("cannot read: {e}"))?;
-    let metadata = ParquetMetaDataReader::decode_metadata(&footer).map_err(|e| format!("a corrupt Parquet footer: {e}"))?;
+    let footer = store.get_range(path, size - 8 - len..size - 8).await?;
+    Ok(schema_of_footer(&footer, size))
+}
+
+fn schema_of_footer(footer: &[u8], size: u64) -> Result<FileSchema, String> {
+    let metadata = ParquetMetaDataReader::decode_metadata(footer).map_err(|e| format!("a corrupt Parquet footer: {e}"))?;
     let file = metadata.file_metadata();
     let schema = parquet_to_arrow_schema(file.schema_descr(), file.key_value_metadata()).map_err(|e| format!("an unreadable Parquet schema: {e}"))?;
     let records = file.num_rows().max(0) as u64;

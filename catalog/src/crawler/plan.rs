@@ -1,7 +1,11 @@
-//! From files with inferred schemas to tables and partitions, the way Glue's crawler groups them:
-//! a folder whose files all share a compatible schema, at the same depth, becomes one table whose
-//! subfolder levels are partition keys (`key=value` names give the key, other levels become
-//! `partition_0`, `partition_1`, …); folders that differ become tables of their own.
+//! From files with inferred schemas to tables and partitions, the way Glue's crawler groups them
+//! ("How does a crawler determine when to create partitions?" and "Creating a single schema for
+//! each Amazon S3 include path" in Glue's guide). Tables are as high in the folder tree as they
+//! can be: starting at the include path, a folder whose files sit at one depth and whose schemas
+//! are similar is one table, and every folder level below it is a partition key (`key=value`
+//! names give the key, other levels become `partition_0`, `partition_1`, …), even a level with a
+//! single folder. A folder whose files differ is not a table: each of its subfolders decides for
+//! itself, and files directly in it become tables of their own.
 
 use std::collections::BTreeMap;
 
@@ -57,7 +61,10 @@ pub struct PlannedPartition {
     pub size: u64,
 }
 
-/// Whether two file schemas can live in one table.
+/// Whether two file schemas can live in one table: the same format (and CSV layout), no column
+/// whose types conflict, and, unless compatible schemas are combined whatever their columns,
+/// similar columns: one schema's columns all in the other (a schema that grew), or most of them
+/// shared (Glue's 70% similarity).
 fn compatible(a: &FileSchema, b: &FileSchema, combine: bool) -> bool {
     if a.classification != b.classification {
         return false;
@@ -79,9 +86,11 @@ fn compatible(a: &FileSchema, b: &FileSchema, combine: bool) -> bool {
     if combine {
         return true;
     }
-    // Otherwise the schemas must be similar: most columns shared, as Glue's 70% rule.
     let names_a: std::collections::HashSet<&String> = a.columns.iter().map(|c| &c.0).collect();
     let names_b: std::collections::HashSet<&String> = b.columns.iter().map(|c| &c.0).collect();
+    if names_a.is_subset(&names_b) || names_b.is_subset(&names_a) {
+        return true;
+    }
     let shared = names_a.intersection(&names_b).count();
     let all = names_a.union(&names_b).count().max(1);
     shared * 10 >= all * 7
@@ -230,25 +239,9 @@ fn plan_folder(root: &[String], name: &str, files: &[&Crawled], grouping: Groupi
     if files.is_empty() {
         return Vec::new();
     }
-    // An include path whose only content is one plain subfolder (not a `key=value` one) is not
-    // the table's root: the table is named after the folder that holds the data.
-    if root.is_empty()
-        && grouping.table_depth.is_none()
-        && let Some(only) = files.first().and_then(|f| f.dirs.get(root.len()))
-        && !only.contains('=')
-        && files.iter().all(|f| f.dirs.len() > root.len() && &f.dirs[root.len()] == only)
-    {
-        return plan_folder(&[only.clone()], &only.clone(), files, grouping);
-    }
     let depth = files[0].dirs.len();
     let uniform = files.iter().all(|f| f.dirs.len() == depth);
-    // Hive-style subfolders (`key=value`, one key) are partitions by their names: their files
-    // need only not conflict, as when a later partition brings a new column.
-    let hive_children = files.iter().all(|f| f.dirs.len() > root.len()) && {
-        let keys: std::collections::HashSet<Option<&str>> = files.iter().map(|f| f.dirs[root.len()].split_once('=').map(|(k, _)| k)).collect();
-        keys.len() == 1 && keys.iter().all(|k| k.is_some_and(|k| !k.is_empty()))
-    };
-    if uniform && all_compatible(files, grouping.combine_compatible || hive_children) {
+    if uniform && all_compatible(files, grouping.combine_compatible) {
         return vec![table_at(root, name.to_string(), files)];
     }
     let mut out = Vec::new();
@@ -322,7 +315,7 @@ mod tests {
 
     #[test]
     fn compatible_folders_are_partitions_of_one_table() {
-        let files = vec![file("t/dt=1/a.json", &[("x", Ty::BigInt)]), file("t/dt=2/b.json", &[("x", Ty::BigInt)])];
+        let files = vec![file("dt=1/a.json", &[("x", Ty::BigInt)]), file("dt=2/b.json", &[("x", Ty::BigInt)])];
         let tables = plan(&files, "t", Grouping::default());
         assert_eq!(summary(&tables), [("t".to_string(), vec!["x".to_string()], vec!["dt".to_string()], 2)]);
         // Dissimilar columns split, unless compatible schemas are combined.
@@ -341,6 +334,70 @@ mod tests {
             vec![file("a/1/x.json", &[("p", Ty::BigInt)]), file("a/2/y.json", &[("p", Ty::BigInt)]), file("b/3/z.json", &[("p", Ty::BigInt)])];
         let fixed = plan(&files, "root", Grouping { combine_compatible: false, table_depth: Some(1) });
         assert_eq!(summary(&fixed).iter().map(|t| (t.0.clone(), t.3)).collect::<Vec<_>>(), [("a".to_string(), 2), ("b".to_string(), 1)]);
+    }
+
+    /// The examples of Glue's guide, and what follows from them for a level with one folder.
+    #[test]
+    fn table_roots_are_where_glue_puts_them() {
+        let ab = [("a", Ty::BigInt), ("b", Ty::String)];
+        // "Crawler target set at Sales": one table, partitions year, month and day, though the
+        // first level has a single folder.
+        let files: Vec<Crawled> = ["month=Jan/day=1", "month=Jan/day=2", "month=Feb/day=1", "month=Feb/day=2"]
+            .iter()
+            .map(|d| file(&format!("year=2019/{d}/f.json"), &ab))
+            .collect();
+        assert_eq!(
+            summary(&plan(&files, "sales", Grouping::default())),
+            [("sales".to_string(), vec!["a".to_string(), "b".to_string()], vec!["year".into(), "month".into(), "day".into()], 4)]
+        );
+        // Include path s3://bucket01/folder1/ over table1/partition1..3 and table2/partition4..5
+        // with similar schemas: one table, two partition key columns.
+        let files: Vec<Crawled> = ["table1/partition1", "table1/partition2", "table1/partition3", "table2/partition4", "table2/partition5"]
+            .iter()
+            .map(|d| file(&format!("{d}/file.txt"), &ab))
+            .collect();
+        let tables = plan(&files, "folder1", Grouping::default());
+        assert_eq!(summary(&tables), [("folder1".to_string(), vec!["a".into(), "b".into()], vec!["partition_0".into(), "partition_1".into()], 5)]);
+        assert_eq!(tables[0].partitions[4].values, ["table2", "partition5"]);
+        // Include path s3://bucket/table1/ over year=2017 {A, B} and year=2018 {C, D}: two tables
+        // named after the folders (the run sanitises them to year_2017, year_2018), unless
+        // compatible schemas are combined into one table partitioned by year.
+        let files = vec![
+            file("year=2017/data1.json", &[("a", Ty::BigInt), ("b", Ty::BigInt)]),
+            file("year=2018/data2.json", &[("c", Ty::BigInt), ("d", Ty::BigInt)]),
+        ];
+        let split = plan(&files, "table1", Grouping::default());
+        assert_eq!(
+            split.iter().map(|t| (t.name.as_str(), t.root.clone())).collect::<Vec<_>>(),
+            [("year=2017", vec!["year=2017".to_string()]), ("year=2018", vec!["year=2018".to_string()])]
+        );
+        let combined = plan(&files, "table1", Grouping { combine_compatible: true, table_depth: None });
+        assert_eq!(summary(&combined), [("table1".to_string(), vec!["a".into(), "b".into(), "c".into(), "d".into()], vec!["year".into()], 2)]);
+        // A partition whose files grew a column is still a partition of the same table.
+        let files = vec![
+            file("month=1/a.json", &[("sku", Ty::String), ("qty", Ty::BigInt)]),
+            file("month=2/a.json", &[("sku", Ty::String), ("qty", Ty::BigInt), ("price", Ty::Double)]),
+        ];
+        assert_eq!(plan(&files, "sales", Grouping::default()).len(), 1);
+        // Tables are as high as they can be: beside dissimilar folders, a folder whose data all
+        // sits in one subfolder is the table, and that subfolder is a partition value.
+        let files = vec![
+            file("hive/sales/year=2023/part.csv", &ab),
+            file("hive/sales/year=2024/part.csv", &ab),
+            file("logs/app/l.json", &[("msg", Ty::String)]),
+        ];
+        let tables = plan(&files, "corpus", Grouping::default());
+        assert_eq!(
+            summary(&tables),
+            [
+                ("hive".to_string(), vec!["a".into(), "b".into()], vec!["partition_0".into(), "year".into()], 2),
+                ("logs".to_string(), vec!["msg".into()], vec!["partition_0".into()], 1),
+            ]
+        );
+        assert_eq!(tables[0].partitions[0].values, ["sales", "2023"]);
+        // The same holds at the include path: its name is the table's.
+        let files = vec![file("orders/day=1/a.json", &ab), file("orders/day=2/a.json", &ab)];
+        assert_eq!(summary(&plan(&files, "data", Grouping::default()))[0].2, ["partition_0", "day"]);
     }
 
     #[test]

@@ -153,28 +153,31 @@ fn split_target(path: &str) -> Result<(String, String), String> {
     Ok((bucket.to_string(), prefix.trim_matches('/').to_string()))
 }
 
-async fn read_schema(store: &Arc<dyn ObjectStore>, path: &Path, size: u64) -> Result<FileSchema, String> {
+/// Reads what inference needs of an object. The outer error is a read that failed: the object is
+/// skipped this run and read again the next. The inner one is a file the crawler cannot classify,
+/// remembered until the object changes.
+async fn read_schema(store: &Arc<dyn ObjectStore>, path: &Path, size: u64) -> Result<Result<FileSchema, String>, String> {
     let name = path.filename().unwrap_or_default().to_string();
     if size == 0 {
-        return Err("empty file".into());
+        return Ok(Err("empty file".into()));
     }
+    let unreadable = |e: object_store::Error| format!("cannot read: {e}");
     // The footer magic says Parquet without reading the body.
     let tail = store
         .get_opts(path, GetOptions { range: Some(GetRange::Suffix(4.min(size))), ..Default::default() })
         .await
-        .map_err(|e| format!("cannot read: {e}"))?
+        .map_err(unreadable)?
         .bytes()
         .await
-        .map_err(|e| format!("cannot read: {e}"))?;
+        .map_err(unreadable)?;
     if tail.as_ref() == b"PAR1" || name.ends_with(".parquet") {
-        return super::parquet::infer_parquet(store.clone(), path, size).await;
+        return super::parquet::infer_parquet(store.clone(), path, size).await.map_err(unreadable);
     }
     let take = size.min(TEXT_SAMPLE as u64);
-    let sample = store.get_range(path, 0..take).await.map_err(|e| format!("cannot read: {e}"))?;
-    let sample = sample.to_vec();
+    let sample = store.get_range(path, 0..take).await.map_err(unreadable)?.to_vec();
     tokio::task::spawn_blocking(move || infer_text(&name, &sample, size, take == size, TEXT_SAMPLE))
         .await
-        .map_err(|e| format!("inference failed: {e}"))?
+        .map_err(|e| format!("inference failed: {e}"))
 }
 
 fn params(t: &PlannedTable, crawler: &str, records: u64, objects: u64, size: u64) -> Parameters {
@@ -284,6 +287,10 @@ pub(crate) async fn crawl(
     let mut produced = HashSet::new();
     let mut targets_seen = Vec::new();
     for target in &crawler.targets.s3_targets {
+        // A stopped crawl ends between steps; what it already wrote is whole tables.
+        if cancel.load(Ordering::SeqCst) {
+            return Ok(summary);
+        }
         let (bucket, prefix) = split_target(&target.path)?;
         let store = resolver(&bucket)?;
         let exclusions: Vec<regex::Regex> = target.exclusions.iter().map(|g| glob_regex(g)).collect::<Result<_, _>>()?;
@@ -351,15 +358,21 @@ pub(crate) async fn crawl(
         }))
         .buffer_unordered(READ_CONCURRENCY);
         let mut cache_ops = Vec::new();
-        while let Some((meta, relative, url, outcome)) = reads.next().await {
+        while let Some((meta, relative, url, read)) = reads.next().await {
             if cancel.load(Ordering::SeqCst) {
                 return Ok(summary);
             }
             done += 1;
             summary.objects_read += 1;
             progress(Progress { phase: "reading", done: done + summary.objects_reused, total });
-            let key = [cache_prefix(&crawler.name), url.clone().into_bytes()].concat();
-            cache_ops.push(KvOp::Put(key, encode(&Remembered { e_tag: meta.e_tag.clone(), size: meta.size, outcome: outcome.clone() })));
+            let outcome = match read {
+                Ok(outcome) => {
+                    let key = [cache_prefix(&crawler.name), url.clone().into_bytes()].concat();
+                    cache_ops.push(KvOp::Put(key, encode(&Remembered { e_tag: meta.e_tag.clone(), size: meta.size, outcome: outcome.clone() })));
+                    outcome
+                }
+                Err(unreadable) => Err(unreadable),
+            };
             crawled.push((url, relative, outcome, true));
         }
         drop(reads);
@@ -399,6 +412,9 @@ pub(crate) async fn crawl(
         let tables = plan(&files, &include_name, grouping);
         progress(Progress { phase: "writing", done: 0, total: tables.len() });
         for (i, t) in tables.iter().enumerate() {
+            if cancel.load(Ordering::SeqCst) {
+                return Ok(summary);
+            }
             let name = format!("{}{}", crawler.table_prefix.as_deref().unwrap_or_default(), sanitize(&t.name)).to_lowercase();
             let mut location = base.clone();
             for d in &t.root {
