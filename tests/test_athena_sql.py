@@ -2,13 +2,19 @@
 table functions (read_sql_table, describe_table, repair_table, show_create_table), pyathena's
 cursor and SQLAlchemy dialect, the aws CLI, and the query engine's limits."""
 
+import base64
+import gzip
+import io
 import json
+import re
 import time
 import urllib.request
 
 import awswrangler as wr
 import boto3
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 import sqlalchemy
 from pyathena import connect
@@ -81,6 +87,20 @@ def test_wrangler_read_sql_table_with_nested_types(server, lake):
     df = df.sort_values("id").reset_index(drop=True)
     assert [list(t) for t in df["tags"]] == [["a", "b"], [], ["c"]]
     assert sorted(df.columns) == ["amount", "customer", "id", "region", "tags"]
+
+
+def test_wrangler_read_sql_table_without_ctas(server, lake):
+    db, _ = lake
+    df = wr.athena.read_sql_table("orders", database=db, ctas_approach=False, boto3_session=session(server),
+                                  s3_output=f"s3://{RESULTS_BUCKET}/wr-table-{unique('q')}/")
+    df = df.sort_values("id").reset_index(drop=True)
+    assert list(df.columns) == ["id", "customer", "amount", "tags", "region"]
+    assert df["id"].tolist() == [1, 2, 3]
+    assert df["customer"].tolist() == ["ann", "bob", "cy"]
+    assert df["amount"].iloc[:2].tolist() == [10.5, 20.0] and pd.isna(df["amount"].iloc[2])
+    assert df["region"].tolist() == ["eu", "us", "eu"]
+    # Without CTAS the rows come from the result CSV, where an array is Athena's rendering.
+    assert df["tags"].tolist() == ["[a, b]", "[]", "[c]"]
 
 
 def test_wrangler_describe_repair_and_show_create(server, lake):
@@ -224,3 +244,198 @@ def test_history_and_results_survive_a_restart(own_server):
     status = athena.get_query_execution(QueryExecutionId=heavy)["QueryExecution"]["Status"]
     assert status["State"] == "FAILED"
     assert "the server stopped while the query ran" in status["StateChangeReason"]
+
+
+VIEW_PREFIX, VIEW_SUFFIX = "/* Presto View: ", " */"
+
+
+def test_views_are_stored_in_glue_as_athena_stores_them(server, lake):
+    db, _ = lake
+    athena, glue = server.client("athena"), server.client("glue")
+    sql = "SELECT id, customer AS who FROM orders WHERE region = 'eu'"
+    run(athena, f"CREATE VIEW eu_view AS {sql}", database=db)
+    t = glue.get_table(DatabaseName=db, Name="eu_view")["Table"]
+    assert t["TableType"] == "VIRTUAL_VIEW"
+    assert t["Parameters"]["presto_view"] == "true"
+    assert t["ViewExpandedText"] == "/* Presto View */"
+    original = t["ViewOriginalText"]
+    assert original.startswith(VIEW_PREFIX) and original.endswith(VIEW_SUFFIX), original
+    doc = json.loads(base64.b64decode(original[len(VIEW_PREFIX):-len(VIEW_SUFFIX)]))
+    assert doc["originalSql"] == sql
+    assert (doc["catalog"], doc["schema"]) == ("awsdatacatalog", db)
+    assert doc["columns"] == [{"name": "id", "type": "integer"}, {"name": "who", "type": "varchar"}]
+    assert [(c["Name"], c["Type"]) for c in t["StorageDescriptor"]["Columns"]] == [("id", "int"), ("who", "string")]
+
+    # A view written to Glue in that shape by another tool reads through Athena.
+    other = {"originalSql": "SELECT customer FROM orders WHERE id = 2", "catalog": "awsdatacatalog", "schema": db,
+             "columns": [{"name": "customer", "type": "varchar"}], "owner": "someone", "runAsInvoker": False}
+    glue.create_table(DatabaseName=db, TableInput={
+        "Name": "glue_view", "TableType": "VIRTUAL_VIEW",
+        "Parameters": {"presto_view": "true", "comment": "Presto View"},
+        "ViewOriginalText": VIEW_PREFIX + base64.b64encode(json.dumps(other).encode()).decode() + VIEW_SUFFIX,
+        "ViewExpandedText": "/* Presto View */",
+        "StorageDescriptor": {"Columns": [{"Name": "customer", "Type": "string"}], "SerdeInfo": {}},
+    })
+    q = run(athena, "SELECT * FROM glue_view", database=db)
+    assert rows(athena, q["QueryExecutionId"]) == [["customer"], ["bob"]]
+    q = run(athena, "SELECT who FROM eu_view ORDER BY id", database=db)
+    assert rows(athena, q["QueryExecutionId"]) == [["who"], ["ann"], ["cy"]]
+    run(athena, "DROP VIEW eu_view", database=db)
+    run(athena, "DROP VIEW glue_view", database=db)
+
+
+def objects(s3, bucket: str, prefix: str) -> dict:
+    """Key to body of every object under a prefix."""
+    keys = [o["Key"] for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix) for o in page.get("Contents", [])]
+    return {k: s3.get_object(Bucket=bucket, Key=k)["Body"].read() for k in keys}
+
+
+def test_ctas_buckets_are_files_named_as_trino_names_them(server, lake):
+    db, bucket = lake
+    athena, s3 = server.client("athena"), server.client("s3")
+    q = run(athena, f"""CREATE TABLE {db}.bucketed WITH (format = 'PARQUET', partitioned_by = ARRAY['part'], bucketed_by = ARRAY['id'],
+        bucket_count = 4, external_location = 's3://{bucket}/bucketed/')
+        AS SELECT value AS id, concat('p', CAST(value % 2 AS varchar)) AS part FROM generate_series(1, 40)""")
+    qid = q["QueryExecutionId"]
+    files = objects(s3, bucket, "bucketed/")
+    by_partition = {}
+    for key, body in files.items():
+        partition, name = key[len("bucketed/"):].split("/")
+        m = re.fullmatch(r"0000(0\d)_0_[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}_" + qid, name)
+        assert m, name
+        table = pq.read_table(io.BytesIO(body))
+        by_partition.setdefault(partition, []).append((int(m.group(1)), table.num_rows))
+    # bucket_count files in each partition, one a bucket, holding the partition's rows.
+    assert sorted(by_partition) == ["part=p0", "part=p1"]
+    for partition, buckets in by_partition.items():
+        assert sorted(b for b, _ in buckets) == [0, 1, 2, 3], (partition, buckets)
+        assert sum(n for _, n in buckets) == 20
+    # Each id went to exactly one bucket, and the catalog knows the bucketing.
+    t = server.client("glue").get_table(DatabaseName=db, Name="bucketed")["Table"]["StorageDescriptor"]
+    assert (t["BucketColumns"], t["NumberOfBuckets"]) == (["id"], 4)
+    q = run(athena, "SELECT count(*), count(DISTINCT id), sum(id) FROM bucketed", database=db)
+    assert rows(athena, q["QueryExecutionId"])[1] == ["40", "40", "820"]
+    manifest = s3.get_object(Bucket=RESULTS_BUCKET, Key=f"tables/{qid}-manifest.csv")["Body"].read().decode().split()
+    assert sorted(manifest) == sorted(f"s3://{bucket}/{k}" for k in files)
+
+
+@pytest.mark.parametrize("codec", ["SNAPPY", "ZSTD", "GZIP"])
+def test_ctas_parquet_compression_is_in_the_footer(server, lake, codec):
+    db, bucket = lake
+    athena, s3 = server.client("athena"), server.client("s3")
+    name = f"pq_{codec.lower()}"
+    run(athena, f"CREATE TABLE {db}.{name} WITH (format = 'PARQUET', write_compression = '{codec}', external_location = 's3://{bucket}/{name}/') "
+                f"AS SELECT id, customer, amount FROM orders", database=db)
+    files = objects(s3, bucket, f"{name}/")
+    assert files
+    for key, body in files.items():
+        meta = pq.ParquetFile(io.BytesIO(body)).metadata
+        codecs = {meta.row_group(g).column(c).compression for g in range(meta.num_row_groups) for c in range(meta.num_columns)}
+        assert codecs == {codec}, (key, codecs)
+    t = server.client("glue").get_table(DatabaseName=db, Name=name)["Table"]
+    assert t["Parameters"]["parquet.compression"] == codec
+
+
+def test_ctas_text_and_json_files(server, lake):
+    db, bucket = lake
+    athena, s3 = server.client("athena"), server.client("s3")
+    run(athena, f"CREATE TABLE {db}.gz_text WITH (format = 'TEXTFILE', write_compression = 'GZIP', field_delimiter = '|', "
+                f"external_location = 's3://{bucket}/gz_text/') AS SELECT id, customer, amount FROM orders", database=db)
+    files = objects(s3, bucket, "gz_text/")
+    assert files and all(k.endswith(".gz") for k in files), list(files)
+    lines = sorted(line for body in files.values() for line in gzip.decompress(body).decode().splitlines())
+    # The delimiter between fields, and Hive's \N for NULL.
+    assert lines == ["1|ann|10.5", "2|bob|20.0", "3|cy|\\N"]
+
+    run(athena, f"CREATE TABLE {db}.plain_text WITH (format = 'TEXTFILE', write_compression = 'NONE', field_delimiter = ',', "
+                f"external_location = 's3://{bucket}/plain_text/') AS SELECT id, customer FROM orders", database=db)
+    files = objects(s3, bucket, "plain_text/")
+    assert files and not any(k.endswith(".gz") for k in files), list(files)
+    assert sorted(line for body in files.values() for line in body.decode().splitlines()) == ["1,ann", "2,bob", "3,cy"]
+
+    run(athena, f"CREATE TABLE {db}.as_json WITH (format = 'JSON', write_compression = 'NONE', "
+                f"external_location = 's3://{bucket}/as_json/') AS SELECT id, customer, tags FROM orders", database=db)
+    files = objects(s3, bucket, "as_json/")
+    records = sorted((json.loads(line) for body in files.values() for line in body.decode().splitlines()), key=lambda r: r["id"])
+    assert records == [{"id": 1, "customer": "ann", "tags": ["a", "b"]}, {"id": 2, "customer": "bob", "tags": []},
+                       {"id": 3, "customer": "cy", "tags": ["c"]}]
+    q = run(athena, "SELECT id, customer FROM as_json ORDER BY id", database=db)
+    assert rows(athena, q["QueryExecutionId"]) == [["id", "customer"], ["1", "ann"], ["2", "bob"], ["3", "cy"]]
+
+
+HEAVY = "SELECT COUNT(*) FROM generate_series(1, 300000) a CROSS JOIN generate_series(1, 300000) b WHERE (a.value * b.value) % 7 = 3"
+
+
+def state(athena, qid: str) -> str:
+    return athena.get_query_execution(QueryExecutionId=qid)["QueryExecution"]["Status"]["State"]
+
+
+def test_statistics_of_scans_and_of_a_queued_query(workdir):
+    s = Server(workdir / "stats-data", workdir / "stats.log", extra_args=("--max-queries", "1")).start()
+    try:
+        athena, s3 = s.client("athena"), s.client("s3")
+        bucket = unique("scan")
+        s3.create_bucket(Bucket=bucket)
+        csv = [("".join(f"{i},name {i}\n" for i in range(n))).encode() for n in (500, 70)]
+        for i, body in enumerate(csv):
+            s3.put_object(Bucket=bucket, Key=f"csv/part-{i}.csv", Body=body)
+        buf = io.BytesIO()
+        pq.write_table(pa.table({"id": pa.array(range(2000), pa.int64()), "name": [f"name {i}" for i in range(2000)]}), buf)
+        s3.put_object(Bucket=bucket, Key="parquet/part-0.parquet", Body=buf.getvalue())
+        run(athena, "CREATE DATABASE scans")
+        run(athena, f"CREATE EXTERNAL TABLE scans.c (id int, name string) ROW FORMAT DELIMITED FIELDS TERMINATED BY ',' LOCATION 's3://{bucket}/csv/'")
+        run(athena, f"CREATE EXTERNAL TABLE scans.p (id bigint, name string) STORED AS PARQUET LOCATION 's3://{bucket}/parquet/'")
+        # A full scan reads every byte of the table's files, once.
+        q = run(athena, "SELECT * FROM scans.c")
+        assert q["Statistics"]["DataScannedInBytes"] == sum(len(b) for b in csv)
+        q = run(athena, "SELECT * FROM scans.p")
+        assert q["Statistics"]["DataScannedInBytes"] == len(buf.getvalue())
+
+        heavy = athena.start_query_execution(QueryString=HEAVY)["QueryExecutionId"]
+        deadline = time.monotonic() + 60
+        while state(athena, heavy) != "RUNNING":
+            assert time.monotonic() < deadline
+            time.sleep(0.02)  # polling the query state
+        light = athena.start_query_execution(QueryString="SELECT 1")["QueryExecutionId"]
+        submitted = time.monotonic()
+        # With one query at a time, the second waits for as long as the first runs.
+        while time.monotonic() - submitted < 0.3:
+            assert state(athena, light) == "QUEUED"
+            time.sleep(0.02)
+        waited_ms = (time.monotonic() - submitted) * 1000
+        athena.stop_query_execution(QueryExecutionId=heavy)
+        q = wait_query(athena, light)
+        assert q["Status"]["State"] == "SUCCEEDED"
+        st = q["Statistics"]
+        for k in ("EngineExecutionTimeInMillis", "QueryPlanningTimeInMillis", "QueryQueueTimeInMillis", "ServicePreProcessingTimeInMillis",
+                  "ServiceProcessingTimeInMillis", "TotalExecutionTimeInMillis"):
+            assert isinstance(st[k], int) and st[k] >= 0, (k, st)
+        assert st["QueryQueueTimeInMillis"] > 0
+        assert st["ServicePreProcessingTimeInMillis"] + st["QueryQueueTimeInMillis"] + 1 >= waited_ms, st
+        assert st["TotalExecutionTimeInMillis"] == (st["ServicePreProcessingTimeInMillis"] + st["QueryQueueTimeInMillis"]
+                                                   + st["EngineExecutionTimeInMillis"] + st["ServiceProcessingTimeInMillis"]), st
+        assert st["TotalExecutionTimeInMillis"] >= st["EngineExecutionTimeInMillis"] >= st["QueryPlanningTimeInMillis"]
+        h = athena.get_query_execution(QueryExecutionId=heavy)["QueryExecution"]
+        assert h["Status"]["State"] == "CANCELLED"
+        assert h["Statistics"]["EngineExecutionTimeInMillis"] >= 300
+        assert h["Statistics"]["TotalExecutionTimeInMillis"] >= h["Statistics"]["EngineExecutionTimeInMillis"]
+    finally:
+        assert s.stop() == 0
+
+
+def test_the_query_timeout_fails_a_long_query(workdir):
+    s = Server(workdir / "timeout-data", workdir / "timeout.log", extra_args=("--query-timeout-secs", "1")).start()
+    try:
+        athena = s.client("athena")
+        qid = athena.start_query_execution(QueryString=HEAVY)["QueryExecutionId"]
+        q = wait_query(athena, qid)
+        assert q["Status"]["State"] == "FAILED"
+        reason = q["Status"]["StateChangeReason"]
+        assert reason.startswith("EXCEEDED_TIME_LIMIT: Query exceeded the maximum execution time of 1.00s"), reason
+        assert q["Status"]["AthenaError"]["ErrorMessage"] == reason
+        assert q["Statistics"]["EngineExecutionTimeInMillis"] >= 1000
+        # A quick query still runs under the same limit.
+        q = run(athena, "SELECT 42")
+        assert rows(athena, q["QueryExecutionId"]) == [["_col0"], ["42"]]
+    finally:
+        assert s.stop() == 0

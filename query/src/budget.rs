@@ -1,7 +1,8 @@
 //! What one query may use and what it used: a memory pool per query that also draws on the
 //! budget of all queries together, and object stores that count the bytes a query reads (its
-//! `DataScannedInBytes`).
+//! `DataScannedInBytes`): each byte of each object once, however often it is read.
 
+use std::collections::HashMap;
 use std::fmt;
 use std::ops::Range;
 use std::sync::Arc;
@@ -159,11 +160,50 @@ impl MemoryPool for QueryPool {
     }
 }
 
+/// The bytes of objects a query read. A byte read twice (a Parquet footer is read to plan the
+/// scan and again by it; ranges of a split file meet at their edges) counts once, so a full scan
+/// reads as the size of its files.
+#[derive(Debug, Default)]
+pub struct Scanned {
+    /// The ranges read of each object, sorted and apart.
+    read: std::sync::Mutex<HashMap<String, Vec<Range<u64>>>>,
+    total: AtomicU64,
+}
+
+impl Scanned {
+    pub fn bytes(&self) -> u64 {
+        self.total.load(Ordering::Relaxed)
+    }
+
+    fn add(&self, object: &str, range: Range<u64>) {
+        if range.is_empty() {
+            return;
+        }
+        let mut read = self.read.lock().unwrap_or_else(|p| p.into_inner());
+        let ranges = read.entry(object.to_string()).or_default();
+        let (mut start, mut end, mut known) = (range.start, range.end, 0);
+        let mut kept = Vec::with_capacity(ranges.len() + 1);
+        for r in ranges.drain(..) {
+            if r.end < range.start || r.start > range.end {
+                kept.push(r);
+            } else {
+                known += r.end.min(range.end).saturating_sub(r.start.max(range.start));
+                start = start.min(r.start);
+                end = end.max(r.end);
+            }
+        }
+        kept.push(start..end);
+        kept.sort_by_key(|r| r.start);
+        *ranges = kept;
+        self.total.fetch_add(range.end - range.start - known, Ordering::Relaxed);
+    }
+}
+
 /// Hands out the stores of an inner registry, wrapped to count what is read.
 #[derive(Debug)]
 pub struct CountingRegistry {
     pub inner: Arc<dyn ObjectStoreRegistry>,
-    pub scanned: Arc<AtomicU64>,
+    pub scanned: Arc<Scanned>,
 }
 
 impl ObjectStoreRegistry for CountingRegistry {
@@ -176,15 +216,19 @@ impl ObjectStoreRegistry for CountingRegistry {
     }
 
     fn get_store(&self, url: &Url) -> DfResult<Arc<dyn ObjectStore>> {
-        Ok(Arc::new(CountingStore { inner: self.inner.get_store(url)?, scanned: self.scanned.clone() }))
+        // Callers name a store by a table's URL or by the bucket's alone: the bucket names it.
+        let store = format!("{}://{}/", url.scheme(), url.host_str().unwrap_or_default());
+        Ok(Arc::new(CountingStore { inner: self.inner.get_store(url)?, url: store, scanned: self.scanned.clone() }))
     }
 }
 
-/// An object store that adds the bytes it returns from reads to a counter.
+/// An object store that records the bytes it returns from reads.
 #[derive(Debug)]
 struct CountingStore {
     inner: Arc<dyn ObjectStore>,
-    scanned: Arc<AtomicU64>,
+    /// The store's bucket as a URL (`s3://bucket/`), which with a path names an object.
+    url: String,
+    scanned: Arc<Scanned>,
 }
 
 impl fmt::Display for CountingStore {
@@ -205,19 +249,23 @@ impl ObjectStore for CountingStore {
 
     async fn get_opts(&self, location: &Path, options: GetOptions) -> object_store::Result<GetResult> {
         let mut result = self.inner.get_opts(location, options).await?;
+        let object = format!("{}{location}", self.url);
         match result.payload {
             GetResultPayload::Stream(stream) => {
+                // Chunks arrive in order from the start of the range.
                 let scanned = self.scanned.clone();
+                let mut at = result.range.start;
                 let counted = stream.map(move |chunk| {
                     if let Ok(c) = &chunk {
-                        scanned.fetch_add(c.len() as u64, Ordering::Relaxed);
+                        scanned.add(&object, at..at + c.len() as u64);
+                        at += c.len() as u64;
                     }
                     chunk
                 });
                 result.payload = GetResultPayload::Stream(counted.boxed());
             }
             other => {
-                self.scanned.fetch_add(result.range.end - result.range.start, Ordering::Relaxed);
+                self.scanned.add(&object, result.range.clone());
                 result.payload = other;
             }
         }
@@ -226,7 +274,10 @@ impl ObjectStore for CountingStore {
 
     async fn get_ranges(&self, location: &Path, ranges: &[Range<u64>]) -> object_store::Result<Vec<Bytes>> {
         let parts = self.inner.get_ranges(location, ranges).await?;
-        self.scanned.fetch_add(parts.iter().map(|p| p.len() as u64).sum(), Ordering::Relaxed);
+        let object = format!("{}{location}", self.url);
+        for (range, part) in ranges.iter().zip(&parts) {
+            self.scanned.add(&object, range.start..range.start + part.len() as u64);
+        }
         Ok(parts)
     }
 
@@ -244,5 +295,26 @@ impl ObjectStore for CountingStore {
 
     async fn copy_opts(&self, from: &Path, to: &Path, options: CopyOptions) -> object_store::Result<()> {
         self.inner.copy_opts(from, to, options).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bytes_read_twice_count_once() {
+        let s = Scanned::default();
+        s.add("s3://b/f", 90..100);
+        s.add("s3://b/f", 0..100);
+        assert_eq!(s.bytes(), 100);
+        s.add("s3://b/f", 50..120);
+        s.add("s3://b/g", 50..120);
+        assert_eq!(s.bytes(), 190);
+        s.add("s3://b/h", 0..10);
+        s.add("s3://b/h", 20..30);
+        s.add("s3://b/h", 5..25);
+        s.add("s3://b/h", 10..20);
+        assert_eq!(s.bytes(), 220);
     }
 }

@@ -6,7 +6,7 @@
 //! DataFusion's memory pool bounds what they hold together, spilling where it can.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -133,6 +133,16 @@ pub struct QueryExecution {
     pub execution_parameters: Vec<String>,
     #[serde(default)]
     pub planning_ms: u64,
+    /// From submission to the query's task starting (Athena's `ServicePreProcessingTimeInMillis`).
+    #[serde(default)]
+    pub preprocessing_ms: u64,
+    /// From the engine's end to the final state being recorded (`ServiceProcessingTimeInMillis`).
+    #[serde(default)]
+    pub service_ms: u64,
+    /// From submission to the final state: preprocessing, queue, engine and service times
+    /// together (`TotalExecutionTimeInMillis`). Zero until the query ends.
+    #[serde(default)]
+    pub total_ms: u64,
 }
 
 /// What StartQueryExecution asks for.
@@ -214,6 +224,31 @@ struct Live {
     cancel: CancelToken,
     /// Drops the query's task (and with it every stream and buffer it holds) when it next yields.
     abort: Option<tokio::task::AbortHandle>,
+    /// When it was submitted.
+    since: Instant,
+}
+
+fn millis(d: Duration) -> u64 {
+    d.as_millis().min(u64::MAX as u128) as u64
+}
+
+/// The times of an execution: submitted, its task started, it got a permit, the engine ended.
+struct Times {
+    submitted: Instant,
+    started: Instant,
+    admitted: Instant,
+    ended: Instant,
+}
+
+impl Times {
+    /// Fills the record's times so that they add up to the total, as Athena's do.
+    fn record(&self, q: &mut QueryExecution) {
+        q.preprocessing_ms = millis(self.started - self.submitted);
+        q.queue_ms = millis(self.admitted - self.started);
+        q.engine_ms = millis(self.ended - self.admitted);
+        q.total_ms = millis(self.submitted.elapsed()).max(q.preprocessing_ms + q.queue_ms + q.engine_ms);
+        q.service_ms = q.total_ms - q.preprocessing_ms - q.queue_ms - q.engine_ms;
+    }
 }
 
 fn now() -> f64 {
@@ -351,24 +386,33 @@ impl Engine {
             substatement_type,
             execution_parameters: request.execution_parameters.clone(),
             planning_ms: 0,
+            preprocessing_ms: 0,
+            service_ms: 0,
+            total_ms: 0,
         };
         self.save(&q)?;
         // Once its id is returned, the execution exists, crash or not.
         self.inner.kv.flush().await?;
         let cancel = CancelToken::default();
-        self.inner.live.lock().unwrap_or_else(|p| p.into_inner()).insert(id.clone(), Live { q, cancel: cancel.clone(), abort: None });
+        let submitted = Instant::now();
+        self.inner
+            .live
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(id.clone(), Live { q, cancel: cancel.clone(), abort: None, since: submitted });
         let engine = self.clone();
         let task_id = id.clone();
         let guard = TaskGuard::new(&self.inner.tasks);
         let task = self.inner.handle.spawn(async move {
             let _guard = guard;
-            let queued = Instant::now();
+            let started = Instant::now();
             let _permit = engine.inner.permits.clone().acquire_owned().await;
+            let admitted = Instant::now();
             engine.update(&task_id, |q| {
                 q.state = QueryState::Running;
-                q.queue_ms = queued.elapsed().as_millis() as u64;
+                q.preprocessing_ms = millis(started - submitted);
+                q.queue_ms = millis(admitted - started);
             });
-            let started = Instant::now();
             let span = tracing::info_span!("query", id = %task_id);
             let outcome = {
                 let _enter = span.enter();
@@ -378,7 +422,7 @@ impl Engine {
                     Err(e) => Err(e),
                 }
             };
-            engine.finish(&task_id, outcome, started.elapsed().as_millis() as u64).await;
+            engine.finish(&task_id, outcome, Times { submitted, started, admitted, ended: Instant::now() }).await;
         });
         if let Some(entry) = self.inner.live.lock().unwrap_or_else(|p| p.into_inner()).get_mut(&id) {
             entry.abort = Some(task.abort_handle());
@@ -394,12 +438,11 @@ impl Engine {
         }
     }
 
-    async fn finish(&self, id: &str, outcome: Result<Outcome>, engine_ms: u64) {
+    async fn finish(&self, id: &str, outcome: Result<Outcome>, times: Times) {
         let finished = {
             let mut live = self.inner.live.lock().unwrap_or_else(|p| p.into_inner());
             // Absent means it was cancelled meanwhile: the cancellation already recorded it.
             live.remove(id).map(|Live { mut q, .. }| {
-                q.engine_ms = engine_ms;
                 q.completed = Some(now());
                 match outcome {
                     Ok(o) => {
@@ -418,6 +461,7 @@ impl Engine {
                         q.state_change_reason = Some(reason);
                     }
                 }
+                times.record(&mut q);
                 q
             })
         };
@@ -468,10 +512,19 @@ impl Engine {
     pub async fn stop(&self, id: &str) -> Result<()> {
         let cancelled = {
             let mut live = self.inner.live.lock().unwrap_or_else(|p| p.into_inner());
-            live.remove(id).map(|Live { mut q, cancel, abort }| {
+            live.remove(id).map(|Live { mut q, cancel, abort, since }| {
                 cancel.cancel();
                 if let Some(h) = abort {
                     h.abort();
+                }
+                // A query stopped in the queue spent the rest of its time there; a running one,
+                // in the engine.
+                q.total_ms = millis(since.elapsed()).max(q.preprocessing_ms + q.queue_ms);
+                let rest = q.total_ms - q.preprocessing_ms - q.queue_ms;
+                if q.state == QueryState::Running {
+                    q.engine_ms = rest;
+                } else {
+                    q.queue_ms += rest;
                 }
                 q.state = QueryState::Cancelled;
                 q.state_change_reason = Some("Query was cancelled by the user".into());
@@ -576,11 +629,16 @@ impl Engine {
     /// A session for one query. With a token, every operator of its plans checks it (see
     /// [`crate::cancel`]).
     pub(crate) fn session(&self, database: Option<&str>, cancel: Option<CancelToken>) -> Result<SessionContext> {
-        self.session_with(database, cancel, Arc::new(AtomicU64::new(0)))
+        self.session_with(database, cancel, Arc::new(crate::budget::Scanned::default()))
     }
 
     /// A session whose reads add to `scanned`.
-    pub(crate) fn session_with(&self, database: Option<&str>, cancel: Option<CancelToken>, scanned: Arc<AtomicU64>) -> Result<SessionContext> {
+    pub(crate) fn session_with(
+        &self,
+        database: Option<&str>,
+        cancel: Option<CancelToken>,
+        scanned: Arc<crate::budget::Scanned>,
+    ) -> Result<SessionContext> {
         let shared = &self.inner.df_runtime;
         let runtime = Arc::new(RuntimeEnv {
             memory_pool: Arc::new(datafusion::execution::memory_pool::TrackConsumersPool::new(
@@ -658,12 +716,12 @@ impl Engine {
     }
 
     async fn run(&self, id: &str, plan: Plan, request: &StartQuery, output_dir: &str, cancel: CancelToken) -> Result<Outcome> {
-        let scanned = Arc::new(AtomicU64::new(0));
+        let scanned = Arc::new(crate::budget::Scanned::default());
         let ctx = self.session_with(request.database.as_deref(), Some(cancel.clone()), scanned.clone())?;
         let timeout = self.inner.config.timeout;
         match tokio::time::timeout(timeout, self.execute(id, plan, request, output_dir, &ctx)).await {
             Ok(outcome) => outcome.map(|mut o| {
-                o.scanned = scanned.load(Ordering::Relaxed);
+                o.scanned = scanned.bytes();
                 o
             }),
             Err(_) => {

@@ -29,6 +29,9 @@ pub enum Error {
     /// The query ran longer than allowed.
     #[error("{0}")]
     Timeout(String),
+    /// A Hive DDL statement failed: the message is Hive's, which Athena reports as it is.
+    #[error("{message}")]
+    Hive { kind: ErrorKind, message: String },
 }
 
 impl Error {
@@ -54,6 +57,7 @@ impl Error {
             },
             Error::Internal(_) => ErrorKind::Internal,
             Error::Timeout(_) => ErrorKind::ResourceExhausted,
+            Error::Hive { kind, .. } => *kind,
         }
     }
 
@@ -63,6 +67,12 @@ impl Error {
         match self {
             Error::DataFusion(e) => {
                 let root = e.find_root();
+                // A function that names Trino's error already says it as Athena would.
+                if let DataFusionError::Execution(m) = root
+                    && m.starts_with(crate::functions::INVALID_ARGUMENT)
+                {
+                    return m.clone();
+                }
                 let text = match root {
                     // The pool's own message first, then which operators held the memory.
                     DataFusionError::ResourcesExhausted(detail) => match detail.split_once("\nError: ") {
@@ -102,6 +112,7 @@ impl Error {
                 format!("{name}: {text}")
             }
             Error::Timeout(m) => format!("EXCEEDED_TIME_LIMIT: {m}"),
+            Error::Hive { message, .. } => message.clone(),
             Error::InvalidInput(m) if m.starts_with("line ") => format!("SYNTAX_ERROR: {m}"),
             Error::InvalidInput(m) => format!("NOT_SUPPORTED: {m}"),
             Error::Catalog(e) => format!("{}: {e}", if e.kind() == catalog::ErrorKind::NotFound { "ENTITY_NOT_FOUND" } else { "CATALOG_ERROR" }),

@@ -35,6 +35,11 @@ fn already_exists(what: String) -> Error {
     Error::Catalog(catalog::Error::AlreadyExists(what))
 }
 
+/// Hive's error for a database that is not there, as Athena reports it.
+fn no_database(name: &str) -> Error {
+    Error::Hive { kind: crate::ErrorKind::NotFound, message: format!("FAILED: SemanticException [Error 10072]: Database does not exist: {name}") }
+}
+
 /// The lines of a physical plan, indented by depth, without the operators Minerva adds to stop
 /// queries; with metrics after EXPLAIN ANALYZE ran it.
 fn render_plan(plan: &std::sync::Arc<dyn datafusion::physical_plan::ExecutionPlan>, metrics: bool, depth: usize, out: &mut Vec<String>) {
@@ -297,10 +302,16 @@ impl Engine {
             }
             Plan::DropDatabase { name, if_exists, cascade } => {
                 if catalog.get_database(&name).is_err() {
-                    return if if_exists { Ok(Outcome::default()) } else { Err(not_found(format!("Database {name} not found"))) };
+                    return if if_exists { Ok(Outcome::default()) } else { Err(no_database(&name)) };
                 }
                 if !cascade && !catalog.list_tables(&name, None)?.is_empty() {
-                    return Err(Error::InvalidInput(format!("Database {name} is not empty. One or more tables exist.")));
+                    return Err(Error::Hive {
+                        kind: crate::ErrorKind::InvalidInput,
+                        message: format!(
+                            "FAILED: Execution Error, return code 1 from org.apache.hadoop.hive.ql.exec.DDLTask. \
+                             InvalidOperationException(message:Database {name} is not empty. One or more tables exist.)"
+                        ),
+                    });
                 }
                 catalog.delete_database(&name).await?;
                 Ok(Outcome::default())
@@ -457,7 +468,7 @@ impl Engine {
 
     fn show_tables(&self, request: &StartQuery, database: Option<String>, pattern: Option<String>, views: bool, column: &str) -> Result<Outcome> {
         let db = database.or_else(|| request.database.clone()).unwrap_or_else(|| "default".into()).to_lowercase();
-        self.inner.catalog.get_database(&db).map_err(|_| not_found(format!("Database {db} not found")))?;
+        self.inner.catalog.get_database(&db).map_err(|_| no_database(&db))?;
         let mut names: Vec<String> = self
             .inner
             .catalog
@@ -479,6 +490,17 @@ impl Engine {
             return if t.if_not_exists { Ok(Outcome::default()) } else { Err(already_exists(format!("Table {db}.{} already exists", t.name.name))) };
         }
         let location = t.location.clone().ok_or_else(|| Error::InvalidInput("line 1:1: a LOCATION is required for external tables".into()))?;
+        if let Some(lines) = t.format.serde_properties.get("line.delim")
+            && lines != "\n"
+        {
+            return Err(Error::Hive {
+                kind: crate::ErrorKind::InvalidInput,
+                message: format!(
+                    "FAILED: SemanticException LINES TERMINATED BY only supports newline '\\n' right now. Error encountered near token {}",
+                    quote(lines)
+                ),
+            });
+        }
         parse_s3_url(&location)?;
         let mut seen = BTreeSet::new();
         for c in t.columns.iter().chain(&t.partitioned_by) {

@@ -12,7 +12,6 @@ use datafusion::arrow::datatypes::{Field, Schema};
 use datafusion::catalog::{CatalogProvider, SchemaProvider, TableProvider};
 use datafusion::common::{DataFusionError, Result as DfResult};
 use datafusion::datasource::file_format::FileFormat;
-use datafusion::datasource::file_format::csv::CsvFormat;
 use datafusion::datasource::file_format::file_compression_type::FileCompressionType;
 use datafusion::datasource::file_format::json::JsonFormat;
 use datafusion::datasource::file_format::parquet::ParquetFormat;
@@ -23,6 +22,7 @@ use storage::{BucketStore, Store};
 use stores::Registry;
 use url::Url;
 
+use crate::delimited::{DelimitedFormat, Dialect};
 use crate::partitioned::PartitionedTable;
 use crate::text::{TextOptions, TextTable};
 use crate::types::hive_to_arrow;
@@ -209,14 +209,21 @@ fn file_format(table: &Table, detected: Option<FileCompressionType>) -> DfResult
         } else {
             params.get("field.delim").or_else(|| params.get("serialization.format")).cloned().unwrap_or_else(|| "\u{1}".into())
         };
-        let delimiter = match delimiter.as_str() {
-            "\\t" => b'\t',
-            d if d.len() == 1 => d.as_bytes()[0],
-            // Hive stores the default Ctrl-A separator as its decimal code.
-            "1" => 1,
-            d => return Err(plan_err(table, format!("unsupported field delimiter {d:?}"))),
+        // Hive reads a number as a byte's code (the default Ctrl-A is stored as "1"), anything
+        // else as its first character.
+        let delimiter = if delimiter == "\\t" {
+            b'\t'
+        } else if let Ok(code) = delimiter.parse::<i8>() {
+            code as u8
+        } else if delimiter.len() == 1 {
+            delimiter.as_bytes()[0]
+        } else {
+            return Err(plan_err(table, format!("unsupported field delimiter {delimiter:?}")));
         };
         let quote = if open_csv { params.get("quoteChar").and_then(|q| q.bytes().next()).unwrap_or(b'"') } else { b'"' };
+        // LazySimpleSerDe's escape character protects delimiters anywhere in a field (see
+        // `crate::delimited` for how it meets quotes).
+        let escape = if open_csv { None } else { params.get("escape.delim").and_then(|e| e.bytes().next()) };
         let skip = table.parameters.get("skip.header.line.count").map(|s| s.trim()).unwrap_or("0");
         let has_header = match skip {
             "0" => false,
@@ -226,22 +233,19 @@ fn file_format(table: &Table, detected: Option<FileCompressionType>) -> DfResult
         // LazySimpleSerDe does not know quotes; files written by pandas and most tools do quote
         // fields that hold the delimiter or a newline. Honouring the quotes reads such files the
         // way their writer meant, which is what users of these files expect.
-        // Hive reads a row with fewer fields than columns as NULLs for the rest.
-        let format = CsvFormat::default()
-            .with_delimiter(delimiter)
-            .with_quote(quote)
-            .with_has_header(has_header)
-            .with_newlines_in_values(true)
-            .with_truncated_rows(true)
-            .with_file_compression_type(compression);
-        // Fields are text converted to the columns' types (see `crate::text`); LazySimpleSerDe
-        // writes NULL as `\N` (or what `serialization.null.format` says).
+        // The reader keeps an empty field as '' and reads a field missing from a short row as
+        // NULL, as Hive does (see `crate::delimited`).
+        let format = Arc::new(DelimitedFormat::new(Dialect { delimiter, quote, escape, has_header }, compression));
+        // Fields are text converted to the columns' types (see `crate::text`): an empty field is
+        // '' in a string column and NULL in any other. LazySimpleSerDe also reads `\N` (or what
+        // `serialization.null.format` says) as NULL; OpenCSVSerde has no NULL marker.
         let text = TextOptions {
             null: if open_csv { None } else { Some(params.get("serialization.null.format").cloned().unwrap_or_else(|| "\\N".into())) },
             collection: params.get("collection.delim").cloned().unwrap_or_else(|| "\u{2}".into()),
             map_key: params.get("mapkey.delim").cloned().unwrap_or_else(|| "\u{3}".into()),
+            escape: escape.map(char::from),
         };
-        return Ok((Arc::new(format), Some(text)));
+        return Ok((format, Some(text)));
     }
     Err(plan_err(table, format!("unsupported SerDe {library:?} / input format {input:?}")))
 }

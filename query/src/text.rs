@@ -1,11 +1,14 @@
 //! Delimited text read the way Hive's LazySimpleSerDe reads it: every field is text first, then
 //! converted to the column's type; a field that does not convert is NULL rather than an error,
 //! `\N` (or `serialization.null.format`) is NULL, and arrays, maps and structs are split on the
-//! collection (`\x02`) and map-key (`\x03`) delimiters.
+//! collection (`\x02`) and map-key (`\x03`) delimiters. With an escape character
+//! (`ESCAPED BY`), an escaped delimiter is text, and the escape is removed from values.
 //!
-//! [`TextTable`] wraps a table whose file columns are all read as strings and converts them
-//! above the scan; filters on columns that need no conversion (strings, partition keys) still
-//! reach the inner table, so partitions are still pruned.
+//! [`TextTable`] wraps a table whose file columns are all read as strings (by
+//! [`crate::delimited`], which keeps escapes in the text) and converts them above the scan; filters
+//! on columns that need no conversion (strings, partition keys) still reach the inner table, so
+//! partitions are still pruned. An empty field converts to '' in a string column, to an empty
+//! array or map in a collection column and to NULL in any other.
 
 use std::sync::Arc;
 
@@ -31,12 +34,60 @@ pub struct TextOptions {
     pub null: Option<String>,
     pub collection: String,
     pub map_key: String,
+    /// `escape.delim`: the character that makes the next one plain text.
+    pub escape: Option<char>,
 }
 
 impl Default for TextOptions {
     fn default() -> Self {
-        TextOptions { null: Some("\\N".into()), collection: "\u{2}".into(), map_key: "\u{3}".into() }
+        TextOptions { null: Some("\\N".into()), collection: "\u{2}".into(), map_key: "\u{3}".into(), escape: None }
     }
+}
+
+/// Splits on a separator, except where the escape character protects it. The pieces keep their
+/// escapes (a nested value is split again).
+fn split_escaped<'a>(s: &'a str, sep: &str, escape: Option<char>) -> Vec<&'a str> {
+    let Some(escape) = escape else { return s.split(sep).collect() };
+    if sep.is_empty() {
+        return vec![s];
+    }
+    let mut out = Vec::new();
+    let (mut start, mut chars) = (0, s.char_indices());
+    while let Some((i, c)) = chars.next() {
+        if c == escape {
+            chars.next();
+        } else if s[i..].starts_with(sep) {
+            out.push(&s[start..i]);
+            start = i + sep.len();
+            // Skip the rest of a separator longer than one character.
+            for _ in 1..sep.chars().count() {
+                chars.next();
+            }
+        }
+    }
+    out.push(&s[start..]);
+    out
+}
+
+/// Removes escapes as LazySimpleSerDe does: `\n` and `\r` are the line breaks, any other escaped
+/// character is itself.
+fn unescape(s: &str, escape: Option<char>) -> String {
+    let Some(escape) = escape.filter(|e| s.contains(*e)) else { return s.to_string() };
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        if c != escape {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('n') => out.push('\n'),
+            Some('r') => out.push('\r'),
+            Some(other) => out.push(other),
+            None => out.push(c),
+        }
+    }
+    out
 }
 
 /// Converts one string field to a type, Hive's way.
@@ -47,10 +98,17 @@ fn convert(values: &StringArray, to: &DataType, options: &TextOptions, level: us
         None => values.clone(),
     };
     let safe = CastOptions { safe: true, ..Default::default() };
+    // Plain values lose their escapes; nested ones are split first and keep them until then.
+    let plain = |values: &StringArray| -> StringArray {
+        match options.escape {
+            Some(e) => values.iter().map(|v| v.map(|s| unescape(s, Some(e)))).collect(),
+            None => values.clone(),
+        }
+    };
     match to {
-        DataType::Utf8 => Ok(Arc::new(values)),
+        DataType::Utf8 => Ok(Arc::new(plain(&values))),
         DataType::Boolean => {
-            let b: datafusion::arrow::array::BooleanArray = values
+            let b: datafusion::arrow::array::BooleanArray = plain(&values)
                 .iter()
                 .map(|v| {
                     v.and_then(|s| match s.trim().to_ascii_lowercase().as_str() {
@@ -69,7 +127,7 @@ fn convert(values: &StringArray, to: &DataType, options: &TextOptions, level: us
                 match v {
                     Some(s) => {
                         if !s.is_empty() {
-                            parts.extend(s.split(sep.as_str()).map(str::to_string));
+                            parts.extend(split_escaped(s, &sep, options.escape).into_iter().map(str::to_string));
                         }
                         valid.push(true);
                     }
@@ -88,13 +146,16 @@ fn convert(values: &StringArray, to: &DataType, options: &TextOptions, level: us
         DataType::Map(entries, sorted) => {
             let DataType::Struct(kv) = entries.data_type() else { return exec_err!("malformed map type") };
             let sep = nested_separator(options, level);
-            let key_sep = if level == 0 { options.map_key.clone() } else { nested_separator(options, level + 1) };
+            let key_sep = nested_separator(options, level + 1);
             let (mut lengths, mut keys, mut vals, mut valid) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
             for v in values.iter() {
                 let mut n = 0;
                 if let Some(s) = v {
-                    for entry in s.split(sep.as_str()).filter(|e| !e.is_empty()) {
-                        let (k, x) = entry.split_once(key_sep.as_str()).unwrap_or((entry, ""));
+                    for entry in split_escaped(s, &sep, options.escape).into_iter().filter(|e| !e.is_empty()) {
+                        // The key ends at the first key separator; the value is the rest.
+                        let mut kv = split_escaped(entry, &key_sep, options.escape).into_iter();
+                        let k = kv.next().unwrap_or_default();
+                        let x = entry.get(k.len() + key_sep.len()..).unwrap_or_default();
                         keys.push(k.to_string());
                         vals.push(x.to_string());
                         n += 1;
@@ -117,7 +178,10 @@ fn convert(values: &StringArray, to: &DataType, options: &TextOptions, level: us
             let mut columns: Vec<Vec<Option<String>>> = vec![Vec::with_capacity(values.len()); fields.len()];
             let mut valid = Vec::with_capacity(values.len());
             for v in values.iter() {
-                let mut parts = v.map(|s| s.split(sep.as_str()).map(str::to_string).collect::<Vec<_>>()).unwrap_or_default().into_iter();
+                let mut parts = v
+                    .map(|s| split_escaped(s, &sep, options.escape).into_iter().map(str::to_string).collect::<Vec<_>>())
+                    .unwrap_or_default()
+                    .into_iter();
                 for c in columns.iter_mut() {
                     c.push(if v.is_some() { parts.next() } else { None });
                 }
@@ -137,16 +201,18 @@ fn convert(values: &StringArray, to: &DataType, options: &TextOptions, level: us
             Ok(Arc::new(b))
         }
         t => {
-            let array: ArrayRef = Arc::new(values);
+            let array: ArrayRef = Arc::new(plain(&values));
             Ok(cast_with_options(&array, t, &safe)?)
         }
     }
 }
 
-/// Hive's separators by nesting level: the collection delimiter, then \x03, \x04, …
+/// Hive's separators by nesting level: the collection delimiter, the map-key delimiter, then
+/// \x04, \x05, …
 fn nested_separator(options: &TextOptions, level: usize) -> String {
     match level {
         0 => options.collection.clone(),
+        1 => options.map_key.clone(),
         n => char::from_u32(2 + n as u32).map(|c| c.to_string()).unwrap_or_default(),
     }
 }
@@ -240,17 +306,24 @@ impl TableProvider for TextTable {
     ) -> Result<Arc<dyn ExecutionPlan>> {
         let pushed: Vec<Expr> = filters.iter().filter(|f| self.pushable(f)).cloned().collect();
         let limit = if pushed.len() == filters.len() { limit } else { None };
-        let input = self.inner.scan(state, projection, &pushed, limit).await?;
         let indices: Vec<usize> = match projection {
             Some(p) => p.clone(),
             None => (0..self.schema.fields().len()).collect(),
         };
+        // The inner table returns each wanted column once, in table order.
+        let mut inner_projection: Vec<usize> = indices.clone();
+        inner_projection.sort_unstable();
+        inner_projection.dedup();
+        let input = self.inner.scan(state, Some(&inner_projection), &pushed, limit).await?;
         let input_schema = input.schema();
         let config = Arc::new(state.config_options().clone());
         let mut exprs = Vec::with_capacity(indices.len());
-        for (position, i) in indices.iter().enumerate() {
+        for i in &indices {
             let field = self.schema.field(*i);
-            let column: Arc<dyn datafusion::physical_plan::PhysicalExpr> = Arc::new(Column::new(field.name(), position));
+            let position = inner_projection
+                .binary_search(i)
+                .map_err(|_| datafusion::error::DataFusionError::Internal(format!("text table: column {} is not in the scan", field.name())))?;
+            let column: Arc<dyn datafusion::physical_plan::PhysicalExpr> = Arc::new(Column::new(input_schema.field(position).name(), position));
             let stored = input_schema.field(position).data_type();
             let converted: Arc<dyn datafusion::physical_plan::PhysicalExpr> = if *i < self.text_columns && stored == &DataType::Utf8 {
                 let udf = Arc::new(ScalarUDF::new_from_impl(FromText {
@@ -287,5 +360,26 @@ mod tests {
         assert_eq!(list.as_list::<i32>().value(1).len(), 0);
         let bools = conv(&["TRUE", "no"], &DataType::Boolean);
         assert_eq!(bools.null_count(), 1);
+    }
+
+    #[test]
+    fn escapes_protect_separators_and_leave_values() {
+        assert_eq!(split_escaped("a\\,b,c\\\\,d", ",", Some('\\')), ["a\\,b", "c\\\\", "d"]);
+        assert_eq!(split_escaped("a::b::c", "::", None), ["a", "b", "c"]);
+        assert_eq!(split_escaped("a::b\\::c::", "::", Some('\\')), ["a", "b\\::c", ""]);
+        assert_eq!(unescape("a\\,b\\\\c\\nd", Some('\\')), "a,b\\c\nd");
+        let options = TextOptions { escape: Some('\\'), collection: "|".into(), map_key: ":".into(), ..Default::default() };
+        let t = DataType::Map(
+            Arc::new(Field::new(
+                "entries",
+                DataType::Struct(vec![Field::new("key", DataType::Utf8, false), Field::new("value", DataType::Utf8, true)].into()),
+                false,
+            )),
+            false,
+        );
+        let m = convert(&StringArray::from(vec!["a\\:b:c\\|d|e:f:g"]), &t, &options, 0).unwrap();
+        let m = m.as_map();
+        assert_eq!(m.keys().as_string::<i32>().iter().flatten().collect::<Vec<_>>(), ["a:b", "e"]);
+        assert_eq!(m.values().as_string::<i32>().iter().flatten().collect::<Vec<_>>(), ["c|d", "f:g"]);
     }
 }

@@ -304,19 +304,17 @@ impl Engine {
         };
         let rows = rows_of(&batches);
         if bucketed {
-            // `…/__bucket=k/file` becomes `…/bucket-0000k_n` in its partition, as Athena names
-            // its bucket files; the staging folder goes away.
+            // `…/__bucket=k/file` moves into its partition as `00000k_0_<uuid>_<query id>`, the
+            // name Trino (and so Athena) gives bucket files: Hive reads the bucket from its
+            // leading digits. Only a compression suffix (`.gz`) is kept, as Trino keeps it.
             let staged = self.keys_under(bucket, staging)?;
-            let mut counts: BTreeMap<String, usize> = BTreeMap::new();
             for key in &staged {
                 let rest = &key[staging.len()..];
                 let (dir, file) = rest.rsplit_once('/').unwrap_or(("", rest));
                 let (partition_dir, bucket_dir) = dir.rsplit_once('/').map(|(p, b)| (format!("{p}/"), b)).unwrap_or((String::new(), dir));
                 let n: usize = bucket_dir.strip_prefix("__bucket=").and_then(|b| b.parse().ok()).unwrap_or(0);
-                let ext = file.split_once('.').map(|(_, e)| format!(".{e}")).unwrap_or_default();
-                let seq = counts.entry(format!("{partition_dir}{n}")).or_default();
-                let dest = format!("{prefix}{partition_dir}{id}_bucket-{n:05}_{seq}{ext}");
-                *seq += 1;
+                let suffix = [".gz", ".bz2", ".zst"].into_iter().find(|s| file.ends_with(s)).unwrap_or_default();
+                let dest = format!("{prefix}{partition_dir}0{n:05}_0_{}_{id}{suffix}", uuid::Uuid::new_v4());
                 self.inner.store.copy_object(bucket, key, bucket, &dest, Default::default()).await?;
                 self.inner.store.delete_object(bucket, key, None, None).await?;
             }

@@ -70,15 +70,19 @@ fn execution_json(q: &QueryExecution) -> Value {
                 json!({ "ErrorCategory": category, "ErrorType": if category == 1 { 401 } else { 1000 }, "Retryable": false, "ErrorMessage": reason });
         }
     }
-    let total_ms = q.completed.map(|c| ((c - q.submitted) * 1000.0).max(0.0) as u64).unwrap_or(0);
+    // Records written before the engine kept a total have only the wall-clock times.
+    let total_ms = match q.total_ms {
+        0 => q.completed.map(|c| ((c - q.submitted) * 1000.0).max(0.0) as u64).unwrap_or(0),
+        t => t,
+    };
     let mut statistics = json!({
         "EngineExecutionTimeInMillis": q.engine_ms,
         "DataScannedInBytes": q.data_scanned,
         "TotalExecutionTimeInMillis": total_ms,
         "QueryQueueTimeInMillis": q.queue_ms,
-        "ServicePreProcessingTimeInMillis": 0,
+        "ServicePreProcessingTimeInMillis": q.preprocessing_ms,
         "QueryPlanningTimeInMillis": q.planning_ms,
-        "ServiceProcessingTimeInMillis": 0,
+        "ServiceProcessingTimeInMillis": q.service_ms,
         "ResultReuseInformation": { "ReusedPreviousResult": false },
     });
     if let Some(m) = &q.manifest_location {

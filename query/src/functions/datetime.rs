@@ -18,7 +18,7 @@ use datafusion::arrow::datatypes::{DataType, Int64Type, TimeUnit, TimestampMicro
 use datafusion::common::{Result, exec_err, plan_err};
 use datafusion::logical_expr::{ReturnFieldArgs, ScalarUDF};
 
-use super::{Ret, arg, constant_string, field, func, func_aliased};
+use super::{Ret, arg, constant_string, field, func, func_aliased, invalid_argument};
 
 /// The type of Athena's `timestamp`: milliseconds, no zone.
 pub fn timestamp() -> DataType {
@@ -181,19 +181,31 @@ enum Unit {
 }
 
 impl Unit {
-    fn parse(name: &str, unit: &str) -> Result<Unit> {
-        Ok(match unit.to_ascii_lowercase().as_str() {
-            "millisecond" => Unit::Millisecond,
-            "second" => Unit::Second,
-            "minute" => Unit::Minute,
-            "hour" => Unit::Hour,
-            "day" => Unit::Day,
-            "week" => Unit::Week,
-            "month" => Unit::Month,
-            "quarter" => Unit::Quarter,
-            "year" => Unit::Year,
-            other => return exec_err!("{name}: '{other}' is not a valid TIMESTAMP field"),
-        })
+    /// A unit of a date (`date`: day and longer only) or of a timestamp, failing with Trino's
+    /// message for a field the type does not have.
+    fn parse(unit: &str, date: bool) -> Result<Unit> {
+        let lower = unit.to_lowercase();
+        let parsed = match lower.as_str() {
+            "millisecond" => Some(Unit::Millisecond),
+            "second" => Some(Unit::Second),
+            "minute" => Some(Unit::Minute),
+            "hour" => Some(Unit::Hour),
+            "day" => Some(Unit::Day),
+            "week" => Some(Unit::Week),
+            "month" => Some(Unit::Month),
+            "quarter" => Some(Unit::Quarter),
+            "year" => Some(Unit::Year),
+            _ => None,
+        };
+        match parsed {
+            Some(u) if !date || u.is_date_field() => Ok(u),
+            _ if date => invalid_argument(format!("'{lower}' is not a valid DATE field")),
+            _ => invalid_argument(format!("'{lower}' is not a valid Timestamp field")),
+        }
+    }
+
+    fn is_date_field(self) -> bool {
+        !matches!(self, Unit::Millisecond | Unit::Second | Unit::Minute | Unit::Hour)
     }
 
     fn fixed(self) -> Option<Duration> {
@@ -217,10 +229,15 @@ impl Unit {
     }
 }
 
-fn units(name: &str, a: &ArrayRef) -> Result<Vec<Option<Unit>>> {
+/// The units of a call, for a date (`date`) or a timestamp.
+fn units(name: &str, a: &ArrayRef, date: bool) -> Result<Vec<Option<Unit>>> {
     let s = arg(name, a, &DataType::Utf8)?;
     let s = s.as_string::<i32>();
-    (0..s.len()).map(|i| if s.is_null(i) { Ok(None) } else { Unit::parse(name, s.value(i)).map(Some) }).collect()
+    (0..s.len()).map(|i| if s.is_null(i) { Ok(None) } else { Unit::parse(s.value(i), date).map(Some) }).collect()
+}
+
+fn is_date(t: &DataType) -> bool {
+    matches!(t, DataType::Date32 | DataType::Date64)
 }
 
 fn date_add_type(args: &[DataType]) -> Result<DataType> {
@@ -241,11 +258,10 @@ fn add_months(v: NaiveDateTime, months: i64) -> Option<NaiveDateTime> {
 
 fn date_add(a: &[ArrayRef], t: &DataType) -> Result<ArrayRef> {
     let name = "date_add";
-    let units = units(name, &a[0])?;
+    let units = units(name, &a[0], is_date(t))?;
     let n = arg(name, &a[1], &DataType::Int64)?;
     let n = n.as_primitive::<Int64Type>();
     let w = wall_times(name, &a[2])?;
-    let is_date = matches!(t, DataType::Date32);
     let mut out = Vec::with_capacity(w.values.len());
     for (i, v) in w.values.iter().enumerate() {
         let (Some(unit), Some(v)) = (units[i], v) else {
@@ -255,9 +271,6 @@ fn date_add(a: &[ArrayRef], t: &DataType) -> Result<ArrayRef> {
         if n.is_null(i) {
             out.push(None);
             continue;
-        }
-        if is_date && matches!(unit, Unit::Millisecond | Unit::Second | Unit::Minute | Unit::Hour) {
-            return exec_err!("{name}: '{unit:?}' is not a valid DATE field");
         }
         let k = n.value(i);
         let r = match unit.fixed() {
@@ -274,7 +287,8 @@ fn date_add(a: &[ArrayRef], t: &DataType) -> Result<ArrayRef> {
 
 fn date_diff(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
     let name = "date_diff";
-    let units = units(name, &a[0])?;
+    // Two dates differ in days and longer units only (Trino's `date_diff(varchar, date, date)`).
+    let units = units(name, &a[0], is_date(a[1].data_type()) && is_date(a[2].data_type()))?;
     let (x, y) = (wall_times(name, &a[1])?, wall_times(name, &a[2])?);
     let mut out = Int64Builder::new();
     for (i, unit) in units.iter().enumerate() {
@@ -316,7 +330,7 @@ fn date_trunc_type(args: &[DataType]) -> Result<DataType> {
 
 fn date_trunc(a: &[ArrayRef], t: &DataType) -> Result<ArrayRef> {
     let name = "date_trunc";
-    let units = units(name, &a[0])?;
+    let units = units(name, &a[0], is_date(t))?;
     let w = wall_times(name, &a[1])?;
     let out: Vec<Option<NaiveDateTime>> = w
         .values
@@ -354,12 +368,11 @@ fn hour12(h: u32) -> u32 {
     }
 }
 
-/// Week of the year, 0-based, with weeks starting on `first` (MySQL's %U and %u).
-fn week_from(d: NaiveDate, first: Weekday) -> u32 {
-    let jan1 = NaiveDate::from_ymd_opt(d.year(), 1, 1).expect("valid date");
-    let offset = (7 + jan1.weekday().num_days_from_monday() - first.num_days_from_monday()) % 7;
-    let first_start = if offset == 0 { 0 } else { 7 - offset };
-    if d.ordinal0() < first_start { 0 } else { (d.ordinal0() - first_start) / 7 + 1 }
+/// MySQL's specifiers that Trino's `date_format` and `date_parse` refuse.
+const UNSUPPORTED_SPECIFIERS: &str = "DUuVwX";
+
+fn unsupported_specifier<T>(spec: char) -> Result<T> {
+    invalid_argument(format!("%{spec} not supported in date format string"))
 }
 
 /// Formats a wall-clock time with MySQL's specifiers, as Trino's `date_format` does.
@@ -376,17 +389,6 @@ pub fn mysql_format(t: &NaiveDateTime, format: &str) -> Result<String> {
             'a' => write!(out, "{}", &weekday_name(t.weekday())[..3]),
             'b' => write!(out, "{}", &MONTHS[t.month0() as usize][..3]),
             'c' => write!(out, "{}", t.month()),
-            'D' => {
-                let d = t.day();
-                let suffix = match (d % 10, d % 100) {
-                    (_, 11..=13) => "th",
-                    (1, _) => "st",
-                    (2, _) => "nd",
-                    (3, _) => "rd",
-                    _ => "th",
-                };
-                write!(out, "{d}{suffix}")
-            }
             'd' => write!(out, "{:02}", t.day()),
             'e' => write!(out, "{}", t.day()),
             'f' => write!(out, "{:06}", t.nanosecond() / 1_000_000 * 1000),
@@ -402,15 +404,13 @@ pub fn mysql_format(t: &NaiveDateTime, format: &str) -> Result<String> {
             'r' => write!(out, "{:02}:{:02}:{:02} {}", hour12(t.hour()), t.minute(), t.second(), if t.hour() < 12 { "AM" } else { "PM" }),
             'S' | 's' => write!(out, "{:02}", t.second()),
             'T' => write!(out, "{:02}:{:02}:{:02}", t.hour(), t.minute(), t.second()),
-            'U' => write!(out, "{:02}", week_from(t.date(), Weekday::Sun)),
-            'u' => write!(out, "{:02}", week_from(t.date(), Weekday::Mon)),
             'v' => write!(out, "{:02}", t.iso_week().week()),
             'W' => write!(out, "{}", weekday_name(t.weekday())),
-            'w' => write!(out, "{}", t.weekday().num_days_from_sunday()),
             'x' => write!(out, "{:04}", t.iso_week().year()),
             'Y' => write!(out, "{:04}", t.year()),
             'y' => write!(out, "{:02}", t.year().rem_euclid(100)),
-            'V' | 'X' => return exec_err!("date_format: %{spec} is not supported"),
+            s if UNSUPPORTED_SPECIFIERS.contains(s) => return unsupported_specifier(s),
+            // `%x` for any other x is x itself.
             other => write!(out, "{other}"),
         };
     }
@@ -449,11 +449,17 @@ fn mysql_to_strftime(format: &str) -> Result<String> {
             'S' | 's' => "%S",
             'T' => "%H:%M:%S",
             'W' => "%A",
+            'v' => "%V",
+            'x' => "%G",
             'Y' => "%Y",
             'y' => "%y",
             '%' => "%%",
-            'D' | 'U' | 'u' | 'V' | 'v' | 'w' | 'X' | 'x' => return exec_err!("date_parse: %{spec} is not supported for parsing"),
-            _ => return exec_err!("date_parse: unknown specifier %{spec}"),
+            s if UNSUPPORTED_SPECIFIERS.contains(s) => return unsupported_specifier(s),
+            // `%x` for any other x is the literal x.
+            other => {
+                out.push(other);
+                continue;
+            }
         });
     }
     Ok(out)
@@ -464,14 +470,35 @@ fn mysql_to_strftime(format: &str) -> Result<String> {
 fn parse_with(text: &str, strftime: &str) -> Option<(NaiveDateTime, Option<i32>)> {
     let mut p = Parsed::new();
     parse(&mut p, text, StrftimeItems::new(strftime)).ok()?;
-    if p.year().is_none() && p.year_div_100().is_none() && p.year_mod_100().is_none() {
-        p.set_year(1970).ok()?;
+    // Two-digit years are 1970 to 2069, as Trino reads them (chrono's century turns at 1969).
+    if p.year().is_none()
+        && p.year_div_100().is_none()
+        && let Some(y) = p.year_mod_100()
+    {
+        p.set_year_div_100(if y < 70 { 20 } else { 19 }).ok()?;
     }
-    if p.month().is_none() && p.ordinal().is_none() {
-        p.set_month(1).ok()?;
-    }
-    if p.day().is_none() && p.ordinal().is_none() {
-        p.set_day(1).ok()?;
+    if p.isoyear().is_some() || p.isoweek().is_some() {
+        // A week date: what the text leaves out comes from 1970-01-01, a Thursday of week 1,
+        // as Joda fills it.
+        if p.isoyear().is_none() {
+            p.set_isoyear(1970).ok()?;
+        }
+        if p.isoweek().is_none() {
+            p.set_isoweek(1).ok()?;
+        }
+        if p.weekday().is_none() {
+            p.set_weekday(Weekday::Thu).ok()?;
+        }
+    } else {
+        if p.year().is_none() && p.year_div_100().is_none() && p.year_mod_100().is_none() {
+            p.set_year(1970).ok()?;
+        }
+        if p.month().is_none() && p.ordinal().is_none() {
+            p.set_month(1).ok()?;
+        }
+        if p.day().is_none() && p.ordinal().is_none() {
+            p.set_day(1).ok()?;
+        }
     }
     if p.hour_div_12().is_none() {
         p.set_ampm(false).ok()?;
@@ -519,7 +546,7 @@ fn date_parse(a: &[ArrayRef], t: &DataType) -> Result<ArrayRef> {
         let strftime = &compiled.as_ref().expect("just set").1;
         match parse_with(s.value(i), strftime) {
             Some((v, _)) => out.push(Some(v)),
-            None => return exec_err!("{name}: Invalid format: \"{}\"", s.value(i)),
+            None => return invalid_argument(format!("Invalid format: \"{}\"", s.value(i))),
         }
     }
     build(name, &out, t)
@@ -622,7 +649,7 @@ pub fn joda_format(t: &NaiveDateTime, zone: Option<&Tz>, pattern: &str) -> Resul
                     }
                 }
             }
-            other => return exec_err!("format_datetime: Illegal pattern component: {}", other.to_string().repeat(n)),
+            other => return invalid_argument(format!("Illegal pattern component: {}", other.to_string().repeat(n))),
         }
     }
     Ok(out)
@@ -729,7 +756,7 @@ fn parse_datetime(a: &[ArrayRef], t: &DataType) -> Result<ArrayRef> {
         match parse_with(s.value(i), &strftime) {
             // The result is in UTC: a parsed offset moves the wall-clock time there.
             Some((v, offset)) => out.push(Some(v - Duration::seconds(offset.unwrap_or(0) as i64))),
-            None => return exec_err!("{name}: Invalid format: \"{}\"", s.value(i)),
+            None => return invalid_argument(format!("Invalid format: \"{}\"", s.value(i))),
         }
     }
     build(name, &out, t)
@@ -814,7 +841,7 @@ fn from_iso8601_timestamp(a: &[ArrayRef], t: &DataType) -> Result<ArrayRef> {
             continue;
         }
         let Some((v, offset)) = parse_iso(s.value(i)) else {
-            return exec_err!("{name}: Invalid format: \"{}\"", s.value(i));
+            return invalid_argument(format!("Invalid format: \"{}\"", s.value(i)));
         };
         // To the instant, then to the result's zone.
         let utc = v - Duration::seconds(offset.unwrap_or(0) as i64);
@@ -839,7 +866,7 @@ fn from_iso8601_date(a: &[ArrayRef], t: &DataType) -> Result<ArrayRef> {
         }
         match parse_iso_date(s.value(i).trim()) {
             Some(d) => out.push(Some(d.and_time(NaiveTime::MIN))),
-            None => return exec_err!("{name}: Invalid format: \"{}\"", s.value(i)),
+            None => return invalid_argument(format!("Invalid format: \"{}\"", s.value(i))),
         }
     }
     build(name, &out, t)
@@ -963,9 +990,14 @@ mod tests {
         let t = at("2001-01-09 13:04:05");
         assert_eq!(mysql_format(&t, "%Y-%m-%d %H:%i:%s").unwrap(), "2001-01-09 13:04:05");
         assert_eq!(
-            mysql_format(&t, "%a %b %e %D %M %W %j %p %r %T %y %c %l %k").unwrap(),
-            "Tue Jan 9 9th January Tuesday 009 PM 01:04:05 PM 13:04:05 01 1 1 13"
+            mysql_format(&t, "%a %b %e %M %W %j %p %r %T %y %c %l %k %v %x %Q%%").unwrap(),
+            "Tue Jan 9 January Tuesday 009 PM 01:04:05 PM 13:04:05 01 1 1 13 02 2001 Q%"
         );
+        for spec in UNSUPPORTED_SPECIFIERS.chars() {
+            let e = mysql_format(&t, &format!("%Y %{spec}")).unwrap_err().to_string();
+            assert!(e.contains(&format!("INVALID_FUNCTION_ARGUMENT: %{spec} not supported in date format string")), "{e}");
+            assert!(mysql_to_strftime(&format!("%{spec}")).is_err());
+        }
     }
 
     #[test]
@@ -975,6 +1007,12 @@ mod tests {
         let f = mysql_to_strftime("%Y/%m/%d").unwrap();
         assert_eq!(parse_with("2020/1/2", &f).unwrap().0, at("2020-01-02 00:00:00"));
         assert_eq!(parse_with("2020", &mysql_to_strftime("%Y").unwrap()).unwrap().0, at("2020-01-01 00:00:00"));
+        // Two-digit years pivot at 1970; week dates default to the Thursday of the week.
+        let f = mysql_to_strftime("%y-%m-%d").unwrap();
+        assert_eq!(parse_with("69-01-02", &f).unwrap().0, at("2069-01-02 00:00:00"));
+        assert_eq!(parse_with("70-01-02", &f).unwrap().0, at("1970-01-02 00:00:00"));
+        assert_eq!(parse_with("2020 10", &mysql_to_strftime("%x %v").unwrap()).unwrap().0, at("2020-03-05 00:00:00"));
+        assert_eq!(parse_with("Q2020", &mysql_to_strftime("%Q%Y").unwrap()).unwrap().0, at("2020-01-01 00:00:00"));
     }
 
     #[test]

@@ -165,6 +165,15 @@ pub fn register(ctx: &SessionContext) -> Result<()> {
     Ok(())
 }
 
+/// The prefix that marks an error as Trino's `INVALID_FUNCTION_ARGUMENT`: its message is
+/// Trino's own, and Athena reports it as it is (see [`crate::error::Error::athena_reason`]).
+pub const INVALID_ARGUMENT: &str = "INVALID_FUNCTION_ARGUMENT: ";
+
+/// A function's argument is wrong, in Trino's words.
+pub fn invalid_argument<T>(message: impl fmt::Display) -> Result<T> {
+    Err(datafusion::error::DataFusionError::Execution(format!("{INVALID_ARGUMENT}{message}")))
+}
+
 /// Casts an argument to the given type, naming the function in the error.
 pub fn arg(name: &str, a: &ArrayRef, to: &DataType) -> Result<ArrayRef> {
     if a.data_type() == to {

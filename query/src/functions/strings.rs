@@ -74,9 +74,9 @@ fn ints(name: &str, a: &ArrayRef) -> Result<datafusion::arrow::array::Int64Array
 }
 
 /// The group a function reads: the whole match (0) or a numbered group, which must exist.
-fn group_index(name: &str, re: &Regex, group: i64) -> Result<usize> {
+fn group_index(re: &Regex, group: i64) -> Result<usize> {
     if group < 0 || group as usize >= re.captures_len() {
-        return exec_err!("{name}: pattern has {} groups. Cannot access group {group}", re.captures_len() - 1);
+        return super::invalid_argument(format!("Pattern has {} groups. Cannot access group {group}", re.captures_len() - 1));
     }
     Ok(group as usize)
 }
@@ -121,7 +121,7 @@ fn regexp_extract(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
             continue;
         }
         let re = cache.get(name, pattern.value(i))?;
-        let group = group_index(name, re, groups.as_ref().map(|g| g.value(i)).unwrap_or(0))?;
+        let group = group_index(re, groups.as_ref().map(|g| g.value(i)).unwrap_or(0))?;
         match re.captures(text.value(i)).and_then(|c| c.get(group)) {
             Some(m) => out.append_value(m.as_str()),
             None => out.append_null(),
@@ -143,7 +143,7 @@ fn regexp_extract_all(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
             continue;
         }
         let re = cache.get(name, pattern.value(i))?;
-        let group = group_index(name, re, groups.as_ref().map(|g| g.value(i)).unwrap_or(0))?;
+        let group = group_index(re, groups.as_ref().map(|g| g.value(i)).unwrap_or(0))?;
         for c in re.captures_iter(text.value(i)) {
             match c.get(group) {
                 Some(m) => out.values().append_value(m.as_str()),
