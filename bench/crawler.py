@@ -17,8 +17,6 @@ import platform
 import re
 import shutil
 import signal
-import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -33,14 +31,11 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 from botocore.config import Config
 
+from common import free_port, summary, write_section
+
 ROOT = Path(__file__).resolve().parent.parent
 KEY, SECRET, REGION = "bench", "bench-secret", "us-east-1"
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def start_server(binary: str, data_dir: Path, port: int) -> subprocess.Popen:
@@ -101,9 +96,6 @@ def pyarrow_discovery(port: int) -> float:
     return elapsed
 
 
-def summary(values):
-    return statistics.median(values), min(values), max(values)
-
 
 def main():
     ap = argparse.ArgumentParser()
@@ -158,9 +150,7 @@ def main():
             f"{cold_parquet / p[0]:.2f}x that (it reads the same footers, and also groups, types and writes the catalog).",
             "",
         ]
-        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.out).write_text("\n".join(lines))
-        print("\n".join(lines))
+        write_section(args.out, lines)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

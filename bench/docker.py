@@ -14,27 +14,19 @@ import datetime
 import os
 import platform
 import shutil
-import socket
-import statistics
 import subprocess
 import sys
 import time
 import urllib.request
 from pathlib import Path
 
+from common import free_port, summary, write_section
+
 ROOT = Path(__file__).resolve().parent.parent
 ROOTFS = ROOT / "docker" / "rootfs"
 COMPOSE = ROOT / "docker" / "docker-compose.yml"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def summary(values):
-    return statistics.median(values), min(values), max(values)
 
 
 def main():
@@ -112,9 +104,7 @@ def main():
         "`healthy` cannot come sooner than that; the first answered request shows when the server itself was ready.",
         "",
     ]
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text("\n".join(lines))
-    print("\n".join(lines))
+    write_section(args.out, lines)
     return 0
 
 

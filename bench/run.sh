@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Runs the benchmarks: builds the release binary, then each benchmark named (all by default),
 # and gathers their results into bench/RESULTS.md.
-#   bench/run.sh [--quick] [crawler|docker|tpch ...]
+#   bench/run.sh [--quick] [storage|crawler|reviews|tpch|docker ...]
+# It installs what the peers need: nginx (Debian), moto, DuckDB and DataFusion (PyPI, in the
+# benchmark virtualenv) and s3s-fs (crates.io, under ~/.cache/minerva/bench-tools).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
@@ -14,9 +16,19 @@ for arg in "$@"; do
         *) names+=("$arg") ;;
     esac
 done
-[ ${#names[@]} -eq 0 ] && names=(crawler docker tpch)
+[ ${#names[@]} -eq 0 ] && names=(storage crawler reviews tpch docker)
 cargo build --release --bin minerva
 venv="$(scripts/python-env.sh bench)"
+if [[ " ${names[*]} " == *" storage "* ]]; then
+    cargo build --release -p minerva-loadgen
+    tools="$HOME/.cache/minerva/bench-tools"
+    if [ ! -x "$tools/bin/s3s-fs" ]; then
+        cargo install s3s-fs --version 0.14.1 --features binary --locked --root "$tools"
+    fi
+    if ! command -v nginx >/dev/null; then
+        apt-get install -y --no-install-recommends nginx >/dev/null
+    fi
+fi
 for name in "${names[@]}"; do
     echo "== $name"
     extra=()
@@ -24,6 +36,8 @@ for name in "${names[@]}"; do
         # What the Dockerfile's Rust stage builds: glibc linked in, for the empty base image.
         RUSTFLAGS="-C target-feature=+crt-static" cargo build --release --locked --bin minerva --target x86_64-unknown-linux-gnu
         extra=(--static-binary "$CARGO_TARGET_DIR/x86_64-unknown-linux-gnu/release/minerva")
+    elif [ "$name" = storage ]; then
+        extra=(--loadgen "$CARGO_TARGET_DIR/release/minerva-loadgen" --s3s-fs "$tools/bin/s3s-fs")
     fi
     "$venv/bin/python" "bench/$name.py" "${quick[@]}" "${extra[@]}" --binary "$CARGO_TARGET_DIR/release/minerva" --out "bench/results/$name.md"
 done

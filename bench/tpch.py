@@ -17,8 +17,6 @@ import os
 import platform
 import shutil
 import signal
-import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -31,16 +29,13 @@ import pyarrow.parquet as pq
 from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
 
+from common import free_port, summary, write_section
+
 ROOT = Path(__file__).resolve().parent.parent
 QUERIES = ROOT.parent / "shared" / "bench" / "tpch-queries"
 TABLES = ["nation", "region", "part", "supplier", "partsupp", "customer", "orders", "lineitem"]
 KEY, SECRET, REGION = "bench", "bench-secret", "us-east-1"
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def hive_type(t) -> str:
@@ -180,9 +175,6 @@ def same_answer(a: list, b: list) -> bool:
     return True
 
 
-def summary(values):
-    return statistics.median(values), min(values), max(values)
-
 
 def geomean(values):
     return math.exp(sum(math.log(max(v, 1e-6)) for v in values) / len(values))
@@ -280,9 +272,7 @@ def main():
         lines += [f"| geometric mean | {gm:.3f} | {gd:.3f} | {gk:.3f} | {gm / gd:.2f} | {matched}/{len(queries)} |", "",
                   f"Athena-path overhead over in-process DataFusion (geometric mean): {100 * (gm / gd - 1):+.0f}% (target: at most +10%). "
                   f"Peak memory of the peers' processes: DataFusion {df_rss / 1024:.0f} MiB, DuckDB {duck_rss / 1024:.0f} MiB.", ""]
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text("\n".join(lines))
-    print("\n".join(lines))
+    write_section(args.out, lines)
     return 0
 
 
