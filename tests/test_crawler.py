@@ -4,6 +4,7 @@ inference on the users' raw data, re-crawls, bad input, and Athena over what was
 import csv
 import io
 import json
+from concurrent.futures import ThreadPoolExecutor
 import os
 import re
 import signal
@@ -135,9 +136,10 @@ def test_exclusions_and_sample_size(server, s3, glue, setup):
 def test_crawler_api_states_and_metrics(server, s3, setup):
     bucket, db = setup
     glue = server.client("glue", parameter_validation=False)
-    # Enough files that the crawl is still running when it is stopped.
-    for i in range(400):
-        s3.put_object(Bucket=bucket, Key=f"many/part-{i:04}.json", Body=json.dumps({"i": i, "v": "x"}).encode())
+    # Enough files that the crawl is still running through the five calls below, with a wide
+    # margin (catalog/tests/runs.rs holds a read to show STOPPING for certain).
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda i: s3.put_object(Bucket=bucket, Key=f"many/part-{i:04}.json", Body=json.dumps({"i": i, "v": "x"}).encode()), range(2000)))
     name = unique("api-crawler")
     with pytest.raises(ClientError) as e:
         glue.create_crawler(Name=name, DatabaseName=db, Targets={"S3Targets": [{"Path": "not-s3"}]}, Role="r")

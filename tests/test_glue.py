@@ -195,6 +195,26 @@ def test_invalid_input_changes_nothing(server, db):
     assert len(result["Errors"]) == 2
     assert [p["Values"] for p in glue.get_partitions(DatabaseName=db, TableName="p")["Partitions"]] == [["ok"]]
 
+    # Invalid updates leave the records as they were.
+    table_before = glue.get_table(DatabaseName=db, Name="p")["Table"]
+    partition_before = glue.get_partition(DatabaseName=db, TableName="p", PartitionValues=["ok"])["Partition"]
+    database_before = glue.get_database(Name=db)["Database"]
+    for call in (
+        lambda: glue.update_table(DatabaseName=db, TableInput={**table_input("p"), "Description": "d" * 2049}),
+        lambda: glue.update_table(DatabaseName=db, TableInput={**table_input("p", columns=(("a", "int"), ("A", "string")))}),
+        lambda: glue.update_partition(DatabaseName=db, TableName="p", PartitionValueList=["ok"], PartitionInput={"Values": ["a", "b"]}),
+        lambda: glue.update_database(Name=db, DatabaseInput={"Name": db, "Description": "d" * 2049}),
+    ):
+        with pytest.raises(ClientError) as e:
+            call()
+        assert e.value.response["Error"]["Code"] == "InvalidInputException"
+    result = glue.batch_update_partition(DatabaseName=db, TableName="p", Entries=[
+        {"PartitionValueList": ["ok"], "PartitionInput": {"Values": ["ok"], "Parameters": {"k": "v" * 512_001}}}])
+    assert len(result["Errors"]) == 1
+    assert glue.get_table(DatabaseName=db, Name="p")["Table"] == table_before
+    assert glue.get_partition(DatabaseName=db, TableName="p", PartitionValues=["ok"])["Partition"] == partition_before
+    assert glue.get_database(Name=db)["Database"] == database_before
+
 
 def test_single_partition_create_and_delete(glue, db):
     glue.create_table(DatabaseName=db, TableInput=table_input("single", partition_keys=(("dt", "string"),)))
@@ -265,6 +285,17 @@ def test_next_token_paging(server, glue, db):
     pages = pages_of(glue.search_tables, "TableList", MaxResults=3, Filters=[{"Key": "DatabaseName", "Value": db}])
     assert sorted(assert_pages(pages, 3, lambda p: [t["Name"] for t in p], tables)) == tables
     assert len(pages) == 3
+
+    # GetTables and GetPartitions.
+    pages = pages_of(glue.get_tables, "TableList", DatabaseName=db, MaxResults=3)
+    assert sorted(assert_pages(pages, 3, lambda p: [t["Name"] for t in p], tables)) == tables
+    assert len(pages) == 3
+    glue.create_table(DatabaseName=db, TableInput=table_input("paged", partition_keys=(("dt", "string"),)))
+    values = [f"2024-01-{d:02}" for d in range(1, 8)]
+    glue.batch_create_partition(DatabaseName=db, TableName="paged", PartitionInputList=[{"Values": [v]} for v in values])
+    pages = pages_of(glue.get_partitions, "Partitions", DatabaseName=db, TableName="paged", MaxResults=2)
+    assert sorted(assert_pages(pages, 2, lambda p: [x["Values"][0] for x in p], values)) == values
+    assert len(pages) == 4
 
     # GetTableVersions: newest first across pages.
     for i in range(4):
