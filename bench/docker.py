@@ -52,6 +52,11 @@ def main():
     env = dict(os.environ, DOCKER_BUILDKIT="0", COMPOSE_DOCKER_CLI_BUILD="0", MINERVA_IMAGE=image, MINERVA_BUILD_TARGET="prebuilt")
     subprocess.run(["docker", "build", "-q", "-f", "docker/Dockerfile", "--target", "prebuilt", "-t", image, "."], cwd=ROOT, env=env, check=True, capture_output=True)
     size = int(subprocess.run(["docker", "image", "inspect", "--format", "{{.Size}}", image], capture_output=True, text=True, check=True).stdout.strip())
+    # What a pull transfers: registries store layers gzip-compressed.
+    saved = subprocess.Popen(["docker", "save", image], stdout=subprocess.PIPE)
+    packed = subprocess.run(["gzip", "-c"], stdin=saved.stdout, capture_output=True, check=True).stdout
+    saved.wait()
+    compressed = len(packed)
     binary_size = (ROOTFS / "minerva").stat().st_size
     healthy, answered = [], []
     for i in range(runs):
@@ -96,7 +101,8 @@ def main():
         "",
         "| figure | measured | goal |",
         "| --- | --- | --- |",
-        f"| image size | {size / mib:.1f} MiB (binary {binary_size / mib:.1f} MiB) | under 40 MB |",
+        f"| image size, as stored | {size / mib:.1f} MiB (binary {binary_size / mib:.1f} MiB) | under 40 MB |",
+        f"| image size, compressed as a registry holds it (`docker save` \\| gzip) | {compressed / mib:.1f} MiB | |",
         f"| `compose up` to healthy | {h[0]:.2f} s ({h[1]:.2f} – {h[2]:.2f}) | under 2 s |",
         f"| `compose up` to the first answered request | {a[0]:.2f} s ({a[1]:.2f} – {a[2]:.2f}) | |",
         "",

@@ -71,65 +71,83 @@ pub fn prefix_successor(prefix: &[u8]) -> Option<Vec<u8>> {
 pub struct SledKv {
     db: sled::Db,
     commits: Arc<GroupCommit>,
+    committer: Option<std::thread::JoinHandle<()>>,
 }
 
-/// Makes sled's log durable for every flush, one sync for all the flushes waiting at once.
+/// Makes sled's log durable for every flush, one round for all the flushes waiting at once.
 ///
 /// sled's own flush ends its log writes with `sync_file_range`, which survives a crash of the
 /// process but neither flushes the disk's write cache nor waits for the file's metadata: a power
 /// cut could still lose a write we acknowledged. So a flush is followed by `fdatasync` of the log
-/// file. That costs a disk round trip; to keep concurrent writers from paying one each, flushes
-/// queue behind a ticket: the first waiter flushes and syncs for everyone who asked before it
-/// began, and the others wait for its result (group commit).
+/// file. That costs a disk round trip; to keep concurrent writers from paying one each, a flush
+/// takes a ticket and waits, as an async task, until the committer thread has flushed and synced
+/// past it: one round serves every ticket handed out before the round began (group commit). No
+/// writer holds a thread while it waits, and one wake-up reaches them all.
 struct GroupCommit {
-    log: std::fs::File,
+    /// The last ticket handed out, and whether the store is closing.
+    requested: std::sync::Mutex<(u64, bool)>,
+    /// Wakes the committer when a ticket is taken.
+    pending: std::sync::Condvar,
+    /// What the committer has made durable (or failed to).
+    done: tokio::sync::watch::Sender<Durable>,
     /// How many flush-and-sync rounds ran (fewer than flushes asked for, under load).
     rounds: std::sync::atomic::AtomicU64,
-    state: std::sync::Mutex<Tickets>,
-    done: std::sync::Condvar,
 }
 
-#[derive(Default)]
-struct Tickets {
-    /// The last ticket handed out.
-    requested: u64,
+#[derive(Debug, Clone, Default)]
+struct Durable {
     /// Every ticket up to this one is durable.
-    completed: u64,
-    /// Whether a thread is flushing now.
-    flushing: bool,
+    upto: u64,
+    /// The last round that failed: the tickets up to it that are not durable get its error.
+    failed: Option<(u64, String)>,
 }
 
 impl GroupCommit {
-    fn lock(&self) -> std::sync::MutexGuard<'_, Tickets> {
-        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    fn lock(&self) -> std::sync::MutexGuard<'_, (u64, bool)> {
+        self.requested.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn wait_durable(&self, db: &sled::Db) -> Result<()> {
-        let mut state = self.lock();
-        state.requested += 1;
-        let ticket = state.requested;
+    /// The committer thread: waits for tickets, flushes sled and syncs its log, reports.
+    fn run(&self, db: sled::Db, log: std::fs::File) {
+        let mut served = 0;
         loop {
-            if state.completed >= ticket {
-                return Ok(());
-            }
-            if !state.flushing {
-                // Everything written before this point is covered by the flush that starts now.
-                state.flushing = true;
-                let target = state.requested;
-                drop(state);
-                self.rounds.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                let result = db.flush().map_err(index_err).and_then(|_| self.log.sync_data().map_err(|e| Error::io("syncing the index log", e)));
-                state = self.lock();
-                state.flushing = false;
-                self.done.notify_all();
-                match result {
-                    Ok(()) => state.completed = state.completed.max(target),
-                    // The others retry with a flush of their own.
-                    Err(e) => return Err(e),
+            let target = {
+                let mut requested = self.lock();
+                while requested.0 == served && !requested.1 {
+                    requested = self.pending.wait(requested).unwrap_or_else(|p| p.into_inner());
                 }
-                continue;
-            }
-            state = self.done.wait(state).unwrap_or_else(|p| p.into_inner());
+                if requested.0 == served {
+                    return; // closing, and nothing is waiting
+                }
+                requested.0
+            };
+            // Everything written before a ticket was taken is covered by the round that starts now.
+            self.rounds.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let result = db.flush().map_err(|e| e.to_string()).and_then(|_| log.sync_data().map_err(|e| format!("syncing the index log: {e}")));
+            self.done.send_modify(|d| match result {
+                Ok(()) => d.upto = d.upto.max(target),
+                Err(e) => d.failed = Some((target, e)),
+            });
+            served = target;
+        }
+    }
+
+    async fn wait_durable(&self) -> Result<()> {
+        let mut done = self.done.subscribe();
+        let ticket = {
+            let mut requested = self.lock();
+            requested.0 += 1;
+            requested.0
+        };
+        self.pending.notify_one();
+        let state = done
+            .wait_for(|d| d.upto >= ticket || d.failed.as_ref().is_some_and(|(upto, _)| *upto >= ticket))
+            .await
+            .map_err(|_| Error::Index("the index committer has stopped".into()))?;
+        match &state.failed {
+            _ if state.upto >= ticket => Ok(()),
+            Some((_, e)) => Err(Error::Index(format!("flushing the index: {e}"))),
+            None => Err(Error::Index("flushing the index failed".into())),
         }
     }
 }
@@ -148,7 +166,36 @@ impl SledKv {
             .map_err(index_err)?;
         // sled keeps its log in `db`; syncing any descriptor of the file syncs what sled wrote.
         let log = std::fs::File::open(path.join("db")).map_err(|e| Error::io("opening the index log", e))?;
-        Ok(SledKv { db, commits: Arc::new(GroupCommit { log, rounds: Default::default(), state: Default::default(), done: Default::default() }) })
+        let commits = Arc::new(GroupCommit {
+            requested: Default::default(),
+            pending: Default::default(),
+            done: tokio::sync::watch::Sender::new(Durable::default()),
+            rounds: Default::default(),
+        });
+        // Not sled's `flush_async`: it runs the flush on sled's own small thread pool, where a
+        // flush holds sled's read lock while it waits for the pool to write the log. With a
+        // batch waiting for the write lock, enough waiting flushes fill the pool and nothing is
+        // left to write the log: every writer hangs. One thread of our own does every flush.
+        let committer = {
+            let (commits, db) = (commits.clone(), db.clone());
+            std::thread::Builder::new()
+                .name("minerva-commit".into())
+                .spawn(move || commits.run(db, log))
+                .map_err(|e| Error::io("starting the index committer", e))?
+        };
+        Ok(SledKv { db, commits, committer: Some(committer) })
+    }
+}
+
+impl Drop for SledKv {
+    fn drop(&mut self) {
+        // The committer holds the database open: stop it, so that the directory can be opened
+        // again by this process (tests restart stores in place).
+        self.commits.lock().1 = true;
+        self.commits.pending.notify_one();
+        if let Some(t) = self.committer.take() {
+            let _ = t.join();
+        }
     }
 }
 
@@ -159,12 +206,7 @@ impl Kv for SledKv {
     }
 
     async fn flush(&self) -> Result<()> {
-        // Not sled's `flush_async`: it runs the flush on sled's own small thread pool, where a
-        // flush holds sled's read lock while it waits for the pool to write the log. With a
-        // batch waiting for the write lock, enough waiting flushes fill the pool and nothing
-        // is left to write the log: every writer hangs. Tokio's blocking pool keeps sled's free.
-        let (db, commits) = (self.db.clone(), self.commits.clone());
-        tokio::task::spawn_blocking(move || commits.wait_durable(&db)).await.map_err(|e| Error::Index(format!("flushing the index: {e}")))?
+        self.commits.wait_durable().await
     }
 }
 
