@@ -17,7 +17,10 @@ for arg in "$@"; do
     esac
 done
 [ ${#names[@]} -eq 0 ] && names=(storage crawler reviews tpch docker)
-cargo build --release --bin minerva
+# One binary for every benchmark: the image's (glibc linked in, for the empty base), so that the
+# figures measured are those of the binary users run in docker-compose too.
+RUSTFLAGS="-C target-feature=+crt-static" cargo build --release --locked --bin minerva --target x86_64-unknown-linux-gnu
+binary="$CARGO_TARGET_DIR/x86_64-unknown-linux-gnu/release/minerva"
 venv="$(scripts/python-env.sh bench)"
 if [[ " ${names[*]} " == *" storage "* ]]; then
     cargo build --release -p minerva-loadgen
@@ -33,13 +36,11 @@ for name in "${names[@]}"; do
     echo "== $name"
     extra=()
     if [ "$name" = docker ]; then
-        # What the Dockerfile's Rust stage builds: glibc linked in, for the empty base image.
-        RUSTFLAGS="-C target-feature=+crt-static" cargo build --release --locked --bin minerva --target x86_64-unknown-linux-gnu
-        extra=(--static-binary "$CARGO_TARGET_DIR/x86_64-unknown-linux-gnu/release/minerva")
+        extra=(--static-binary "$binary")
     elif [ "$name" = storage ]; then
         extra=(--loadgen "$CARGO_TARGET_DIR/release/minerva-loadgen" --s3s-fs "$tools/bin/s3s-fs")
     fi
-    "$venv/bin/python" "bench/$name.py" "${quick[@]}" "${extra[@]}" --binary "$CARGO_TARGET_DIR/release/minerva" --out "bench/results/$name.md"
+    "$venv/bin/python" "bench/$name.py" "${quick[@]}" "${extra[@]}" --binary "$binary" --out "bench/results/$name.md"
 done
 {
     echo "# Benchmark results"

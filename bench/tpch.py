@@ -134,7 +134,7 @@ for name, sql in queries.items():
         rows = run(sql)
         times.append(time.perf_counter() - t)
     out[name] = {"times": times, "rows": rows}
-print(json.dumps(out))
+print("RESULT " + json.dumps(out))
 """
 
 
@@ -146,7 +146,9 @@ def run_peer(engine: str, fmt: str, data: Path, runs: int, queries: dict):
     proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode != 0:
         raise RuntimeError(f"{engine} failed ({proc.returncode})")
-    return json.loads(out), usage.ru_maxrss
+    # Only the marked line: an engine may print notices of its own.
+    result = next(line for line in out.splitlines() if line.startswith("RESULT "))
+    return json.loads(result[len("RESULT "):]), usage.ru_maxrss
 
 
 def normal(v):

@@ -9,10 +9,16 @@
 //! column is '', a missing field NULL. Nor does it know LazySimpleSerDe's escape character outside
 //! quotes, which awswrangler sets on every CSV table it creates. So [`Fields`] parses the text
 //! here and [`crate::text`] converts it to the columns' types, NULL markers such as `\N`
-//! included. Fields past the table's columns are ignored, as Hive ignores them. Quoted fields may
-//! hold line breaks, so a file is read whole, never split into byte ranges, just as DataFusion
-//! reads CSV with `newlines_in_values`.
-
+//! included. Fields past the table's columns are ignored, as Hive ignores them.
+//!
+//! Quoted fields may hold line breaks, so a byte offset alone cannot say where a record starts,
+//! and a file is never split into byte ranges as DataFusion splits CSV. A file larger than a
+//! block ([`BLOCK_SIZE`]) is cut as it is read instead: a [`Splitter`] runs ahead of the parsers,
+//! following the same [`Machine`] as [`Fields`] but keeping nothing, and cuts the input at the
+//! last record end of every block. The blocks are parsed in parallel (as many at a time as the
+//! session has target partitions, at least two), each by its own [`Fields`] from a record's start
+//! (the byte order mark and the header only in the first), and their batches come out in file
+//! order. A smaller file is parsed as it streams in, in the scan's own task.
 use std::borrow::Cow;
 use std::fmt;
 use std::sync::Arc;
@@ -22,6 +28,7 @@ use bytes::{Buf, Bytes};
 use datafusion::arrow::array::{ArrayRef, RecordBatch, RecordBatchOptions, StringArray};
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::catalog::Session;
+use datafusion::common::runtime::SpawnedTask;
 use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::common::{DataFusionError, GetExt, Result, Statistics, exec_err, not_impl_err};
 use datafusion::datasource::file_format::FileFormat;
@@ -41,6 +48,11 @@ use object_store::{GetOptions, ObjectMeta, ObjectStore};
 
 /// Rows a batch holds when DataFusion has not said.
 const DEFAULT_BATCH_SIZE: usize = 8192;
+
+/// The least text a block of a large file holds before it is cut at a record's end and parsed on
+/// its own: big enough that starting a task is nothing beside parsing it, small enough that a few
+/// in flight are little memory.
+const BLOCK_SIZE: usize = 4 << 20;
 
 /// How a file divides into records and fields. Records end at `\n`, `\r\n` or `\r`, as
 /// Hadoop's line reader ends lines, except inside quotes; blank lines hold no record.
@@ -91,9 +103,14 @@ impl FileFormat for DelimitedFormat {
         Ok(Statistics::new_unknown(&table_schema))
     }
 
-    async fn create_physical_plan(&self, _: &dyn Session, conf: FileScanConfig) -> Result<Arc<dyn ExecutionPlan>> {
-        let conf = FileScanConfigBuilder::from(conf).with_file_compression_type(self.compression).build();
-        Ok(DataSourceExec::from_data_source(conf))
+    async fn create_physical_plan(&self, state: &dyn Session, conf: FileScanConfig) -> Result<Arc<dyn ExecutionPlan>> {
+        // The scan learns here how many cores the session means to use.
+        let source = conf.file_source.downcast_ref::<DelimitedSource>().map(|s| DelimitedSource { target_partitions: state.config().target_partitions(), ..s.clone() });
+        let mut conf = FileScanConfigBuilder::from(conf).with_file_compression_type(self.compression);
+        if let Some(source) = source {
+            conf = conf.with_source(Arc::new(source));
+        }
+        Ok(DataSourceExec::from_data_source(conf.build()))
     }
 
     fn file_source(&self, table_schema: TableSchema) -> Arc<dyn FileSource> {
@@ -102,6 +119,7 @@ impl FileFormat for DelimitedFormat {
             projection: SplitProjection::unprojected(&table_schema),
             table_schema,
             batch_size: None,
+            target_partitions: 1,
             metrics: ExecutionPlanMetricsSet::new(),
         })
     }
@@ -114,6 +132,9 @@ struct DelimitedSource {
     table_schema: TableSchema,
     projection: SplitProjection,
     batch_size: Option<usize>,
+    /// The session's target partitions: how many blocks of a large file are parsed at a time,
+    /// shared among the scan's partitions.
+    target_partitions: usize,
     metrics: ExecutionPlanMetricsSet,
 }
 
@@ -128,6 +149,9 @@ impl FileSource for DelimitedSource {
             columns,
             batch_size: self.batch_size.unwrap_or(DEFAULT_BATCH_SIZE),
             compression: config.file_compression_type,
+            // Partitions that each read a file at once share the cores; even alone on a core,
+            // a scan parses one block while it cuts the next.
+            parallelism: self.target_partitions.div_ceil(config.file_groups.len().max(1)).max(2),
             store,
         });
         // Partition columns and anything more than a choice of columns are applied above.
@@ -161,7 +185,8 @@ impl FileSource for DelimitedSource {
     }
 
     fn supports_repartitioning(&self) -> bool {
-        // A byte offset cannot tell whether it is inside quotes.
+        // A byte offset cannot tell whether it is inside quotes: large files are cut where their
+        // records end as they are read (see `parallel_batches`).
         false
     }
 
@@ -177,7 +202,7 @@ impl FileSource for DelimitedSource {
     }
 }
 
-/// Opens one file: its bytes, decompressed, through a [`Fields`] decoder.
+/// Opens one file: its bytes, decompressed, through [`Fields`] decoders.
 struct DelimitedOpener {
     dialect: Dialect,
     /// The number of the table's file columns.
@@ -187,6 +212,8 @@ struct DelimitedOpener {
     schema: SchemaRef,
     batch_size: usize,
     compression: FileCompressionType,
+    /// How many blocks of a large file are parsed at a time.
+    parallelism: usize,
     store: Arc<dyn ObjectStore>,
 }
 
@@ -196,17 +223,20 @@ impl FileOpener for DelimitedOpener {
             return exec_err!("a text file is read whole, not in byte ranges");
         }
         let fields = Fields::new(self.dialect, self.width, &self.columns, self.schema.clone(), self.batch_size);
-        let (store, compression) = (self.store.clone(), self.compression);
+        let (store, compression, parallelism) = (self.store.clone(), self.compression, self.parallelism);
+        // Only the size of an uncompressed file tells how much text it holds.
+        let small = !compression.is_compressed() && file.object_meta.size <= BLOCK_SIZE as u64;
         Ok(async move {
             let body = store.get_opts(&file.object_meta.location, GetOptions::default()).await?;
             let bytes = body.into_stream().map_err(DataFusionError::from).boxed();
-            Ok(batches(compression.convert_stream(bytes)?, fields))
+            let input = compression.convert_stream(bytes)?;
+            Ok(if small { batches(input, fields) } else { parallel_batches(input, fields, parallelism, BLOCK_SIZE) })
         }
         .boxed())
     }
 }
 
-/// The batches of a byte stream.
+/// The batches of a byte stream, parsed in one pass as it arrives.
 fn batches(input: BoxStream<'static, Result<Bytes>>, fields: Fields) -> BoxStream<'static, Result<RecordBatch>> {
     struct State {
         input: BoxStream<'static, Result<Bytes>>,
@@ -221,7 +251,7 @@ fn batches(input: BoxStream<'static, Result<Bytes>>, fields: Fields) -> BoxStrea
                 return Ok(None);
             }
             while !s.pending.is_empty() {
-                let used = s.fields.decode(&s.pending)?;
+                let used = s.fields.decode(&s.pending);
                 s.pending.advance(used);
                 if s.fields.is_full()
                     && let Some(batch) = s.fields.flush()?
@@ -233,7 +263,7 @@ fn batches(input: BoxStream<'static, Result<Bytes>>, fields: Fields) -> BoxStrea
                 Some(chunk) => s.pending = chunk?,
                 None => {
                     // The end of input ends the last record, if the file does not.
-                    s.fields.decode(&[])?;
+                    s.fields.decode(&[]);
                     s.done = true;
                     if let Some(batch) = s.fields.flush()? {
                         return Ok(Some((batch, s)));
@@ -245,12 +275,90 @@ fn batches(input: BoxStream<'static, Result<Bytes>>, fields: Fields) -> BoxStrea
     .boxed()
 }
 
+/// The batches of a byte stream too large for one block: a [`Splitter`] cuts it into blocks that
+/// end where records end, and each block is parsed in a task of its own, at most `parallelism`
+/// at a time; the batches come out in the order of the blocks.
+fn parallel_batches(input: BoxStream<'static, Result<Bytes>>, fields: Fields, parallelism: usize, block_size: usize) -> BoxStream<'static, Result<RecordBatch>> {
+    let splitter = Splitter::new(fields.machine.dialect);
+    let blocks = futures::stream::try_unfold((input, Some(splitter)), move |(mut input, splitter)| async move {
+        let Some(mut splitter) = splitter else { return Ok(None) };
+        loop {
+            if let Some(block) = splitter.cut(block_size) {
+                return Ok(Some((block, (input, Some(splitter)))));
+            }
+            match input.next().await {
+                Some(chunk) => splitter.push(chunk?),
+                // What is left ends the last record, wherever the scan stands.
+                None => return Ok(Some(splitter.chunks).filter(|rest| !rest.is_empty()).map(|rest| (rest, (input, None)))),
+            }
+        }
+    });
+    let blocks: BoxStream<'static, Result<Vec<Bytes>>> = blocks.boxed();
+    blocks
+        .enumerate()
+        .map(move |(n, block)| {
+            let fields = if n == 0 { fields.clone() } else { fields.resumed() };
+            // The task starts as soon as the block is taken, so that `parallelism` parse at once;
+            // dropping the scan aborts those not yet begun.
+            // A failed read fails in its turn, after the blocks before it.
+            let task = SpawnedTask::spawn(async move { fields.parse(&block?) });
+            task.map(|joined| joined.map_err(|e| DataFusionError::ExecutionJoin(Box::new(e)))?)
+        })
+        .buffered(parallelism.max(1))
+        .map_ok(|batches| futures::stream::iter(batches.into_iter().map(Ok)))
+        .try_flatten()
+        .boxed()
+}
+
+/// Cuts a byte stream into blocks that each end where a record ends. It scans every chunk as it
+/// arrives with its own [`Machine`], which carries the scan's state from chunk to chunk and from
+/// block to block, and remembers the last record end seen; chunks are held, not copied.
+struct Splitter {
+    machine: Machine,
+    /// The input not yet cut off, all of it scanned.
+    chunks: Vec<Bytes>,
+    len: usize,
+    /// The last record end in `chunks`: a chunk and the offset in it just past the end.
+    end: Option<(usize, usize)>,
+}
+
+impl Splitter {
+    fn new(dialect: Dialect) -> Self {
+        Splitter { machine: Machine::new(dialect), chunks: Vec::new(), len: 0, end: None }
+    }
+
+    fn push(&mut self, chunk: Bytes) {
+        let mut ends = RecordEnds::default();
+        self.machine.run(&chunk, &mut ends);
+        if let Some(next) = ends.last {
+            self.end = Some((self.chunks.len(), next));
+        }
+        if !chunk.is_empty() {
+            self.len += chunk.len();
+            self.chunks.push(chunk);
+        }
+    }
+
+    /// The input up to its last record end, once at least `size` bytes are held. A record longer
+    /// than a block makes its block as long as it needs.
+    fn cut(&mut self, size: usize) -> Option<Vec<Bytes>> {
+        if self.len < size {
+            return None;
+        }
+        let (chunk, next) = self.end.take()?;
+        let mut rest = self.chunks.split_off(chunk);
+        self.chunks.push(rest[0].split_to(next));
+        if rest[0].is_empty() {
+            rest.remove(0);
+        }
+        self.len = rest.iter().map(Bytes::len).sum();
+        Some(std::mem::replace(&mut self.chunks, rest))
+    }
+}
+
 const BOM: &[u8] = b"\xEF\xBB\xBF";
 
-/// Where a field's text lies in [`Fields::data`]; `None` for a field the record lacks.
-type Span = Option<(usize, usize)>;
-
-/// Where the parser is in the text.
+/// Where the machine is in the text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
     /// Between records: blank lines are skipped here.
@@ -267,24 +375,240 @@ enum State {
     QuotedQuote,
 }
 
-/// A push parser of records into string columns: feed it bytes with [`Fields::decode`], an empty
-/// slice at the end of the file, and take batches with [`Fields::flush`].
+/// What [`Machine::run`] finds, as it finds it.
+trait Sink {
+    /// The sink wants to know only where records end, not what they hold: the machine may then
+    /// skip text that cannot move a record's end (see [`Machine::run`]).
+    const RECORDS_ONLY: bool;
+    /// The machine stops before the next byte until the sink is emptied.
+    fn is_full(&self) -> bool;
+    /// Text of the current field, as it stands in the input.
+    fn text(&mut self, text: &[u8]);
+    /// Text of the current field read inside quotes.
+    fn quoted(&mut self, text: &[u8]);
+    fn end_field(&mut self);
+    /// A record ended (a blank line is none); `next` is the offset in the input being read just
+    /// past the line end that ended it.
+    fn end_record(&mut self, next: usize);
+}
+
+/// How text divides into records and fields: the one state machine that both the parser
+/// ([`Fields`]) and the splitter ([`Splitter`]) follow, so that a splitter's cut is always where
+/// the parser would have ended a record.
 ///
 /// Outside quotes, the escape character (LazySimpleSerDe's `escape.delim`) makes the next
 /// character text, delimiter included, and stays in the field for [`crate::text`] to remove,
 /// since it also protects collection and map-key delimiters there; it does not join lines, as
 /// Hive splits lines before fields. Inside quotes, as in opencsv, it protects only a quote or
 /// itself, and a lone one is text: quoted fields come from CSV writers, which escape nothing
-/// else. Quoted text is handed on escaped, so that it reads back as it was quoted.
-struct Fields {
+/// else.
+#[derive(Debug, Clone, Copy)]
+struct Machine {
     dialect: Dialect,
     state: State,
     /// How much of a UTF-8 byte order mark the file has begun with: the mark is dropped.
     bom: usize,
+}
+
+impl Machine {
+    /// A machine at the start of a file.
+    fn new(dialect: Dialect) -> Self {
+        Machine { dialect, state: State::RecordStart, bom: 0 }
+    }
+
+    /// A machine at a record's start past the start of its file.
+    fn resumed(dialect: Dialect) -> Self {
+        Machine { bom: BOM.len(), ..Machine::new(dialect) }
+    }
+
+    fn escape_byte(&self) -> u8 {
+        self.dialect.escape.unwrap_or_default()
+    }
+
+    /// The offset of the next byte in `text` that ends a run of unquoted text: a delimiter, a
+    /// line end or the escape character.
+    fn unquoted_end(&self, text: &[u8]) -> Option<usize> {
+        let Dialect { delimiter, escape, .. } = self.dialect;
+        let end = memchr::memchr3(delimiter, b'\n', b'\r', text);
+        // Looking for the escape only up to the next other stop keeps the search linear.
+        match escape {
+            Some(e) => memchr::memchr(e, &text[..end.unwrap_or(text.len())]).or(end),
+            None => end,
+        }
+    }
+
+    /// The offset of the next quote or escape character in `text`: where quoted text ends, and
+    /// the only bytes outside quotes that can move where a record ends.
+    fn quote_or_escape(&self, text: &[u8]) -> Option<usize> {
+        let Dialect { quote, escape, .. } = self.dialect;
+        match escape {
+            Some(e) => memchr::memchr2(quote, e, text),
+            None => memchr::memchr(quote, text),
+        }
+    }
+
+    /// Reads `input` until it is used up or the sink is full; returns the bytes used.
+    fn run<S: Sink>(&mut self, input: &[u8], sink: &mut S) -> usize {
+        let mut i = 0;
+        while self.bom < BOM.len() && i < input.len() && input[i] == BOM[self.bom] {
+            self.bom += 1;
+            i += 1;
+        }
+        if i < input.len() {
+            self.bom = BOM.len();
+        }
+        let Dialect { delimiter, quote, escape, .. } = self.dialect;
+        let line_end = |c: u8| c == b'\n' || c == b'\r';
+        // Outside quotes (record start, field start, unquoted), a byte that is neither quote nor
+        // escape leads to a state that depends on that byte alone: a delimiter to FieldStart,
+        // a line end to RecordStart, anything else to Unquoted; unless the delimiter is a line
+        // end, which leads from RecordStart elsewhere than from the other two. So where only
+        // record ends matter, a run of such bytes is taken whole: its last line end is the last
+        // record end in it, and its last byte gives the state after it.
+        let skim = S::RECORDS_ONLY && !line_end(delimiter);
+        while i < input.len() && !sink.is_full() {
+            let b = input[i];
+            match self.state {
+                State::RecordStart | State::FieldStart | State::Unquoted if skim && b != quote && Some(b) != escape => {
+                    let end = self.quote_or_escape(&input[i..]).map_or(input.len(), |r| i + r);
+                    let run = &input[i..end];
+                    if let Some(r) = memchr::memrchr2(b'\n', b'\r', run) {
+                        // Of the line ends that close the run, the first ends a record, unless
+                        // the run began between records; the rest are blank lines.
+                        let first = run[..r].iter().rposition(|&c| !line_end(c)).map_or(0, |p| p + 1);
+                        if first > 0 || self.state != State::RecordStart {
+                            sink.end_record(i + first + 1);
+                        }
+                    }
+                    let last = input[end - 1];
+                    self.state = if last == delimiter {
+                        State::FieldStart
+                    } else if line_end(last) {
+                        State::RecordStart
+                    } else {
+                        State::Unquoted
+                    };
+                    i = end;
+                    continue;
+                }
+                State::RecordStart if line_end(b) => {}
+                State::RecordStart | State::FieldStart if b == quote => self.state = State::Quoted,
+                State::RecordStart | State::FieldStart | State::Unquoted => {
+                    // Take text up to the next byte that means something here.
+                    let end = self.unquoted_end(&input[i..]).map_or(input.len(), |r| i + r);
+                    sink.text(&input[i..end]);
+                    self.state = State::Unquoted;
+                    i = end;
+                    let Some(&c) = input.get(end) else { break };
+                    if c == delimiter {
+                        sink.end_field();
+                        self.state = State::FieldStart;
+                    } else if line_end(c) {
+                        sink.end_field();
+                        sink.end_record(end + 1);
+                        self.state = State::RecordStart;
+                    } else {
+                        sink.text(&[c]);
+                        self.state = State::UnquotedEscape;
+                    }
+                }
+                State::UnquotedEscape if line_end(b) => {
+                    sink.end_field();
+                    sink.end_record(i + 1);
+                    self.state = State::RecordStart;
+                }
+                State::UnquotedEscape => {
+                    sink.text(&[b]);
+                    self.state = State::Unquoted;
+                }
+                State::Quoted => {
+                    let end = self.quote_or_escape(&input[i..]).map_or(input.len(), |r| i + r);
+                    sink.quoted(&input[i..end]);
+                    i = end;
+                    let Some(&c) = input.get(end) else { break };
+                    self.state = if c == quote { State::QuotedQuote } else { State::QuotedEscape };
+                }
+                State::QuotedEscape => {
+                    if b != quote && b != self.escape_byte() {
+                        // A lone escape is text; the byte after it is read as any other.
+                        sink.quoted(&[self.escape_byte()]);
+                        self.state = State::Quoted;
+                        continue;
+                    }
+                    sink.quoted(&[b]);
+                    self.state = State::Quoted;
+                }
+                State::QuotedQuote if b == quote => {
+                    sink.quoted(&[quote]);
+                    self.state = State::Quoted;
+                }
+                State::QuotedQuote => {
+                    // Past the closing quote the field goes on unquoted, up to its delimiter.
+                    self.state = State::Unquoted;
+                    continue;
+                }
+            }
+            i += 1;
+        }
+        i
+    }
+
+    /// The end of the input ends a record left open.
+    fn finish<S: Sink>(&mut self, sink: &mut S) {
+        if self.state != State::RecordStart {
+            if self.state == State::QuotedEscape {
+                sink.quoted(&[self.escape_byte()]);
+            }
+            sink.end_field();
+            sink.end_record(0);
+            self.state = State::RecordStart;
+        }
+    }
+}
+
+/// The splitter's sink: it keeps only where the last record ended.
+#[derive(Default)]
+struct RecordEnds {
+    last: Option<usize>,
+}
+
+impl Sink for RecordEnds {
+    const RECORDS_ONLY: bool = true;
+
+    fn is_full(&self) -> bool {
+        false
+    }
+
+    fn text(&mut self, _: &[u8]) {}
+
+    fn quoted(&mut self, _: &[u8]) {}
+
+    fn end_field(&mut self) {}
+
+    fn end_record(&mut self, next: usize) {
+        self.last = Some(next);
+    }
+}
+
+/// Where a field's text lies in [`Columns::data`]; `None` for a field the record lacks.
+type Span = Option<(usize, usize)>;
+
+/// A push parser of records into string columns: feed it bytes with [`Fields::decode`], an empty
+/// slice at the end of the input, and take batches with [`Fields::flush`].
+#[derive(Clone)]
+struct Fields {
+    machine: Machine,
+    columns: Columns,
+}
+
+/// The parser's sink: the kept fields of the records read since the last batch.
+#[derive(Clone)]
+struct Columns {
     /// For each field position of a record, the output column it goes to, if any.
     slots: Vec<Option<usize>>,
     schema: SchemaRef,
     batch_size: usize,
+    escape: Option<u8>,
     skip_header: bool,
     /// The text of the kept fields, back to back.
     data: Vec<u8>,
@@ -298,6 +622,7 @@ struct Fields {
 }
 
 impl Fields {
+    /// A parser for a file, from its start.
     fn new(dialect: Dialect, width: usize, columns: &[usize], schema: SchemaRef, batch_size: usize) -> Self {
         let mut slots = vec![None; width];
         for (j, c) in columns.iter().enumerate() {
@@ -305,13 +630,11 @@ impl Fields {
                 *slot = Some(j);
             }
         }
-        Fields {
-            dialect,
-            state: State::RecordStart,
-            bom: 0,
+        let columns = Columns {
             slots,
             schema,
             batch_size: batch_size.max(1),
+            escape: dialect.escape,
             skip_header: dialect.has_header,
             data: Vec::with_capacity(64 * 1024),
             spans: vec![Vec::new(); columns.len()],
@@ -319,107 +642,73 @@ impl Fields {
             field: 0,
             field_start: 0,
             record_start: 0,
-        }
+        };
+        Fields { machine: Machine::new(dialect), columns }
     }
+
+    /// A parser like this new one for a block that starts at a record's start past the start of
+    /// its file: no byte order mark, no header.
+    fn resumed(&self) -> Self {
+        let mut fields = self.clone();
+        fields.machine = Machine::resumed(self.machine.dialect);
+        fields.columns.skip_header = false;
+        fields
+    }
+
+    fn is_full(&self) -> bool {
+        self.columns.is_full()
+    }
+
+    /// Parses `input` until it is used up or a batch is full; returns the bytes used. An empty
+    /// `input` means the end of the input, which ends a record left open.
+    fn decode(&mut self, input: &[u8]) -> usize {
+        if input.is_empty() {
+            self.machine.finish(&mut self.columns);
+            return 0;
+        }
+        self.machine.run(input, &mut self.columns)
+    }
+
+    /// Parses the whole of a block, the last of its records ending where the block ends.
+    fn parse(mut self, block: &[Bytes]) -> Result<Vec<RecordBatch>> {
+        let mut batches = Vec::new();
+        for chunk in block {
+            let mut rest = &chunk[..];
+            while !rest.is_empty() {
+                rest = &rest[self.decode(rest)..];
+                if self.is_full() {
+                    batches.extend(self.flush()?);
+                }
+            }
+        }
+        self.decode(&[]);
+        batches.extend(self.flush()?);
+        Ok(batches)
+    }
+
+    /// The records parsed since the last flush, as a batch. Called between records.
+    fn flush(&mut self) -> Result<Option<RecordBatch>> {
+        if self.machine.state != State::RecordStart {
+            return exec_err!("a text batch was taken in the middle of a record");
+        }
+        self.columns.flush()
+    }
+}
+
+impl Sink for Columns {
+    const RECORDS_ONLY: bool = false;
 
     fn is_full(&self) -> bool {
         self.rows >= self.batch_size
     }
 
-    /// Parses `input` until it is used up or a batch is full; returns the bytes used. An empty
-    /// `input` means the end of the file, which ends a record left open.
-    fn decode(&mut self, input: &[u8]) -> Result<usize> {
-        if input.is_empty() {
-            if self.state != State::RecordStart {
-                if self.state == State::QuotedEscape {
-                    self.push_quoted(&[self.escape_byte()]);
-                }
-                self.end_field();
-                self.end_record();
-            }
-            return Ok(0);
-        }
-        let mut i = 0;
-        while self.bom < BOM.len() && i < input.len() && input[i] == BOM[self.bom] {
-            self.bom += 1;
-            i += 1;
-        }
-        if i < input.len() {
-            self.bom = BOM.len();
-        }
-        let Dialect { delimiter, quote, escape, .. } = self.dialect;
-        while i < input.len() && !self.is_full() {
-            let b = input[i];
-            match self.state {
-                State::RecordStart if b == b'\n' || b == b'\r' => {}
-                State::RecordStart | State::FieldStart if b == quote => self.state = State::Quoted,
-                State::RecordStart | State::FieldStart | State::Unquoted => {
-                    // Copy up to the next byte that means something here.
-                    let run = input[i..].iter().position(|&c| c == delimiter || c == b'\n' || c == b'\r' || Some(c) == escape);
-                    let end = run.map_or(input.len(), |r| i + r);
-                    self.data.extend_from_slice(&input[i..end]);
-                    self.state = State::Unquoted;
-                    i = end;
-                    let Some(&c) = input.get(end) else { break };
-                    if c == delimiter {
-                        self.end_field();
-                        self.state = State::FieldStart;
-                    } else if c == b'\n' || c == b'\r' {
-                        self.end_field();
-                        self.end_record();
-                    } else {
-                        self.data.push(c);
-                        self.state = State::UnquotedEscape;
-                    }
-                }
-                State::UnquotedEscape if b == b'\n' || b == b'\r' => {
-                    self.end_field();
-                    self.end_record();
-                }
-                State::UnquotedEscape => {
-                    self.data.push(b);
-                    self.state = State::Unquoted;
-                }
-                State::Quoted => {
-                    let run = input[i..].iter().position(|&c| c == quote || Some(c) == escape);
-                    let end = run.map_or(input.len(), |r| i + r);
-                    self.push_quoted(&input[i..end]);
-                    i = end;
-                    let Some(&c) = input.get(end) else { break };
-                    self.state = if c == quote { State::QuotedQuote } else { State::QuotedEscape };
-                }
-                State::QuotedEscape => {
-                    if b != quote && b != self.escape_byte() {
-                        // A lone escape is text; the byte after it is read as any other.
-                        self.push_quoted(&[self.escape_byte()]);
-                        self.state = State::Quoted;
-                        continue;
-                    }
-                    self.push_quoted(&[b]);
-                    self.state = State::Quoted;
-                }
-                State::QuotedQuote if b == quote => {
-                    self.push_quoted(&[quote]);
-                    self.state = State::Quoted;
-                }
-                State::QuotedQuote => {
-                    // Past the closing quote the field goes on unquoted, up to its delimiter.
-                    self.state = State::Unquoted;
-                    continue;
-                }
-            }
-            i += 1;
-        }
-        Ok(i)
+    fn text(&mut self, text: &[u8]) {
+        self.data.extend_from_slice(text);
     }
 
-    fn escape_byte(&self) -> u8 {
-        self.dialect.escape.unwrap_or_default()
-    }
-
-    /// Appends quoted text, escaping the escape character so that it reads back as text.
-    fn push_quoted(&mut self, text: &[u8]) {
-        match self.dialect.escape {
+    /// Quoted text is kept escaped, so that it reads back as it was quoted.
+    fn quoted(&mut self, text: &[u8]) {
+        match self.escape {
             Some(e) if text.contains(&e) => {
                 for &b in text {
                     if b == e {
@@ -442,7 +731,7 @@ impl Fields {
         self.field_start = self.data.len();
     }
 
-    fn end_record(&mut self) {
+    fn end_record(&mut self, _: usize) {
         if self.skip_header {
             self.skip_header = false;
             self.spans.iter_mut().for_each(|s| s.truncate(self.rows));
@@ -454,17 +743,14 @@ impl Fields {
             }
             self.rows += 1;
         }
-        self.state = State::RecordStart;
         self.field = 0;
         self.field_start = self.data.len();
         self.record_start = self.data.len();
     }
+}
 
-    /// The records parsed since the last flush, as a batch. Called between records.
+impl Columns {
     fn flush(&mut self) -> Result<Option<RecordBatch>> {
-        if self.state != State::RecordStart {
-            return exec_err!("a text batch was taken in the middle of a record");
-        }
         if self.rows == 0 {
             return Ok(None);
         }
@@ -501,27 +787,16 @@ mod tests {
     use super::*;
     use datafusion::arrow::array::{Array, AsArray};
     use datafusion::arrow::datatypes::{DataType, Field, Schema};
+    use proptest::prelude::*;
 
-    /// Decodes `input` fed `chunk` bytes at a time, keeping `columns` of a `width`-column table;
-    /// returns the rows of every batch, NULL as `None`.
+    /// The rows of batches, NULL as `None`.
     type Rows = Vec<Vec<Option<String>>>;
 
-    fn decode(input: &str, dialect: Dialect, width: usize, columns: &[usize], chunk: usize, batch_size: usize) -> Rows {
-        let schema = Arc::new(Schema::new(columns.iter().map(|c| Field::new(format!("c{c}"), DataType::Utf8, true)).collect::<Vec<_>>()));
-        let mut fields = Fields::new(dialect, width, columns, schema, batch_size);
-        let mut batches = Vec::new();
-        for piece in input.as_bytes().chunks(chunk.max(1)) {
-            let mut rest = piece;
-            while !rest.is_empty() {
-                let used = fields.decode(rest).unwrap();
-                rest = &rest[used..];
-                if fields.is_full() {
-                    batches.extend(fields.flush().unwrap());
-                }
-            }
-        }
-        fields.decode(&[]).unwrap();
-        batches.extend(fields.flush().unwrap());
+    fn schema(columns: &[usize]) -> SchemaRef {
+        Arc::new(Schema::new(columns.iter().map(|c| Field::new(format!("c{c}"), DataType::Utf8, true)).collect::<Vec<_>>()))
+    }
+
+    fn rows_of(batches: &[RecordBatch], batch_size: usize) -> Rows {
         let mut rows = Vec::new();
         for b in batches {
             assert!(b.num_rows() <= batch_size);
@@ -530,6 +805,38 @@ mod tests {
             }
         }
         rows
+    }
+
+    /// Decodes `input` fed `chunk` bytes at a time, keeping `columns` of a `width`-column table.
+    fn decode(input: &[u8], dialect: Dialect, width: usize, columns: &[usize], chunk: usize, batch_size: usize) -> Rows {
+        let mut fields = Fields::new(dialect, width, columns, schema(columns), batch_size);
+        let mut batches = Vec::new();
+        for piece in input.chunks(chunk.max(1)) {
+            let mut rest = piece;
+            while !rest.is_empty() {
+                let used = fields.decode(rest);
+                rest = &rest[used..];
+                if fields.is_full() {
+                    batches.extend(fields.flush().unwrap());
+                }
+            }
+        }
+        fields.decode(&[]);
+        batches.extend(fields.flush().unwrap());
+        rows_of(&batches, batch_size)
+    }
+
+    /// The blocks a splitter cuts `input` into, fed `chunk` bytes at a time, as the scan feeds it:
+    /// at most one cut after each chunk, and what is left at the end.
+    fn split(input: &[u8], dialect: Dialect, chunk: usize, block_size: usize) -> Vec<Vec<Bytes>> {
+        let mut splitter = Splitter::new(dialect);
+        let mut blocks = Vec::new();
+        for piece in input.chunks(chunk.max(1)) {
+            splitter.push(Bytes::copy_from_slice(piece));
+            blocks.extend(splitter.cut(block_size));
+        }
+        blocks.push(splitter.chunks);
+        blocks
     }
 
     fn row(values: &[Option<&str>]) -> Vec<Option<String>> {
@@ -570,7 +877,7 @@ mod tests {
             for chunk in [1, 2, 3, 1000] {
                 for batch_size in [1, 2, 100] {
                     assert_eq!(
-                        &decode(input, *dialect, *width, columns, chunk, batch_size),
+                        &decode(input.as_bytes(), *dialect, *width, columns, chunk, batch_size),
                         want,
                         "{input:?} in chunks of {chunk}, batches of {batch_size}"
                     );
@@ -583,17 +890,184 @@ mod tests {
     fn rows_are_counted_without_columns_and_bad_utf8_is_replaced() {
         let schema = Arc::new(Schema::empty());
         let mut fields = Fields::new(CSV, 2, &[], schema, 100);
-        fields.decode(b"1,a\n2,b\n3").unwrap();
-        fields.decode(&[]).unwrap();
+        fields.decode(b"1,a\n2,b\n3");
+        fields.decode(&[]);
         assert_eq!(fields.flush().unwrap().map(|b| b.num_rows()), Some(3));
-        let got = decode("caf\u{e9},x\n", CSV, 2, &[0], 1000, 10);
+        let got = decode("caf\u{e9},x\n".as_bytes(), CSV, 2, &[0], 1000, 10);
         assert_eq!(got, vec![row(&[Some("caf\u{e9}")])]);
         let schema = Arc::new(Schema::new(vec![Field::new("c0", DataType::Utf8, true)]));
         let mut fields = Fields::new(CSV, 1, &[0], schema, 10);
-        fields.decode(b"ok\n\xff\xfeab\n").unwrap();
-        fields.decode(&[]).unwrap();
+        fields.decode(b"ok\n\xff\xfeab\n");
+        fields.decode(&[]);
         let batch = fields.flush().unwrap().unwrap();
         let values: Vec<_> = batch.column(0).as_string::<i32>().iter().flatten().collect();
         assert_eq!(values, ["ok", "\u{fffd}\u{fffd}ab"]);
+    }
+
+    /// Blocks end after the last line end that ends a record, never inside quotes or after an
+    /// escaped delimiter; a record longer than a block is one block.
+    #[test]
+    fn the_splitter_cuts_where_records_end() {
+        let cases: &[(&str, Dialect, usize, &[&str])] = &[
+            ("a,b\nc,d\ne\n", CSV, 1, &["a,b\n", "c,d\n", "e\n", ""]),
+            ("a,b\nc,d\ne\n", CSV, 6, &["a,b\n", "c,d\ne\n", ""]),
+            // Blank lines end no record, so the first block holds the first record, the header.
+            ("\n\r\n\"h\"\n\n\n1\n", CSV, 1, &["\n\r\n\"h\"\n", "\n\n1\n", ""]),
+            ("a,\"x\ny\"\nb\n", CSV, 1, &["a,\"x\ny\"\n", "b\n", ""]),
+            ("\"x\"\"\ny\"\r\nz", CSV, 1, &["\"x\"\"\ny\"\r", "\nz"]),
+            ("a\"\nb\"\n", CSV, 1, &["a\"\n", "b\"\n", ""]),
+            ("a\\\nb\\,\nc", ESCAPED, 1, &["a\\\n", "b\\,\n", "c"]),
+            ("a\\,\"b,\"c\nd\"\n", ESCAPED, 1, &["a\\,\"b,\"c\nd\"\n", ""]),
+            ("\"a\\\"\nb\"\nc", ESCAPED, 1, &["\"a\\\"\nb\"\n", "c"]),
+            ("\u{feff}\"h\"\n1\n", CSV, 1, &["\u{feff}\"h\"\n", "1\n", ""]),
+            ("\"never closed\nx\ny", CSV, 1, &["\"never closed\nx\ny"]),
+        ];
+        for (input, dialect, block_size, want) in cases {
+            let blocks: Vec<String> = split(input.as_bytes(), *dialect, 1, *block_size).iter().map(|b| String::from_utf8(b.concat()).unwrap()).collect();
+            assert_eq!(&blocks, want, "{input:?} in blocks of {block_size}");
+        }
+    }
+
+    fn dialect() -> impl Strategy<Value = Dialect> {
+        let delimiter = proptest::sample::select(vec![b',', b',', b'\t', b'|', b'\n']);
+        let quote = proptest::sample::select(vec![b'"', b'"', b'\'']);
+        let escape = proptest::sample::select(vec![None, Some(b'\\'), Some(b'"')]);
+        (delimiter, quote, escape, any::<bool>()).prop_map(|(delimiter, quote, escape, has_header)| Dialect { delimiter, quote, escape, has_header })
+    }
+
+    /// A dialect and text made mostly of the bytes that mean something in it.
+    fn dialect_and_text() -> impl Strategy<Value = (Dialect, Vec<u8>)> {
+        const TEXT: &[&[u8]] = &[b"\\", b"\\\\", b"\"", b"'", b",", b"\t", b"\n\n", b"bc", b"\\N", " é".as_bytes(), "日本".as_bytes(), "\u{feff}".as_bytes(), b"\xEF\xBB", b"\xff"];
+        let piece = prop_oneof![4 => 0..8usize, 1 => 8..8 + TEXT.len()];
+        (dialect(), any::<bool>(), proptest::collection::vec(piece, 0..80)).prop_map(|(d, bom, pieces)| {
+            let mut text = if bom { BOM.to_vec() } else { Vec::new() };
+            for p in pieces {
+                match p {
+                    0 => text.push(d.delimiter),
+                    1 => text.push(d.quote),
+                    2 => text.extend([d.quote, d.quote]),
+                    3 => text.push(d.escape.unwrap_or(b'a')),
+                    4 => text.push(b'\n'),
+                    5 => text.extend(b"\r\n"),
+                    6 => text.push(b'\r'),
+                    7 => text.push(b'a'),
+                    _ => text.extend_from_slice(TEXT[p - 8]),
+                }
+            }
+            (d, text)
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(5000))]
+
+        /// Parsing the blocks the splitter cuts, each from a record's start, reads exactly the
+        /// rows one pass over the whole text reads, and the blocks hold the text, all of it.
+        #[test]
+        fn blocks_read_as_the_whole((dialect, input) in dialect_and_text(), width in 1usize..5, chunk in 1usize..64, block_size in 1usize..64, batch_size in 1usize..5) {
+            let columns: Vec<usize> = (0..width).collect();
+            let whole = decode(&input, dialect, width, &columns, input.len(), usize::MAX);
+            let blocks = split(&input, dialect, chunk, block_size);
+            prop_assert_eq!(blocks.concat().concat(), input.clone());
+            let first = Fields::new(dialect, width, &columns, schema(&columns), batch_size);
+            let mut batches = Vec::new();
+            for (n, block) in blocks.iter().enumerate() {
+                let fields = if n == 0 { first.clone() } else { first.resumed() };
+                batches.extend(fields.parse(block).unwrap());
+            }
+            prop_assert_eq!(rows_of(&batches, batch_size), whole);
+        }
+    }
+
+    /// Every record end the machine finds, when it reports each.
+    #[derive(Default)]
+    struct AllEnds(Vec<usize>);
+
+    impl Sink for AllEnds {
+        const RECORDS_ONLY: bool = false;
+        fn is_full(&self) -> bool {
+            false
+        }
+        fn text(&mut self, _: &[u8]) {}
+        fn quoted(&mut self, _: &[u8]) {}
+        fn end_field(&mut self) {}
+        fn end_record(&mut self, next: usize) {
+            self.0.push(next);
+        }
+    }
+
+    /// Over every text of up to six bytes that mean something in the dialect, read in two
+    /// pieces cut anywhere, the splitter's scan stands in the parser's state after each piece
+    /// and reports the last record end the parser finds in it.
+    #[test]
+    fn the_scan_agrees_with_the_parser_on_every_short_text() {
+        let dialects = [
+            CSV,
+            ESCAPED,
+            Dialect { delimiter: b'\t', quote: b'\'', ..ESCAPED },
+            Dialect { escape: Some(b'"'), ..CSV },
+            Dialect { delimiter: b'\n', ..ESCAPED },
+        ];
+        for dialect in dialects {
+            let mut alphabet = vec![dialect.delimiter, dialect.quote, b'\n', b'\r', b'a'];
+            alphabet.extend(dialect.escape);
+            alphabet.sort_unstable();
+            alphabet.dedup();
+            let (mut texts, mut longest) = (vec![Vec::new()], vec![Vec::new()]);
+            for _ in 0..6 {
+                longest = longest.iter().flat_map(|t| alphabet.iter().map(move |&c| [&t[..], &[c]].concat())).collect();
+                texts.extend(longest.iter().cloned());
+            }
+            for text in &texts {
+                let mut ends = AllEnds::default();
+                Machine::new(dialect).run(text, &mut ends);
+                let mut states = vec![State::RecordStart];
+                let mut parser = Machine::new(dialect);
+                for byte in text.chunks(1) {
+                    parser.run(byte, &mut AllEnds::default());
+                    states.push(parser.state);
+                }
+                for cut in 0..=text.len() {
+                    let mut scan = Machine::new(dialect);
+                    for (from, to) in [(0, cut), (cut, text.len())] {
+                        let mut last = RecordEnds::default();
+                        scan.run(&text[from..to], &mut last);
+                        let want = ends.0.iter().copied().filter(|&e| e > from && e <= to).max();
+                        assert_eq!(last.last.map(|e| from + e), want, "{:?} cut at {cut}, {dialect:?}", String::from_utf8_lossy(text));
+                        assert_eq!(scan.state, states[to], "{:?} cut at {cut}, {dialect:?}", String::from_utf8_lossy(text));
+                    }
+                }
+            }
+        }
+    }
+
+    /// The parallel reader puts out the rows of the file in the file's order, the header and
+    /// the byte order mark read only at its start.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn parallel_batches_come_in_file_order() {
+        let mut input = format!("{}id,text,rest\n", "\u{feff}");
+        let mut want = Vec::new();
+        for i in 0..2000 {
+            let (text, line) = match i % 4 {
+                0 => (format!("a \"quoted\"\nline {i}"), format!("{i},\"a \"\"quoted\"\"\nline {i}\",x\r\n")),
+                1 => (String::new(), format!("{i},,x\n\n")),
+                2 => (format!("id,{i}"), format!("{i},\"id,{i}\"\n")),
+                _ => (format!("é{i}"), format!("{i},é{i}\n")),
+            };
+            want.push(row(&[Some(&i.to_string()), Some(&text), if line.contains(",x") { Some("x") } else { None }]));
+            input.push_str(&line);
+        }
+        let dialect = Dialect { has_header: true, ..CSV };
+        let columns = [0, 1, 2];
+        for (chunk, block_size, parallelism) in [(7, 100, 2), (4096, 1000, 3), (1 << 20, 1 << 20, 2)] {
+            let chunks: Vec<Result<Bytes>> = input.as_bytes().chunks(chunk).map(|c| Ok(Bytes::copy_from_slice(c))).collect();
+            let fields = Fields::new(dialect, 3, &columns, schema(&columns), 64);
+            let batches: Vec<RecordBatch> = parallel_batches(futures::stream::iter(chunks).boxed(), fields, parallelism, block_size).try_collect().await.unwrap();
+            assert_eq!(rows_of(&batches, 64), want, "chunks of {chunk}, blocks of {block_size}");
+        }
+        let failing = futures::stream::iter([Ok(Bytes::from("a\nb\n")), exec_err!("the disk went away")]).boxed();
+        let fields = Fields::new(CSV, 1, &[0], schema(&[0]), 64);
+        let got: Result<Vec<RecordBatch>> = parallel_batches(failing, fields, 2, 1).try_collect().await;
+        assert!(got.unwrap_err().to_string().contains("the disk went away"));
     }
 }

@@ -286,10 +286,16 @@ impl Engine {
             .enable_all()
             .build()
             .map_err(|e| Error::Internal(format!("starting the query runtime: {e}")))?;
-        // DataFusion's caches of listings, statistics and footers are keyed by object path alone
-        // (not bucket) and the listing cache never expires: in a lake whose buckets share
-        // prefixes and whose files change, they would answer from stale or foreign data.
-        let caches = CacheManagerConfig::default().with_list_files_cache_limit(0).with_file_statistics_cache_limit(0).with_metadata_cache_limit(0);
+        // DataFusion's caches are keyed by object path alone, not bucket. The listing cache never
+        // expires, so it would miss files added since: it is off. Cached statistics and Parquet
+        // footers are used only while the object's size and last-modified time (to the
+        // nanosecond, as the lake records it) still match, which a rewritten object or one of
+        // the same path in another bucket does not: those caches are on, small, and spare every
+        // query re-reading the footers of every file it plans and reads.
+        let caches = CacheManagerConfig::default()
+            .with_list_files_cache_limit(0)
+            .with_file_statistics_cache_limit(8 << 20)
+            .with_metadata_cache_limit(32 << 20);
         // Shared by every query: object stores, the disk manager (spill files) and caches. Each
         // query gets its own memory pool and a registry that counts what it reads.
         let mut builder = RuntimeEnvBuilder::new().with_object_store_registry(Arc::new(LakeRegistry::new(store.clone()))).with_cache_manager(caches);

@@ -90,11 +90,26 @@ fn unescape(s: &str, escape: Option<char>) -> String {
     out
 }
 
+/// `values` with every field that is exactly `marker` made NULL. The strings' buffers are shared,
+/// not copied: only a validity mask is built, and only when a marker is there.
+fn null_marked(values: &StringArray, marker: &str) -> StringArray {
+    let (offsets, data, m) = (values.value_offsets(), values.value_data(), marker.as_bytes());
+    let is_marker = |i: usize| {
+        let (start, end) = (offsets[i] as usize, offsets[i + 1] as usize);
+        end - start == m.len() && &data[start..end] == m
+    };
+    if !(0..values.len()).any(is_marker) {
+        return values.clone();
+    }
+    let kept = NullBuffer::new(datafusion::arrow::buffer::BooleanBuffer::collect_bool(values.len(), |i| !is_marker(i)));
+    StringArray::new(values.offsets().clone(), values.values().clone(), NullBuffer::union(values.nulls(), Some(&kept)))
+}
+
 /// Converts one string field to a type, Hive's way.
 fn convert(values: &StringArray, to: &DataType, options: &TextOptions, level: usize) -> Result<ArrayRef> {
     // NULL markers first.
     let values: StringArray = match &options.null {
-        Some(marker) => values.iter().map(|v| v.filter(|s| s != marker)).collect(),
+        Some(marker) => null_marked(values, marker),
         None => values.clone(),
     };
     let safe = CastOptions { safe: true, ..Default::default() };
@@ -360,6 +375,16 @@ mod tests {
         assert_eq!(list.as_list::<i32>().value(1).len(), 0);
         let bools = conv(&["TRUE", "no"], &DataType::Boolean);
         assert_eq!(bools.null_count(), 1);
+    }
+
+    #[test]
+    fn null_markers_share_the_buffers_and_keep_other_nulls() {
+        let values = StringArray::from(vec![Some("a"), Some("\\N"), None, Some("\\Nx"), Some("")]);
+        let marked = null_marked(&values, "\\N");
+        assert_eq!(marked.iter().collect::<Vec<_>>(), [Some("a"), None, None, Some("\\Nx"), Some("")]);
+        assert_eq!(marked.values().as_ptr(), values.values().as_ptr());
+        assert_eq!(null_marked(&values, "").iter().collect::<Vec<_>>(), [Some("a"), Some("\\N"), None, Some("\\Nx"), None]);
+        assert_eq!(null_marked(&values, "zz").null_count(), 1);
     }
 
     #[test]

@@ -223,6 +223,52 @@ impl BlobDir {
         Ok(Some(files))
     }
 
+    /// Reads `ranges` of the body made of `segments` (blob ids with their lengths), each range
+    /// into one buffer, with positioned reads on the calling thread (a blocking one). `None`
+    /// means a blob vanished: the record was replaced under us and the caller reads it again.
+    pub fn read_ranges(&self, segments: &[(String, u64)], ranges: &[Range<u64>]) -> Result<Option<Vec<Bytes>>> {
+        use std::os::unix::fs::FileExt;
+        let mut sources = Vec::with_capacity(segments.len());
+        for (id, _) in segments {
+            if is_inline(id) {
+                match self.bodies.get(id.as_bytes())? {
+                    Some(bytes) => sources.push(Err(Bytes::from(bytes))),
+                    None => return Ok(None),
+                }
+                continue;
+            }
+            match std::fs::File::open(self.path(id)) {
+                Ok(f) => sources.push(Ok(f)),
+                Err(e) if e.kind() == IoKind::NotFound => return Ok(None),
+                Err(e) => return Err(Error::io("opening a blob", e)),
+            }
+        }
+        let mut parts = Vec::with_capacity(ranges.len());
+        for range in ranges {
+            // Zeroed by the allocator's fresh pages, not by a pass over the buffer.
+            let mut buf = vec![0u8; (range.end - range.start) as usize];
+            let mut offset = 0u64;
+            for ((_, len), source) in segments.iter().zip(&sources) {
+                let (start, end) = (offset, offset + len);
+                offset = end;
+                if end <= range.start || start >= range.end {
+                    continue;
+                }
+                let (from, to) = (range.start.max(start), range.end.min(end));
+                let dst = &mut buf[(from - range.start) as usize..(to - range.start) as usize];
+                match source {
+                    Ok(file) => file.read_exact_at(dst, from - start).map_err(|e| Error::io("reading a blob", e))?,
+                    Err(bytes) => {
+                        let src = bytes.get((from - start) as usize..(to - start) as usize);
+                        dst.copy_from_slice(src.ok_or_else(|| Error::Corrupt("a blob is shorter than its record".into()))?);
+                    }
+                }
+            }
+            parts.push(Bytes::from(buf));
+        }
+        Ok(Some(parts))
+    }
+
     /// How many blobs there are, files and small bodies.
     pub fn count(&self) -> Result<usize> {
         let mut n = 0;

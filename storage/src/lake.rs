@@ -24,6 +24,8 @@ use crate::store::{RangeSpec, Store, WriteCondition};
 
 const STORE_NAME: &str = "minerva";
 const LIST_PAGE: usize = 1000;
+/// Ranged reads up to this size are read in one piece rather than streamed.
+const WHOLE_RANGE_MAX: u64 = 64 * 1024 * 1024;
 
 /// One bucket of the lake as an [`ObjectStore`]. Paths are object keys.
 #[derive(Clone)]
@@ -130,12 +132,34 @@ impl ObjectStore for BucketStore {
                 attributes: Default::default(),
             });
         }
+        if let Some(spec) = range {
+            // A range a reader can hold (a footer, a column chunk) is read in one piece.
+            let info = self.store.head_object(&self.bucket, key).map_err(|e| to_os_error(key, e))?;
+            options.check_preconditions(&meta(location.clone(), &info.record))?;
+            let wanted = spec.resolve(info.record.size).map_err(|e| to_os_error(key, e))?;
+            if wanted.end - wanted.start <= WHOLE_RANGE_MAX {
+                let (info, mut parts) = self.store.read_ranges(&self.bucket, key, vec![wanted.clone()]).await.map_err(|e| to_os_error(key, e))?;
+                let part = parts.pop().unwrap_or_default();
+                return Ok(GetResult {
+                    payload: GetResultPayload::Stream(stream::once(async move { Ok(part) }).boxed()),
+                    range: wanted,
+                    meta: meta(location.clone(), &info.record),
+                    attributes: Default::default(),
+                });
+            }
+        }
         let body = self.store.get_object(&self.bucket, key, range).await.map_err(|e| to_os_error(key, e))?;
         let m = meta(location.clone(), &body.info.record);
         options.check_preconditions(&m)?;
         let path = key.to_string();
         let stream = body.stream.map_err(move |e| object_store::Error::Generic { store: STORE_NAME, source: format!("{path}: {e}").into() }).boxed();
         Ok(GetResult { payload: GetResultPayload::Stream(stream), range: body.range, meta: m, attributes: Default::default() })
+    }
+
+    async fn get_ranges(&self, location: &Path, ranges: &[std::ops::Range<u64>]) -> object_store::Result<Vec<Bytes>> {
+        let key = location.as_ref();
+        let (_, parts) = self.store.read_ranges(&self.bucket, key, ranges.to_vec()).await.map_err(|e| to_os_error(key, e))?;
+        Ok(parts)
     }
 
     fn delete_stream(&self, locations: BoxStream<'static, object_store::Result<Path>>) -> BoxStream<'static, object_store::Result<Path>> {

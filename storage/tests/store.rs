@@ -178,6 +178,11 @@ async fn multipart_assembles_parts_and_checks_the_list() {
     want.extend_from_slice(b"tail");
     assert_eq!(read(&store, "bkt", "big", None).await, want);
     assert_eq!(read(&store, "bkt", "big", Some(RangeSpec::Suffix(6))).await, b"aatail");
+    // Ranges read in one piece, across a file part and a small part kept in the index.
+    let edge = storage::store::MIN_PART_SIZE;
+    let (_, parts) = store.read_ranges("bkt", "big", vec![edge - 2..edge + 2, 0..3, edge + 4..edge + 4]).await.unwrap();
+    assert_eq!(parts, [&b"aata"[..], b"aaa", b""]);
+    assert!(matches!(store.read_ranges("bkt", "big", vec![0..edge + 5]).await, Err(Error::InvalidRange { .. })));
     assert!(matches!(store.list_parts("bkt", "big", &up.upload_id, 0, 10), Err(Error::NoSuchUpload(_))));
 
     // Small non-final parts are refused; abort removes the upload.
@@ -254,6 +259,12 @@ async fn object_store_view_reads_writes_and_lists() {
     up.complete().await.unwrap();
     assert_eq!(read(&store, "lake", "t/sub/b.parquet", None).await, b"PAR1data");
     assert_eq!(os.get_range(&Path::from("t/a.csv"), 1..3).await.unwrap(), Bytes::from_static(b",2"));
+    let parts = os.get_ranges(&Path::from("t/sub/b.parquet"), &[2..6, 0..8, 7..8]).await.unwrap();
+    assert_eq!(parts, [Bytes::from_static(b"R1da"), Bytes::from_static(b"PAR1data"), Bytes::from_static(b"a")]);
+    let suffix = object_store::GetOptions::new().with_range(Some(object_store::GetRange::Suffix(3)));
+    let tail = os.get_opts(&Path::from("t/sub/b.parquet"), suffix).await.unwrap();
+    assert_eq!(tail.range, 5..8);
+    assert_eq!(tail.bytes().await.unwrap(), Bytes::from_static(b"ata"));
     let all: Vec<_> = os.list(Some(&Path::from("t"))).try_collect().await.unwrap();
     assert_eq!(all.len(), 2);
     let top = os.list_with_delimiter(Some(&Path::from("t"))).await.unwrap();
