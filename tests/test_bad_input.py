@@ -1,5 +1,6 @@
 """Bad input gets an error in the protocol's own shape and leaves nothing behind."""
 
+import base64
 import os
 from pathlib import Path
 
@@ -75,6 +76,12 @@ def test_checksum_mismatch_stores_nothing(server, s3):
     with pytest.raises(ClientError) as e:
         s3.put_object(Bucket=bucket, Key="k", Body=b"hello world", ChecksumSHA256="bm90IGEgc2hhMjU2")
     assert code(e) in ("BadDigest", "InvalidRequest")
+    # Well-formed digests of other bytes: each algorithm compares what it computed.
+    for algorithm, size in (("SHA1", 20), ("SHA256", 32), ("CRC32C", 4)):
+        wrong = base64.b64encode(bytes(range(1, size + 1))).decode()
+        with pytest.raises(ClientError) as e:
+            s3.put_object(Bucket=bucket, Key="k", Body=b"hello world", **{f"Checksum{algorithm}": wrong})
+        assert code(e) in ("BadDigest", "InvalidRequest"), algorithm
     with pytest.raises(ClientError) as e:
         s3.head_object(Bucket=bucket, Key="k")
     assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 404

@@ -228,6 +228,52 @@ def test_partitions_recrawls_and_bad_input(server, s3, glue, athena, setup):
     assert last["Status"] == "FAILED" and "no-such-bucket-anywhere" in last["ErrorMessage"]
 
 
+def test_grouping_and_recrawl_policies_through_the_api(server, s3, glue, setup):
+    bucket, db = setup
+    # The example of Glue's guide: folders whose columns differ.
+    s3.put_object(Bucket=bucket, Key="table1/year=2017/data1.json", Body=b'{"a": 1, "b": 2}\n')
+    s3.put_object(Bucket=bucket, Key="table1/year=2018/data2.json", Body=b'{"c": 3, "d": 4}\n')
+    split = unique("split-crawler")
+    crawler(glue, split, db, f"s3://{bucket}/table1/", TablePrefix="split_")
+    assert run(glue, split)["LastCrawl"]["Status"] == "SUCCEEDED"
+    assert sorted(t["Name"] for t in glue.get_tables(DatabaseName=db)["TableList"]) == ["split_year_2017", "split_year_2018"]
+
+    # Glue's rule: crawling new folders only needs LOG behaviours; a refused crawler is not made.
+    refused = unique("refused-crawler")
+    with pytest.raises(ClientError) as e:
+        crawler(glue, refused, db, f"s3://{bucket}/table1/", RecrawlPolicy={"RecrawlBehavior": "CRAWL_NEW_FOLDERS_ONLY"})
+    assert code(e) == "InvalidInputException"
+    assert refused not in glue.list_crawlers()["CrawlerNames"]
+
+    # Combined: one table partitioned by year with the columns of both.
+    combined = unique("combined-crawler")
+    crawler(glue, combined, db, f"s3://{bucket}/table1/", TablePrefix="one_",
+            SchemaChangePolicy={"UpdateBehavior": "LOG", "DeleteBehavior": "LOG"},
+            RecrawlPolicy={"RecrawlBehavior": "CRAWL_NEW_FOLDERS_ONLY"},
+            Configuration=json.dumps({"Version": 1.0, "Grouping": {"TableGroupingPolicy": "CombineCompatibleSchemas"}}))
+    assert glue.get_crawler(Name=combined)["Crawler"]["RecrawlPolicy"] == {"RecrawlBehavior": "CRAWL_NEW_FOLDERS_ONLY"}
+    assert run(glue, combined)["LastCrawl"]["Status"] == "SUCCEEDED"
+    table = glue.get_table(DatabaseName=db, Name="one_table1")["Table"]
+    assert [c["Name"] for c in table["StorageDescriptor"]["Columns"]] == ["a", "b", "c", "d"]
+    assert [k["Name"] for k in table["PartitionKeys"]] == ["year"]
+
+    # New folders only: a changed file in a known folder is not read; the new folder adds a
+    # partition, and LOG leaves the schema as it was.
+    s3.put_object(Bucket=bucket, Key="table1/year=2017/data1.json", Body=b'{"a": 1, "b": 2, "e": 5}\n')
+    s3.put_object(Bucket=bucket, Key="table1/year=2019/data3.json", Body=b'{"a": 7, "f": 8}\n')
+    assert run(glue, combined)["LastCrawl"]["Status"] == "SUCCEEDED"
+    table = glue.get_table(DatabaseName=db, Name="one_table1")["Table"]
+    assert [c["Name"] for c in table["StorageDescriptor"]["Columns"]] == ["a", "b", "c", "d"]
+    parts = glue.get_partitions(DatabaseName=db, TableName="one_table1")["Partitions"]
+    assert sorted(p["Values"] for p in parts) == [["2017"], ["2018"], ["2019"]]
+    # Switched back to crawling everything (with UPDATE_IN_DATABASE), the changed file is read.
+    glue.update_crawler(Name=combined, RecrawlPolicy={"RecrawlBehavior": "CRAWL_EVERYTHING"},
+                        SchemaChangePolicy={"UpdateBehavior": "UPDATE_IN_DATABASE", "DeleteBehavior": "LOG"})
+    assert run(glue, combined)["LastCrawl"]["Status"] == "SUCCEEDED"
+    table = glue.get_table(DatabaseName=db, Name="one_table1")["Table"]
+    assert {"e", "f"} <= {c["Name"] for c in table["StorageDescriptor"]["Columns"]}
+
+
 def on_terminal(args, timeout=120):
     """Runs a command with its stderr on a pseudo-terminal and its stdout on a pipe; returns the
     exit code, what it wrote to the terminal and its stdout."""
@@ -297,12 +343,21 @@ def test_the_crawl_command(workdir, tmp_path):
     again = subprocess.run([binary(), "crawl", "s3://cli-lake/weather/", "--database", "cli", "--data-dir", str(server.data_dir)],
                            capture_output=True, text=True, timeout=120)
     assert "0 objects read, 3 unchanged" in again.stdout, again.stdout
+    # A new partition: the table is updated, and only the new object read.
+    server.start()
+    server.client("s3").put_object(Bucket="cli-lake", Key="weather/dt=2024-01-03/w.csv", Body=rows.getvalue().encode())
+    assert server.stop() == 0
+    grown = subprocess.run([binary(), "crawl", "s3://cli-lake/weather/", "--database", "cli", "--data-dir", str(server.data_dir)],
+                           capture_output=True, text=True, timeout=120)
+    assert grown.returncode == 0, grown.stderr
+    assert re.search(r"^weather\s+updated\s+csv\s", grown.stdout, re.M), grown.stdout
+    assert "1 objects read, 3 unchanged" in grown.stdout, grown.stdout
     server.start()
     try:
         # Athena reads every file of a partition, as on AWS: the junk goes before the query.
         server.client("s3").delete_object(Bucket="cli-lake", Key="weather/dt=2024-01-02/garbage.parquet")
         athena = server.client("athena")
         assert athena_rows(athena, "SELECT dt, COUNT(*), MAX(temp) FROM weather GROUP BY dt ORDER BY dt", "cli") == [
-            ["2024-01-01", "100", "49.5"], ["2024-01-02", "100", "49.5"]]
+            ["2024-01-01", "100", "49.5"], ["2024-01-02", "100", "49.5"], ["2024-01-03", "100", "49.5"]]
     finally:
         server.stop(signal.SIGKILL)

@@ -81,6 +81,13 @@ def test_listing_v1_v2_pagination_delimiter_and_versions(s3, bucket):
     assert [o["Key"] for o in after["Contents"]] == ["c+d e%", "z//y", "ünï"]
     v1 = s3.get_paginator("list_objects").paginate(Bucket=bucket, Prefix="a", PaginationConfig={"PageSize": 1})
     assert [o["Key"] for p in v1 for o in p.get("Contents", [])] == ["a", "a/b", "a/c/d"]
+    # V1 with a delimiter, a page at a time: NextMarker carries on past a common prefix.
+    v1 = list(s3.get_paginator("list_objects").paginate(Bucket=bucket, Delimiter="/", PaginationConfig={"PageSize": 1}))
+    assert [o["Key"] for p in v1 for o in p.get("Contents", [])] == ["a", "c+d e%", "ünï"]
+    assert [c["Prefix"] for p in v1 for c in p.get("CommonPrefixes", [])] == ["a/", "b/", "z/"]
+    assert all(p["IsTruncated"] for p in v1[:-1]) and not v1[-1]["IsTruncated"]
+    nested = s3.list_objects(Bucket=bucket, Prefix="a/", Delimiter="/")
+    assert [o["Key"] for o in nested["Contents"]] == ["a/b"] and [c["Prefix"] for c in nested["CommonPrefixes"]] == ["a/c/"]
     versions = s3.list_object_versions(Bucket=bucket, Prefix="b/")
     assert [(v["Key"], v["VersionId"], v["IsLatest"]) for v in versions["Versions"]] == [("b/", "null", True), ("b/x", "null", True)]
     deleted = s3.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": k} for k in keys] + [{"Key": "never-there"}]})
