@@ -377,6 +377,9 @@ pub(crate) async fn crawl(
         }
         drop(reads);
         catalog.commit(cache_ops).await.map_err(|e| e.to_string())?;
+        // Reads finish in any order; the plan (column order, the schema a folder's unsampled
+        // files share) must not depend on it, so files go on in key order.
+        crawled.sort_by(|a, b| a.0.cmp(&b.0));
         // Unsampled files share the schema of their folder's sampled ones.
         let mut folder_schema: HashMap<String, FileSchema> = HashMap::new();
         for (url, _, outcome, _) in &crawled {
