@@ -133,17 +133,24 @@ impl ObjectStore for BucketStore {
             });
         }
         if let Some(spec) = range {
-            // A range a reader can hold (a footer, a column chunk) is read in one piece.
-            let info = self.store.head_object(&self.bucket, key).map_err(|e| to_os_error(key, e))?;
-            options.check_preconditions(&meta(location.clone(), &info.record))?;
-            let wanted = spec.resolve(info.record.size).map_err(|e| to_os_error(key, e))?;
-            if wanted.end - wanted.start <= WHOLE_RANGE_MAX {
-                let (info, mut parts) = self.store.read_ranges(&self.bucket, key, vec![wanted.clone()]).await.map_err(|e| to_os_error(key, e))?;
+            // A range a reader can hold (a footer, a column chunk) is read in one piece. Its bounds
+            // come from the current version's size; the preconditions are checked against the
+            // version actually read, and should an overwrite come in between (the version read is
+            // not the one sized), the streaming read below starts over on a single version.
+            let sized = self.store.head_object(&self.bucket, key).map_err(|e| to_os_error(key, e))?;
+            let wanted = spec.resolve(sized.record.size).map_err(|e| to_os_error(key, e))?;
+            if wanted.end - wanted.start <= WHOLE_RANGE_MAX
+                && let Ok((read, mut parts)) = self.store.read_ranges(&self.bucket, key, vec![wanted.clone()]).await
+                && read.record.seq == sized.record.seq
+                && read.record.etag == sized.record.etag
+            {
+                let m = meta(location.clone(), &read.record);
+                options.check_preconditions(&m)?;
                 let part = parts.pop().unwrap_or_default();
                 return Ok(GetResult {
                     payload: GetResultPayload::Stream(stream::once(async move { Ok(part) }).boxed()),
                     range: wanted,
-                    meta: meta(location.clone(), &info.record),
+                    meta: m,
                     attributes: Default::default(),
                 });
             }
