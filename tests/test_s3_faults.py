@@ -187,7 +187,9 @@ def test_sigkill_loop_loses_no_acknowledged_write(own_server):
         threads = [threading.Thread(target=w.run, args=(s3, bucket, stop)) for w in workers]
         for t in threads:
             t.start()
-        time.sleep(rng.uniform(0.05, 0.6))  # let the workers get somewhere random before the kill
+        # Let the workers get somewhere random before the kill; one round in ten runs long
+        # enough for the slowest operation (a two-part multipart upload) to complete as well.
+        time.sleep(rng.uniform(0.05, 0.6) if kills % 10 else rng.uniform(0.6, 1.5))
         own_server.kill()
         kills += 1
         stop.set()
