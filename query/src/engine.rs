@@ -672,7 +672,8 @@ impl Engine {
             .with_runtime_env(runtime)
             .with_default_features()
             .with_type_planner(Arc::new(crate::types::TrinoTypes))
-            .with_analyzer_rule(Arc::new(crate::lateral::LateralUnnest));
+            .with_analyzer_rule(Arc::new(crate::lateral::LateralUnnest))
+            .with_physical_optimizer_rule(Arc::new(crate::coalesce::CoalesceRule));
         if let Some(token) = cancel {
             state = state.with_physical_optimizer_rule(Arc::new(CancelRule::new(token)));
         }

@@ -5,6 +5,7 @@
 
 pub mod budget;
 pub mod cancel;
+pub mod coalesce;
 pub mod delimited;
 pub mod dialect;
 pub mod engine;

@@ -277,6 +277,19 @@ async fn a_query_over_its_memory_limit_spills_or_fails_and_the_engine_goes_on() 
     run_ok(&f, "SELECT 1").await;
 }
 
+/// A cross join emits a batch per row of its build side, each sharing the probe batch's
+/// buffers; a second cross join over that output used to charge the shared buffers once per
+/// batch (192 MB for 6,000 rows of integers) and fail. Its input is now compacted first.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chained_cross_joins_count_their_memory_once() {
+    let f = fixture_with(EngineConfig { threads: 2, query_memory_limit: 48 << 20, memory_limit: 256 << 20, ..Default::default() }).await;
+    let sql = "SELECT count(*), max(y + z), sum(one) FROM unnest(sequence(1, 3000)) u(y) \
+               CROSS JOIN unnest(sequence(0, 1)) v(z) CROSS JOIN (SELECT 1) w(one)";
+    let q = run_ok(&f, sql).await;
+    let rows = f.engine.results(&q.id, None, 10).await.unwrap().rows;
+    assert_eq!(rows[1], vec![Some("6000".to_string()), Some("3001".to_string()), Some("6000".to_string())]);
+}
+
 /// A query that runs past the timeout fails, and stops.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_query_past_its_time_limit_fails_and_stops() {
