@@ -20,6 +20,8 @@ def test_wrong_secret_is_signature_does_not_match(server, s3):
     with pytest.raises(ClientError) as e:
         bad.list_buckets()
     assert code(e) == "SignatureDoesNotMatch"
+    # With S3's wording, not boto3's "Unknown" for an error without a message.
+    assert e.value.response["Error"]["Message"].startswith("The request signature we calculated does not match"), e.value.response
     with pytest.raises(ClientError) as e:
         bad.create_bucket(Bucket=unique("never"))
     assert code(e) == "SignatureDoesNotMatch"

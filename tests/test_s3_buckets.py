@@ -20,6 +20,7 @@ def test_bucket_naming_rules(s3):
         with pytest.raises(ClientError) as e:
             s3.create_bucket(Bucket=bad)
         assert code(e) == "InvalidBucketName", bad
+        assert e.value.response["Error"]["Message"].startswith("The specified bucket is not valid."), (bad, e.value.response)
     good = unique("ok.name-1")
     s3.create_bucket(Bucket=good)
     s3.head_bucket(Bucket=good)

@@ -44,6 +44,7 @@ def test_key_length_and_part_rules_and_a_failed_complete_keeps_the_upload(s3, bu
     with pytest.raises(ClientError) as e:
         s3.put_object(Bucket=bucket, Key="k" * 1025, Body=b"x")
     assert code(e) == "KeyTooLongError"
+    assert e.value.response["Error"]["Message"] == "Your key is too long"
     up = s3.create_multipart_upload(Bucket=bucket, Key="mp")["UploadId"]
     for bad in (0, 10001):
         with pytest.raises(ClientError) as e:

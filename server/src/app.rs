@@ -266,6 +266,7 @@ async fn s3_request(app: &App, req: Request) -> Response {
     if method == Method::POST && response.status() == StatusCode::BAD_REQUEST {
         response = post_policy_denial(response).await;
     }
+    response = crate::s3::error::explain_bare(response).await;
     exchange.finish(&mut response);
     crate::s3::cors::decorate(&app.store, &method, &path, origin.as_deref(), &mut response);
     response

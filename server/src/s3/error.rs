@@ -59,6 +59,7 @@ pub fn s3_err(e: storage::Error) -> S3Error {
             "The requested bucket name is not available. The bucket namespace is shared by all users of the system. Please select a different name and try again.".to_string()
         }
         E::BucketNotEmpty(_) => "The bucket you tried to delete is not empty".to_string(),
+        E::InvalidBucketName { .. } => format!("The specified bucket is not valid. ({msg})"),
         E::PreconditionFailed => "At least one of the pre-conditions you specified did not hold".to_string(),
         E::InvalidRange { .. } => "The requested range is not satisfiable".to_string(),
         E::InvalidPartNumber(_) => "The requested partnumber is not satisfiable".to_string(),
@@ -93,4 +94,43 @@ pub fn s3_err(e: storage::Error) -> S3Error {
         _ => {}
     }
     err
+}
+
+/// S3's wording for the errors s3s answers with a code alone (a bucket name or key it cannot
+/// route, a signature that does not match): without a `<Message>`, clients print "Unknown".
+fn standard_message(code: &str) -> Option<&'static str> {
+    Some(match code {
+        "InvalidBucketName" => "The specified bucket is not valid.",
+        "InvalidURI" => "Couldn't parse the specified URI.",
+        "KeyTooLongError" => "Your key is too long",
+        "IncompleteBody" => "You did not provide the number of bytes specified by the Content-Length HTTP header.",
+        "MethodNotAllowed" => "The specified method is not allowed against this resource.",
+        "SignatureDoesNotMatch" => {
+            "The request signature we calculated does not match the signature you provided. Check your key and signing method."
+        }
+        _ => return None,
+    })
+}
+
+/// Gives an error document that carries only a code the message S3 sends with that code.
+/// Only small client-error documents are read; every other answer passes untouched.
+pub async fn explain_bare(response: axum::response::Response) -> axum::response::Response {
+    use axum::body::HttpBody;
+    let small = response.body().size_hint().exact().is_some_and(|n| n <= 512);
+    if !response.status().is_client_error() || !small {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, 512).await else {
+        return axum::response::Response::from_parts(parts, axum::body::Body::empty());
+    };
+    let text = String::from_utf8_lossy(&bytes);
+    let code = text.split("<Code>").nth(1).and_then(|rest| rest.split("</Code>").next());
+    let message = code.filter(|_| !text.contains("<Message>")).and_then(standard_message);
+    let (Some(code), Some(message)) = (code, message) else {
+        return axum::response::Response::from_parts(parts, axum::body::Body::from(bytes));
+    };
+    let xml = text.replacen(&format!("<Code>{code}</Code>"), &format!("<Code>{code}</Code><Message>{message}</Message>"), 1);
+    parts.headers.remove(http::header::CONTENT_LENGTH);
+    axum::response::Response::from_parts(parts, axum::body::Body::from(xml))
 }

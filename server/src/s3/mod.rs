@@ -9,7 +9,7 @@ pub mod access;
 mod buckets;
 pub mod cors;
 pub mod edge;
-mod error;
+pub mod error;
 mod listing;
 mod multipart;
 mod objects;
