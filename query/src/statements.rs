@@ -137,7 +137,8 @@ fn describe_lines(table: &Table) -> Vec<String> {
     if !table.partition_keys.is_empty() {
         out.push("\t \t ".into());
         out.push("# Partition Information\t \t ".into());
-        out.push(line("# col_name", "data_type", "comment"));
+        // Hive puts "# " before the header's padded fields: `col_name` is padded, not `# col_name`.
+        out.push(format!("# {}", line("col_name", "data_type", "comment")));
         out.push("\t \t ".into());
         for k in &table.partition_keys {
             out.push(line(&k.name, k.r#type.as_deref().unwrap_or("string"), k.comment.as_deref().unwrap_or("")));

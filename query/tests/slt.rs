@@ -7,7 +7,8 @@
 //!
 //! Column types are checked with these letters: `I` integer types, `R` real/double/decimal, `T`
 //! varchar/varbinary/json, `B` boolean, `D` date/time/timestamp, `A` array, `M` map, `S` row.
-//! NULL is `NULL`, an empty string `(empty)`.
+//! NULL is `NULL`, an empty string `(empty)`, a value with whitespace the comparison would not
+//! see (leading, trailing, doubled, tabs, newlines) quoted with escapes: `"  x"`.
 //!
 //! `cargo test -p query --test slt -- NAME…` runs the files whose names contain a NAME.
 
@@ -177,7 +178,7 @@ impl AsyncDB for Minerva {
                     .map(|v| match v {
                         None => "NULL".to_string(),
                         Some(s) if s.is_empty() => "(empty)".to_string(),
-                        Some(s) => s,
+                        Some(s) => visible(s),
                     })
                     .collect()
             })
@@ -194,6 +195,18 @@ impl AsyncDB for Minerva {
     async fn sleep(dur: Duration) {
         tokio::time::sleep(dur).await;
     }
+}
+
+/// A value whose whitespace a reader of the file could not see (leading or trailing, runs, tabs,
+/// newlines) is written quoted, with escapes, as `"  padded"`.
+fn visible(s: String) -> String {
+    if s.split_ascii_whitespace().collect::<Vec<_>>().join(" ") == s { s } else { format!("{s:?}") }
+}
+
+/// Rows compare exactly: values joined by one space against the expected line (sqllogictest's
+/// default trims and collapses whitespace, so a result that differed only in it passed).
+fn exact_validator(_: sqllogictest::Normalizer, actual: &[Vec<String>], expected: &[String]) -> bool {
+    actual.len() == expected.len() && actual.iter().zip(expected).all(|(row, line)| row.join(" ") == line.trim_end())
 }
 
 fn files(filters: &[String]) -> Vec<PathBuf> {
@@ -220,6 +233,7 @@ fn main() {
         let outcome = runtime.block_on(async {
             let mut runner = Runner::new(|| async { Ok(Minerva::new().await) });
             runner.with_column_validator(sqllogictest::strict_column_validator);
+            runner.with_validator(exact_validator);
             runner.run_file_async(path).await
         });
         match outcome {
