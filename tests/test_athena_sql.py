@@ -290,12 +290,32 @@ def objects(s3, bucket: str, prefix: str) -> dict:
     return {k: s3.get_object(Bucket=bucket, Key=k)["Body"].read() for k in keys}
 
 
+def java_int(x: int) -> int:
+    x &= 0xFFFFFFFF
+    return x - (1 << 32) if x >= 1 << 31 else x
+
+
+def hive_bucket(values: list, buckets: int) -> int:
+    """Hive's bucket (Trino's bucketing v1, what Athena writes and prunes by) of a row's values:
+    ints as themselves, a bigint's halves xor-ed, strings 31 * h + each signed UTF-8 byte."""
+    h = 0
+    for v in values:
+        if isinstance(v, str):
+            field = 0
+            for b in v.encode():
+                field = java_int(field * 31 + (b - 256 if b > 127 else b))
+        else:
+            field = java_int(((v & 0xFFFFFFFFFFFFFFFF) >> 32) ^ v)
+        h = java_int(h * 31 + field)
+    return (h & 0x7FFFFFFF) % buckets
+
+
 def test_ctas_buckets_are_files_named_as_trino_names_them(server, lake):
     db, bucket = lake
     athena, s3 = server.client("athena"), server.client("s3")
     q = run(athena, f"""CREATE TABLE {db}.bucketed WITH (format = 'PARQUET', partitioned_by = ARRAY['part'], bucketed_by = ARRAY['id'],
         bucket_count = 4, external_location = 's3://{bucket}/bucketed/')
-        AS SELECT value AS id, concat('p', CAST(value % 2 AS varchar)) AS part FROM generate_series(1, 40)""")
+        AS SELECT value * 1000000007 AS id, concat('p', CAST(value % 2 AS varchar)) AS part FROM generate_series(1, 40)""")
     qid = q["QueryExecutionId"]
     files = objects(s3, bucket, "bucketed/")
     by_partition = {}
@@ -305,6 +325,8 @@ def test_ctas_buckets_are_files_named_as_trino_names_them(server, lake):
         assert m, name
         table = pq.read_table(io.BytesIO(body))
         by_partition.setdefault(partition, []).append((int(m.group(1)), table.num_rows))
+        # Each row is in the bucket Athena would look for it in.
+        assert all(hive_bucket([i], 4) == int(m.group(1)) for i in table.column("id").to_pylist()), (name, table)
     # bucket_count files in each partition, one a bucket, holding the partition's rows.
     assert sorted(by_partition) == ["part=p0", "part=p1"]
     for partition, buckets in by_partition.items():
@@ -314,9 +336,28 @@ def test_ctas_buckets_are_files_named_as_trino_names_them(server, lake):
     t = server.client("glue").get_table(DatabaseName=db, Name="bucketed")["Table"]["StorageDescriptor"]
     assert (t["BucketColumns"], t["NumberOfBuckets"]) == (["id"], 4)
     q = run(athena, "SELECT count(*), count(DISTINCT id), sum(id) FROM bucketed", database=db)
-    assert rows(athena, q["QueryExecutionId"])[1] == ["40", "40", "820"]
+    assert rows(athena, q["QueryExecutionId"])[1] == ["40", "40", str(820 * 1000000007)]
     manifest = s3.get_object(Bucket=RESULTS_BUCKET, Key=f"tables/{qid}-manifest.csv")["Body"].read().decode().split()
     assert sorted(manifest) == sorted(f"s3://{bucket}/{k}" for k in files)
+    # Strings (UTF-8 beyond ASCII too) and two columns, as Hive hashes them.
+    names = ["a", "Zürich", "é", "東京", "", "x" * 40, "naïve café", "-1"]
+    values = ", ".join(f"(CAST({n} AS integer), '{s}')" for n, s in enumerate(names))
+    run(athena, f"""CREATE TABLE {db}.by_name WITH (format = 'PARQUET', bucketed_by = ARRAY['n', 'name'], bucket_count = 5,
+        external_location = 's3://{bucket}/by_name/') AS SELECT * FROM (VALUES {values}) AS t(n, name)""")
+    seen = 0
+    for key, body in objects(s3, bucket, "by_name/").items():
+        number = int(key.split("/")[-1].split("_")[0])
+        for n, name in zip(*pq.read_table(io.BytesIO(body)).to_pydict().values()):
+            assert hive_bucket([n, name], 5) == number, (n, name, number)
+            seen += 1
+    assert seen == len(names)
+    # Athena cannot bucket on every type, and says so.
+    qid = athena.start_query_execution(QueryString=f"""CREATE TABLE {db}.by_time WITH (bucketed_by = ARRAY['t'], bucket_count = 2,
+        external_location = 's3://{bucket}/by_time/') AS SELECT TIMESTAMP '2024-01-01 00:00:00' AS t""", QueryExecutionContext={"Database": db})["QueryExecutionId"]
+    failed = wait_query(athena, qid)
+    assert failed["Status"]["State"] == "FAILED"
+    assert "Hive bucket hashCode is not supported" in failed["Status"]["StateChangeReason"], failed["Status"]
+    assert objects(s3, bucket, "by_time/") == {}
 
 
 @pytest.mark.parametrize("codec", ["SNAPPY", "ZSTD", "GZIP"])
