@@ -11,7 +11,6 @@
 //! The wrappers are added by a physical optimizer rule that runs last, only in the sessions of
 //! queries that execute (never for EXPLAIN, whose output would show them).
 
-use std::fmt;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -20,17 +19,14 @@ use std::task::{Context, Poll};
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::common::config::ConfigOptions;
-use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
+use datafusion::common::tree_node::{Transformed, TreeNode};
 use datafusion::error::{DataFusionError, Result};
-use datafusion::execution::TaskContext;
-use datafusion::physical_expr::PhysicalExpr;
 use datafusion::physical_optimizer::PhysicalOptimizerRule;
 use datafusion::physical_plan::coop::make_cooperative;
-use datafusion::physical_plan::{
-    ChildStats, ChildrenPropertiesMode, DisplayAs, DisplayFormatType, ExecutionPlan, PlanProperties, RecordBatchStream, ReplaceChildrenOptions,
-    SendableRecordBatchStream, Statistics, StatisticsArgs,
-};
+use datafusion::physical_plan::{ExecutionPlan, RecordBatchStream, SendableRecordBatchStream};
 use futures::{Stream, StreamExt};
+
+use crate::wrap::{Wrap, WrapExec};
 
 /// The name of the operator that stops a query's plan (EXPLAIN leaves it out).
 pub const CANCEL_EXEC: &str = "CancelExec";
@@ -67,7 +63,7 @@ impl CancelRule {
 impl PhysicalOptimizerRule for CancelRule {
     fn optimize(&self, plan: Arc<dyn ExecutionPlan>, _config: &ConfigOptions) -> Result<Arc<dyn ExecutionPlan>> {
         let wrapped =
-            plan.transform_up(|node| Ok(Transformed::yes(Arc::new(CancelExec::new(node, self.token.clone())) as Arc<dyn ExecutionPlan>)))?;
+            plan.transform_up(|node| Ok(Transformed::yes(Arc::new(CancelExec::cancelling(node, self.token.clone())) as Arc<dyn ExecutionPlan>)))?;
         Ok(wrapped.data)
     }
 
@@ -80,81 +76,39 @@ impl PhysicalOptimizerRule for CancelRule {
     }
 }
 
-/// Passes its input's batches through unchanged, failing once the query is cancelled.
-#[derive(Debug)]
-pub struct CancelExec {
-    input: Arc<dyn ExecutionPlan>,
-    token: CancelToken,
-}
+/// Passes its input's batches through unchanged, failing once the query is cancelled. Code
+/// that inspects a plan by downcasting sees the wrapped operator, as if the wrapper were not
+/// there.
+pub type CancelExec = WrapExec<Cancel>;
+
+/// What a [`CancelExec`] does: checks the token before each batch and spends Tokio's budget.
+#[derive(Debug, Clone)]
+pub struct Cancel(CancelToken);
 
 impl CancelExec {
-    pub fn new(input: Arc<dyn ExecutionPlan>, token: CancelToken) -> Self {
-        CancelExec { input, token }
+    pub fn cancelling(input: Arc<dyn ExecutionPlan>, token: CancelToken) -> Self {
+        WrapExec::new(input, Cancel(token))
     }
 }
 
-impl DisplayAs for CancelExec {
-    fn fmt_as(&self, _t: DisplayFormatType, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{CANCEL_EXEC}")
-    }
-}
-
-impl ExecutionPlan for CancelExec {
-    fn name(&self) -> &str {
+impl Wrap for Cancel {
+    fn name(&self) -> &'static str {
         CANCEL_EXEC
     }
 
-    /// Code that inspects a plan by downcasting sees the wrapped operator, as if the wrapper
-    /// were not there.
-    fn downcast_delegate(&self) -> Option<&dyn ExecutionPlan> {
-        Some(self.input.as_ref())
+    fn transparent(&self) -> bool {
+        true
     }
 
-    fn properties(&self) -> &Arc<PlanProperties> {
-        self.input.properties()
-    }
-
-    fn maintains_input_order(&self) -> Vec<bool> {
-        vec![true]
-    }
-
-    fn children(&self) -> Vec<&Arc<dyn ExecutionPlan>> {
-        vec![&self.input]
-    }
-
-    fn apply_expressions(&self, _f: &mut dyn FnMut(&Arc<dyn PhysicalExpr>) -> Result<TreeNodeRecursion>) -> Result<TreeNodeRecursion> {
-        Ok(TreeNodeRecursion::Continue)
-    }
-
-    fn replace_children(
-        self: Arc<Self>,
-        mut children: Vec<Arc<dyn ExecutionPlan>>,
-        _options: ReplaceChildrenOptions,
-    ) -> Result<Arc<dyn ExecutionPlan>> {
-        if children.len() != 1 {
-            return Err(DataFusionError::Internal("CancelExec takes exactly one child".into()));
-        }
-        Ok(Arc::new(CancelExec::new(children.swap_remove(0), self.token.clone())))
-    }
-
-    fn with_new_children(self: Arc<Self>, children: Vec<Arc<dyn ExecutionPlan>>) -> Result<Arc<dyn ExecutionPlan>> {
-        self.replace_children(children, ReplaceChildrenOptions::new(ChildrenPropertiesMode::Recompute))
-    }
-
-    fn child_stats_requests(&self, partition: Option<usize>) -> Vec<ChildStats> {
-        vec![ChildStats::At(partition)]
-    }
-
-    fn statistics_from_inputs(&self, input_stats: &[Arc<Statistics>], _args: &StatisticsArgs) -> Result<Arc<Statistics>> {
-        Ok(Arc::clone(&input_stats[0]))
-    }
-
-    fn execute(&self, partition: usize, context: Arc<TaskContext>) -> Result<SendableRecordBatchStream> {
-        if self.token.is_cancelled() {
+    fn check(&self) -> Result<()> {
+        if self.0.is_cancelled() {
             return Err(DataFusionError::Execution(CANCELLED.into()));
         }
-        let input = self.input.execute(partition, context)?;
-        Ok(make_cooperative(Box::pin(CancelStream { input, token: self.token.clone() })))
+        Ok(())
+    }
+
+    fn wrap(&self, input: SendableRecordBatchStream) -> Result<SendableRecordBatchStream> {
+        Ok(make_cooperative(Box::pin(CancelStream { input, token: self.0.clone() })))
     }
 }
 

@@ -22,17 +22,14 @@ use datafusion::arrow::compute::BatchCoalescer;
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::common::config::ConfigOptions;
-use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
-use datafusion::error::{DataFusionError, Result};
-use datafusion::execution::TaskContext;
-use datafusion::physical_expr::PhysicalExpr;
+use datafusion::common::tree_node::{Transformed, TreeNode};
+use datafusion::error::Result;
 use datafusion::physical_optimizer::PhysicalOptimizerRule;
 use datafusion::physical_plan::joins::CrossJoinExec;
-use datafusion::physical_plan::{
-    ChildStats, ChildrenPropertiesMode, DisplayAs, DisplayFormatType, ExecutionPlan, PlanProperties, RecordBatchStream, ReplaceChildrenOptions,
-    SendableRecordBatchStream, Statistics, StatisticsArgs,
-};
+use datafusion::physical_plan::{ExecutionPlan, RecordBatchStream, SendableRecordBatchStream};
 use futures::{Stream, StreamExt};
+
+use crate::wrap::{Wrap, WrapExec};
 
 /// Puts a [`CoalesceExec`] above every `CrossJoinExec` of a plan.
 #[derive(Debug, Default)]
@@ -43,7 +40,7 @@ impl PhysicalOptimizerRule for CoalesceRule {
         let target = usize::from(config.execution.batch_size);
         let rewritten = plan.transform_up(|node| {
             if node.is::<CrossJoinExec>() {
-                Ok(Transformed::yes(Arc::new(CoalesceExec::new(node, target)) as Arc<dyn ExecutionPlan>))
+                Ok(Transformed::yes(Arc::new(CoalesceExec::coalescing(node, target)) as Arc<dyn ExecutionPlan>))
             } else {
                 Ok(Transformed::no(node))
             }
@@ -61,72 +58,31 @@ impl PhysicalOptimizerRule for CoalesceRule {
 }
 
 /// Copies its input's small batches into compact batches of `target` rows, in order.
-#[derive(Debug)]
-pub struct CoalesceExec {
-    input: Arc<dyn ExecutionPlan>,
+pub type CoalesceExec = WrapExec<Coalesce>;
+
+/// What a [`CoalesceExec`] does, to batches of `target` rows.
+#[derive(Debug, Clone)]
+pub struct Coalesce {
     target: usize,
 }
 
 impl CoalesceExec {
-    pub fn new(input: Arc<dyn ExecutionPlan>, target: usize) -> Self {
-        CoalesceExec { input, target }
+    pub fn coalescing(input: Arc<dyn ExecutionPlan>, target: usize) -> Self {
+        WrapExec::new(input, Coalesce { target })
     }
 }
 
-impl DisplayAs for CoalesceExec {
-    fn fmt_as(&self, _t: DisplayFormatType, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "CoalesceExec: target_batch_size={}", self.target)
-    }
-}
-
-impl ExecutionPlan for CoalesceExec {
-    fn name(&self) -> &str {
+impl Wrap for Coalesce {
+    fn name(&self) -> &'static str {
         "CoalesceExec"
     }
 
-    fn properties(&self) -> &Arc<PlanProperties> {
-        self.input.properties()
+    fn describe(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "CoalesceExec: target_batch_size={}", self.target)
     }
 
-    fn maintains_input_order(&self) -> Vec<bool> {
-        vec![true]
-    }
-
-    fn children(&self) -> Vec<&Arc<dyn ExecutionPlan>> {
-        vec![&self.input]
-    }
-
-    fn apply_expressions(&self, _f: &mut dyn FnMut(&Arc<dyn PhysicalExpr>) -> Result<TreeNodeRecursion>) -> Result<TreeNodeRecursion> {
-        Ok(TreeNodeRecursion::Continue)
-    }
-
-    fn replace_children(
-        self: Arc<Self>,
-        mut children: Vec<Arc<dyn ExecutionPlan>>,
-        _options: ReplaceChildrenOptions,
-    ) -> Result<Arc<dyn ExecutionPlan>> {
-        if children.len() != 1 {
-            return Err(DataFusionError::Internal("CoalesceExec takes exactly one child".into()));
-        }
-        Ok(Arc::new(CoalesceExec::new(children.swap_remove(0), self.target)))
-    }
-
-    fn with_new_children(self: Arc<Self>, children: Vec<Arc<dyn ExecutionPlan>>) -> Result<Arc<dyn ExecutionPlan>> {
-        self.replace_children(children, ReplaceChildrenOptions::new(ChildrenPropertiesMode::Recompute))
-    }
-
-    fn child_stats_requests(&self, partition: Option<usize>) -> Vec<ChildStats> {
-        vec![ChildStats::At(partition)]
-    }
-
-    fn statistics_from_inputs(&self, input_stats: &[Arc<Statistics>], _args: &StatisticsArgs) -> Result<Arc<Statistics>> {
-        Ok(Arc::clone(&input_stats[0]))
-    }
-
-    fn execute(&self, partition: usize, context: Arc<TaskContext>) -> Result<SendableRecordBatchStream> {
-        let input = self.input.execute(partition, context)?;
-        let coalescer =
-            BatchCoalescer::new(input.schema(), self.target).with_biggest_coalesce_batch_size(Some(self.target / 2));
+    fn wrap(&self, input: SendableRecordBatchStream) -> Result<SendableRecordBatchStream> {
+        let coalescer = BatchCoalescer::new(input.schema(), self.target).with_biggest_coalesce_batch_size(Some(self.target / 2));
         Ok(Box::pin(CoalesceStream { input, coalescer, done: false }))
     }
 }

@@ -19,6 +19,7 @@ pub mod statements;
 pub mod tables;
 pub mod text;
 pub mod types;
+pub mod wrap;
 pub mod write;
 
 pub use engine::{Engine, EngineConfig, QueryExecution, QueryState, ResultPage, StartQuery};
