@@ -145,6 +145,27 @@ def test_pyathena_cursor_runs_ddl_and_queries(server, lake):
     cursor.execute("DROP VIEW eu_orders")
 
 
+@pytest.mark.parametrize("unload", [False, True])
+def test_pyathena_pandas_cursor_reads_the_result_files(server, lake, monkeypatch, unload):
+    """PandasCursor reads the result CSV (or, with unload, the Parquet files UNLOAD wrote and
+    their manifest) straight from S3, as it does on AWS: the endpoint comes from the standard
+    AWS_ENDPOINT_URL variable, which its own S3 client honours too."""
+    from pyathena.pandas.cursor import PandasCursor
+    db, _ = lake
+    monkeypatch.setenv("AWS_ENDPOINT_URL", server.url)
+    cursor = connect(s3_staging_dir=f"s3://{RESULTS_BUCKET}/pandas-cursor/", region_name=REGION, aws_access_key_id=ACCESS_KEY,
+                     aws_secret_access_key=SECRET_KEY, schema_name=db, cursor_class=PandasCursor,
+                     cursor_kwargs={"unload": unload}).cursor()
+    df = cursor.execute("SELECT id, customer, amount, CAST(id AS decimal(10,2)) / 4 AS quarter, DATE '2024-01-02' AS day, "
+                        "NULL AS nothing FROM orders ORDER BY id").as_pandas()
+    assert list(df.columns) == ["id", "customer", "amount", "quarter", "day", "nothing"]
+    assert df["id"].tolist() == [1, 2, 3]
+    assert df["customer"].tolist() == ["ann", "bob", "cy"]
+    assert [float(q) for q in df["quarter"]] == [0.25, 0.5, 0.75]
+    assert str(df["day"].iloc[0])[:10] == "2024-01-02"
+    assert df["nothing"].isna().all()
+
+
 def test_pyathena_sqlalchemy_with_pandas(server, lake):
     db, _ = lake
     staging = f"s3://{RESULTS_BUCKET}/sqlalchemy/"
