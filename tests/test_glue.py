@@ -3,7 +3,7 @@
 import pytest
 from botocore.exceptions import ClientError
 
-from conftest import unique
+from conftest import ACCESS_KEY, REGION, SECRET_KEY, unique
 
 
 def table_input(name, columns=(("id", "int"),), partition_keys=()):
@@ -27,6 +27,35 @@ def db(glue):
     name = unique("gluedb").replace("-", "_")
     glue.create_database(DatabaseInput={"Name": name, "Description": "first", "Parameters": {"k": "v"}})
     return name
+
+
+def test_a_new_catalog_has_the_default_database_until_it_is_deleted(own_server):
+    """As an AWS account's catalog has one: awswrangler's CTAS puts its temporary table there."""
+    import awswrangler as wr
+    import boto3
+    glue = own_server.client("glue")
+    default = glue.get_database(Name="default")["Database"]
+    assert (default["Name"], default["Description"]) == ("default", "Default Hive database")
+    session = boto3.Session(aws_access_key_id=ACCESS_KEY, aws_secret_access_key=SECRET_KEY, region_name=REGION)
+    services = ("s3", "athena", "glue", "sts")
+    before = {s: getattr(wr.config, f"{s}_endpoint_url") for s in services}
+    for service in services:
+        setattr(wr.config, f"{service}_endpoint_url", own_server.url)
+    try:
+        own_server.client("s3").create_bucket(Bucket="wr-results")
+        df = wr.athena.read_sql_query("SELECT 1 AS one, 'x' AS s", database="default", ctas_approach=True,
+                                      s3_output="s3://wr-results/ctas/", boto3_session=session)
+        assert df.to_dict("records") == [{"one": 1, "s": "x"}]
+    finally:
+        for service, url in before.items():
+            setattr(wr.config, f"{service}_endpoint_url", url)
+    # Deleted, it stays deleted, across restarts too.
+    glue.delete_database(Name="default")
+    own_server.stop()
+    own_server.start()
+    with pytest.raises(ClientError) as e:
+        own_server.client("glue").get_database(Name="default")
+    assert e.value.response["Error"]["Code"] == "EntityNotFoundException"
 
 
 def test_databases(glue, db):

@@ -16,6 +16,31 @@ impl Catalog {
         Ok(db)
     }
 
+    /// Creates the `default` database ("Default Hive database") the first time a data directory's
+    /// catalog is opened by a server, as an AWS account's catalog has one: Athena runs queries
+    /// there when none is named, and awswrangler's CTAS puts its temporary tables there. Deleted,
+    /// it stays deleted. Returns whether it was created now.
+    pub async fn provision_default_database(&self) -> Result<bool> {
+        const PROVISIONED: &[u8] = b"meta/default-database";
+        let _guard = self.writes.lock().await;
+        if self.tree.get(PROVISIONED)?.is_some() {
+            return Ok(false);
+        }
+        let mut ops = vec![KvOp::Put(PROVISIONED.to_vec(), encode(&true))];
+        let created = self.tree.get(&db_key("default"))?.is_none();
+        if created {
+            let db = Database {
+                name: "default".into(),
+                description: Some("Default Hive database".into()),
+                create_time: Some(model::now()),
+                ..Default::default()
+            };
+            ops.push(KvOp::Put(db_key("default"), encode(&db)));
+        }
+        self.commit(ops).await?;
+        Ok(created)
+    }
+
     pub fn get_database(&self, name: &str) -> Result<Database> {
         let name = validate::normalize_name("database", name)?;
         match self.tree.get(&db_key(&name))? {

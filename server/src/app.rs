@@ -96,6 +96,9 @@ impl App {
             "recovered the data directory"
         );
         let catalog = Catalog::open(kv.clone())?;
+        if catalog.provision_default_database().await? {
+            tracing::info!("created the catalog's default database");
+        }
         let engine = Engine::new(
             store.clone(),
             catalog.clone(),
