@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 
 use bytes::Bytes;
 use futures::stream::{BoxStream, StreamExt};
-use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 
 use crate::checksum::{ChecksumAlgorithm, Checksums, Hasher};
 use crate::error::{Error, Result};
@@ -25,7 +25,7 @@ use crate::kv::KvTree;
 /// A request or response body: a stream of byte chunks.
 pub type ByteStream = BoxStream<'static, std::io::Result<Bytes>>;
 
-const READ_CHUNK: usize = 256 * 1024;
+const READ_CHUNK: usize = 1024 * 1024;
 
 /// The largest body kept in the index store rather than in a file of its own.
 pub const INLINE_MAX: usize = 16 * 1024;
@@ -62,7 +62,7 @@ impl Drop for Staged {
 
 /// Where a body's segment is read from.
 pub(crate) enum Source {
-    File(tokio::fs::File),
+    File(std::fs::File),
     Memory(Bytes),
 }
 
@@ -215,7 +215,7 @@ impl BlobDir {
                 continue;
             }
             match tokio::fs::File::open(self.path(id)).await {
-                Ok(f) => files.push(Source::File(f)),
+                Ok(f) => files.push(Source::File(f.into_std().await)),
                 Err(e) if e.kind() == IoKind::NotFound => return Ok(None),
                 Err(e) => return Err(Error::io("opening a blob", e)),
             }
@@ -333,25 +333,29 @@ pub(crate) fn read_stream(sources: Vec<(Source, u64)>, range: Range<u64>) -> Byt
         let to = range.end.min(end) - start;
         plan.push((source, from, to));
     }
-    let state = (plan.into_iter(), None::<(tokio::fs::File, u64)>);
+    // A file is read on a blocking thread straight into the buffer that becomes the chunk: one
+    // copy from the page cache (tokio's `File` reads into a buffer of its own and copies again).
+    let state = (plan.into_iter(), None::<(std::fs::File, u64, u64)>);
     futures::stream::try_unfold(state, |(mut plan, mut current)| async move {
         loop {
-            if let Some((mut file, remaining)) = current.take() {
+            if let Some((file, at, remaining)) = current.take() {
                 if remaining == 0 {
                     continue;
                 }
                 let want = remaining.min(READ_CHUNK as u64) as usize;
-                let mut buf = vec![0u8; want];
-                let mut filled = 0;
-                while filled < want {
-                    let n = file.read(&mut buf[filled..]).await?;
-                    if n == 0 {
-                        return Err(std::io::Error::new(IoKind::UnexpectedEof, "a blob is shorter than its record"));
-                    }
-                    filled += n;
-                }
+                let (file, buf) = tokio::task::spawn_blocking(move || -> std::io::Result<_> {
+                    use std::os::unix::fs::FileExt;
+                    let mut buf = vec![0u8; want];
+                    file.read_exact_at(&mut buf, at).map_err(|e| match e.kind() {
+                        IoKind::UnexpectedEof => std::io::Error::new(IoKind::UnexpectedEof, "a blob is shorter than its record"),
+                        _ => e,
+                    })?;
+                    Ok((file, buf))
+                })
+                .await
+                .map_err(std::io::Error::other)??;
                 let rest = remaining - want as u64;
-                return Ok(Some((Bytes::from(buf), (plan, Some((file, rest))))));
+                return Ok(Some((Bytes::from(buf), (plan, Some((file, at + want as u64, rest))))));
             }
             match plan.next() {
                 None => return Ok(None),
@@ -363,10 +367,7 @@ pub(crate) fn read_stream(sources: Vec<(Source, u64)>, range: Range<u64>) -> Byt
                         return Ok(Some((bytes.slice(from as usize..to as usize), (plan, None))));
                     }
                 }
-                Some((Source::File(mut file), from, to)) => {
-                    file.seek(std::io::SeekFrom::Start(from)).await?;
-                    current = Some((file, to - from));
-                }
+                Some((Source::File(file), from, to)) => current = Some((file, from, to - from)),
             }
         }
     })
