@@ -390,6 +390,13 @@ trait Sink {
     /// A record ended (a blank line is none); `next` is the offset in the input being read just
     /// past the line end that ended it.
     fn end_record(&mut self, next: usize);
+    /// Whether no field from the current one to the end of the record is wanted: the machine
+    /// may then pass over them, telling only how many fields it passed ([`Sink::passed`]).
+    fn rest_unwanted(&self) -> bool {
+        false
+    }
+    /// The machine passed over `fields` whole fields (their delimiters) without reading them.
+    fn passed(&mut self, _fields: usize) {}
 }
 
 /// How text divides into records and fields: the one state machine that both the parser
@@ -489,6 +496,28 @@ impl Machine {
                         State::Unquoted
                     };
                     i = end;
+                    continue;
+                }
+                // The rest of the record is not wanted: pass over it up to its line end, stopping
+                // at any quote or escape (which the arms below read, since they can hide a line
+                // end or a delimiter), and count the delimiters passed.
+                State::RecordStart | State::FieldStart | State::Unquoted
+                    if !S::RECORDS_ONLY
+                        && !line_end(delimiter)
+                        && !line_end(b)
+                        && b != quote
+                        && Some(b) != escape
+                        && sink.rest_unwanted() =>
+                {
+                    let stop = memchr::memchr3(quote, b'\n', b'\r', &input[i..]).map_or(input.len(), |r| i + r);
+                    let stop = match escape {
+                        Some(e) => memchr::memchr(e, &input[i..stop]).map_or(stop, |r| i + r),
+                        None => stop,
+                    };
+                    let run = &input[i..stop];
+                    sink.passed(memchr::memchr_iter(delimiter, run).count());
+                    self.state = if run.last() == Some(&delimiter) { State::FieldStart } else { State::Unquoted };
+                    i = stop;
                     continue;
                 }
                 State::RecordStart if line_end(b) => {}
@@ -606,6 +635,8 @@ struct Fields {
 struct Columns {
     /// For each field position of a record, the output column it goes to, if any.
     slots: Vec<Option<usize>>,
+    /// The fields of a record from this position on are not wanted.
+    wanted_until: usize,
     schema: SchemaRef,
     batch_size: usize,
     escape: Option<u8>,
@@ -630,8 +661,10 @@ impl Fields {
                 *slot = Some(j);
             }
         }
+        let wanted_until = slots.iter().rposition(Option::is_some).map_or(0, |p| p + 1);
         let columns = Columns {
             slots,
+            wanted_until,
             schema,
             batch_size: batch_size.max(1),
             escape: dialect.escape,
@@ -729,6 +762,18 @@ impl Sink for Columns {
         }
         self.field += 1;
         self.field_start = self.data.len();
+    }
+
+    fn rest_unwanted(&self) -> bool {
+        self.field >= self.wanted_until
+    }
+
+    fn passed(&mut self, fields: usize) {
+        if fields > 0 {
+            // The field being read is done with, and it is not wanted.
+            self.data.truncate(self.field_start);
+            self.field += fields;
+        }
     }
 
     fn end_record(&mut self, _: usize) {
@@ -999,6 +1044,36 @@ mod tests {
     /// Over every text of up to six bytes that mean something in the dialect, read in two
     /// pieces cut anywhere, the splitter's scan stands in the parser's state after each piece
     /// and reports the last record end the parser finds in it.
+    /// Fields after the last wanted one are passed over, not read: on every short text, the
+    /// wanted columns come out as they do when every field is read.
+    #[test]
+    fn passing_over_unwanted_fields_changes_no_value() {
+        let dialects = [CSV, ESCAPED, Dialect { escape: Some(b'"'), ..CSV }, Dialect { has_header: true, ..ESCAPED }];
+        for dialect in dialects {
+            let mut alphabet = vec![dialect.delimiter, dialect.quote, b'\n', b'\r', b'a'];
+            alphabet.extend(dialect.escape);
+            alphabet.sort_unstable();
+            alphabet.dedup();
+            let (mut texts, mut longest) = (vec![Vec::new()], vec![Vec::new()]);
+            for _ in 0..5 {
+                longest = longest.iter().flat_map(|t| alphabet.iter().map(move |&c| [&t[..], &[c]].concat())).collect();
+                texts.extend(longest.iter().cloned());
+            }
+            let all: Vec<usize> = (0..8).collect();
+            for text in &texts {
+                // Eight columns: no record here has more fields, so none is passed over.
+                let every = decode(text, dialect, 8, &all, text.len(), 64);
+                for columns in [&[][..], &[0], &[1], &[0, 2]] {
+                    let want: Rows = every.iter().map(|r| columns.iter().map(|&c| r[c].clone()).collect()).collect();
+                    for chunk in [1, text.len()] {
+                        let got = decode(text, dialect, 8, columns, chunk, 64);
+                        assert_eq!(got, want, "{:?} columns {columns:?} chunk {chunk}, {dialect:?}", String::from_utf8_lossy(text));
+                    }
+                }
+            }
+        }
+    }
+
     #[test]
     fn the_scan_agrees_with_the_parser_on_every_short_text() {
         let dialects = [
