@@ -1041,26 +1041,29 @@ mod tests {
         }
     }
 
-    /// Over every text of up to six bytes that mean something in the dialect, read in two
-    /// pieces cut anywhere, the splitter's scan stands in the parser's state after each piece
-    /// and reports the last record end the parser finds in it.
+    /// Every text of up to `longest` bytes made of the bytes that mean something in the
+    /// dialect (and one that does not).
+    fn short_texts(dialect: Dialect, longest: usize) -> Vec<Vec<u8>> {
+        let mut alphabet = vec![dialect.delimiter, dialect.quote, b'\n', b'\r', b'a'];
+        alphabet.extend(dialect.escape);
+        alphabet.sort_unstable();
+        alphabet.dedup();
+        let (mut texts, mut last) = (vec![Vec::new()], vec![Vec::new()]);
+        for _ in 0..longest {
+            last = last.iter().flat_map(|t| alphabet.iter().map(move |&c| [&t[..], &[c]].concat())).collect();
+            texts.extend(last.iter().cloned());
+        }
+        texts
+    }
+
     /// Fields after the last wanted one are passed over, not read: on every short text, the
     /// wanted columns come out as they do when every field is read.
     #[test]
     fn passing_over_unwanted_fields_changes_no_value() {
         let dialects = [CSV, ESCAPED, Dialect { escape: Some(b'"'), ..CSV }, Dialect { has_header: true, ..ESCAPED }];
         for dialect in dialects {
-            let mut alphabet = vec![dialect.delimiter, dialect.quote, b'\n', b'\r', b'a'];
-            alphabet.extend(dialect.escape);
-            alphabet.sort_unstable();
-            alphabet.dedup();
-            let (mut texts, mut longest) = (vec![Vec::new()], vec![Vec::new()]);
-            for _ in 0..5 {
-                longest = longest.iter().flat_map(|t| alphabet.iter().map(move |&c| [&t[..], &[c]].concat())).collect();
-                texts.extend(longest.iter().cloned());
-            }
             let all: Vec<usize> = (0..8).collect();
-            for text in &texts {
+            for text in &short_texts(dialect, 5) {
                 // Eight columns: no record here has more fields, so none is passed over.
                 let every = decode(text, dialect, 8, &all, text.len(), 64);
                 for columns in [&[][..], &[0], &[1], &[0, 2]] {
@@ -1074,6 +1077,9 @@ mod tests {
         }
     }
 
+    /// Over every text of up to six bytes that mean something in the dialect, read in two
+    /// pieces cut anywhere, the splitter's scan stands in the parser's state after each piece
+    /// and reports the last record end the parser finds in it.
     #[test]
     fn the_scan_agrees_with_the_parser_on_every_short_text() {
         let dialects = [
@@ -1084,16 +1090,7 @@ mod tests {
             Dialect { delimiter: b'\n', ..ESCAPED },
         ];
         for dialect in dialects {
-            let mut alphabet = vec![dialect.delimiter, dialect.quote, b'\n', b'\r', b'a'];
-            alphabet.extend(dialect.escape);
-            alphabet.sort_unstable();
-            alphabet.dedup();
-            let (mut texts, mut longest) = (vec![Vec::new()], vec![Vec::new()]);
-            for _ in 0..6 {
-                longest = longest.iter().flat_map(|t| alphabet.iter().map(move |&c| [&t[..], &[c]].concat())).collect();
-                texts.extend(longest.iter().cloned());
-            }
-            for text in &texts {
+            for text in &short_texts(dialect, 6) {
                 let mut ends = AllEnds::default();
                 Machine::new(dialect).run(text, &mut ends);
                 let mut states = vec![State::RecordStart];
