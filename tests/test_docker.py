@@ -77,8 +77,10 @@ class Compose:
 
     def wait_healthy(self, timeout: float = 60.0) -> float:
         started = time.monotonic()
+        cid = ""
         while time.monotonic() - started < timeout:
-            cid = self.container()
+            # Each docker-compose call takes half a second to start: ask it once, then the engine.
+            cid = cid or self.container()
             if cid:
                 state = subprocess.run(["docker", "inspect", "--format", "{{.State.Health.Status}}", cid], capture_output=True, text=True).stdout.strip()
                 if state == "healthy":
