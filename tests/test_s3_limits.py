@@ -21,7 +21,7 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 
-from conftest import (ACCESS_KEY, REGION, SECRET_KEY, Server, code, error_code, shifted_clock, signed_chunked_request, staged_files,
+from conftest import (ACCESS_KEY, REGION, SECRET_KEY, Server, code, error_code, shifted_clock, signed_chunked_request, staged_files, wait_query,
                       status, unique)
 
 HTTP = urllib3.PoolManager(retries=False, timeout=30)
@@ -461,8 +461,14 @@ def test_a_full_disk_is_a_clear_error_and_loses_nothing(workdir, small_disk):
     server = Server(small_disk / "data", workdir / "full.log").start()
     try:
         s3 = server.client("s3", max_attempts=1)
+        glue, athena = server.client("glue", max_attempts=1), server.client("athena", max_attempts=1)
         s3.create_bucket(Bucket="full")
         s3.put_object(Bucket="full", Key="precious", Body=b"p" * 1000)
+        s3.put_object(Bucket="full", Key="t/rows.csv", Body=b"1,a\n2,b\n")
+        glue.create_database(DatabaseInput={"Name": "fulldb"})
+        glue.create_table(DatabaseName="fulldb", TableInput={"Name": "t", "StorageDescriptor": {
+            "Columns": [{"Name": "n", "Type": "int"}, {"Name": "s", "Type": "string"}], "Location": "s3://full/t/",
+            "SerdeInfo": {"SerializationLibrary": "org.apache.hadoop.hive.serde2.lazy.LazySimpleSerDe", "Parameters": {"field.delim": ","}}}})
         chunk = os.urandom(4 * 1024 * 1024)
         stored = []
         failure = None
@@ -476,6 +482,34 @@ def test_a_full_disk_is_a_clear_error_and_loses_nothing(workdir, small_disk):
         assert failure is not None, "the disk never filled"
         assert failure.response["ResponseMetadata"]["HTTPStatusCode"] == 507
         assert failure.response["Error"]["Code"] == "InsufficientStorage"
+        assert "the data directory is full" in failure.response["Error"]["Message"]
+        # Small bodies, kept in the index, stop at the same line: the index keeps room of its own
+        # (a full index store cannot even be opened again, nor delete anything).
+        small, small_failure = [], None
+        for i in range(3000):
+            try:
+                s3.put_object(Bucket="full", Key=f"small{i}", Body=bytes([i % 256]) * 8000)
+                small.append(f"small{i}")
+            except ClientError as e:
+                small_failure = e
+                break
+        assert small_failure is not None, "small bodies never filled the disk"
+        assert small_failure.response["Error"]["Code"] == "InsufficientStorage"
+        # The catalog still takes entries; a query whose result cannot be written fails and says
+        # why; reads work.
+        glue.create_database(DatabaseInput={"Name": "stillfine"})
+        # (A result of some MiB: a tiny one could still fit in what the last small body left.)
+        qid = athena.start_query_execution(QueryString="SELECT a.x * 1000 + b.x AS n FROM unnest(sequence(1, 1000)) AS a(x) CROSS JOIN unnest(sequence(1, 300)) AS b(x)")["QueryExecutionId"]
+        execution = wait_query(athena, qid)
+        status_ = execution["Status"]
+        assert status_["State"] == "FAILED"
+        assert "the data directory is full" in status_["StateChangeReason"], status_
+        # No part of its result is left behind.
+        output = execution["ResultConfiguration"]["OutputLocation"]
+        out_bucket, out_key = output.removeprefix("s3://").split("/", 1)
+        assert out_key.endswith(f"{qid}.csv"), output
+        assert s3.list_objects_v2(Bucket=out_bucket, Prefix=out_key.removesuffix(".csv"))["KeyCount"] == 0
+        assert s3.get_object(Bucket="full", Key=small[-1])["Body"].read() == bytes([(len(small) - 1) % 256]) * 8000
         # An overwrite that cannot fit fails and keeps the old value.
         with pytest.raises(ClientError) as e:
             s3.put_object(Bucket="full", Key="precious", Body=chunk)
@@ -484,10 +518,26 @@ def test_a_full_disk_is_a_clear_error_and_loses_nothing(workdir, small_disk):
         for key in stored:
             assert s3.get_object(Bucket="full", Key=key)["Body"].read() == chunk
         assert tmp_files(server) == []
+        # A restart on the full disk: everything acknowledged is there.
+        server.stop(signal.SIGKILL)
+        server.start()
+        s3 = server.client("s3", max_attempts=1)
+        assert s3.get_object(Bucket="full", Key="precious")["Body"].read() == b"p" * 1000
+        for key in stored:
+            assert s3.get_object(Bucket="full", Key=key)["Body"].read() == chunk
+        listed = {o["Key"] for page in s3.get_paginator("list_objects_v2").paginate(Bucket="full") for o in page.get("Contents", [])}
+        assert set(stored) | set(small) | {"precious"} <= listed
+        assert "stillfine" in {d["Name"] for d in server.client("glue").get_databases()["DatabaseList"]}
         # Freeing space makes room again.
+        for i in range(0, len(small), 1000):
+            s3.delete_objects(Bucket="full", Delete={"Objects": [{"Key": k} for k in small[i:i + 1000]]})
         s3.delete_object(Bucket="full", Key=stored[0])
         s3.delete_object(Bucket="full", Key=stored[1])
         s3.put_object(Bucket="full", Key="after", Body=chunk)
         assert s3.get_object(Bucket="full", Key="after")["Body"].read() == chunk
+        athena = server.client("athena", max_attempts=1)
+        qid = athena.start_query_execution(QueryString="SELECT sum(n) FROM fulldb.t")["QueryExecutionId"]
+        assert wait_query(athena, qid)["Status"]["State"] == "SUCCEEDED"
+        assert athena.get_query_results(QueryExecutionId=qid)["ResultSet"]["Rows"][1]["Data"][0]["VarCharValue"] == "3"
     finally:
         server.stop(signal.SIGKILL)

@@ -21,11 +21,15 @@ use tokio::io::AsyncWriteExt;
 use crate::checksum::{ChecksumAlgorithm, Checksums, Hasher};
 use crate::error::{Error, Result};
 use crate::kv::KvTree;
+use crate::space::Space;
 
 /// A request or response body: a stream of byte chunks.
 pub type ByteStream = BoxStream<'static, std::io::Result<Bytes>>;
 
 const READ_CHUNK: usize = 1024 * 1024;
+
+/// How much of a large body is written between two looks at the free space.
+const SPACE_CHECK: u64 = 1024 * 1024;
 
 /// The largest body kept in the index store rather than in a file of its own.
 pub const INLINE_MAX: usize = 16 * 1024;
@@ -38,6 +42,8 @@ pub(crate) struct BlobDir {
     tmp: PathBuf,
     objects: PathBuf,
     bodies: std::sync::Arc<dyn KvTree>,
+    /// Bodies stop short of the index's reserve (see [`Space`]).
+    space: Space,
 }
 
 /// A body received and hashed, not yet part of the lake: a file in `tmp/` (removed if the body is
@@ -105,7 +111,7 @@ impl BlobDir {
         }
         fsync_dir(&objects).map_err(|e| Error::io("syncing objects/", e))?;
         fsync_dir(root).map_err(|e| Error::io("syncing the data directory", e))?;
-        Ok((BlobDir { tmp, objects, bodies }, wiped))
+        Ok((BlobDir { tmp, objects, bodies, space: Space::new(root) }, wiped))
     }
 
     fn path(&self, id: &str) -> PathBuf {
@@ -113,13 +119,16 @@ impl BlobDir {
     }
 
     /// Receives a body, hashing it as it arrives: a body of at most [`INLINE_MAX`] bytes is kept
-    /// in memory, a larger one goes into `tmp/` and is fsynced.
+    /// in memory, a larger one goes into `tmp/` and is fsynced. A body that would eat into the
+    /// index's reserve is refused ([`Error::NoSpace`]), and its staging file removed.
     pub async fn stage(&self, mut body: ByteStream, algorithms: &[ChecksumAlgorithm]) -> Result<Staged> {
         let id = uuid::Uuid::new_v4().simple().to_string();
         let mut hasher = Hasher::new(algorithms.iter().copied());
         let mut held = Vec::new();
         let mut file = None;
         let mut size = 0u64;
+        // What the file holds beyond what the last look at the free space allowed for.
+        let mut unchecked = 0u64;
         while let Some(chunk) = body.next().await {
             let chunk = chunk.map_err(|e| Error::IncompleteBody(e.to_string()))?;
             hasher.update(&chunk);
@@ -127,6 +136,11 @@ impl BlobDir {
             if file.is_none() && held.len() + chunk.len() <= INLINE_MAX {
                 held.extend_from_slice(&chunk);
                 continue;
+            }
+            unchecked += chunk.len() as u64;
+            if file.is_none() || unchecked >= SPACE_CHECK {
+                self.space.for_body(unchecked.max(SPACE_CHECK))?;
+                unchecked = 0;
             }
             if file.is_none() {
                 let path = self.tmp.join(&id);
@@ -146,15 +160,18 @@ impl BlobDir {
                 f.sync_all().await.map_err(|e| Error::io("syncing a staging file", e))?;
                 staged
             }
-            None => Staged {
-                id: format!("{INLINE_MARK}{id}"),
-                path: PathBuf::new(),
-                inline: Some(Bytes::from(held)),
-                size: 0,
-                md5: [0; 16],
-                checksums: Checksums::default(),
-                promoted: false,
-            },
+            None => {
+                self.space.for_body(held.len() as u64)?;
+                Staged {
+                    id: format!("{INLINE_MARK}{id}"),
+                    path: PathBuf::new(),
+                    inline: Some(Bytes::from(held)),
+                    size: 0,
+                    md5: [0; 16],
+                    checksums: Checksums::default(),
+                    promoted: false,
+                }
+            }
         };
         staged.size = size;
         staged.md5 = md5;

@@ -129,7 +129,7 @@ impl Error {
 
     /// Wraps an I/O error, singling out a full disk so that it can be reported as such.
     pub(crate) fn io(context: impl Into<String>, source: std::io::Error) -> Self {
-        if source.raw_os_error() == Some(28) {
+        if source.raw_os_error() == Some(libc::ENOSPC) {
             // ENOSPC: the caller is told the disk is full rather than "internal error".
             return Error::NoSpace(source);
         }

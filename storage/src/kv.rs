@@ -9,6 +9,8 @@ use std::path::Path;
 use std::sync::Arc;
 
 use crate::error::{Error, Result};
+use crate::space::Space;
+use libc::ENOSPC;
 
 /// One write in an atomic batch.
 #[derive(Debug, Clone)]
@@ -70,6 +72,7 @@ pub fn prefix_successor(prefix: &[u8]) -> Option<Vec<u8>> {
 /// The sled backend.
 pub struct SledKv {
     db: sled::Db,
+    space: Arc<Space>,
     commits: Arc<GroupCommit>,
     committer: Option<std::thread::JoinHandle<()>>,
 }
@@ -94,12 +97,34 @@ struct GroupCommit {
     rounds: std::sync::atomic::AtomicU64,
 }
 
+/// Why a flush failed: a full disk is told apart.
+#[derive(Debug, Clone)]
+struct Failure {
+    message: String,
+    no_space: bool,
+}
+
+impl Failure {
+    fn of(e: sled::Error) -> Self {
+        let no_space = matches!(&e, sled::Error::Io(io) if io.raw_os_error() == Some(ENOSPC));
+        Failure { message: e.to_string(), no_space }
+    }
+
+    fn into_error(self, context: &str) -> Error {
+        if self.no_space {
+            Error::NoSpace(std::io::Error::new(std::io::ErrorKind::StorageFull, format!("{context}: {}", self.message)))
+        } else {
+            Error::Index(format!("{context}: {}", self.message))
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default)]
 struct Durable {
     /// Every ticket up to this one is durable.
     upto: u64,
     /// The last round that failed: the tickets up to it that are not durable get its error.
-    failed: Option<(u64, String)>,
+    failed: Option<(u64, Failure)>,
 }
 
 impl GroupCommit {
@@ -123,7 +148,7 @@ impl GroupCommit {
             };
             // Everything written before a ticket was taken is covered by the round that starts now.
             self.rounds.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            let result = db.flush().map_err(|e| e.to_string()).and_then(|_| log.sync_data().map_err(|e| format!("syncing the index log: {e}")));
+            let result = db.flush().map(drop).map_err(Failure::of).and_then(|_| log.sync_data().map_err(|e| Failure::of(sled::Error::Io(e))));
             self.done.send_modify(|d| match result {
                 Ok(()) => d.upto = d.upto.max(target),
                 Err(e) => d.failed = Some((target, e)),
@@ -146,14 +171,17 @@ impl GroupCommit {
             .map_err(|_| Error::Index("the index committer has stopped".into()))?;
         match &state.failed {
             _ if state.upto >= ticket => Ok(()),
-            Some((_, e)) => Err(Error::Index(format!("flushing the index: {e}"))),
+            Some((_, e)) => Err(e.clone().into_error("flushing the index")),
             None => Err(Error::Index("flushing the index failed".into())),
         }
     }
 }
 
 fn index_err(e: sled::Error) -> Error {
-    Error::Index(e.to_string())
+    match e {
+        sled::Error::Io(io) if io.raw_os_error() == Some(ENOSPC) => Error::NoSpace(io),
+        e => Error::Index(e.to_string()),
+    }
 }
 
 impl SledKv {
@@ -183,7 +211,7 @@ impl SledKv {
                 .spawn(move || commits.run(db, log))
                 .map_err(|e| Error::io("starting the index committer", e))?
         };
-        Ok(SledKv { db, commits, committer: Some(committer) })
+        Ok(SledKv { db, space: Arc::new(Space::new(path)), commits, committer: Some(committer) })
     }
 }
 
@@ -202,7 +230,7 @@ impl Drop for SledKv {
 #[async_trait::async_trait]
 impl Kv for SledKv {
     fn tree(&self, name: &str) -> Result<Arc<dyn KvTree>> {
-        Ok(Arc::new(SledTree(self.db.open_tree(name).map_err(index_err)?)))
+        Ok(Arc::new(SledTree(self.db.open_tree(name).map_err(index_err)?, self.space.clone())))
     }
 
     async fn flush(&self) -> Result<()> {
@@ -210,7 +238,9 @@ impl Kv for SledKv {
     }
 }
 
-struct SledTree(sled::Tree);
+/// A tree, and the room its writes may take (see [`Space`]): writes that add or replace are
+/// refused once the disk is nearly full; deletes always go through.
+struct SledTree(sled::Tree, Arc<Space>);
 
 impl KvTree for SledTree {
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
@@ -218,6 +248,7 @@ impl KvTree for SledTree {
     }
 
     fn put(&self, key: &[u8], value: &[u8]) -> Result<Option<Vec<u8>>> {
+        self.1.for_index()?;
         Ok(self.0.insert(key, value).map_err(index_err)?.map(|v| v.to_vec()))
     }
 
@@ -226,6 +257,11 @@ impl KvTree for SledTree {
     }
 
     fn apply(&self, ops: Vec<KvOp>) -> Result<()> {
+        // A batch that deletes anything is part of making room (a delete that also writes a
+        // marker or moves a version), so it goes through.
+        if !ops.iter().any(|op| matches!(op, KvOp::Delete(_))) {
+            self.1.for_index()?;
+        }
         let mut batch = sled::Batch::default();
         for op in ops {
             match op {
@@ -237,6 +273,9 @@ impl KvTree for SledTree {
     }
 
     fn compare_and_swap(&self, key: &[u8], old: Option<&[u8]>, new: Option<&[u8]>) -> Result<bool> {
+        if new.is_some() {
+            self.1.for_index()?;
+        }
         Ok(self.0.compare_and_swap(key, old, new).map_err(index_err)?.is_ok())
     }
 

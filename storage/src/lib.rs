@@ -24,6 +24,7 @@ pub mod listing;
 pub mod multipart;
 pub mod objects;
 pub mod records;
+pub mod space;
 pub mod store;
 
 use std::path::Path;
@@ -40,6 +41,7 @@ pub use objects::{CopyOptions, DeleteResult, ObjectBody, ObjectInfo, PutOptions,
 pub use records::{
     BucketConfig, BucketRecord, ChecksumType, CorsRule, ObjectHeaders, ObjectRecord, PartRecord, PartSummary, UploadRecord, Versioning,
 };
+pub use space::Space;
 pub use store::{Expected, RangeSpec, Recovery, Store, WriteCondition, validate_bucket_name};
 
 /// The layout version this binary writes and reads.
