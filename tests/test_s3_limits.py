@@ -541,3 +541,45 @@ def test_a_full_disk_is_a_clear_error_and_loses_nothing(workdir, small_disk):
         assert athena.get_query_results(QueryExecutionId=qid)["ResultSet"]["Rows"][1]["Data"][0]["VarCharValue"] == "3"
     finally:
         server.stop(signal.SIGKILL)
+
+
+def test_spill_files_stop_at_the_room_the_index_keeps(workdir, small_disk):
+    """A query that must spill more than the full disk has room for fails with Athena's spill-limit
+    error; the index keeps its room (deletes and writes work after), no spill file is left."""
+    server = Server(small_disk / "data", workdir / "spill.log", ("--query-limit-mb", "16")).start()
+    try:
+        s3 = server.client("s3", max_attempts=1)
+        glue, athena = server.client("glue", max_attempts=1), server.client("athena", max_attempts=1)
+        s3.create_bucket(Bucket="spill")
+        rows = b"".join(b"%d,%s\n" % (i, os.urandom(50).hex().encode()) for i in range(120_000))
+        s3.put_object(Bucket="spill", Key="t/rows.csv", Body=rows)
+        glue.create_database(DatabaseInput={"Name": "spilldb"})
+        glue.create_table(DatabaseName="spilldb", TableInput={"Name": "t", "StorageDescriptor": {
+            "Columns": [{"Name": "n", "Type": "int"}, {"Name": "s", "Type": "string"}], "Location": "s3://spill/t/",
+            "SerdeInfo": {"SerializationLibrary": "org.apache.hadoop.hive.serde2.lazy.LazySimpleSerDe", "Parameters": {"field.delim": ","}}}})
+        fillers = []
+        for i in range(60):
+            try:
+                s3.put_object(Bucket="spill", Key=f"filler{i}", Body=os.urandom(1 << 20))
+                fillers.append(f"filler{i}")
+            except ClientError as e:
+                assert e.response["Error"]["Code"] == "InsufficientStorage"
+                break
+        else:
+            raise AssertionError("the disk never filled")
+        # 120,000 distinct strings (12 MiB) spill past the 16 MiB the query may hold.
+        distinct = "SELECT count(*) FROM (SELECT DISTINCT s FROM spilldb.t)"
+        qid = athena.start_query_execution(QueryString=distinct)["QueryExecutionId"]
+        status_ = wait_query(athena, qid)["Status"]
+        assert status_["State"] == "FAILED", status_
+        assert status_["StateChangeReason"].startswith("EXCEEDED_SPILL_LIMIT: "), status_
+        assert os.listdir(small_disk / "data" / "spill") == [] or all(
+            not files for _, _, files in os.walk(small_disk / "data" / "spill"))
+        s3.delete_objects(Bucket="spill", Delete={"Objects": [{"Key": k} for k in fillers]})
+        s3.put_object(Bucket="spill", Key="after", Body=b"room again")
+        qid = athena.start_query_execution(QueryString=distinct)["QueryExecutionId"]
+        execution = wait_query(athena, qid)
+        assert execution["Status"]["State"] == "SUCCEEDED", execution["Status"]
+        assert athena.get_query_results(QueryExecutionId=qid)["ResultSet"]["Rows"][1]["Data"][0]["VarCharValue"] == "120000"
+    finally:
+        server.stop(signal.SIGKILL)

@@ -183,6 +183,9 @@ pub(crate) struct Inner {
     runtime: Mutex<Option<tokio::runtime::Runtime>>,
     handle: tokio::runtime::Handle,
     df_runtime: Arc<RuntimeEnv>,
+    /// The filesystem spill files go to, when they go to a directory of ours: they may not eat
+    /// into the reserve the index needs (see [`storage::Space`]).
+    spill_space: Option<storage::Space>,
     budget: Arc<crate::budget::Budget>,
     config: EngineConfig,
     permits: Arc<tokio::sync::Semaphore>,
@@ -310,6 +313,7 @@ impl Engine {
             builder = builder.with_disk_manager_builder(disks);
         }
         let df_runtime = builder.build_arc()?;
+        let spill_space = config.spill_dir.as_deref().map(storage::Space::new);
         let budget = Arc::new(crate::budget::Budget::new(config.memory_limit));
         let history = kv.tree("queries")?;
         for entry in history.scan_prefix(b"q/") {
@@ -333,6 +337,7 @@ impl Engine {
                 runtime: Mutex::new(Some(runtime)),
                 handle,
                 df_runtime,
+                spill_space,
                 budget,
                 permits: Arc::new(tokio::sync::Semaphore::new(config.max_concurrent.max(1))),
                 config,
@@ -646,6 +651,11 @@ impl Engine {
         scanned: Arc<crate::budget::Scanned>,
     ) -> Result<SessionContext> {
         let shared = &self.inner.df_runtime;
+        // Spill files (of every query at once) may take what is spilled now and the room left.
+        if let Some(room) = self.inner.spill_space.as_ref().and_then(storage::Space::room) {
+            let disks = &shared.disk_manager;
+            disks.set_max_temp_directory_size(disks.used_disk_space().saturating_add(room).max(1))?;
+        }
         let runtime = Arc::new(RuntimeEnv {
             memory_pool: Arc::new(datafusion::execution::memory_pool::TrackConsumersPool::new(
                 crate::budget::QueryPool::new(self.inner.config.query_memory_limit, self.inner.budget.clone()),

@@ -73,6 +73,10 @@ impl Error {
                 {
                     return m.clone();
                 }
+                // Spill files reached the room the data directory has left (see `Engine::session_with`).
+                if root.to_string().contains("exceeded the allowable limit") {
+                    return "EXCEEDED_SPILL_LIMIT: Query exceeded the space it may spill to: the data directory is full, but for the room kept free for its index".into();
+                }
                 let text = match root {
                     // The pool's own message first, then which operators held the memory.
                     DataFusionError::ResourcesExhausted(detail) => match detail.split_once("\nError: ") {

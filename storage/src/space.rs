@@ -5,7 +5,7 @@
 //! it cannot be opened again while the disk is full. A full disk would leave no way to delete an
 //! object and make room. So object bodies stop short of a reserve ([`Space::for_body`]), index
 //! writes that only add stop at half of it ([`Space::for_index`]), and deletes always go through:
-//! there is always room to make room.
+//! there is always room to make room. Queries' spill files stop at the reserve too ([`Space::room`]).
 
 use std::ffi::CString;
 use std::io;
@@ -74,6 +74,12 @@ impl Space {
         )))
     }
 
+    /// What may still be written before the reserve is reached; `None` if the filesystem cannot
+    /// be asked.
+    pub fn room(&self) -> Option<u64> {
+        statvfs(&self.path).ok().map(|s| s.available.saturating_sub(self.reserve))
+    }
+
     /// Before `adding` bytes of object bodies are written.
     pub fn for_body(&self, adding: u64) -> Result<()> {
         self.ensure(adding, self.reserve)
@@ -96,6 +102,7 @@ mod tests {
         assert!((8 * MIB..=64 * MIB).contains(&space.reserve()));
         space.for_body(1).unwrap();
         space.for_index().unwrap();
+        assert!(space.room().unwrap() > 0);
         let err = space.for_body(u64::MAX / 2).unwrap_err();
         assert!(matches!(err, Error::NoSpace(_)), "{err}");
         assert!(err.to_string().starts_with("the data directory is full: "), "{err}");
