@@ -191,6 +191,9 @@ pub(crate) struct Inner {
     permits: Arc<tokio::sync::Semaphore>,
     /// Queries not yet final.
     live: Mutex<HashMap<String, Live>>,
+    /// Final queries whose record could not be written (a full disk): answered from memory, so
+    /// that they do not read as running forever. A restart marks them failed.
+    unrecorded: Mutex<HashMap<String, QueryExecution>>,
     /// Query tasks alive (queued, running, or still unwinding after a stop).
     tasks: Arc<AtomicUsize>,
 }
@@ -342,6 +345,7 @@ impl Engine {
                 permits: Arc::new(tokio::sync::Semaphore::new(config.max_concurrent.max(1))),
                 config,
                 live: Mutex::new(HashMap::new()),
+                unrecorded: Mutex::new(HashMap::new()),
                 tasks: Arc::new(AtomicUsize::new(0)),
             }),
         })
@@ -477,10 +481,19 @@ impl Engine {
             })
         };
         if let Some(q) = finished {
-            if let Err(e) = self.save(&q) {
-                tracing::error!(id, error = %e, "could not record a finished query");
-            }
-            let _ = self.inner.kv.flush().await;
+            self.save_final(q).await;
+        }
+    }
+
+    /// Records a query's final state; if the record cannot be written, keeps it in memory.
+    async fn save_final(&self, q: QueryExecution) {
+        let saved = match self.save(&q) {
+            Ok(()) => self.inner.kv.flush().await.map_err(Error::from),
+            Err(e) => Err(e),
+        };
+        if let Err(e) = saved {
+            tracing::error!(id = %q.id, error = %e, "could not record a finished query; keeping it in memory");
+            self.inner.unrecorded.lock().unwrap_or_else(|p| p.into_inner()).insert(q.id.clone(), q);
         }
     }
 
@@ -497,6 +510,9 @@ impl Engine {
     pub fn get(&self, id: &str) -> Result<QueryExecution> {
         if let Some(entry) = self.inner.live.lock().unwrap_or_else(|p| p.into_inner()).get(id) {
             return Ok(entry.q.clone());
+        }
+        if let Some(q) = self.inner.unrecorded.lock().unwrap_or_else(|p| p.into_inner()).get(id) {
+            return Ok(q.clone());
         }
         match self.inner.history.get(format!("q/{id}").as_bytes())? {
             Some(v) => serde_json::from_slice(&v).map_err(|e| Error::Internal(format!("query record {id}: {e}"))),
@@ -545,8 +561,7 @@ impl Engine {
         };
         match cancelled {
             Some(q) => {
-                self.save(&q)?;
-                self.inner.kv.flush().await?;
+                self.save_final(q).await;
                 Ok(())
             }
             None => self.get(id).map(|_| ()),

@@ -437,3 +437,68 @@ async fn a_large_text_file_reads_exactly_in_parallel_blocks() {
     let got: Vec<u64> = page.rows[1].iter().map(|v| v.as_deref().unwrap_or("NULL").parse().unwrap()).collect();
     assert_eq!(got, want);
 }
+
+/// The index store of a full disk, as the query history sees it: a final query's record cannot
+/// be written.
+struct FinalRecordsRefused(std::sync::Arc<dyn storage::Kv>);
+
+struct RefusingTree(std::sync::Arc<dyn storage::KvTree>);
+
+#[async_trait::async_trait]
+impl storage::Kv for FinalRecordsRefused {
+    fn tree(&self, name: &str) -> storage::Result<std::sync::Arc<dyn storage::KvTree>> {
+        let tree = self.0.tree(name)?;
+        Ok(if name == "queries" { std::sync::Arc::new(RefusingTree(tree)) } else { tree })
+    }
+
+    async fn flush(&self) -> storage::Result<()> {
+        self.0.flush().await
+    }
+}
+
+impl storage::KvTree for RefusingTree {
+    fn get(&self, key: &[u8]) -> storage::Result<Option<Vec<u8>>> {
+        self.0.get(key)
+    }
+    fn put(&self, key: &[u8], value: &[u8]) -> storage::Result<Option<Vec<u8>>> {
+        let text = String::from_utf8_lossy(value);
+        if ["\"SUCCEEDED\"", "\"FAILED\"", "\"CANCELLED\""].iter().any(|s| text.contains(s)) {
+            return Err(storage::Error::NoSpace(std::io::Error::new(std::io::ErrorKind::StorageFull, "the disk is full")));
+        }
+        self.0.put(key, value)
+    }
+    fn delete(&self, key: &[u8]) -> storage::Result<Option<Vec<u8>>> {
+        self.0.delete(key)
+    }
+    fn apply(&self, ops: Vec<storage::KvOp>) -> storage::Result<()> {
+        self.0.apply(ops)
+    }
+    fn compare_and_swap(&self, key: &[u8], old: Option<&[u8]>, new: Option<&[u8]>) -> storage::Result<bool> {
+        self.0.compare_and_swap(key, old, new)
+    }
+    fn range(&self, from: std::ops::Bound<Vec<u8>>, to: std::ops::Bound<Vec<u8>>) -> storage::kv::KvIter<'_> {
+        self.0.range(from, to)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_final_state_that_cannot_be_recorded_is_still_answered() {
+    let f = fixture().await;
+    let kv = storage::open_data_dir(&f._dir.path().join("other")).unwrap();
+    let engine = Engine::new(
+        f.store.clone(),
+        f.catalog.clone(),
+        std::sync::Arc::new(FinalRecordsRefused(kv)),
+        EngineConfig { threads: 2, ..Default::default() },
+    )
+    .unwrap();
+    let mut request = start("SELECT count(*) FROM reviews");
+    request.output_dir = "s3://results/refused/".into();
+    let done = wait(&engine, &engine.start(request).await.unwrap()).await;
+    assert_eq!(done.state, QueryState::Succeeded, "{:?}", done.state_change_reason);
+    // A cancelled one too: StopQueryExecution answers, and the query reads as cancelled.
+    let heavy = "SELECT COUNT(*) FROM generate_series(1, 300000) a CROSS JOIN generate_series(1, 300000) b WHERE (a.value * b.value) % 7 = 3";
+    let id = engine.start(start(heavy)).await.unwrap();
+    engine.stop(&id).await.unwrap();
+    assert_eq!(wait(&engine, &id).await.state, QueryState::Cancelled);
+}
