@@ -175,6 +175,9 @@ pub struct Engine {
     pub(crate) inner: Arc<Inner>,
 }
 
+/// How many spilled runs one merge pass reads at once.
+const SPILL_MERGE_FAN_IN: usize = 8;
+
 pub(crate) struct Inner {
     pub(crate) store: Store,
     pub(crate) catalog: Catalog,
@@ -305,16 +308,19 @@ impl Engine {
         // Shared by every query: object stores, the disk manager (spill files) and caches. Each
         // query gets its own memory pool and a registry that counts what it reads.
         let mut builder = RuntimeEnvBuilder::new().with_object_store_registry(Arc::new(LakeRegistry::new(store.clone()))).with_cache_manager(caches);
+        // A merge of spilled runs reads this many at a time (more passes over more runs):
+        // unbounded, it took as many as the query's memory could seat, and the operator above it
+        // (the merge of the partitions' sorted streams) found nothing left.
+        let mut disks = datafusion::execution::disk_manager::DiskManagerBuilder::default().with_max_spill_merge_fan_in(SPILL_MERGE_FAN_IN);
         if let Some(dir) = &config.spill_dir {
             // Spill files of a process that was killed are never read again: start empty.
             if dir.exists() {
                 std::fs::remove_dir_all(dir).map_err(|e| Error::Internal(format!("emptying the spill directory {}: {e}", dir.display())))?;
             }
             std::fs::create_dir_all(dir).map_err(|e| Error::Internal(format!("creating the spill directory {}: {e}", dir.display())))?;
-            let disks = datafusion::execution::disk_manager::DiskManagerBuilder::default()
-                .with_mode(datafusion::execution::disk_manager::DiskManagerMode::Directories(vec![dir.clone()]));
-            builder = builder.with_disk_manager_builder(disks);
+            disks = disks.with_mode(datafusion::execution::disk_manager::DiskManagerMode::Directories(vec![dir.clone()]));
         }
+        builder = builder.with_disk_manager_builder(disks);
         let df_runtime = builder.build_arc()?;
         let spill_space = config.spill_dir.as_deref().map(storage::Space::new);
         let budget = Arc::new(crate::budget::Budget::new(config.memory_limit));

@@ -277,6 +277,27 @@ async fn a_query_over_its_memory_limit_spills_or_fails_and_the_engine_goes_on() 
     run_ok(&f, "SELECT 1").await;
 }
 
+/// A global sort of strings several times the query's memory spills runs and merges them a few
+/// at a time. Merging every run at once took all the memory the query had left, and the merge
+/// of the two partitions' sorted streams above it failed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sort_of_strings_over_the_memory_limit_spills_and_merges() {
+    let f = fixture_with(EngineConfig { threads: 2, query_memory_limit: 32 << 20, memory_limit: 256 << 20, ..Default::default() }).await;
+    // 600,000 rows of 64 characters: about 45 MB to sort in 32 MB.
+    let sql = "SELECT max(r), count(*), min(x) FROM (SELECT row_number() OVER (ORDER BY s) AS r, s AS x FROM \
+               (SELECT concat(md5(CAST(value AS varchar)), md5(CAST(value * 7 AS varchar))) AS s FROM generate_series(1, 600000)))";
+    let q = run_ok(&f, sql).await;
+    let rows = f.engine.results(&q.id, None, 10).await.unwrap().rows;
+    assert_eq!(rows[1][..2], [Some("600000".to_string()), Some("600000".to_string())]);
+    assert_eq!(rows[1][2].as_ref().map(String::len), Some(64));
+    let q = run_ok(&f, &format!("EXPLAIN ANALYZE {sql}")).await;
+    let plan = lines(&f, &q.id).await.join("\n");
+    let sort = plan.lines().find(|l| l.contains("SortExec")).unwrap_or_default().to_string();
+    let spilled =
+        sort.split("spill_count=").nth(1).and_then(|rest| rest.chars().take_while(|c| c.is_ascii_digit()).collect::<String>().parse::<u64>().ok());
+    assert!(spilled.unwrap_or(0) > 0, "the sort spilled: {plan}");
+}
+
 /// A cross join emits a batch per row of its build side, each sharing the probe batch's
 /// buffers; a second cross join over that output used to charge the shared buffers once per
 /// batch (192 MB for 6,000 rows of integers) and fail. Its input is now compacted first.
