@@ -140,3 +140,18 @@ def test_stop_a_running_query_while_s3_keeps_answering(server, athena, s3):
     athena.stop_query_execution(QueryExecutionId=qid)
     q = wait_query(athena, qid)
     assert q["Status"]["State"] == "CANCELLED"
+
+
+def test_query_string_length_is_athenas(server, athena):
+    """QueryString is 1 to 262,144 characters, as the API model says: longer is refused before it
+    is parsed, in AWS's validation message (boto3 checks it too, unless told not to)."""
+    raw = server.client("athena", parameter_validation=False)
+    longest = "SELECT 1" + " " * (262_144 - len("SELECT 1"))
+    qid = raw.start_query_execution(QueryString=longest)["QueryExecutionId"]
+    assert wait_query(athena, qid)["Status"]["State"] == "SUCCEEDED"
+    for text, bound in [(longest + " ", "less than or equal to 262144"), ("", "greater than or equal to 1")]:
+        with pytest.raises(ClientError) as e:
+            raw.start_query_execution(QueryString=text)
+        assert e.value.response["Error"]["Code"] == "InvalidRequestException"
+        assert e.value.response["Error"]["Message"].startswith("1 validation error detected: Value '")
+        assert e.value.response["Error"]["Message"].endswith(f"at 'queryString' failed to satisfy constraint: Member must have length {bound}")

@@ -22,6 +22,9 @@ pub struct AthenaContext<'a> {
     pub started: f64,
 }
 
+/// The longest `QueryString` Athena takes, in characters (a quota AWS does not raise).
+const MAX_QUERY_LENGTH: usize = 262_144;
+
 fn invalid(message: impl Into<String>) -> JsonError {
     JsonError::new("InvalidRequestException", message).with("AthenaErrorCode", "INVALID_INPUT")
 }
@@ -149,6 +152,12 @@ pub async fn handle(ctx: &AthenaContext<'_>, op: &str, body: &Value) -> JsonResu
     match op {
         "StartQueryExecution" => {
             let sql = required(body, "QueryString")?;
+            // The API's own constraint on the member, checked before anything is parsed.
+            let length = sql.chars().count();
+            if !(1..=MAX_QUERY_LENGTH).contains(&length) {
+                let bound = if length == 0 { "greater than or equal to 1".to_string() } else { format!("less than or equal to {MAX_QUERY_LENGTH}") };
+                return Err(invalid(format!("1 validation error detected: Value '{sql}' at 'queryString' failed to satisfy constraint: Member must have length {bound}")));
+            }
             let workgroup = check_workgroup(optional(body, "WorkGroup"))?;
             let context = body.get("QueryExecutionContext");
             let database = context.and_then(|c| optional(c, "Database")).map(|d| d.trim_matches('`').trim_matches('"').to_string());
