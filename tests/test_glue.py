@@ -1,6 +1,12 @@
 """The Glue catalog API through boto3."""
 
+import json
+
+import botocore.auth
 import pytest
+import urllib3
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 
 from conftest import ACCESS_KEY, REGION, SECRET_KEY, unique
@@ -349,3 +355,26 @@ def test_next_token_paging(server, glue, db):
         glue.delete_crawler(Name=name)
     for name in made:
         glue.delete_database(Name=name)
+
+
+def test_bodies_that_are_not_an_operations_input_are_serialization_errors(server):
+    """What a client other than an SDK might send: JSON that does not parse, or that is not a
+    structure, is a SerializationException (400); an unknown operation is UnknownOperationException."""
+    http = urllib3.PoolManager(retries=False, timeout=30)
+
+    def call(service, target, body):
+        request = AWSRequest(method="POST", url=server.url + "/", data=body,
+                             headers={"X-Amz-Target": target, "Content-Type": "application/x-amz-json-1.1"})
+        botocore.auth.SigV4Auth(Credentials(ACCESS_KEY, SECRET_KEY), service, REGION).add_auth(request)
+        reply = http.request("POST", request.url, body=body, headers=dict(request.headers))
+        return reply.status, json.loads(reply.data)
+
+    for service, target in [("glue", "AWSGlue.GetDatabases"), ("athena", "AmazonAthena.ListWorkGroups")]:
+        for body in [b"{not json", b"[1, 2]", b"\"text\"", b"42"]:
+            status, error = call(service, target, body)
+            assert status == 400 and error["__type"] == "SerializationException", (service, body, error)
+        # An empty body and a JSON null are an empty input.
+        for body in [b"", b"null", b"{}"]:
+            assert call(service, target, body)[0] == 200, (service, body)
+    status, error = call("glue", "AWSGlue.NoSuchOperation", b"{}")
+    assert status == 400 and error["__type"] == "UnknownOperationException"

@@ -359,7 +359,11 @@ async fn json_request(app: &App, service: &str, op: &str, req: Request) -> Respo
         serde_json::json!({})
     } else {
         match serde_json::from_slice(&bytes) {
-            Ok(v) => v,
+            Ok(serde_json::Value::Null) => serde_json::json!({}),
+            Ok(v @ serde_json::Value::Object(_)) => v,
+            // Every operation's input is a structure.
+            Ok(serde_json::Value::Array(_)) => return JsonError::invalid_body("Start of list found where not expected").into_response(),
+            Ok(_) => return JsonError::invalid_body("a JSON object was expected").into_response(),
             Err(e) => return JsonError::invalid_body(e).into_response(),
         }
     };
