@@ -509,6 +509,16 @@ def test_a_full_disk_is_a_clear_error_and_loses_nothing(workdir, small_disk):
         out_bucket, out_key = output.removeprefix("s3://").split("/", 1)
         assert out_key.endswith(f"{qid}.csv"), output
         assert s3.list_objects_v2(Bucket=out_bucket, Prefix=out_key.removesuffix(".csv"))["KeyCount"] == 0
+        # A CTAS says the same (DataFusion's writer says only that a write failed), registers no
+        # table and leaves no file.
+        qid = athena.start_query_execution(QueryString="CREATE TABLE fulldb.big WITH (format = 'TEXTFILE', external_location = 's3://full/big/') AS "
+                                           "SELECT a.x * 1000 + b.x AS n FROM unnest(sequence(1, 1000)) AS a(x) CROSS JOIN unnest(sequence(1, 300)) AS b(x)")["QueryExecutionId"]
+        status_ = wait_query(athena, qid)["Status"]
+        assert status_["State"] == "FAILED"
+        assert "the data directory is full: " in status_["StateChangeReason"], status_
+        assert "finalizing writes" not in status_["StateChangeReason"], status_
+        assert "big" not in {t["Name"] for t in glue.get_tables(DatabaseName="fulldb")["TableList"]}
+        assert s3.list_objects_v2(Bucket="full", Prefix="big/")["KeyCount"] == 0
         assert s3.get_object(Bucket="full", Key=small[-1])["Body"].read() == bytes([(len(small) - 1) % 256]) * 8000
         # An overwrite that cannot fit fails and keeps the old value.
         with pytest.raises(ClientError) as e:

@@ -163,14 +163,47 @@ impl MemoryPool for QueryPool {
 /// The bytes of objects a query read. A byte read twice (a Parquet footer is read to plan the
 /// scan and again by it; ranges of a split file meet at their edges) counts once, so a full scan
 /// reads as the size of its files.
+///
+/// It also keeps the first write of the query that failed: DataFusion's file sinks report a
+/// failed write as "Error encountered while finalizing writes!", without the cause.
 #[derive(Debug, Default)]
 pub struct Scanned {
     /// The ranges read of each object, sorted and apart.
     read: std::sync::Mutex<HashMap<String, Vec<Range<u64>>>>,
     total: AtomicU64,
+    failed_write: std::sync::Mutex<Option<FailedWrite>>,
+}
+
+/// Why a write of the query failed.
+#[derive(Debug, Clone)]
+pub struct FailedWrite {
+    /// The storage error's text (for a full disk, what the disk said).
+    pub message: String,
+    /// The data directory was full ([`storage::Error::NoSpace`]).
+    pub no_space: bool,
 }
 
 impl Scanned {
+    /// The first write of the query that failed, if one did.
+    pub fn failed_write(&self) -> Option<FailedWrite> {
+        self.failed_write.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    fn note<T>(&self, result: object_store::Result<T>) -> object_store::Result<T> {
+        if let Err(e) = &result {
+            let (message, no_space) = match e {
+                object_store::Error::Generic { source, .. } => match source.downcast_ref::<storage::Error>() {
+                    Some(storage::Error::NoSpace(io)) => (io.to_string(), true),
+                    Some(cause) => (cause.to_string(), false),
+                    None => (source.to_string(), false),
+                },
+                other => (other.to_string(), false),
+            };
+            self.failed_write.lock().unwrap_or_else(|p| p.into_inner()).get_or_insert(FailedWrite { message, no_space });
+        }
+        result
+    }
+
     pub fn bytes(&self) -> u64 {
         self.total.load(Ordering::Relaxed)
     }
@@ -222,6 +255,29 @@ impl ObjectStoreRegistry for CountingRegistry {
     }
 }
 
+/// A streaming write whose failures the query keeps (see [`Scanned::failed_write`]).
+#[derive(Debug)]
+struct NotedUpload {
+    inner: Box<dyn MultipartUpload>,
+    scanned: Arc<Scanned>,
+}
+
+#[async_trait]
+impl MultipartUpload for NotedUpload {
+    fn put_part(&mut self, data: PutPayload) -> object_store::UploadPart {
+        let (part, scanned) = (self.inner.put_part(data), self.scanned.clone());
+        Box::pin(async move { scanned.note(part.await) })
+    }
+
+    async fn complete(&mut self) -> object_store::Result<PutResult> {
+        self.scanned.note(self.inner.complete().await)
+    }
+
+    async fn abort(&mut self) -> object_store::Result<()> {
+        self.inner.abort().await
+    }
+}
+
 /// An object store that records the bytes it returns from reads.
 #[derive(Debug)]
 struct CountingStore {
@@ -240,11 +296,12 @@ impl fmt::Display for CountingStore {
 #[async_trait]
 impl ObjectStore for CountingStore {
     async fn put_opts(&self, location: &Path, payload: PutPayload, opts: PutOptions) -> object_store::Result<PutResult> {
-        self.inner.put_opts(location, payload, opts).await
+        self.scanned.note(self.inner.put_opts(location, payload, opts).await)
     }
 
     async fn put_multipart_opts(&self, location: &Path, opts: PutMultipartOptions) -> object_store::Result<Box<dyn MultipartUpload>> {
-        self.inner.put_multipart_opts(location, opts).await
+        let upload = self.scanned.note(self.inner.put_multipart_opts(location, opts).await)?;
+        Ok(Box::new(NotedUpload { inner: upload, scanned: self.scanned.clone() }))
     }
 
     async fn get_opts(&self, location: &Path, options: GetOptions) -> object_store::Result<GetResult> {

@@ -14,6 +14,7 @@ use bytes::Bytes;
 use catalog::Catalog;
 use datafusion::arrow::datatypes::DataType;
 use datafusion::dataframe::DataFrame;
+use datafusion::error::DataFusionError;
 use datafusion::execution::cache::cache_manager::CacheManagerConfig;
 use datafusion::execution::context::{SQLOptions, SessionConfig, SessionContext};
 use datafusion::execution::runtime_env::{RuntimeEnv, RuntimeEnvBuilder};
@@ -758,10 +759,17 @@ impl Engine {
         let ctx = self.session_with(request.database.as_deref(), Some(cancel.clone()), scanned.clone())?;
         let timeout = self.inner.config.timeout;
         match tokio::time::timeout(timeout, self.execute(id, plan, request, output_dir, &ctx)).await {
-            Ok(outcome) => outcome.map(|mut o| {
+            Ok(Ok(mut o)) => {
                 o.scanned = scanned.bytes();
-                o
+                Ok(o)
+            }
+            // A file sink says only that a write failed; the write itself said why.
+            Ok(Err(Error::DataFusion(e))) if matches!(e.find_root(), DataFusionError::Internal(_)) => Err(match scanned.failed_write() {
+                Some(w) if w.no_space => Error::Storage(storage::Error::NoSpace(std::io::Error::new(std::io::ErrorKind::StorageFull, w.message))),
+                Some(w) => Error::Internal(format!("writing the query's files failed: {}", w.message)),
+                None => Error::DataFusion(e),
             }),
+            Ok(Err(e)) => Err(e),
             Err(_) => {
                 cancel.cancel();
                 Err(Error::Timeout(format!("Query exceeded the maximum execution time of {}", humantime(timeout))))

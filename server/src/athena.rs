@@ -156,7 +156,9 @@ pub async fn handle(ctx: &AthenaContext<'_>, op: &str, body: &Value) -> JsonResu
             let length = sql.chars().count();
             if !(1..=MAX_QUERY_LENGTH).contains(&length) {
                 let bound = if length == 0 { "greater than or equal to 1".to_string() } else { format!("less than or equal to {MAX_QUERY_LENGTH}") };
-                return Err(invalid(format!("1 validation error detected: Value '{sql}' at 'queryString' failed to satisfy constraint: Member must have length {bound}")));
+                return Err(invalid(format!(
+                    "1 validation error detected: Value '{sql}' at 'queryString' failed to satisfy constraint: Member must have length {bound}"
+                )));
             }
             let workgroup = check_workgroup(optional(body, "WorkGroup"))?;
             let context = body.get("QueryExecutionContext");
