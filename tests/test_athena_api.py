@@ -144,7 +144,8 @@ def test_stop_a_running_query_while_s3_keeps_answering(server, athena, s3):
 
 def test_query_string_length_is_athenas(server, athena):
     """QueryString is 1 to 262,144 characters, as the API model says: longer is refused before it
-    is parsed, in AWS's validation message (boto3 checks it too, unless told not to)."""
+    is parsed, in AWS's validation message (boto3 checks it too, unless told not to); a missing
+    member is refused the same way."""
     raw = server.client("athena", parameter_validation=False)
     longest = "SELECT 1" + " " * (262_144 - len("SELECT 1"))
     qid = raw.start_query_execution(QueryString=longest)["QueryExecutionId"]
@@ -155,3 +156,8 @@ def test_query_string_length_is_athenas(server, athena):
         assert e.value.response["Error"]["Code"] == "InvalidRequestException"
         assert e.value.response["Error"]["Message"].startswith("1 validation error detected: Value '")
         assert e.value.response["Error"]["Message"].endswith(f"at 'queryString' failed to satisfy constraint: Member must have length {bound}")
+    with pytest.raises(ClientError) as e:
+        raw.get_query_execution()
+    assert e.value.response["Error"]["Code"] == "InvalidRequestException"
+    assert e.value.response["Error"]["Message"] == (
+        "1 validation error detected: Value null at 'queryExecutionId' failed to satisfy constraint: Member must not be null")

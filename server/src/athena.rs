@@ -5,7 +5,7 @@ use http::StatusCode;
 use query::{Engine, QueryExecution, QueryState, StartQuery};
 use serde_json::{Value, json};
 
-use crate::aws_json::{JsonError, JsonResult, next_token, optional, page, reply, required};
+use crate::aws_json::{JsonError, JsonResult, next_token, optional, page, reply};
 use crate::glue::unknown_operation;
 use crate::users::PRIMARY_ACCOUNT as ACCOUNT_ID;
 
@@ -27,6 +27,18 @@ const MAX_QUERY_LENGTH: usize = 262_144;
 
 fn invalid(message: impl Into<String>) -> JsonError {
     JsonError::new("InvalidRequestException", message).with("AthenaErrorCode", "INVALID_INPUT")
+}
+
+/// A member the operation needs, refused as Athena's API refuses it when absent: the member named
+/// as the wire's lowerCamelCase.
+fn required<'a>(body: &'a Value, name: &str) -> Result<&'a str, JsonError> {
+    body.get(name).and_then(Value::as_str).ok_or_else(|| {
+        let mut member = name.to_string();
+        if let Some(first) = member.get_mut(..1) {
+            first.make_ascii_lowercase();
+        }
+        invalid(format!("1 validation error detected: Value null at '{member}' failed to satisfy constraint: Member must not be null"))
+    })
 }
 
 fn query_err(e: query::Error) -> JsonError {
