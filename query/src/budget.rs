@@ -41,7 +41,7 @@ impl Budget {
 
 /// One query's memory: at most `limit`, and never more than the budget of all queries has
 /// left. Operators that can spill (sorts, aggregates) share half the limit equally and spill
-/// when their share is full; the other half is kept for operators that cannot spill (merges of
+/// when their share is full (one that holds nothing may take a batch past it); the other half is kept for operators that cannot spill (merges of
 /// spilled runs, hash join build sides), which would otherwise find nothing left and fail a
 /// query that spilling could have finished.
 #[derive(Debug)]
@@ -113,7 +113,9 @@ impl MemoryPool for QueryPool {
     fn try_grow(&self, reservation: &MemoryReservation, additional: usize) -> DfResult<()> {
         let mut state = self.state();
         let consumer = reservation.consumer();
-        if consumer.can_spill() {
+        // A spilling operator that holds nothing has nothing to spill: it may take what one
+        // batch needs even past its share (the query's limit still holds), and spill after.
+        if consumer.can_spill() && reservation.size() > 0 {
             let share = self.spill_share(state.spillers);
             if reservation.size() + additional > share {
                 // Spilling operators catch this and spill.

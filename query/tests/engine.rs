@@ -298,6 +298,19 @@ async fn a_sort_of_strings_over_the_memory_limit_spills_and_merges() {
     assert!(spilled.unwrap_or(0) > 0, "the sort spilled: {plan}");
 }
 
+/// Under a small limit a spilling operator's share (half the limit over the spilling
+/// operators) can be smaller than one batch: one that holds nothing may still take a batch, and
+/// spills before it takes more. It used to fail with nothing to spill.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_spilling_aggregate_under_a_small_limit_takes_a_batch_at_a_time() {
+    let f = fixture_with(EngineConfig { threads: 2, query_memory_limit: 8 << 20, memory_limit: 256 << 20, ..Default::default() }).await;
+    let sql = "SELECT count(*) FROM (SELECT DISTINCT s FROM \
+               (SELECT concat(md5(CAST(value AS varchar)), md5(CAST(value * 3 AS varchar)), md5(CAST(value * 5 AS varchar)), \
+               md5(CAST(value * 7 AS varchar))) AS s FROM generate_series(1, 200000)))";
+    let q = run_ok(&f, sql).await;
+    assert_eq!(f.engine.results(&q.id, None, 10).await.unwrap().rows[1][0].as_deref(), Some("200000"));
+}
+
 /// A cross join emits a batch per row of its build side, each sharing the probe batch's
 /// buffers; a second cross join over that output used to charge the shared buffers once per
 /// batch (192 MB for 6,000 rows of integers) and fail. Its input is now compacted first.
