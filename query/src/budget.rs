@@ -41,9 +41,9 @@ impl Budget {
 
 /// One query's memory: at most `limit`, and never more than the budget of all queries has
 /// left. Operators that can spill (sorts, aggregates) share half the limit equally and spill
-/// when their share is full (one that holds nothing may take a batch past it); the other half is kept for operators that cannot spill (merges of
-/// spilled runs, hash join build sides), which would otherwise find nothing left and fail a
-/// query that spilling could have finished.
+/// when their share is full (one that holds nothing may take a batch past it); the other half
+/// is kept for operators that cannot spill (merges of spilled runs, hash join build sides),
+/// which would otherwise find nothing left and fail a query that spilling could have finished.
 #[derive(Debug)]
 pub struct QueryPool {
     state: std::sync::Mutex<PoolState>,

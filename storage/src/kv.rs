@@ -106,8 +106,7 @@ struct Failure {
 
 impl Failure {
     fn of(e: sled::Error) -> Self {
-        let no_space = matches!(&e, sled::Error::Io(io) if io.raw_os_error() == Some(ENOSPC));
-        Failure { message: e.to_string(), no_space }
+        Failure { no_space: is_no_space(&e), message: e.to_string() }
     }
 
     fn into_error(self, context: &str) -> Error {
@@ -177,9 +176,15 @@ impl GroupCommit {
     }
 }
 
+/// Whether sled failed because the disk is full.
+fn is_no_space(e: &sled::Error) -> bool {
+    matches!(e, sled::Error::Io(io) if io.raw_os_error() == Some(ENOSPC))
+}
+
 fn index_err(e: sled::Error) -> Error {
     match e {
-        sled::Error::Io(io) if io.raw_os_error() == Some(ENOSPC) => Error::NoSpace(io),
+        // A full disk is NoSpace, as for any file of the data directory.
+        sled::Error::Io(io) => Error::io("the index store", io),
         e => Error::Index(e.to_string()),
     }
 }
