@@ -758,7 +758,11 @@ impl Engine {
         let scanned = Arc::new(crate::budget::Scanned::default());
         let ctx = self.session_with(request.database.as_deref(), Some(cancel.clone()), scanned.clone())?;
         let timeout = self.inner.config.timeout;
-        match tokio::time::timeout(timeout, self.execute(id, plan, request, output_dir, &ctx)).await {
+        let runtime = Arc::downgrade(&ctx.runtime_env());
+        let executed = tokio::time::timeout(timeout, self.execute(id, plan, request, output_dir, &ctx)).await;
+        drop(ctx);
+        released(id, runtime).await;
+        match executed {
             Ok(Ok(mut o)) => {
                 o.scanned = scanned.bytes();
                 Ok(o)
@@ -1002,6 +1006,22 @@ fn parse_csv_row(buf: &[u8], eof: bool) -> Option<(Vec<Option<String>>, usize)> 
             None if eof && i > 0 => return Some((row, i)),
             _ => return None,
         }
+    }
+}
+
+/// Waits until nothing of a finished query holds its runtime, so that its final state is recorded
+/// only once its memory is returned and its spill files are deleted. DataFusion's spawned tasks
+/// (repartitions, sort merges) are aborted when the query's stream drops, but end only when the
+/// runtime next polls them, and until then they hold both. Bounded: a reference kept elsewhere
+/// is logged, not waited on forever.
+async fn released(id: &str, runtime: std::sync::Weak<RuntimeEnv>) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while runtime.strong_count() > 0 {
+        if Instant::now() > deadline {
+            tracing::warn!(id, "a finished query's operators still hold its runtime after 10 s");
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
     }
 }
 
