@@ -18,12 +18,16 @@ import datetime
 import hashlib
 import hmac
 import importlib
+import importlib.metadata
+import json
 import xml.etree.ElementTree as ET
 import zlib
 from unittest import mock
 
 import boto3
+import botocore
 import botocore.auth
+import botocore.session
 import botocore.httpchecksum
 import botocore.signers
 import pytest
@@ -114,6 +118,28 @@ class Server:
             config=cfg,
         )
 
+    def athena_over_json(self, directory: Path, **config):
+        """An Athena client of the installed botocore that speaks AWS JSON 1.1 whatever its model
+        says: the same model with the JSON protocol's metadata (`X-Amz-Target: AmazonAthena.<Op>`,
+        `POST /`) and no HTTP bindings. What botocore up to 1.44.8 sent, from today's client."""
+        loader = botocore.session.get_session().get_component("data_loader")
+        model = loader.load_service_model("athena", "service-2")
+        model["metadata"].update(protocol="json", protocols=["json"], jsonVersion="1.1", targetPrefix="AmazonAthena")
+        for operation in model["operations"].values():
+            operation["http"] = {"method": "POST", "requestUri": "/"}
+        for shape in model["shapes"].values():
+            for member in shape.get("members", {}).values():
+                member.pop("location", None)
+                member.pop("locationName", None)
+        folder = directory / "athena" / model["metadata"]["apiVersion"]
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "service-2.json").write_text(json.dumps(model))
+        session = botocore.session.get_session()
+        session.get_component("data_loader").search_paths.insert(0, str(directory))
+        cfg = Config(retries={"max_attempts": config.pop("max_attempts", 3), "mode": "standard"}, **config)
+        return boto3.Session(botocore_session=session).client(
+            "athena", endpoint_url=self.url, aws_access_key_id=ACCESS_KEY, aws_secret_access_key=SECRET_KEY, region_name=REGION, config=cfg)
+
     def env(self) -> dict:
         """Environment for CLI tools and libraries that read AWS_* variables."""
         return dict(
@@ -124,6 +150,25 @@ class Server:
             AWS_REGION=REGION,
             AWS_ENDPOINT_URL=self.url,
         )
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "core: the S3, Glue and Athena core, run with every client set of tests/clients/ too")
+
+
+def pytest_report_header(config):
+    """Which clients this run drives, and which protocol its botocore speaks to Athena."""
+    versions = []
+    for dist in ("boto3", "botocore", "awscli", "awswrangler", "PyAthena", "pandas", "pyarrow", "dbt-core", "dbt-athena"):
+        with contextlib.suppress(importlib.metadata.PackageNotFoundError):
+            versions.append(f"{dist} {importlib.metadata.version(dist)}")
+    return [f"clients: {', '.join(versions)}; Athena over {athena_protocol()}"]
+
+
+def athena_protocol() -> str:
+    """The wire protocol the installed botocore speaks to Athena: "json" (AWS JSON 1.1, up to
+    botocore 1.44.8) or "rest-json" (since)."""
+    return botocore.session.get_session().get_service_model("athena").protocol
 
 
 @pytest.fixture(scope="session", autouse=True)

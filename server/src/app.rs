@@ -1,5 +1,5 @@
-//! The HTTP edge: one axum router that answers health checks, dispatches Glue, Athena and STS
-//! requests by `X-Amz-Target` and SigV4 scope, and hands everything else to the s3s service.
+//! The HTTP edge: one axum router that answers health checks, hands Glue, Athena and STS
+//! requests to their protocol adapters (`dispatch`), and everything else to the s3s service.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -21,15 +21,10 @@ use storage::Store;
 use tower::ServiceExt;
 use tracing::Instrument;
 
-use crate::athena::AthenaContext;
-use crate::aws_json::JsonError;
+use crate::dispatch::{self, Service};
 use crate::s3::Lake;
 use crate::s3::access::Access;
-use crate::sigv4::{self, AuthError};
 use crate::users::{User, Users};
-
-/// The largest Glue, Athena or STS request body accepted.
-const MAX_JSON_BODY: usize = 16 * 1024 * 1024;
 
 /// The most a browser form upload (POST Object) may carry: s3s holds it in memory.
 const MAX_POST_OBJECT: u64 = 64 * 1024 * 1024;
@@ -64,7 +59,8 @@ pub struct App {
     pub users: Users,
     pub region: String,
     pub idle_timeout: Duration,
-    started: f64,
+    /// When the server started, in seconds since the epoch.
+    pub started: f64,
     s3: S3Service,
 }
 
@@ -182,55 +178,22 @@ async fn health() -> impl IntoResponse {
     (StatusCode::OK, [(http::header::CONTENT_TYPE, "application/json")], "{\"status\":\"ok\"}")
 }
 
-/// Which protocol a request speaks.
-enum Protocol {
-    Json { service: &'static str, op: String },
-    Sts,
-    S3,
-}
-
-fn classify(req: &Request) -> Protocol {
-    if req.method() != Method::POST || req.uri().path() != "/" {
-        return Protocol::S3;
-    }
-    if let Some(target) = req.headers().get("x-amz-target").and_then(|v| v.to_str().ok()) {
-        if let Some(op) = target.strip_prefix("AWSGlue.") {
-            return Protocol::Json { service: "glue", op: op.to_string() };
-        }
-        if let Some(op) = target.strip_prefix("AmazonAthena.") {
-            return Protocol::Json { service: "athena", op: op.to_string() };
-        }
-    }
-    let scope = sigv4::scope_service(req.headers());
-    let form = req
-        .headers()
-        .get(http::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|c| c.starts_with("application/x-www-form-urlencoded"));
-    if scope.as_deref() == Some("sts") || (form && scope.as_deref() != Some("s3")) {
-        return Protocol::Sts;
-    }
-    Protocol::S3
-}
-
 async fn edge(State(app): State<Arc<App>>, req: Request) -> Response {
     let started = Instant::now();
     let method = req.method().clone();
     let path = req.uri().path().to_string();
     let request_id = uuid::Uuid::new_v4().simple().to_string().to_uppercase();
-    let protocol = classify(&req);
-    let request_id_for_sts = request_id.clone();
-    let label = match &protocol {
-        Protocol::Json { service, op } => format!("{service}.{op}"),
-        Protocol::Sts => "sts".to_string(),
-        Protocol::S3 => "s3".to_string(),
+    let service = dispatch::service(&method, &path, req.headers(), req.uri());
+    let label = match service {
+        Service::S3 => "s3",
+        Service::Api(api) => api.name(),
     };
-    let span = tracing::debug_span!("request", %method, %path, op = %label, id = %request_id);
-    let handled = async move {
-        match protocol {
-            Protocol::S3 => s3_request(&app, req).await,
-            Protocol::Json { service, op } => json_request(&app, service, &op, req).await,
-            Protocol::Sts => sts_request(&app, req, &request_id_for_sts).await,
+    // `op` is filled in once the request's protocol has named its operation.
+    let span = tracing::debug_span!("request", %method, %path, service = label, op = tracing::field::Empty, id = %request_id);
+    let handled = async {
+        match service {
+            Service::S3 => s3_request(&app, req).await,
+            Service::Api(api) => dispatch::api_request(&app, api, req, &request_id).await,
         }
     };
     let mut response = handled.instrument(span.clone()).await;
@@ -315,125 +278,6 @@ async fn post_policy_denial(response: Response) -> Response {
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>AccessDenied</Code><Message>Invalid according to Policy: {detail}</Message></Error>"
     );
     (StatusCode::FORBIDDEN, [(http::header::CONTENT_TYPE, "application/xml")], xml).into_response()
-}
-
-async fn json_request(app: &App, service: &str, op: &str, req: Request) -> Response {
-    let (parts, body) = req.into_parts();
-    let bytes = match axum::body::to_bytes(body, MAX_JSON_BODY).await {
-        Ok(b) => b,
-        Err(e) => return JsonError::new("SerializationException", format!("the request body could not be read: {e}")).into_response(),
-    };
-    let signed = match sigv4::verify(&parts.method, &parts.uri, &parts.headers, &bytes, app.users.credentials()) {
-        Ok(signed) if signed.service != service => {
-            return JsonError::new("InvalidSignatureException", format!("Credential should be scoped to correct service: '{service}'."))
-                .with_status(StatusCode::FORBIDDEN)
-                .into_response();
-        }
-        Ok(signed) => signed,
-        Err(AuthError::Missing) => {
-            return JsonError::new("MissingAuthenticationTokenException", "Missing Authentication Token")
-                .with_status(StatusCode::FORBIDDEN)
-                .into_response();
-        }
-        Err(AuthError::UnknownKey) => {
-            return JsonError::new("UnrecognizedClientException", "The security token included in the request is invalid.")
-                .with_status(StatusCode::FORBIDDEN)
-                .into_response();
-        }
-        Err(AuthError::Mismatch) => {
-            return JsonError::new(
-                "InvalidSignatureException",
-                "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method.",
-            )
-            .with_status(StatusCode::FORBIDDEN)
-            .into_response();
-        }
-        Err(AuthError::Malformed(m)) => return JsonError::new("IncompleteSignatureException", m).with_status(StatusCode::FORBIDDEN).into_response(),
-    };
-    let Some(caller) = app.users.get(&signed.access_key) else {
-        return JsonError::new("UnrecognizedClientException", "The security token included in the request is invalid.")
-            .with_status(StatusCode::FORBIDDEN)
-            .into_response();
-    };
-    let body: serde_json::Value = if bytes.is_empty() {
-        serde_json::json!({})
-    } else {
-        match serde_json::from_slice(&bytes) {
-            Ok(serde_json::Value::Null) => serde_json::json!({}),
-            Ok(v @ serde_json::Value::Object(_)) => v,
-            // Every operation's input is a structure.
-            Ok(serde_json::Value::Array(_)) => return JsonError::invalid_body("Start of list found where not expected").into_response(),
-            Ok(_) => return JsonError::invalid_body("a JSON object was expected").into_response(),
-            Err(e) => return JsonError::invalid_body(e).into_response(),
-        }
-    };
-    let result = match service {
-        "glue" => crate::glue::handle(&app.catalog, &app.store, op, &body).await,
-        _ => {
-            // The caller's own results bucket, made on first use, as on AWS each account has one.
-            let output_location = match app.results_location(caller).await {
-                Ok(l) => l,
-                Err(e) => {
-                    tracing::error!(error = %e, "could not prepare the Athena results bucket");
-                    return JsonError::new("InternalServerException", e.to_string()).with_status(StatusCode::INTERNAL_SERVER_ERROR).into_response();
-                }
-            };
-            let ctx = AthenaContext { engine: &app.engine, catalog: &app.catalog, output_location: &output_location, started: app.started };
-            crate::athena::handle(&ctx, op, &body).await
-        }
-    };
-    match result {
-        Ok(r) => r,
-        Err(e) => e.into_response(),
-    }
-}
-
-fn sts_error(status: StatusCode, code: &str, message: &str, request_id: &str) -> Response {
-    let body = format!(
-        "<ErrorResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\"><Error><Type>Sender</Type><Code>{code}</Code><Message>{message}</Message></Error><RequestId>{request_id}</RequestId></ErrorResponse>"
-    );
-    (status, [(http::header::CONTENT_TYPE, "text/xml")], body).into_response()
-}
-
-/// STS over the Query protocol: `GetCallerIdentity` answers with the one local account.
-async fn sts_request(app: &App, req: Request, request_id: &str) -> Response {
-    let (parts, body) = req.into_parts();
-    let bytes = match axum::body::to_bytes(body, MAX_JSON_BODY).await {
-        Ok(b) => b,
-        Err(_) => return sts_error(StatusCode::BAD_REQUEST, "MalformedInput", "the request body could not be read", request_id),
-    };
-    let signed = match sigv4::verify(&parts.method, &parts.uri, &parts.headers, &bytes, app.users.credentials()) {
-        Ok(s) => s,
-        Err(AuthError::UnknownKey) => {
-            return sts_error(StatusCode::FORBIDDEN, "InvalidClientTokenId", "The security token included in the request is invalid.", request_id);
-        }
-        Err(AuthError::Missing) => {
-            return sts_error(StatusCode::FORBIDDEN, "MissingAuthenticationToken", "Request is missing Authentication Token", request_id);
-        }
-        Err(_) => {
-            return sts_error(
-                StatusCode::FORBIDDEN,
-                "SignatureDoesNotMatch",
-                "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method.",
-                request_id,
-            );
-        }
-    };
-    let form: Vec<(String, String)> = url::form_urlencoded::parse(&bytes).into_owned().collect();
-    let action = form.iter().find(|(k, _)| k == "Action").map(|(_, v)| v.as_str()).unwrap_or_default();
-    if action != "GetCallerIdentity" {
-        return sts_error(StatusCode::BAD_REQUEST, "InvalidAction", &format!("Could not find operation {action} for version 2011-06-15"), request_id);
-    }
-    let Some(user) = app.users.get(&signed.access_key) else {
-        return sts_error(StatusCode::FORBIDDEN, "InvalidClientTokenId", "The security token included in the request is invalid.", request_id);
-    };
-    let body = format!(
-        "<GetCallerIdentityResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\"><GetCallerIdentityResult><Arn>{arn}</Arn><UserId>{key}</UserId><Account>{account}</Account></GetCallerIdentityResult><ResponseMetadata><RequestId>{request_id}</RequestId></ResponseMetadata></GetCallerIdentityResponse>",
-        arn = user.arn(),
-        key = user.access_key,
-        account = user.account_id,
-    );
-    (StatusCode::OK, [(http::header::CONTENT_TYPE, "text/xml")], body).into_response()
 }
 
 /// Serves until SIGTERM or Ctrl-C, then stops accepting and lets in-flight requests finish.

@@ -2,14 +2,16 @@
 
 mod app;
 mod athena;
-mod aws_json;
 mod config;
 mod crawl_cmd;
+mod dispatch;
 mod glue;
 mod idle;
 mod init;
+mod protocol;
 mod s3;
 mod sigv4;
+mod sts;
 mod users;
 
 use clap::{Parser, Subcommand};

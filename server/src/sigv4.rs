@@ -1,4 +1,5 @@
-//! SigV4 verification for the JSON and Query protocols (Glue, Athena, STS).
+//! SigV4 verification for the services other than S3 (Glue, Athena, STS), signed in the
+//! `Authorization` header or, presigned, in the query string.
 //!
 //! s3s verifies S3 requests itself but accepts only the `s3` and `sts` scopes, so the other
 //! services are checked here, with the same credentials.
@@ -43,6 +44,8 @@ pub enum AuthError {
     UnknownKey,
     /// The signature does not match.
     Mismatch,
+    /// A presigned request past its expiry.
+    Expired,
 }
 
 /// Who signed a request, and for what scope.
@@ -51,14 +54,90 @@ pub struct Signed {
     pub access_key: String,
     #[allow(dead_code)] // Kept for region checks and audit logging.
     pub region: String,
+    #[allow(dead_code)] // Requests are dispatched by the scope before they are verified.
     pub service: String,
 }
 
-/// The service named in the credential scope of a SigV4 Authorization header, if any.
-pub fn scope_service(headers: &HeaderMap) -> Option<String> {
-    let auth = headers.get(http::header::AUTHORIZATION)?.to_str().ok()?;
-    let credential = auth.split(&[' ', ','][..]).find_map(|p| p.trim().strip_prefix("Credential="))?;
+/// The service a request is signed for: the credential scope's fourth part, from the
+/// `Authorization` header or a presigned URL's `X-Amz-Credential`.
+pub fn scope_service(headers: &HeaderMap, uri: &Uri) -> Option<String> {
+    let credential = match headers.get(http::header::AUTHORIZATION) {
+        Some(auth) => auth.to_str().ok()?.split(&[' ', ','][..]).find_map(|p| p.trim().strip_prefix("Credential="))?.to_string(),
+        None => query_param(uri, "X-Amz-Credential")?,
+    };
     credential.split('/').nth(3).map(str::to_string)
+}
+
+/// A query-string parameter, decoded.
+fn query_param(uri: &Uri, name: &str) -> Option<String> {
+    url::form_urlencoded::parse(uri.query()?.as_bytes()).find(|(k, _)| k == name).map(|(_, v)| v.into_owned())
+}
+
+/// The parts of a signature, wherever the request carries them.
+struct Authorization {
+    credential: String,
+    signed_headers: String,
+    signature: String,
+    amz_date: String,
+    /// For a presigned request: how long after `amz_date` it is valid, in seconds.
+    expires: Option<i64>,
+}
+
+impl Authorization {
+    fn of(headers: &HeaderMap, uri: &Uri) -> Result<Self, AuthError> {
+        let Some(auth) = headers.get(http::header::AUTHORIZATION) else {
+            return Self::presigned(uri);
+        };
+        let auth = auth.to_str().map_err(|_| AuthError::Malformed("the Authorization header is not ASCII".into()))?;
+        let rest = auth.strip_prefix("AWS4-HMAC-SHA256").ok_or_else(|| AuthError::Malformed("only AWS4-HMAC-SHA256 signatures are supported".into()))?;
+        let (mut credential, mut signed_headers, mut signature) = (None, None, None);
+        for part in rest.split(',') {
+            let part = part.trim();
+            if let Some(v) = part.strip_prefix("Credential=") {
+                credential = Some(v);
+            } else if let Some(v) = part.strip_prefix("SignedHeaders=") {
+                signed_headers = Some(v);
+            } else if let Some(v) = part.strip_prefix("Signature=") {
+                signature = Some(v);
+            }
+        }
+        let (Some(credential), Some(signed_headers), Some(signature)) = (credential, signed_headers, signature) else {
+            return Err(AuthError::Malformed("the Authorization header lacks Credential, SignedHeaders or Signature".into()));
+        };
+        let amz_date =
+            headers.get("x-amz-date").and_then(|v| v.to_str().ok()).ok_or_else(|| AuthError::Malformed("the request has no X-Amz-Date header".into()))?;
+        Ok(Authorization {
+            credential: credential.to_string(),
+            signed_headers: signed_headers.to_string(),
+            signature: signature.to_string(),
+            amz_date: amz_date.to_string(),
+            expires: None,
+        })
+    }
+
+    /// A presigned request's signature, from its query string.
+    fn presigned(uri: &Uri) -> Result<Self, AuthError> {
+        let Some(credential) = query_param(uri, "X-Amz-Credential") else {
+            return Err(AuthError::Missing);
+        };
+        if query_param(uri, "X-Amz-Algorithm").as_deref() != Some("AWS4-HMAC-SHA256") {
+            return Err(AuthError::Malformed("only AWS4-HMAC-SHA256 signatures are supported".into()));
+        }
+        let field = |name: &str| query_param(uri, name).ok_or_else(|| AuthError::Malformed(format!("the presigned request has no {name}")));
+        let expires = field("X-Amz-Expires")?.parse::<i64>().map_err(|_| AuthError::Malformed("X-Amz-Expires is not a number".into()))?;
+        Ok(Authorization {
+            credential,
+            signed_headers: field("X-Amz-SignedHeaders")?,
+            signature: field("X-Amz-Signature")?,
+            amz_date: field("X-Amz-Date")?,
+            expires: Some(expires),
+        })
+    }
+}
+
+/// The canonical query string of a presigned request leaves out its signature.
+fn without_signature(query: &str) -> String {
+    query.split('&').filter(|p| !p.starts_with("X-Amz-Signature=")).collect::<Vec<_>>().join("&")
 }
 
 pub(crate) fn hmac(key: &[u8], data: &[u8]) -> Vec<u8> {
@@ -88,37 +167,26 @@ pub(crate) fn header_value(headers: &HeaderMap, name: &str) -> String {
     values.join(",")
 }
 
-/// Checks a header-signed request against the known credentials.
+/// Checks a signed request (header or presigned) against the known credentials.
 pub fn verify(method: &Method, uri: &Uri, headers: &HeaderMap, body: &[u8], creds: &Credentials) -> Result<Signed, AuthError> {
-    let auth = headers.get(http::header::AUTHORIZATION).ok_or(AuthError::Missing)?;
-    let auth = auth.to_str().map_err(|_| AuthError::Malformed("the Authorization header is not ASCII".into()))?;
-    let rest = auth.strip_prefix("AWS4-HMAC-SHA256").ok_or_else(|| AuthError::Malformed("only AWS4-HMAC-SHA256 signatures are supported".into()))?;
-    let mut credential = None;
-    let mut signed_headers = None;
-    let mut signature = None;
-    for part in rest.split(',') {
-        let part = part.trim();
-        if let Some(v) = part.strip_prefix("Credential=") {
-            credential = Some(v);
-        } else if let Some(v) = part.strip_prefix("SignedHeaders=") {
-            signed_headers = Some(v);
-        } else if let Some(v) = part.strip_prefix("Signature=") {
-            signature = Some(v);
-        }
-    }
-    let (credential, signed_headers, signature) = match (credential, signed_headers, signature) {
-        (Some(c), Some(h), Some(s)) => (c, h, s),
-        _ => return Err(AuthError::Malformed("the Authorization header lacks Credential, SignedHeaders or Signature".into())),
-    };
+    let Authorization { credential, signed_headers, signature, amz_date, expires } = Authorization::of(headers, uri)?;
     let scope: Vec<&str> = credential.split('/').collect();
     if scope.len() != 5 || scope[4] != "aws4_request" {
         return Err(AuthError::Malformed(format!("malformed credential scope {credential:?}")));
     }
     let (access_key, date, region, service) = (scope[0], scope[1], scope[2], scope[3]);
     let secret = creds.secret(access_key).ok_or(AuthError::UnknownKey)?;
-    let amz_date =
-        headers.get("x-amz-date").and_then(|v| v.to_str().ok()).ok_or_else(|| AuthError::Malformed("the request has no X-Amz-Date header".into()))?;
-
+    if let Some(expires) = expires {
+        let signed_at = chrono::NaiveDateTime::parse_from_str(&amz_date, "%Y%m%dT%H%M%SZ")
+            .map_err(|_| AuthError::Malformed("X-Amz-Date is not a date".into()))?
+            .and_utc();
+        if chrono::Utc::now() > signed_at + chrono::Duration::seconds(expires) {
+            return Err(AuthError::Expired);
+        }
+    }
+    let signed_headers = signed_headers.as_str();
+    let query = uri.query().unwrap_or_default();
+    let query = if expires.is_some() { without_signature(query) } else { query.to_string() };
     let canonical_headers: String = signed_headers.split(';').map(|h| format!("{h}:{}\n", header_value(headers, h).trim())).collect();
     let payload_hash = match headers.get("x-amz-content-sha256").and_then(|v| v.to_str().ok()) {
         Some(h) => h.to_string(),
@@ -129,7 +197,7 @@ pub fn verify(method: &Method, uri: &Uri, headers: &HeaderMap, body: &[u8], cred
         "{}\n{}\n{}\n{}\n{}\n{}",
         method.as_str(),
         utf8_percent_encode(path, UNRESERVED_AND_SLASH),
-        canonical_query(uri.query().unwrap_or_default()),
+        canonical_query(&query),
         canonical_headers,
         signed_headers,
         payload_hash
@@ -170,7 +238,9 @@ mod tests {
         let uri: Uri = "/".parse().unwrap();
         let signed = verify(&Method::GET, &uri, &headers, b"", &creds).unwrap();
         assert_eq!(signed.service, "service");
-        assert_eq!(scope_service(&headers).as_deref(), Some("service"));
+        assert_eq!(scope_service(&headers, &uri).as_deref(), Some("service"));
+        let presigned: Uri = "/?Action=GetCallerIdentity&X-Amz-Credential=AKID%2F20150830%2Fus-east-1%2Fsts%2Faws4_request".parse().unwrap();
+        assert_eq!(scope_service(&HeaderMap::new(), &presigned).as_deref(), Some("sts"));
         let other = Credentials::new([("AKIDEXAMPLE".to_string(), "wrong".to_string())]);
         assert_eq!(verify(&Method::GET, &uri, &headers, b"", &other).unwrap_err(), AuthError::Mismatch);
         assert_eq!(verify(&Method::GET, &uri, &headers, b"", &Credentials::default()).unwrap_err(), AuthError::UnknownKey);

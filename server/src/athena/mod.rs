@@ -1,0 +1,154 @@
+//! The Athena API: one typed handler per operation, grouped by resource (query executions,
+//! workgroups, data catalogs, catalog metadata), and the REST-JSON routes that today's SDKs
+//! send them on. Older SDKs (botocore up to 1.44.8, the AWS SDK for Rust) send the same
+//! operations in AWS JSON 1.1 (`X-Amz-Target: AmazonAthena.<Op>`); see `protocol`.
+
+mod catalogs;
+mod executions;
+mod metadata;
+mod workgroups;
+
+use catalog::Catalog;
+use http::{Method, StatusCode};
+use query::Engine;
+
+use crate::protocol::rest_json::{Kind, Route};
+use crate::protocol::{ApiError, Document, Outcome, ServiceErrors, run};
+
+/// The `X-Amz-Target` prefix of Athena's operations in AWS JSON 1.1.
+pub const TARGET_PREFIX: &str = "AmazonAthena";
+pub const PRIMARY_WORKGROUP: &str = "primary";
+const ENGINE_VERSION: &str = "Athena engine version 3";
+const DATA_CATALOG: &str = "AwsDataCatalog";
+
+/// What Athena's handlers work on.
+pub struct Athena<'a> {
+    pub engine: &'a Engine,
+    pub catalog: &'a Catalog,
+    /// The caller's default result location, `s3://…/`.
+    pub output_location: &'a str,
+    /// When the server started: the primary workgroup's creation time.
+    pub started: f64,
+}
+
+/// Athena's words for the errors every protocol needs.
+pub struct Errors;
+
+impl ServiceErrors for Errors {
+    /// The member named in the wire's lowerCamelCase, as Athena's validation words it.
+    fn missing_member(&self, member: &str) -> ApiError {
+        let mut member = member.to_string();
+        if let Some(first) = member.get_mut(..1) {
+            first.make_ascii_lowercase();
+        }
+        invalid(format!("1 validation error detected: Value null at '{member}' failed to satisfy constraint: Member must not be null"))
+    }
+}
+
+fn invalid(message: impl Into<String>) -> ApiError {
+    ApiError::new("InvalidRequestException", message).with("AthenaErrorCode", "INVALID_INPUT")
+}
+
+fn query_err(e: query::Error) -> ApiError {
+    match e.kind() {
+        query::ErrorKind::Internal => ApiError::new("InternalServerException", e.to_string()).with_status(StatusCode::INTERNAL_SERVER_ERROR),
+        query::ErrorKind::ResourceExhausted => ApiError::new("TooManyRequestsException", e.to_string()),
+        _ => invalid(e.to_string()),
+    }
+}
+
+fn metadata_err(e: catalog::Error) -> ApiError {
+    match e.kind() {
+        catalog::ErrorKind::Internal => ApiError::new("InternalServerException", e.to_string()).with_status(StatusCode::INTERNAL_SERVER_ERROR),
+        _ => ApiError::new("MetadataException", e.to_string()),
+    }
+}
+
+const PAGE: &[(&str, &str, Kind)] = &[("NextToken", "NextToken", Kind::String), ("MaxResults", "MaxResults", Kind::Integer)];
+const WORKGROUP: &[(&str, &str, Kind)] = &[("WorkGroup", "WorkGroup", Kind::String)];
+const PAGE_IN_WORKGROUP: &[(&str, &str, Kind)] = &[
+    ("NextToken", "NextToken", Kind::String),
+    ("MaxResults", "MaxResults", Kind::Integer),
+    ("WorkGroup", "WorkGroup", Kind::String),
+];
+const METADATA_PAGE: &[(&str, &str, Kind)] = &[
+    ("NextToken", "NextToken", Kind::String),
+    ("MaxResults", "MaxResults", Kind::Integer),
+    ("WorkGroup", "WorkGroup", Kind::String),
+    ("AttributesToGet", "AttributesToGet", Kind::StringList),
+];
+
+/// Athena's REST-JSON bindings (botocore's `athena` model since 1.44.1x), one per operation.
+pub static ROUTES: &[Route] = &[
+    // ---- query executions ----
+    Route::new(Method::POST, "/query-executions", "StartQueryExecution"),
+    Route::new(Method::GET, "/query-executions", "ListQueryExecutions").query(PAGE_IN_WORKGROUP),
+    Route::new(Method::GET, "/query-executions/{QueryExecutionId}", "GetQueryExecution"),
+    Route::new(Method::GET, "/query-executions/{QueryExecutionId}/results", "GetQueryResults").query(&[
+        ("NextToken", "NextToken", Kind::String),
+        ("MaxResults", "MaxResults", Kind::Integer),
+        ("QueryResultType", "QueryResultType", Kind::String),
+    ]),
+    Route::new(Method::POST, "/query-executions/{QueryExecutionId}/stop", "StopQueryExecution"),
+    Route::new(Method::POST, "/batch-get-query-executions", "BatchGetQueryExecution"),
+    // ---- workgroups ----
+    Route::new(Method::GET, "/workgroups", "ListWorkGroups").query(PAGE),
+    Route::new(Method::GET, "/workgroups/{WorkGroup}", "GetWorkGroup"),
+    // ---- data catalogs ----
+    Route::new(Method::GET, "/data-catalogs", "ListDataCatalogs").query(PAGE_IN_WORKGROUP),
+    Route::new(Method::GET, "/data-catalogs/{Name}", "GetDataCatalog").query(WORKGROUP),
+    // ---- catalog metadata ----
+    Route::new(Method::GET, "/data-catalogs/{CatalogName}/databases", "ListDatabases").query(METADATA_PAGE),
+    Route::new(Method::GET, "/data-catalogs/{CatalogName}/databases/{DatabaseName}", "GetDatabase").query(WORKGROUP),
+    Route::new(Method::GET, "/data-catalogs/{CatalogName}/databases/{DatabaseName}/tables", "ListTableMetadata").query(&[
+        ("Expression", "Expression", Kind::String),
+        ("NextToken", "NextToken", Kind::String),
+        ("MaxResults", "MaxResults", Kind::Integer),
+        ("WorkGroup", "WorkGroup", Kind::String),
+        ("AttributesToGet", "AttributesToGet", Kind::StringList),
+    ]),
+    Route::new(Method::GET, "/data-catalogs/{CatalogName}/databases/{DatabaseName}/tables/{TableName}", "GetTableMetadata").query(WORKGROUP),
+];
+
+/// Runs one Athena operation.
+pub async fn call(athena: &Athena<'_>, operation: &str, input: Document) -> Outcome {
+    let e = &Errors;
+    match operation {
+        // ---- query executions ----
+        "StartQueryExecution" => run(input, e, |i| executions::start(athena, i)).await,
+        "GetQueryExecution" => run(input, e, |i| executions::get(athena, i)).await,
+        "BatchGetQueryExecution" => run(input, e, |i| executions::batch_get(athena, i)).await,
+        "GetQueryResults" => run(input, e, |i| executions::results(athena, i)).await,
+        "StopQueryExecution" => run(input, e, |i| executions::stop(athena, i)).await,
+        "ListQueryExecutions" => run(input, e, |i| executions::list(athena, i)).await,
+        // ---- workgroups ----
+        "GetWorkGroup" => run(input, e, |i| workgroups::get(athena, i)).await,
+        "ListWorkGroups" => run(input, e, |i| workgroups::list(athena, i)).await,
+        // ---- data catalogs ----
+        "ListDataCatalogs" => run(input, e, |i| catalogs::list(athena, i)).await,
+        "GetDataCatalog" => run(input, e, |i| catalogs::get(athena, i)).await,
+        // ---- catalog metadata ----
+        "ListDatabases" => run(input, e, |i| metadata::list_databases(athena, i)).await,
+        "GetDatabase" => run(input, e, |i| metadata::get_database(athena, i)).await,
+        "ListTableMetadata" => run(input, e, |i| metadata::list_tables(athena, i)).await,
+        "GetTableMetadata" => run(input, e, |i| metadata::get_table(athena, i)).await,
+        other => Err(ApiError::new("UnknownOperationException", format!("{TARGET_PREFIX}.{other} is not supported by Minerva yet"))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::rest_json::route;
+
+    /// Every route names an operation `call` answers, and no two routes can take one request.
+    #[test]
+    fn routes_are_unambiguous() {
+        for (i, r) in ROUTES.iter().enumerate() {
+            let sample: String = r.path.split('/').map(|s| if s.starts_with('{') { "x" } else { s }).collect::<Vec<_>>().join("/");
+            let (found, _) = route(ROUTES, &r.method, &sample).unwrap_or_else(|| panic!("{} {} takes no request", r.method, r.path));
+            assert_eq!(found.operation, r.operation, "{sample}");
+            assert!(ROUTES[..i].iter().all(|other| other.operation != r.operation), "{} is routed twice", r.operation);
+        }
+    }
+}

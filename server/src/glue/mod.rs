@@ -1,0 +1,159 @@
+//! The Glue Data Catalog API: one typed handler per operation, grouped by resource (databases,
+//! tables, partitions, crawlers). Glue is spoken in AWS JSON 1.1 (`X-Amz-Target: AWSGlue.<Op>`);
+//! the protocol lives in `protocol`, not here.
+
+mod crawlers;
+mod databases;
+mod partitions;
+mod tables;
+
+use std::sync::Arc;
+
+use catalog::{Catalog, ErrorKind};
+use http::StatusCode;
+use serde::Serialize;
+use storage::{BucketStore, Store};
+
+use crate::protocol::{ApiError, Document, Outcome, Paging, ServiceErrors, run};
+use crate::users::PRIMARY_ACCOUNT;
+
+/// The `X-Amz-Target` prefix of Glue's operations.
+pub const TARGET_PREFIX: &str = "AWSGlue";
+
+/// What Glue's handlers work on.
+pub struct Glue<'a> {
+    pub catalog: &'a Catalog,
+    pub store: &'a Store,
+}
+
+/// Glue's words for the errors every protocol needs.
+pub struct Errors;
+
+impl ServiceErrors for Errors {
+    fn missing_member(&self, member: &str) -> ApiError {
+        invalid(format!("1 validation error detected: Value null at '{member}' failed to satisfy constraint: Member must not be null"))
+    }
+}
+
+pub fn invalid(message: impl Into<String>) -> ApiError {
+    ApiError::new("InvalidInputException", message)
+}
+
+/// The Glue error type of a catalog error.
+fn error_type(e: &catalog::Error) -> &'static str {
+    match e {
+        catalog::Error::CrawlerState { code, .. } => code,
+        _ => match e.kind() {
+            ErrorKind::NotFound => "EntityNotFoundException",
+            ErrorKind::AlreadyExists => "AlreadyExistsException",
+            ErrorKind::InvalidInput => "InvalidInputException",
+            ErrorKind::Conflict => "ConcurrentModificationException",
+            ErrorKind::Internal => "InternalServiceException",
+        },
+    }
+}
+
+/// A catalog error as Glue answers it.
+pub fn glue_err(e: catalog::Error) -> ApiError {
+    let err = ApiError::new(error_type(&e), e.to_string());
+    if e.kind() == ErrorKind::Internal { err.with_status(StatusCode::INTERNAL_SERVER_ERROR) } else { err }
+}
+
+/// One item's failure in a batch answer (Glue's `ErrorDetail`).
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ErrorDetail {
+    error_code: &'static str,
+    error_message: String,
+}
+
+impl From<&catalog::Error> for ErrorDetail {
+    fn from(e: &catalog::Error) -> Self {
+        ErrorDetail { error_code: error_type(e), error_message: e.to_string() }
+    }
+}
+
+/// Entities as Glue returns them: with the id of the catalog that holds them.
+trait InCatalog {
+    fn in_catalog(self) -> Self;
+}
+
+macro_rules! in_catalog {
+    ($($t:ty),*) => {$(
+        impl InCatalog for $t {
+            fn in_catalog(mut self) -> Self {
+                self.catalog_id = Some(PRIMARY_ACCOUNT.to_string());
+                self
+            }
+        }
+    )*};
+}
+in_catalog!(catalog::Database, catalog::Table, catalog::Partition);
+
+/// A page of a list read whole, each item in its catalog.
+fn page_of<T: InCatalog + Clone>(all: &[T], next_token: Option<&str>, max_results: Option<i64>, default_max: usize, limit: usize) -> Result<(Vec<T>, Option<String>), ApiError> {
+    let paging = Paging::new(next_token, max_results, default_max, limit, "InvalidInputException")?;
+    let (page, next) = paging.page(all);
+    Ok((page.iter().cloned().map(InCatalog::in_catalog).collect(), next))
+}
+
+/// Crawls read the lake's buckets through `object_store`; a bucket that does not exist fails
+/// the run with a message that says so.
+pub fn lake_resolver(store: &Store) -> catalog::Resolver {
+    let store = store.clone();
+    Arc::new(move |bucket: &str| {
+        store.head_bucket(bucket).map_err(|_| format!("The S3 bucket {bucket} of the crawler's target does not exist"))?;
+        Ok(Arc::new(BucketStore::new(store.clone(), bucket)) as Arc<dyn object_store::ObjectStore>)
+    })
+}
+
+/// Runs one Glue operation.
+pub async fn call(glue: &Glue<'_>, operation: &str, input: Document) -> Outcome {
+    let e = &Errors;
+    match operation {
+        // ---- databases ----
+        "CreateDatabase" => run(input, e, |i| databases::create(glue, i)).await,
+        "GetDatabase" => run(input, e, |i| databases::get(glue, i)).await,
+        "GetDatabases" => run(input, e, |i| databases::list(glue, i)).await,
+        "UpdateDatabase" => run(input, e, |i| databases::update(glue, i)).await,
+        "DeleteDatabase" => run(input, e, |i| databases::delete(glue, i)).await,
+        // ---- tables ----
+        "CreateTable" => run(input, e, |i| tables::create(glue, i)).await,
+        "GetTable" => run(input, e, |i| tables::get(glue, i)).await,
+        "GetTables" => run(input, e, |i| tables::list(glue, i)).await,
+        "UpdateTable" => run(input, e, |i| tables::update(glue, i)).await,
+        "DeleteTable" => run(input, e, |i| tables::delete(glue, i)).await,
+        "BatchDeleteTable" => run(input, e, |i| tables::batch_delete(glue, i)).await,
+        "GetTableVersions" => run(input, e, |i| tables::versions(glue, i)).await,
+        "GetTableVersion" => run(input, e, |i| tables::version(glue, i)).await,
+        "DeleteTableVersion" => run(input, e, |i| tables::delete_version(glue, i)).await,
+        "BatchDeleteTableVersion" => run(input, e, |i| tables::batch_delete_versions(glue, i)).await,
+        "SearchTables" => run(input, e, |i| tables::search(glue, i)).await,
+        // ---- partitions ----
+        "GetPartitions" => run(input, e, |i| partitions::list(glue, i)).await,
+        "GetPartition" => run(input, e, |i| partitions::get(glue, i)).await,
+        "BatchGetPartition" => run(input, e, |i| partitions::batch_get(glue, i)).await,
+        "CreatePartition" => run(input, e, |i| partitions::create(glue, i)).await,
+        "BatchCreatePartition" => run(input, e, |i| partitions::batch_create(glue, i)).await,
+        "UpdatePartition" => run(input, e, |i| partitions::update(glue, i)).await,
+        "BatchUpdatePartition" => run(input, e, |i| partitions::batch_update(glue, i)).await,
+        "DeletePartition" => run(input, e, |i| partitions::delete(glue, i)).await,
+        "BatchDeletePartition" => run(input, e, |i| partitions::batch_delete(glue, i)).await,
+        // ---- crawlers ----
+        "CreateCrawler" => run(input, e, |i| crawlers::create(glue, i)).await,
+        "GetCrawler" => run(input, e, |i| crawlers::get(glue, i)).await,
+        "GetCrawlers" => run(input, e, |i| crawlers::list(glue, i)).await,
+        "BatchGetCrawlers" => run(input, e, |i| crawlers::batch_get(glue, i)).await,
+        "ListCrawlers" => run(input, e, |i| crawlers::list_names(glue, i)).await,
+        "UpdateCrawler" => run(input, e, |i| crawlers::update(glue, i)).await,
+        "DeleteCrawler" => run(input, e, |i| crawlers::delete(glue, i)).await,
+        "StartCrawler" => run(input, e, |i| crawlers::start(glue, i)).await,
+        "StopCrawler" => run(input, e, |i| crawlers::stop(glue, i)).await,
+        "GetCrawlerMetrics" => run(input, e, |i| crawlers::metrics(glue, i)).await,
+        other => Err(unknown_operation(other)),
+    }
+}
+
+pub fn unknown_operation(op: &str) -> ApiError {
+    ApiError::new("UnknownOperationException", format!("{TARGET_PREFIX}.{op} is not supported by Minerva yet"))
+}
