@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Runs every test: one debug build shared by all, the Rust tests, then the end-to-end suite with
-# the real Python clients against the real binary.
+# Runs every test: one debug build shared by all, the Rust tests (the AWS SDK for Rust among
+# them), then the end-to-end suite with the real Python clients against the real binary: all of
+# it with the newest clients, its S3, Glue and Athena core with each older client set of
+# tests/clients/, and dbt-athena and the dataframe tools in virtualenvs of their own.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
@@ -13,8 +15,21 @@ cargo test --workspace --quiet
 echo "== python environments"
 venv="$(scripts/python-env.sh main)"
 dataframes="$(scripts/python-env.sh dataframes)"
+dbt="$(scripts/python-env.sh dbt)"
+older=()
+for set in tests/clients/*.txt; do
+    name="clients/$(basename "$set" .txt)"
+    older+=("$name=$(scripts/python-env.sh "$name")")
+done
 export MINERVA_BIN="$CARGO_TARGET_DIR/debug/minerva"
-echo "== end-to-end tests"
-"$venv/bin/python" -m pytest tests --ignore=tests/dataframes -q -p no:cacheprovider "$@"
+pytest=(-q -p no:cacheprovider)
+echo "== end-to-end tests: the newest clients"
+"$venv/bin/python" -m pytest tests --ignore=tests/dataframes --ignore=tests/dbt "${pytest[@]}" "$@"
+for entry in "${older[@]}"; do
+    echo "== end-to-end tests: the core with ${entry%%=*}"
+    "${entry#*=}/bin/python" -m pytest tests --ignore=tests/dataframes --ignore=tests/dbt -m core "${pytest[@]}" "$@"
+done
+echo "== end-to-end tests: dbt-athena"
+"$dbt/bin/python" -m pytest tests/dbt "${pytest[@]}" "$@"
 echo "== end-to-end tests: dataframe clients (s3fs, pyarrow, polars)"
-"$dataframes/bin/python" -m pytest tests/dataframes -q -p no:cacheprovider "$@"
+"$dataframes/bin/python" -m pytest tests/dataframes "${pytest[@]}" "$@"

@@ -22,6 +22,8 @@ from pyathena import connect
 from conftest import ACCESS_KEY, REGION, RESULTS_BUCKET, SECRET_KEY, Server, unique, wait_query
 from test_cli import aws
 
+pytestmark = pytest.mark.core
+
 
 def session(server) -> boto3.Session:
     wr.config.athena_endpoint_url = server.url
@@ -141,7 +143,10 @@ def test_pyathena_cursor_runs_ddl_and_queries(server, lake):
     assert cursor.fetchall() == [("ann",), ("cy",)]
     cursor.execute("SELECT element_at(tags, 1), cardinality(tags), map(ARRAY['k'], ARRAY[id]) FROM orders WHERE id = 1")
     assert [d[0] for d in cursor.description] == ["_col0", "_col1", "_col2"]
-    assert cursor.fetchone() == ("a", 2, {"k": "1"})
+    # The map arrives as Athena writes it, `{k=1}`; what a Python value it becomes is the
+    # client's doing (PyAthena 3.9 keeps the text, 4.x makes a dict), so it goes through its converter.
+    expected_map = cursor._converter.convert("map", "{k=1}")
+    assert cursor.fetchone() == ("a", 2, expected_map)
     cursor.execute("DROP VIEW eu_orders")
 
 

@@ -9,6 +9,8 @@ from botocore.exceptions import ClientError
 
 from conftest import RESULTS_BUCKET, code, unique, wait_query
 
+pytestmark = pytest.mark.core
+
 
 def blob_count(server) -> int:
     objects = Path(server.data_dir) / "objects"

@@ -11,6 +11,8 @@ import pytest
 
 from conftest import RESULTS_BUCKET, unique
 
+pytestmark = pytest.mark.core
+
 
 def aws(server, *args, check=True) -> subprocess.CompletedProcess:
     cli = str(Path(sys.executable).parent / "aws")

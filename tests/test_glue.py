@@ -11,6 +11,8 @@ from botocore.exceptions import ClientError
 
 from conftest import ACCESS_KEY, REGION, SECRET_KEY, unique
 
+pytestmark = pytest.mark.core
+
 
 def table_input(name, columns=(("id", "int"),), partition_keys=()):
     return {

@@ -11,6 +11,8 @@ from boto3.s3.transfer import TransferConfig
 
 from conftest import ACCESS_KEY, DATA, REGION, SECRET_KEY
 
+pytestmark = pytest.mark.core
+
 DATABASE = "product_reviews"
 COLUMNS = {"sentiment": "int", "review_body": "string", "product_category": "string"}
 

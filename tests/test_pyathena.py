@@ -3,9 +3,12 @@
 import datetime
 from decimal import Decimal
 
+import pytest
 from pyathena import connect
 
 from conftest import ACCESS_KEY, REGION, RESULTS_BUCKET, SECRET_KEY
+
+pytestmark = pytest.mark.core
 
 
 def test_cursor_types(server):

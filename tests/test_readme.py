@@ -6,8 +6,11 @@ from pathlib import Path
 
 import awswrangler as wr
 import pandas as pd
+import pytest
 
 from conftest import ACCESS_KEY, SECRET_KEY, Server
+
+pytestmark = pytest.mark.core
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 

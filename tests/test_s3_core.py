@@ -7,6 +7,8 @@ import urllib.request
 import pytest
 from botocore.exceptions import ClientError
 
+pytestmark = pytest.mark.core
+
 
 
 def test_buckets(s3, bucket):
