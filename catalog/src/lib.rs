@@ -142,9 +142,11 @@ pub fn matches_expression(expression: &str, name: &str) -> bool {
     }
 }
 
-/// The catalog; cheap to clone.
+/// One account's catalog; cheap to clone.
 #[derive(Clone)]
 pub struct Catalog {
+    /// The account that owns it (Glue's `CatalogId`).
+    account: Arc<str>,
     pub(crate) kv: Arc<dyn Kv>,
     pub(crate) tree: Arc<dyn KvTree>,
     /// Serialises read-modify-write changes (updates, batches, crawler results), so that a check
@@ -152,6 +154,52 @@ pub struct Catalog {
     pub(crate) writes: Arc<tokio::sync::Mutex<()>>,
     /// The crawls in progress, with what cancels them.
     pub(crate) running: Arc<crawler::Running>,
+}
+
+/// Every account's catalog, each opened once (so that each has one write lock and one set of
+/// running crawls); cheap to clone.
+#[derive(Clone)]
+pub struct Catalogs {
+    kv: Arc<dyn Kv>,
+    open: Arc<std::sync::Mutex<std::collections::HashMap<String, Catalog>>>,
+}
+
+impl Catalogs {
+    pub fn new(kv: Arc<dyn Kv>) -> Self {
+        Catalogs { kv, open: Arc::default() }
+    }
+
+    /// The catalog of `account`, opened (and its interrupted crawls recovered) on first use.
+    pub fn account(&self, account: &str) -> Result<Catalog> {
+        let mut open = self.open.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(c) = open.get(account) {
+            return Ok(c.clone());
+        }
+        let catalog = Catalog::open(self.kv.clone(), account)?;
+        open.insert(account.to_string(), catalog.clone());
+        Ok(catalog)
+    }
+
+    /// Upgrades a data directory of layout 1, whose one catalog served every account: its records
+    /// become `owner`'s (the primary account's). They are copied into the owner's tree, made
+    /// durable, then removed from the shared tree, so a crash at any point leaves them where the
+    /// next start finds and finishes the move. Returns how many records moved.
+    pub async fn adopt_shared_catalog(&self, owner: &str) -> Result<usize> {
+        let shared = self.kv.tree(SHARED_TREE)?;
+        let records: Vec<(Vec<u8>, Vec<u8>)> = shared.scan_prefix(b"").collect::<Result<_, _>>()?;
+        if records.is_empty() {
+            return Ok(0);
+        }
+        if !is_account_id(owner) {
+            return Err(Error::InvalidInput(format!("{owner:?} is not an account id (12 digits)")));
+        }
+        let target = self.kv.tree(&tree_name(owner))?;
+        target.apply(records.iter().map(|(k, v)| KvOp::Put(k.clone(), v.clone())).collect())?;
+        self.kv.flush().await?;
+        shared.apply(records.iter().map(|(k, _)| KvOp::Delete(k.clone())).collect())?;
+        self.kv.flush().await?;
+        Ok(records.len())
+    }
 }
 
 /// A per-item failure of a batch call.
@@ -167,12 +215,41 @@ impl std::fmt::Debug for Catalog {
     }
 }
 
+/// The tree that holds an account's catalog.
+fn tree_name(account: &str) -> String {
+    format!("catalog/{account}")
+}
+
+/// The tree of layout 1, where one catalog served every account.
+const SHARED_TREE: &str = "catalog";
+
+/// Whether `account` is an account id: twelve digits.
+pub fn is_account_id(account: &str) -> bool {
+    account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit())
+}
+
 impl Catalog {
-    pub fn open(kv: Arc<dyn Kv>) -> Result<Self> {
-        let tree = kv.tree("catalog")?;
-        let catalog = Catalog { kv, tree, writes: Arc::new(tokio::sync::Mutex::new(())), running: Arc::new(crawler::Running::default()) };
+    /// Opens one account's catalog, in a tree of its own (`catalog/<account>`): nothing one
+    /// account's catalog does can reach another's records.
+    pub fn open(kv: Arc<dyn Kv>, account: &str) -> Result<Self> {
+        if !is_account_id(account) {
+            return Err(Error::InvalidInput(format!("{account:?} is not an account id (12 digits)")));
+        }
+        let tree = kv.tree(&tree_name(account))?;
+        let catalog = Catalog {
+            account: account.into(),
+            kv,
+            tree,
+            writes: Arc::new(tokio::sync::Mutex::new(())),
+            running: Arc::new(crawler::Running::default()),
+        };
         catalog.recover_crawlers()?;
         Ok(catalog)
+    }
+
+    /// The account that owns this catalog (its Glue `CatalogId`).
+    pub fn account(&self) -> &str {
+        &self.account
     }
 
     /// Applies the operations as one atomic batch and makes them durable.
@@ -193,7 +270,7 @@ mod tests {
     fn catalog() -> (tempfile::TempDir, Catalog) {
         let dir = tempfile::tempdir().unwrap();
         let kv = storage::open_data_dir(dir.path()).unwrap();
-        (dir, Catalog::open(kv).unwrap())
+        (dir, Catalog::open(kv, "000000000000").unwrap())
     }
 
     fn table(name: &str) -> Table {
@@ -206,6 +283,28 @@ mod tests {
             }),
             ..Default::default()
         }
+    }
+
+    /// Layout 1 kept one catalog in the tree `catalog`; the primary account adopts it, once.
+    #[tokio::test]
+    async fn the_shared_catalog_of_layout_1_becomes_the_owners() {
+        let dir = tempfile::tempdir().unwrap();
+        let kv = storage::open_data_dir(dir.path()).unwrap();
+        let shared = kv.tree(SHARED_TREE).unwrap();
+        let db = Database { name: "legacy".into(), ..Default::default() };
+        shared.put(&db_key("legacy"), &encode(&db)).unwrap();
+        shared.put(b"meta/default-database", &encode(&true)).unwrap();
+        let catalogs = Catalogs::new(kv.clone());
+        assert_eq!(catalogs.adopt_shared_catalog("000000000000").await.unwrap(), 2);
+        assert_eq!(catalogs.adopt_shared_catalog("000000000000").await.unwrap(), 0);
+        assert_eq!(shared.scan_prefix(b"").count(), 0);
+        let owner = catalogs.account("000000000000").unwrap();
+        assert_eq!(owner.get_database("legacy").unwrap().name, "legacy");
+        // Deleted before, `default` is not made again: the marker moved with the records.
+        assert!(!owner.provision_default_database().await.unwrap());
+        let other = catalogs.account("111111111111").unwrap();
+        assert!(other.list_databases().unwrap().is_empty());
+        assert!(catalogs.account("12345").is_err());
     }
 
     #[test]

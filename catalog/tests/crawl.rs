@@ -20,7 +20,7 @@ use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 fn catalog() -> (tempfile::TempDir, Catalog) {
     let dir = tempfile::tempdir().unwrap();
     let kv = storage::open_data_dir(dir.path()).unwrap();
-    (dir, Catalog::open(kv).unwrap())
+    (dir, Catalog::open(kv, "000000000000").unwrap())
 }
 
 fn resolver(store: Arc<InMemory>) -> Resolver {

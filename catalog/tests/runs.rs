@@ -111,7 +111,7 @@ impl ObjectStore for Probe {
 fn catalog() -> (tempfile::TempDir, Catalog) {
     let dir = tempfile::tempdir().unwrap();
     let kv = storage::open_data_dir(dir.path()).unwrap();
-    (dir, Catalog::open(kv).unwrap())
+    (dir, Catalog::open(kv, "000000000000").unwrap())
 }
 
 /// Bucket `corpus` is the probe; any other bucket does not exist.

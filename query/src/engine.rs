@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use catalog::Catalog;
+use catalog::{Catalog, Catalogs};
 use datafusion::arrow::datatypes::DataType;
 use datafusion::dataframe::DataFrame;
 use datafusion::error::DataFusionError;
@@ -50,6 +50,9 @@ pub struct EngineConfig {
     pub timeout: Duration,
     /// Where sorts and aggregates spill (emptied at start); the OS temporary directory if unset.
     pub spill_dir: Option<std::path::PathBuf>,
+    /// The account of query records written before each account had its own history (the
+    /// primary account, which owned everything then).
+    pub legacy_account: String,
 }
 
 impl Default for EngineConfig {
@@ -62,6 +65,7 @@ impl Default for EngineConfig {
             threads,
             timeout: Duration::from_secs(30 * 60),
             spill_dir: None,
+            legacy_account: "000000000000".into(),
         }
     }
 }
@@ -98,6 +102,10 @@ pub struct QueryExecution {
     #[serde(default)]
     pub v: u32,
     pub id: String,
+    /// The account that ran it: only that account sees it. Absent in records written before
+    /// accounts had histories of their own (see [`EngineConfig::legacy_account`]).
+    #[serde(default)]
+    pub account: Option<String>,
     pub query: String,
     pub statement_type: StatementType,
     pub state: QueryState,
@@ -149,6 +157,8 @@ pub struct QueryExecution {
 /// What StartQueryExecution asks for.
 #[derive(Debug, Clone, Default)]
 pub struct StartQuery {
+    /// Whose query it is: it runs over this account's Glue catalog, and only this account sees it.
+    pub account: String,
     pub sql: String,
     pub database: Option<String>,
     pub catalog: Option<String>,
@@ -181,7 +191,7 @@ const SPILL_MERGE_FAN_IN: usize = 8;
 
 pub(crate) struct Inner {
     pub(crate) store: Store,
-    pub(crate) catalog: Catalog,
+    pub(crate) catalogs: Catalogs,
     kv: Arc<dyn storage::Kv>,
     history: Arc<dyn KvTree>,
     runtime: Mutex<Option<tokio::runtime::Runtime>>,
@@ -289,7 +299,7 @@ fn csv_field(out: &mut Vec<u8>, value: &Option<String>) {
 impl Engine {
     /// Starts the engine's runtime. Queries that were running when the process stopped are
     /// marked FAILED: their results were never acknowledged.
-    pub fn new(store: Store, catalog: Catalog, kv: Arc<dyn storage::Kv>, config: EngineConfig) -> Result<Self> {
+    pub fn new(store: Store, catalogs: Catalogs, kv: Arc<dyn storage::Kv>, config: EngineConfig) -> Result<Self> {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(config.threads.max(1))
             .thread_name("minerva-query")
@@ -341,7 +351,7 @@ impl Engine {
         Ok(Engine {
             inner: Arc::new(Inner {
                 store,
-                catalog,
+                catalogs,
                 kv,
                 history,
                 runtime: Mutex::new(Some(runtime)),
@@ -368,10 +378,12 @@ impl Engine {
         if request.sql.trim().is_empty() {
             return Err(Error::InvalidInput("QueryString must not be empty".into()));
         }
+        // The account's catalog must open (a well-formed account id) before anything is recorded.
+        self.inner.catalogs.account(&request.account)?;
         let id = uuid::Uuid::new_v4().to_string();
         if let Some(token) = &request.client_request_token {
             // Recorded in the history tree, so a retry after a restart still finds its query.
-            let key = format!("t/{token}");
+            let key = format!("t/{}/{token}", request.account);
             if !self.inner.history.compare_and_swap(key.as_bytes(), None, Some(id.as_bytes()))? {
                 let existing = self.inner.history.get(key.as_bytes())?.unwrap_or_default();
                 return Ok(String::from_utf8_lossy(&existing).into_owned());
@@ -388,6 +400,7 @@ impl Engine {
         let q = QueryExecution {
             v: RECORD_VERSION,
             id: id.clone(),
+            account: Some(request.account.clone()),
             query: request.sql.clone(),
             statement_type,
             state: QueryState::Queued,
@@ -514,26 +527,41 @@ impl Engine {
         self.inner.budget.used()
     }
 
-    pub fn get(&self, id: &str) -> Result<QueryExecution> {
-        if let Some(entry) = self.inner.live.lock().unwrap_or_else(|p| p.into_inner()).get(id) {
-            return Ok(entry.q.clone());
-        }
-        if let Some(q) = self.inner.unrecorded.lock().unwrap_or_else(|p| p.into_inner()).get(id) {
-            return Ok(q.clone());
-        }
-        match self.inner.history.get(format!("q/{id}").as_bytes())? {
-            Some(v) => serde_json::from_slice(&v).map_err(|e| Error::Internal(format!("query record {id}: {e}"))),
-            None => Err(Error::NotFound(format!("QueryExecution {id} was not found"))),
+    pub fn get(&self, id: &str, account: &str) -> Result<QueryExecution> {
+        let found = self.find(id)?;
+        match found {
+            Some(q) if self.owner(&q) == account => Ok(q),
+            // Another account's query is as unknown to the caller as one that never ran.
+            _ => Err(Error::NotFound(format!("QueryExecution {id} was not found"))),
         }
     }
 
-    /// Ids of a workgroup's executions, most recent first.
-    pub fn list(&self, workgroup: &str) -> Result<Vec<String>> {
+    /// The account a record belongs to.
+    fn owner<'a>(&'a self, q: &'a QueryExecution) -> &'a str {
+        q.account.as_deref().unwrap_or(&self.inner.config.legacy_account)
+    }
+
+    fn find(&self, id: &str) -> Result<Option<QueryExecution>> {
+        if let Some(entry) = self.inner.live.lock().unwrap_or_else(|p| p.into_inner()).get(id) {
+            return Ok(Some(entry.q.clone()));
+        }
+        if let Some(q) = self.inner.unrecorded.lock().unwrap_or_else(|p| p.into_inner()).get(id) {
+            return Ok(Some(q.clone()));
+        }
+        match self.inner.history.get(format!("q/{id}").as_bytes())? {
+            Some(v) => serde_json::from_slice(&v).map(Some).map_err(|e| Error::Internal(format!("query record {id}: {e}"))),
+            None => Ok(None),
+        }
+    }
+
+    /// The account's queries in a workgroup, newest first.
+    pub fn list(&self, workgroup: &str, account: &str) -> Result<Vec<String>> {
         let mut all = Vec::new();
         for entry in self.inner.history.scan_prefix(b"q/") {
             let (_, v) = entry?;
             if let Ok(q) = serde_json::from_slice::<QueryExecution>(&v)
                 && q.workgroup == workgroup
+                && self.owner(&q) == account
             {
                 all.push((q.submitted, q.id));
             }
@@ -542,8 +570,11 @@ impl Engine {
         Ok(all.into_iter().map(|(_, id)| id).collect())
     }
 
-    /// Cancels a query. Stopping a finished query changes nothing, as on Athena.
-    pub async fn stop(&self, id: &str) -> Result<()> {
+    /// Cancels one of the account's queries. Stopping a finished query changes nothing, as on
+    /// Athena.
+    pub async fn stop(&self, id: &str, account: &str) -> Result<()> {
+        // Another account's query is not found, and so not stopped.
+        self.get(id, account)?;
         let cancelled = {
             let mut live = self.inner.live.lock().unwrap_or_else(|p| p.into_inner());
             live.remove(id).map(|Live { mut q, cancel, abort, since }| {
@@ -571,13 +602,13 @@ impl Engine {
                 self.save_final(q).await;
                 Ok(())
             }
-            None => self.get(id).map(|_| ()),
+            None => Ok(()),
         }
     }
 
-    /// A page of a finished query's results, read back from its result file.
-    pub async fn results(&self, id: &str, token: Option<&str>, max_rows: usize) -> Result<ResultPage> {
-        let q = self.get(id)?;
+    /// A page of one of the account's finished queries' results, read back from its result file.
+    pub async fn results(&self, id: &str, account: &str, token: Option<&str>, max_rows: usize) -> Result<ResultPage> {
+        let q = self.get(id, account)?;
         match q.state {
             QueryState::Succeeded => {}
             QueryState::Queued | QueryState::Running => {
@@ -661,13 +692,19 @@ impl Engine {
 
     /// A session for one query. With a token, every operator of its plans checks it (see
     /// [`crate::cancel`]).
-    pub(crate) fn session(&self, database: Option<&str>, cancel: Option<CancelToken>) -> Result<SessionContext> {
-        self.session_with(database, cancel, Arc::new(crate::budget::Scanned::default()))
+    /// The Glue catalog a query runs over: its account's.
+    pub(crate) fn catalog_of(&self, request: &StartQuery) -> Result<Catalog> {
+        Ok(self.inner.catalogs.account(&request.account)?)
     }
 
-    /// A session whose reads add to `scanned`.
+    pub(crate) fn session(&self, catalog: &Catalog, database: Option<&str>, cancel: Option<CancelToken>) -> Result<SessionContext> {
+        self.session_with(catalog, database, cancel, Arc::new(crate::budget::Scanned::default()))
+    }
+
+    /// A session over `catalog` whose reads add to `scanned`.
     pub(crate) fn session_with(
         &self,
+        catalog: &Catalog,
         database: Option<&str>,
         cancel: Option<CancelToken>,
         scanned: Arc<crate::budget::Scanned>,
@@ -711,11 +748,8 @@ impl Engine {
         }
         let state = state.build();
         let ctx = SessionContext::new_with_state(state);
-        let views = Arc::new(Views(Arc::downgrade(&self.inner)));
-        ctx.register_catalog(
-            CATALOG_NAME,
-            Arc::new(GlueCatalogProvider::new(self.inner.catalog.clone(), self.inner.store.clone()).with_views(views)),
-        );
+        let views = Arc::new(Views { engine: Arc::downgrade(&self.inner), catalog: catalog.clone() });
+        ctx.register_catalog(CATALOG_NAME, Arc::new(GlueCatalogProvider::new(catalog.clone(), self.inner.store.clone()).with_views(views)));
         crate::functions::register(&ctx)?;
         Ok(ctx)
     }
@@ -756,7 +790,7 @@ impl Engine {
 
     async fn run(&self, id: &str, plan: Plan, request: &StartQuery, output_dir: &str, cancel: CancelToken) -> Result<Outcome> {
         let scanned = Arc::new(crate::budget::Scanned::default());
-        let ctx = self.session_with(request.database.as_deref(), Some(cancel.clone()), scanned.clone())?;
+        let ctx = self.session_with(&self.catalog_of(request)?, request.database.as_deref(), Some(cancel.clone()), scanned.clone())?;
         let timeout = self.inner.config.timeout;
         let runtime = Arc::downgrade(&ctx.runtime_env());
         let executed = tokio::time::timeout(timeout, self.execute(id, plan, request, output_dir, &ctx)).await;
@@ -891,9 +925,12 @@ tokio::task_local! {
 /// Views nest at most this deep: a view defined through itself must fail, not recurse forever.
 const MAX_VIEW_DEPTH: usize = 32;
 
-/// Plans views for the catalog provider, with the engine's own sessions.
+/// Plans views for the catalog provider, with the engine's own sessions over the same catalog.
 #[derive(Debug)]
-struct Views(std::sync::Weak<Inner>);
+struct Views {
+    engine: std::sync::Weak<Inner>,
+    catalog: Catalog,
+}
 
 impl std::fmt::Debug for Inner {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -910,11 +947,11 @@ impl crate::tables::ViewPlanner for Views {
                 "views nest more than {MAX_VIEW_DEPTH} deep (is a view defined through itself?)"
             )));
         }
-        let inner = self.0.upgrade().ok_or_else(|| datafusion::error::DataFusionError::Execution("the engine stopped".into()))?;
+        let inner = self.engine.upgrade().ok_or_else(|| datafusion::error::DataFusionError::Execution("the engine stopped".into()))?;
         let engine = Engine { inner };
         let planned = VIEW_DEPTH
             .scope(depth, async {
-                let ctx = engine.session(Some(database), None)?;
+                let ctx = engine.session(&self.catalog, Some(database), None)?;
                 let sql = match sql::plan(sql)? {
                     Plan::Query { sql } => sql,
                     _ => return Err(Error::InvalidInput("a view must be a query".into())),

@@ -284,13 +284,13 @@ impl Engine {
 
     fn table_of(&self, name: &Name, request: &StartQuery) -> Result<Table> {
         let db = self.database_of(name, request);
-        self.inner.catalog.get_database(&db).map_err(|_| not_found(format!("Database {db} not found")))?;
-        self.inner.catalog.get_table(&db, &name.name).map_err(|_| not_found(format!("Table {db}.{} not found", name.name)))
+        self.catalog_of(request)?.get_database(&db).map_err(|_| not_found(format!("Database {db} not found")))?;
+        self.catalog_of(request)?.get_table(&db, &name.name).map_err(|_| not_found(format!("Table {db}.{} not found", name.name)))
     }
 
     /// Runs a DDL or utility statement.
     pub(crate) async fn run_statement(&self, ctx: &SessionContext, request: &StartQuery, plan: Plan) -> Result<Outcome> {
-        let catalog = &self.inner.catalog;
+        let catalog = &self.catalog_of(request)?;
         match plan {
             Plan::CreateDatabase { name, if_not_exists, comment, location, properties } => {
                 if catalog.get_database(&name).is_ok() {
@@ -469,10 +469,9 @@ impl Engine {
 
     fn show_tables(&self, request: &StartQuery, database: Option<String>, pattern: Option<String>, views: bool, column: &str) -> Result<Outcome> {
         let db = database.or_else(|| request.database.clone()).unwrap_or_else(|| "default".into()).to_lowercase();
-        self.inner.catalog.get_database(&db).map_err(|_| no_database(&db))?;
+        self.catalog_of(request)?.get_database(&db).map_err(|_| no_database(&db))?;
         let mut names: Vec<String> = self
-            .inner
-            .catalog
+            .catalog_of(request)?
             .list_tables(&db, None)?
             .into_iter()
             .filter(|t| !views || is_view(t))
@@ -484,7 +483,7 @@ impl Engine {
     }
 
     async fn create_table(&self, request: &StartQuery, t: CreateTable) -> Result<Outcome> {
-        let catalog = &self.inner.catalog;
+        let catalog = &self.catalog_of(request)?;
         let db = self.database_of(&t.name, request);
         catalog.get_database(&db).map_err(|_| not_found(format!("Database {db} not found")))?;
         if catalog.get_table(&db, &t.name.name).is_ok() {
@@ -545,7 +544,7 @@ impl Engine {
             let location = spec.location.clone().unwrap_or_else(|| format!("{base}{}/", partition_path(&table.partition_keys, &values)));
             partitions.push(partition_for(&table, values, location));
         }
-        let errors = self.inner.catalog.batch_create_partitions(&table.database_name, &table.name, partitions).await?;
+        let errors = self.catalog_of(request)?.batch_create_partitions(&table.database_name, &table.name, partitions).await?;
         if let Some(e) = errors.into_iter().find(|e| !(if_not_exists && e.error.kind() == catalog::ErrorKind::AlreadyExists)) {
             return Err(Error::InvalidInput(format!("Partition {} of {}.{}: {}", e.item.join("/"), table.database_name, table.name, e.error)));
         }
@@ -562,7 +561,7 @@ impl Engine {
         let base = crate::tables::directory_url(table.location().unwrap_or_default());
         let (bucket, prefix) = parse_s3_url(&base)?;
         let known: BTreeSet<Vec<String>> =
-            self.inner.catalog.get_partitions(&table.database_name, &table.name)?.into_iter().map(|p| p.values).collect();
+            self.catalog_of(request)?.get_partitions(&table.database_name, &table.name)?.into_iter().map(|p| p.values).collect();
         let mut found: BTreeMap<Vec<String>, String> = BTreeMap::new();
         let mut after = None;
         loop {
@@ -599,7 +598,7 @@ impl Engine {
             let names: Vec<String> = missing.iter().map(|(v, _)| format!("{}:{}", table.name, partition_path(&table.partition_keys, v))).collect();
             lines.push(format!("Partitions not in metastore:\t{}", names.join("\t")));
             let partitions = missing.iter().map(|(v, loc)| partition_for(&table, v.clone(), loc.clone())).collect();
-            let errors = self.inner.catalog.batch_create_partitions(&table.database_name, &table.name, partitions).await?;
+            let errors = self.catalog_of(request)?.batch_create_partitions(&table.database_name, &table.name, partitions).await?;
             for (n, (v, _)) in names.iter().zip(&missing) {
                 if !errors.iter().any(|e| &e.item == v) {
                     lines.push(format!("Repair: Added partition to metastore {n}"));
@@ -610,7 +609,7 @@ impl Engine {
     }
 
     async fn create_view(&self, ctx: &SessionContext, request: &StartQuery, name: &Name, or_replace: bool, query: &str) -> Result<Outcome> {
-        let catalog = &self.inner.catalog;
+        let catalog = &self.catalog_of(request)?;
         let db = self.database_of(name, request);
         catalog.get_database(&db).map_err(|_| not_found(format!("Database {db} not found")))?;
         let existing = catalog.get_table(&db, &name.name).ok();

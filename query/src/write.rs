@@ -349,7 +349,7 @@ impl Engine {
         with_data: bool,
         output_dir: &str,
     ) -> Result<Outcome> {
-        let catalog = &self.inner.catalog;
+        let catalog = &self.catalog_of(request)?;
         let database = self.database_of(name, request);
         let database = catalog.get_database(&database)?.name;
         if catalog.get_table(&database, &name.name).is_ok() {
@@ -411,23 +411,23 @@ impl Engine {
                 return Err(e.into());
             }
         };
-        self.register_partitions(&created, &location, &written.partitions).await?;
+        self.register_partitions(request, &created, &location, &written.partitions).await?;
         let manifest = self.write_manifest(id, output_dir, &written.files).await?;
         Ok(Outcome { columns: vec![rows_column()], rows: written.rows, manifest: Some(manifest), ..Default::default() })
     }
 
-    async fn register_partitions(&self, table: &Table, location: &str, partitions: &BTreeSet<Vec<String>>) -> Result<()> {
+    async fn register_partitions(&self, request: &StartQuery, table: &Table, location: &str, partitions: &BTreeSet<Vec<String>>) -> Result<()> {
         if partitions.is_empty() {
             return Ok(());
         }
         let known: BTreeSet<Vec<String>> =
-            self.inner.catalog.get_partitions(&table.database_name, &table.name)?.into_iter().map(|p| p.values).collect();
+            self.catalog_of(request)?.get_partitions(&table.database_name, &table.name)?.into_iter().map(|p| p.values).collect();
         let new: Vec<catalog::Partition> = partitions
             .iter()
             .filter(|v| !known.contains(*v))
             .map(|v| partition_for(table, v.clone(), format!("{location}{}/", partition_path(&table.partition_keys, v))))
             .collect();
-        let errors = self.inner.catalog.batch_create_partitions(&table.database_name, &table.name, new).await?;
+        let errors = self.catalog_of(request)?.batch_create_partitions(&table.database_name, &table.name, new).await?;
         if let Some(e) = errors.into_iter().find(|e| e.error.kind() != catalog::ErrorKind::AlreadyExists) {
             return Err(Error::Internal(format!("registering partition {}: {}", e.item.join("/"), e.error)));
         }
@@ -448,8 +448,7 @@ impl Engine {
     ) -> Result<Outcome> {
         let database = self.database_of(name, request);
         let table = self
-            .inner
-            .catalog
+            .catalog_of(request)?
             .get_table(&database, &name.name)
             .map_err(|_| Error::Catalog(catalog::Error::NotFound(format!("Table {database}.{} not found", name.name))))?;
         if crate::statements::is_view(&table) {
@@ -492,7 +491,7 @@ impl Engine {
             .collect();
         let df = df.select(exprs)?;
         let written = self.write_rows(id, df, &location, &spec).await?;
-        self.register_partitions(&table, &location, &written.partitions).await?;
+        self.register_partitions(request, &table, &location, &written.partitions).await?;
         let manifest = self.write_manifest(id, output_dir, &written.files).await?;
         Ok(Outcome { columns: vec![rows_column()], rows: written.rows, manifest: Some(manifest), ..Default::default() })
     }

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use bytes::Bytes;
-use catalog::{Catalog, Column, Database, SerDeInfo, StorageDescriptor, Table};
+use catalog::{Catalog, Catalogs, Column, Database, SerDeInfo, StorageDescriptor, Table};
 use futures::StreamExt;
 use query::{Engine, EngineConfig, QueryState, StartQuery};
 use storage::{PutOptions, Store};
@@ -13,6 +13,7 @@ struct Fixture {
     engine: Engine,
     store: Store,
     catalog: Catalog,
+    catalogs: Catalogs,
 }
 
 async fn fixture() -> Fixture {
@@ -23,8 +24,9 @@ async fn fixture_with(config: EngineConfig) -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let kv = storage::open_data_dir(dir.path()).unwrap();
     let (store, _) = Store::open(dir.path(), kv.clone(), "us-east-1").unwrap();
-    let catalog = Catalog::open(kv.clone()).unwrap();
-    let engine = Engine::new(store.clone(), catalog.clone(), kv, config).unwrap();
+    let catalogs = Catalogs::new(kv.clone());
+    let catalog = catalogs.account(ACCOUNT).unwrap();
+    let engine = Engine::new(store.clone(), catalogs.clone(), kv, config).unwrap();
     store.create_bucket("lake", "minerva").await.unwrap();
     store.create_bucket("results", "minerva").await.unwrap();
     let csv = "sentiment,review_body,product_category\n1,\"Great, fits well\",Dresses\n-1,\"Too \"\"big\"\"\nreturned\",Dresses\n0,ok,Knits\n";
@@ -48,12 +50,16 @@ async fn fixture_with(config: EngineConfig) -> Fixture {
         ..Default::default()
     };
     catalog.create_table("shop", table).await.unwrap();
-    Fixture { _dir: dir, engine, store, catalog }
+    Fixture { _dir: dir, engine, store, catalog, catalogs }
 }
 
 async fn wait(engine: &Engine, id: &str) -> query::QueryExecution {
+    wait_as(engine, id, ACCOUNT).await
+}
+
+async fn wait_as(engine: &Engine, id: &str, account: &str) -> query::QueryExecution {
     for _ in 0..3000 {
-        let q = engine.get(id).unwrap();
+        let q = engine.get(id, account).unwrap();
         if q.state.is_final() {
             return q;
         }
@@ -62,8 +68,12 @@ async fn wait(engine: &Engine, id: &str) -> query::QueryExecution {
     panic!("query {id} did not finish");
 }
 
+/// The account every query of these tests runs as.
+const ACCOUNT: &str = "000000000000";
+
 fn start(sql: &str) -> StartQuery {
     StartQuery {
+        account: ACCOUNT.into(),
         sql: sql.into(),
         database: Some("shop".into()),
         workgroup: "primary".into(),
@@ -85,10 +95,10 @@ async fn select_writes_athena_csv_and_pages() {
     assert_eq!(q.output_location, format!("s3://results/{id}.csv"));
     let names: Vec<(&str, &str)> = q.columns.iter().map(|c| (c.name.as_str(), c.r#type.as_str())).collect();
     assert_eq!(names, [("product_category", "varchar"), ("_col1", "bigint"), ("avg_s", "double")]);
-    let page = f.engine.results(&id, None, 2).await.unwrap();
+    let page = f.engine.results(&id, ACCOUNT, None, 2).await.unwrap();
     assert_eq!(page.rows[0], [Some("product_category".to_string()), Some("_col1".into()), Some("avg_s".into())]);
     assert_eq!(page.rows[1], [Some("Dresses".to_string()), Some("2".into()), Some("0.0".into())]);
-    let next = f.engine.results(&id, page.next_token.as_deref(), 10).await.unwrap();
+    let next = f.engine.results(&id, ACCOUNT, page.next_token.as_deref(), 10).await.unwrap();
     assert_eq!(next.rows, vec![vec![Some("Knits".to_string()), Some("1".into()), Some("0.0".into())]]);
     assert!(next.next_token.is_none());
 }
@@ -104,7 +114,7 @@ async fn split_cardinality_and_quoted_newlines() {
     let q = wait(&f.engine, &id).await;
     assert_eq!(q.state, QueryState::Succeeded, "{:?}", q.state_change_reason);
     assert_eq!(q.columns[1].r#type, "bigint");
-    let page = f.engine.results(&id, None, 100).await.unwrap();
+    let page = f.engine.results(&id, ACCOUNT, None, 100).await.unwrap();
     let words: Vec<Option<String>> = page.rows[1..].iter().map(|r| r[1].clone()).collect();
     // "Too \"big\"\nreturned" is one word-split of two pieces; "Great, fits well" three; "ok" one.
     assert_eq!(words, [Some("2".to_string()), Some("1".into()), Some("3".into())]);
@@ -131,7 +141,7 @@ async fn ctas_writes_parquet_manifest_and_table() {
     let id = f.engine.start(start("SELECT COUNT(*) FROM temp_table_1")).await.unwrap();
     let q = wait(&f.engine, &id).await;
     assert_eq!(q.state, QueryState::Succeeded, "{:?}", q.state_change_reason);
-    assert_eq!(f.engine.results(&id, None, 10).await.unwrap().rows[1][0].as_deref(), Some("3"));
+    assert_eq!(f.engine.results(&id, ACCOUNT, None, 10).await.unwrap().rows[1][0].as_deref(), Some("3"));
     let id = f.engine.start(start(sql)).await.unwrap();
     assert_eq!(wait(&f.engine, &id).await.state, QueryState::Failed);
 }
@@ -146,9 +156,9 @@ async fn failures_carry_a_reason_and_leave_no_result() {
         let r = q.state_change_reason.unwrap_or_default();
         assert!(r.starts_with(reason), "{sql}: {r}");
         assert!(f.store.head_object("results", &format!("{id}.csv")).is_err());
-        assert!(f.engine.results(&id, None, 10).await.is_err());
+        assert!(f.engine.results(&id, ACCOUNT, None, 10).await.is_err());
     }
-    assert!(matches!(f.engine.get("no-such-id"), Err(query::Error::NotFound(_))));
+    assert!(matches!(f.engine.get("no-such-id", ACCOUNT), Err(query::Error::NotFound(_))));
 }
 
 /// A query busy inside one operator (an aggregate draining a join) stops at once when stopped:
@@ -164,9 +174,9 @@ async fn stop_ends_a_busy_query_and_frees_its_memory() {
         assert!(std::time::Instant::now() < deadline, "the query never reserved memory");
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    assert_eq!(f.engine.get(&id).unwrap().state, QueryState::Running);
-    f.engine.stop(&id).await.unwrap();
-    assert_eq!(f.engine.get(&id).unwrap().state, QueryState::Cancelled);
+    assert_eq!(f.engine.get(&id, ACCOUNT).unwrap().state, QueryState::Running);
+    f.engine.stop(&id, ACCOUNT).await.unwrap();
+    assert_eq!(f.engine.get(&id, ACCOUNT).unwrap().state, QueryState::Cancelled);
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     while f.engine.tasks_alive() > 0 || f.engine.memory_reserved() > 0 {
         assert!(
@@ -196,7 +206,7 @@ async fn tables_see_current_files_of_their_own_bucket() {
             let id = engine.start(start(sql)).await.unwrap();
             let q = wait(&engine, &id).await;
             assert_eq!(q.state, QueryState::Succeeded, "{:?}", q.state_change_reason);
-            engine.results(&id, None, 10).await.unwrap().rows[1][0].clone().unwrap()
+            engine.results(&id, ACCOUNT, None, 10).await.unwrap().rows[1][0].clone().unwrap()
         }
     };
     assert_eq!(count("SELECT COUNT(*) FROM reviews").await, "3");
@@ -218,7 +228,7 @@ async fn run_ok(f: &Fixture, sql: &str) -> query::QueryExecution {
 }
 
 async fn lines(f: &Fixture, id: &str) -> Vec<String> {
-    f.engine.results(id, None, 1000).await.unwrap().rows.into_iter().map(|r| r[0].clone().unwrap_or_default()).collect()
+    f.engine.results(id, ACCOUNT, None, 1000).await.unwrap().rows.into_iter().map(|r| r[0].clone().unwrap_or_default()).collect()
 }
 
 /// A scan is split across the cores: by files, and large files by byte ranges. EXPLAIN shows
@@ -250,7 +260,7 @@ async fn a_query_over_its_memory_limit_spills_or_fails_and_the_engine_goes_on() 
     let sorting = "SELECT count(*) FROM (SELECT s, count(*) AS n FROM \
                    (SELECT concat('some padding to make rows wide ', CAST(value AS varchar)) AS s FROM generate_series(1, 1500000)) GROUP BY s)";
     let q = run_ok(&f, sorting).await;
-    assert_eq!(f.engine.results(&q.id, None, 10).await.unwrap().rows[1][0].as_deref(), Some("1500000"));
+    assert_eq!(f.engine.results(&q.id, ACCOUNT, None, 10).await.unwrap().rows[1][0].as_deref(), Some("1500000"));
     let q = run_ok(&f, &format!("EXPLAIN ANALYZE {sorting}")).await;
     let plan = lines(&f, &q.id).await.join("\n");
     let spilled = plan
@@ -287,7 +297,7 @@ async fn a_sort_of_strings_over_the_memory_limit_spills_and_merges() {
     let sql = "SELECT max(r), count(*), min(x) FROM (SELECT row_number() OVER (ORDER BY s) AS r, s AS x FROM \
                (SELECT concat(md5(CAST(value AS varchar)), md5(CAST(value * 7 AS varchar))) AS s FROM generate_series(1, 600000)))";
     let q = run_ok(&f, sql).await;
-    let rows = f.engine.results(&q.id, None, 10).await.unwrap().rows;
+    let rows = f.engine.results(&q.id, ACCOUNT, None, 10).await.unwrap().rows;
     assert_eq!(rows[1][..2], [Some("600000".to_string()), Some("600000".to_string())]);
     assert_eq!(rows[1][2].as_ref().map(String::len), Some(64));
     let q = run_ok(&f, &format!("EXPLAIN ANALYZE {sql}")).await;
@@ -308,7 +318,7 @@ async fn a_spilling_aggregate_under_a_small_limit_takes_a_batch_at_a_time() {
                (SELECT concat(md5(CAST(value AS varchar)), md5(CAST(value * 3 AS varchar)), md5(CAST(value * 5 AS varchar)), \
                md5(CAST(value * 7 AS varchar))) AS s FROM generate_series(1, 200000)))";
     let q = run_ok(&f, sql).await;
-    assert_eq!(f.engine.results(&q.id, None, 10).await.unwrap().rows[1][0].as_deref(), Some("200000"));
+    assert_eq!(f.engine.results(&q.id, ACCOUNT, None, 10).await.unwrap().rows[1][0].as_deref(), Some("200000"));
 }
 
 /// A cross join emits a batch per row of its build side, each sharing the probe batch's
@@ -320,7 +330,7 @@ async fn chained_cross_joins_count_their_memory_once() {
     let sql = "SELECT count(*), max(y + z), sum(one) FROM unnest(sequence(1, 3000)) u(y) \
                CROSS JOIN unnest(sequence(0, 1)) v(z) CROSS JOIN (SELECT 1) w(one)";
     let q = run_ok(&f, sql).await;
-    let rows = f.engine.results(&q.id, None, 10).await.unwrap().rows;
+    let rows = f.engine.results(&q.id, ACCOUNT, None, 10).await.unwrap().rows;
     assert_eq!(rows[1], vec![Some("6000".to_string()), Some("3001".to_string()), Some("6000".to_string())]);
 }
 
@@ -355,7 +365,7 @@ async fn queries_beyond_the_concurrency_limit_queue() {
     let f = fixture_with(EngineConfig { threads: 2, max_concurrent: 1, ..Default::default() }).await;
     let heavy = f.engine.start(start(HEAVY)).await.unwrap();
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    while f.engine.get(&heavy).unwrap().state != QueryState::Running {
+    while f.engine.get(&heavy, ACCOUNT).unwrap().state != QueryState::Running {
         assert!(std::time::Instant::now() < deadline);
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
@@ -363,18 +373,18 @@ async fn queries_beyond_the_concurrency_limit_queue() {
     let submitted = std::time::Instant::now();
     // For as long as the first runs, the next stays queued.
     while submitted.elapsed() < Duration::from_millis(100) {
-        assert_eq!(f.engine.get(&next).unwrap().state, QueryState::Queued);
+        assert_eq!(f.engine.get(&next, ACCOUNT).unwrap().state, QueryState::Queued);
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     let waited = submitted.elapsed().as_millis() as u64;
-    f.engine.stop(&heavy).await.unwrap();
+    f.engine.stop(&heavy, ACCOUNT).await.unwrap();
     let q = wait(&f.engine, &next).await;
     assert_eq!(q.state, QueryState::Succeeded);
     // Each part is rounded down to a millisecond on its own.
     assert!(q.queue_ms > 0 && q.preprocessing_ms + q.queue_ms + 1 >= waited, "queued {} + {} ms, waited {waited} ms", q.preprocessing_ms, q.queue_ms);
     assert_eq!(q.total_ms, q.preprocessing_ms + q.queue_ms + q.engine_ms + q.service_ms);
     assert!(q.planning_ms <= q.engine_ms, "planning is part of the engine's time: {q:?}");
-    let h = f.engine.get(&heavy).unwrap();
+    let h = f.engine.get(&heavy, ACCOUNT).unwrap();
     assert_eq!(h.state, QueryState::Cancelled);
     assert!(h.engine_ms >= 100 && h.total_ms >= h.engine_ms + h.queue_ms, "{h:?}");
 }
@@ -465,7 +475,7 @@ async fn a_large_text_file_reads_exactly_in_parallel_blocks() {
          count_if(empty = ''), count(empty), count(missing) FROM big_text",
     )
     .await;
-    let page = f.engine.results(&q.id, None, 10).await.unwrap();
+    let page = f.engine.results(&q.id, ACCOUNT, None, 10).await.unwrap();
     let third = rows.div_ceil(3);
     let want = [rows, rows, rows * (rows - 1) / 2, third, rows - rows / 3, rows - rows / 3, third];
     let got: Vec<u64> = page.rows[1].iter().map(|v| v.as_deref().unwrap_or("NULL").parse().unwrap()).collect();
@@ -521,7 +531,7 @@ async fn a_final_state_that_cannot_be_recorded_is_still_answered() {
     let kv = storage::open_data_dir(&f._dir.path().join("other")).unwrap();
     let engine = Engine::new(
         f.store.clone(),
-        f.catalog.clone(),
+        f.catalogs.clone(),
         std::sync::Arc::new(FinalRecordsRefused(kv)),
         EngineConfig { threads: 2, ..Default::default() },
     )
@@ -533,6 +543,49 @@ async fn a_final_state_that_cannot_be_recorded_is_still_answered() {
     // A cancelled one too: StopQueryExecution answers, and the query reads as cancelled.
     let heavy = "SELECT COUNT(*) FROM generate_series(1, 300000) a CROSS JOIN generate_series(1, 300000) b WHERE (a.value * b.value) % 7 = 3";
     let id = engine.start(start(heavy)).await.unwrap();
-    engine.stop(&id).await.unwrap();
+    engine.stop(&id, ACCOUNT).await.unwrap();
     assert_eq!(wait(&engine, &id).await.state, QueryState::Cancelled);
+}
+
+/// Each account sees only its own queries, and a query runs over its own account's catalog.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_account_has_its_own_history_and_catalog() {
+    const OTHER: &str = "111111111111";
+    let f = fixture().await;
+    let mut mine = start("SELECT count(*) FROM reviews");
+    mine.client_request_token = Some("same-token-in-both-accounts".into());
+    let id = f.engine.start(mine.clone()).await.unwrap();
+    assert_eq!(wait(&f.engine, &id).await.state, QueryState::Succeeded);
+
+    // Another account's query is as unknown as one that never ran: to read, page, stop or list.
+    assert!(matches!(f.engine.get(&id, OTHER), Err(query::Error::NotFound(_))));
+    assert!(matches!(f.engine.results(&id, OTHER, None, 10).await, Err(query::Error::NotFound(_))));
+    assert!(matches!(f.engine.stop(&id, OTHER).await, Err(query::Error::NotFound(_))));
+    assert_eq!(f.engine.list("primary", OTHER).unwrap(), Vec::<String>::new());
+    assert_eq!(f.engine.list("primary", ACCOUNT).unwrap(), vec![id.clone()]);
+
+    // The same idempotency token in another account is another query.
+    let mut theirs = mine.clone();
+    theirs.account = OTHER.into();
+    let other_id = f.engine.start(theirs).await.unwrap();
+    assert_ne!(other_id, id);
+    // ... which ran over its own catalog, where `shop` does not exist.
+    let failed = wait_as(&f.engine, &other_id, OTHER).await;
+    assert_eq!(failed.state, QueryState::Failed);
+    assert!(failed.state_change_reason.as_deref().unwrap_or_default().contains("shop"), "{:?}", failed.state_change_reason);
+    assert_eq!(f.engine.list("primary", ACCOUNT).unwrap(), vec![id.clone()]);
+
+    // What a query creates lands in its own account's catalog only.
+    let theirs_catalog = f.catalogs.account(OTHER).unwrap();
+    theirs_catalog.create_database(Database { name: "shop".into(), ..Default::default() }).await.unwrap();
+    let mut ctas = start("CREATE TABLE shop.made AS SELECT 1 AS x");
+    ctas.account = OTHER.into();
+    let made = wait_as(&f.engine, &f.engine.start(ctas).await.unwrap(), OTHER).await;
+    assert_eq!(made.state, QueryState::Succeeded, "{:?}", made.state_change_reason);
+    assert!(theirs_catalog.get_table("shop", "made").is_ok());
+    assert!(f.catalog.get_table("shop", "made").is_err());
+    // An account id that is not one is refused before anything is recorded.
+    let mut bad = start("SELECT 1");
+    bad.account = "not-an-account".into();
+    assert!(f.engine.start(bad).await.is_err());
 }

@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use bytes::Bytes;
-use catalog::{Catalog, Database};
+use catalog::{Catalogs, Database};
 use futures::StreamExt;
 use query::{Engine, EngineConfig, QueryState, StartQuery};
 use sqllogictest::{AsyncDB, ColumnType, DBOutput, Runner};
@@ -103,12 +103,16 @@ async fn upload_fixtures(store: &Store, root: &Path, dir: &Path) {
     }
 }
 
+/// The account every query of the suite runs as.
+const ACCOUNT: &str = "000000000000";
+
 impl Minerva {
     async fn new() -> Minerva {
         let dir = tempfile::tempdir().unwrap();
         let kv = storage::open_data_dir(dir.path()).unwrap();
         let (store, _) = Store::open(dir.path(), kv.clone(), "us-east-1").unwrap();
-        let catalog = Catalog::open(kv.clone()).unwrap();
+        let catalogs = Catalogs::new(kv.clone());
+        let catalog = catalogs.account(ACCOUNT).unwrap();
         if catalog.get_database("default").is_err() {
             catalog.create_database(Database { name: "default".into(), ..Default::default() }).await.unwrap();
         }
@@ -116,7 +120,7 @@ impl Minerva {
         store.create_bucket("results", "minerva").await.unwrap();
         let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/slt/data");
         upload_fixtures(&store, &data, &data).await;
-        let engine = Engine::new(store, catalog, kv, EngineConfig { threads: 2, ..Default::default() }).unwrap();
+        let engine = Engine::new(store, catalogs, kv, EngineConfig { threads: 2, ..Default::default() }).unwrap();
         Minerva { _dir: dir, engine }
     }
 }
@@ -128,6 +132,7 @@ impl AsyncDB for Minerva {
 
     async fn run(&mut self, sql: &str) -> Result<DBOutput<AthenaType>, QueryFailed> {
         let start = StartQuery {
+            account: ACCOUNT.into(),
             sql: sql.into(),
             database: Some("default".into()),
             workgroup: "primary".into(),
@@ -136,7 +141,7 @@ impl AsyncDB for Minerva {
         };
         let id = self.engine.start(start).await.map_err(|e| QueryFailed(e.to_string()))?;
         let q = loop {
-            let q = self.engine.get(&id).map_err(|e| QueryFailed(e.to_string()))?;
+            let q = self.engine.get(&id, ACCOUNT).map_err(|e| QueryFailed(e.to_string()))?;
             if q.state.is_final() {
                 break q;
             }
@@ -149,7 +154,7 @@ impl AsyncDB for Minerva {
         let mut token = None;
         let mut columns;
         loop {
-            let page = self.engine.results(&id, token.as_deref(), 1000).await.map_err(|e| QueryFailed(e.to_string()))?;
+            let page = self.engine.results(&id, ACCOUNT, token.as_deref(), 1000).await.map_err(|e| QueryFailed(e.to_string()))?;
             columns = page.columns;
             rows.extend(page.rows);
             match page.next_token {

@@ -11,7 +11,7 @@ use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use catalog::Catalog;
+use catalog::Catalogs;
 use http::{HeaderValue, Method, StatusCode};
 use query::{Engine, EngineConfig};
 use s3s::auth::{S3Auth, SecretKey};
@@ -24,7 +24,7 @@ use tracing::Instrument;
 use crate::dispatch::{self, Service};
 use crate::s3::Lake;
 use crate::s3::access::Access;
-use crate::users::{User, Users};
+use crate::users::{PRIMARY_ACCOUNT, User, Users};
 
 /// The most a browser form upload (POST Object) may carry: s3s holds it in memory.
 const MAX_POST_OBJECT: u64 = 64 * 1024 * 1024;
@@ -54,7 +54,8 @@ pub struct Settings {
 
 pub struct App {
     pub store: Store,
-    pub catalog: Catalog,
+    /// Every account's Glue catalog.
+    pub catalogs: Catalogs,
     pub engine: Engine,
     pub users: Users,
     pub region: String,
@@ -91,13 +92,10 @@ impl App {
             orphans_removed = recovery.orphans_removed,
             "recovered the data directory"
         );
-        let catalog = Catalog::open(kv.clone())?;
-        if catalog.provision_default_database().await? {
-            tracing::info!("created the catalog's default database");
-        }
+        let catalogs = open_catalogs(&kv, &settings.users).await?;
         let engine = Engine::new(
             store.clone(),
-            catalog.clone(),
+            catalogs.clone(),
             kv,
             EngineConfig {
                 memory_limit: settings.query_memory,
@@ -107,12 +105,13 @@ impl App {
                 // Spill files go with the rest of the data (a container may have no /tmp), in
                 // a directory of their own that the engine empties at start-up.
                 spill_dir: Some(settings.data_dir.join("spill")),
+                legacy_account: PRIMARY_ACCOUNT.to_string(),
                 ..Default::default()
             },
         )?;
         let app = App {
             store: store.clone(),
-            catalog,
+            catalogs,
             engine,
             users: settings.users.clone(),
             region: settings.region.clone(),
@@ -135,6 +134,22 @@ impl App {
         app.results_location(settings.users.primary()).await?;
         Ok(Arc::new(app))
     }
+}
+
+/// Opens every account's catalog: a data directory of layout 1 has its one catalog adopted by the
+/// primary account, and each user's account gets its `default` database the first time.
+pub async fn open_catalogs(kv: &Arc<dyn storage::Kv>, users: &Users) -> anyhow_like::Result<Catalogs> {
+    let catalogs = Catalogs::new(kv.clone());
+    let adopted = catalogs.adopt_shared_catalog(PRIMARY_ACCOUNT).await?;
+    if adopted > 0 {
+        tracing::info!(records = adopted, account = PRIMARY_ACCOUNT, "the catalog of the data directory's older layout now belongs to the primary account");
+    }
+    for user in users.all() {
+        if catalogs.account(&user.account_id)?.provision_default_database().await? {
+            tracing::info!(account = %user.account_id, "created the catalog's default database");
+        }
+    }
+    Ok(catalogs)
 }
 
 /// The access check s3s calls for every S3 request, shared with the operations that check

@@ -5,7 +5,7 @@ use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 
 use catalog::crawler::{Crawler, S3Target, Targets};
-use catalog::{Catalog, Database, Progress};
+use catalog::{Catalogs, Database, Progress};
 use storage::Store;
 
 #[derive(clap::Args, Debug)]
@@ -57,7 +57,10 @@ async fn crawl(args: CrawlArgs) -> Result<(), Box<dyn std::error::Error + Send +
         )
     })?;
     let (store, _) = Store::open(&args.data_dir, kv.clone(), &args.region)?;
-    let catalog = Catalog::open(kv)?;
+    // The crawl is the primary account's, as a server's default user's would be.
+    let catalogs = Catalogs::new(kv);
+    catalogs.adopt_shared_catalog(crate::users::PRIMARY_ACCOUNT).await?;
+    let catalog = catalogs.account(crate::users::PRIMARY_ACCOUNT)?;
     let database = catalog::normalize_name("database", &args.database)?;
     if catalog.get_database(&database).is_err() {
         catalog.create_database(Database { name: database.clone(), ..Default::default() }).await?;

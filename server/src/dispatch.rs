@@ -13,7 +13,7 @@ use http::{HeaderMap, Method, StatusCode};
 
 use crate::app::App;
 use crate::athena::{self, Athena};
-use crate::glue::{self, Glue};
+use crate::glue;
 use crate::protocol::aws_json::{self, Version};
 use crate::protocol::{ApiError, Document, Outcome, query, rest_json};
 use crate::sigv4::{self, AuthError};
@@ -176,13 +176,17 @@ pub async fn api_request(app: &App, api: Api, req: Request, request_id: &str) ->
 /// Runs one operation of a service for the caller.
 async fn call(app: &App, api: Api, caller: &User, operation: &str, input: Document) -> Outcome {
     match api {
-        Api::Glue => glue::call(&Glue { catalog: &app.catalog, store: &app.store }, operation, input).await,
+        Api::Glue => {
+            let caller = glue::Caller { catalogs: &app.catalogs, store: &app.store, user: caller, region: &app.region };
+            glue::call(&caller, operation, input).await
+        }
         Api::Athena => {
             // The caller's own results bucket, made on first use, as on AWS each account has one.
             let output_location = app.results_location(caller).await.map_err(|e| {
                 ApiError::new("InternalServerException", format!("could not prepare the Athena results bucket: {e}")).with_status(StatusCode::INTERNAL_SERVER_ERROR)
             })?;
-            let athena = Athena { engine: &app.engine, catalog: &app.catalog, output_location: &output_location, started: app.started };
+            let catalog = app.catalogs.account(&caller.account_id).map_err(glue::glue_err)?;
+            let athena = Athena { engine: &app.engine, account: &caller.account_id, catalog, output_location: &output_location, started: app.started };
             athena::call(&athena, operation, input).await
         }
         Api::Sts => sts::call(caller, operation, input).await,

@@ -82,6 +82,7 @@ async fn run(app: &App, sql: &str, output_dir: &str) -> Result<()> {
     let id = app
         .engine
         .start(StartQuery {
+            account: app.users.primary().account_id.clone(),
             sql: sql.to_string(),
             database: Some("default".into()),
             workgroup: "primary".into(),
@@ -90,7 +91,7 @@ async fn run(app: &App, sql: &str, output_dir: &str) -> Result<()> {
         })
         .await?;
     loop {
-        let q = app.engine.get(&id)?;
+        let q = app.engine.get(&id, &app.users.primary().account_id)?;
         match q.state {
             QueryState::Succeeded => return Ok(()),
             QueryState::Failed | QueryState::Cancelled => return Err(q.state_change_reason.unwrap_or_else(|| "the statement failed".into()).into()),

@@ -78,6 +78,11 @@ impl Users {
     pub fn len(&self) -> usize {
         self.by_key.len()
     }
+
+    /// Every user, the primary first.
+    pub fn all(&self) -> impl Iterator<Item = &User> {
+        std::iter::once(self.primary.as_ref()).chain(self.by_key.values().filter(|u| u.access_key != self.primary.access_key))
+    }
 }
 
 #[cfg(test)]

@@ -5,7 +5,6 @@ use serde::{Deserialize, Serialize};
 
 use super::{Athena, DATA_CATALOG, invalid};
 use crate::protocol::{ApiError, Input};
-use crate::users::PRIMARY_ACCOUNT;
 
 /// Whether a request names the data catalog (or none), as metadata calls check it.
 pub fn check_catalog(name: Option<&str>) -> Result<(), ApiError> {
@@ -61,7 +60,7 @@ pub struct DataCatalog {
 #[derive(Serialize)]
 pub struct Parameters {
     #[serde(rename = "catalog-id")]
-    catalog_id: &'static str,
+    catalog_id: String,
 }
 
 #[derive(Serialize)]
@@ -70,14 +69,14 @@ pub struct GetDataCatalogOutput {
     data_catalog: DataCatalog,
 }
 
-pub async fn get(_athena: &Athena<'_>, input: GetDataCatalogInput) -> Result<GetDataCatalogOutput, ApiError> {
+pub async fn get(athena: &Athena<'_>, input: GetDataCatalogInput) -> Result<GetDataCatalogOutput, ApiError> {
     check_catalog(Some(&input.name)).map_err(|_| invalid(format!("Catalog {} is not found", input.name)))?;
     Ok(GetDataCatalogOutput {
         data_catalog: DataCatalog {
             name: DATA_CATALOG,
             description: "The Glue data catalog",
             r#type: "GLUE",
-            parameters: Parameters { catalog_id: PRIMARY_ACCOUNT },
+            parameters: Parameters { catalog_id: athena.account.to_string() },
         },
     })
 }

@@ -76,6 +76,7 @@ pub async fn start(athena: &Athena<'_>, input: StartQueryExecutionInput) -> Resu
     let query_execution_id = athena
         .engine
         .start(StartQuery {
+            account: athena.account.to_string(),
             sql,
             database,
             catalog: context.catalog,
@@ -251,7 +252,7 @@ pub struct GetQueryExecutionOutput {
 }
 
 pub async fn get(athena: &Athena<'_>, input: QueryExecutionIdInput) -> Result<GetQueryExecutionOutput, ApiError> {
-    let q = athena.engine.get(&input.query_execution_id).map_err(query_err)?;
+    let q = athena.engine.get(&input.query_execution_id, athena.account).map_err(query_err)?;
     Ok(GetQueryExecutionOutput { query_execution: q.into() })
 }
 
@@ -283,7 +284,7 @@ pub struct BatchGetQueryExecutionOutput {
 pub async fn batch_get(athena: &Athena<'_>, input: BatchGetQueryExecutionInput) -> Result<BatchGetQueryExecutionOutput, ApiError> {
     let (mut query_executions, mut unprocessed_query_execution_ids) = (Vec::new(), Vec::new());
     for id in input.query_execution_ids {
-        match athena.engine.get(&id) {
+        match athena.engine.get(&id, athena.account) {
             Ok(q) => query_executions.push(q.into()),
             Err(e) => unprocessed_query_execution_ids.push(UnprocessedQueryExecutionId {
                 query_execution_id: id,
@@ -365,7 +366,7 @@ pub async fn results(athena: &Athena<'_>, input: GetQueryResultsInput) -> Result
     if !(1..=MAX_RESULTS_PAGE).contains(&max) {
         return Err(invalid(format!("MaxResults must be between 1 and {MAX_RESULTS_PAGE}")));
     }
-    let page = athena.engine.results(&input.query_execution_id, input.next_token.as_deref(), max as usize).await.map_err(query_err)?;
+    let page = athena.engine.results(&input.query_execution_id, athena.account, input.next_token.as_deref(), max as usize).await.map_err(query_err)?;
     let rows = page.rows.into_iter().map(|r| Row { data: r.into_iter().map(|v| Datum { var_char_value: v }).collect() }).collect();
     let column_info = page
         .columns
@@ -387,7 +388,7 @@ pub async fn results(athena: &Athena<'_>, input: GetQueryResultsInput) -> Result
 }
 
 pub async fn stop(athena: &Athena<'_>, input: QueryExecutionIdInput) -> Result<Empty, ApiError> {
-    athena.engine.stop(&input.query_execution_id).await.map_err(query_err)?;
+    athena.engine.stop(&input.query_execution_id, athena.account).await.map_err(query_err)?;
     Ok(Empty {})
 }
 
@@ -414,7 +415,7 @@ pub struct ListQueryExecutionsOutput {
 
 pub async fn list(athena: &Athena<'_>, input: ListQueryExecutionsInput) -> Result<ListQueryExecutionsOutput, ApiError> {
     let workgroup = check_workgroup(input.work_group.as_deref())?;
-    let ids = athena.engine.list(workgroup).map_err(query_err)?;
+    let ids = athena.engine.list(workgroup, athena.account).map_err(query_err)?;
     let (page, next_token) = Paging::new(input.next_token.as_deref(), input.max_results, 50, 50, "InvalidRequestException")?.page(&ids);
     Ok(ListQueryExecutionsOutput { query_execution_ids: page.to_vec(), next_token })
 }

@@ -24,7 +24,10 @@ const DATA_CATALOG: &str = "AwsDataCatalog";
 /// What Athena's handlers work on.
 pub struct Athena<'a> {
     pub engine: &'a Engine,
-    pub catalog: &'a Catalog,
+    /// The caller's account: its queries, its catalog.
+    pub account: &'a str,
+    /// The caller's Glue catalog (Athena's `AwsDataCatalog`).
+    pub catalog: Catalog,
     /// The caller's default result location, `s3://…/`.
     pub output_location: &'a str,
     /// When the server started: the primary workgroup's creation time.

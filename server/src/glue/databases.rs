@@ -38,7 +38,7 @@ pub struct GetDatabaseOutput {
 }
 
 pub async fn get(glue: &Glue<'_>, input: GetDatabaseInput) -> Result<GetDatabaseOutput, ApiError> {
-    let database = glue.catalog.get_database(&input.name).map_err(glue_err)?.in_catalog();
+    let database = glue.catalog.get_database(&input.name).map_err(glue_err)?.in_catalog(&glue.catalog);
     Ok(GetDatabaseOutput { database })
 }
 
@@ -63,7 +63,7 @@ pub struct GetDatabasesOutput {
 
 pub async fn list(glue: &Glue<'_>, input: GetDatabasesInput) -> Result<GetDatabasesOutput, ApiError> {
     let all = glue.catalog.list_databases().map_err(glue_err)?;
-    let (database_list, next_token) = page_of(&all, input.next_token.as_deref(), input.max_results, 100, 100)?;
+    let (database_list, next_token) = page_of(&glue.catalog, &all, input.next_token.as_deref(), input.max_results, 100, 100)?;
     Ok(GetDatabasesOutput { database_list, next_token })
 }
 

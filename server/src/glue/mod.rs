@@ -9,21 +9,29 @@ mod tables;
 
 use std::sync::Arc;
 
-use catalog::{Catalog, ErrorKind};
+use catalog::{Catalog, Catalogs, ErrorKind};
 use http::StatusCode;
 use serde::Serialize;
 use storage::{BucketStore, Store};
 
 use crate::protocol::{ApiError, Document, Outcome, Paging, ServiceErrors, run};
-use crate::users::PRIMARY_ACCOUNT;
+use crate::users::User;
 
 /// The `X-Amz-Target` prefix of Glue's operations.
 pub const TARGET_PREFIX: &str = "AWSGlue";
 
-/// What Glue's handlers work on.
+/// What Glue's handlers work on: the catalog a request addresses, and the lake crawlers read.
 pub struct Glue<'a> {
-    pub catalog: &'a Catalog,
+    pub catalog: Catalog,
     pub store: &'a Store,
+}
+
+/// Who calls, and what a request may address.
+pub struct Caller<'a> {
+    pub catalogs: &'a Catalogs,
+    pub store: &'a Store,
+    pub user: &'a User,
+    pub region: &'a str,
 }
 
 /// Glue's words for the errors every protocol needs.
@@ -75,14 +83,14 @@ impl From<&catalog::Error> for ErrorDetail {
 
 /// Entities as Glue returns them: with the id of the catalog that holds them.
 trait InCatalog {
-    fn in_catalog(self) -> Self;
+    fn in_catalog(self, catalog: &Catalog) -> Self;
 }
 
 macro_rules! in_catalog {
     ($($t:ty),*) => {$(
         impl InCatalog for $t {
-            fn in_catalog(mut self) -> Self {
-                self.catalog_id = Some(PRIMARY_ACCOUNT.to_string());
+            fn in_catalog(mut self, catalog: &Catalog) -> Self {
+                self.catalog_id = Some(catalog.account().to_string());
                 self
             }
         }
@@ -91,10 +99,43 @@ macro_rules! in_catalog {
 in_catalog!(catalog::Database, catalog::Table, catalog::Partition);
 
 /// A page of a list read whole, each item in its catalog.
-fn page_of<T: InCatalog + Clone>(all: &[T], next_token: Option<&str>, max_results: Option<i64>, default_max: usize, limit: usize) -> Result<(Vec<T>, Option<String>), ApiError> {
+fn page_of<T: InCatalog + Clone>(
+    catalog: &Catalog,
+    all: &[T],
+    next_token: Option<&str>,
+    max_results: Option<i64>,
+    default_max: usize,
+    limit: usize,
+) -> Result<(Vec<T>, Option<String>), ApiError> {
     let paging = Paging::new(next_token, max_results, default_max, limit, "InvalidInputException")?;
     let (page, next) = paging.page(all);
-    Ok((page.iter().cloned().map(InCatalog::in_catalog).collect(), next))
+    Ok((page.iter().cloned().map(|item| item.in_catalog(catalog)).collect(), next))
+}
+
+/// The catalog a request addresses: its `CatalogId` (every Glue operation takes one), the
+/// caller's own account by default. Another account's catalog is refused as Glue refuses it.
+fn addressed(caller: &Caller<'_>, operation: &str, input: &Document) -> Result<Catalog, ApiError> {
+    let account = match input.get("CatalogId") {
+        None | Some(serde_json::Value::Null) => caller.user.account_id.as_str(),
+        Some(serde_json::Value::String(id)) => id.as_str(),
+        Some(other) => return Err(ApiError::serialization(format!("CatalogId must be a string, not {other}"))),
+    };
+    if account != caller.user.account_id {
+        if !catalog::is_account_id(account) {
+            return Err(invalid(format!(
+                "1 validation error detected: Value '{account}' at 'catalogId' failed to satisfy constraint: Member must satisfy regular expression pattern: [0-9]{{12}}"
+            )));
+        }
+        return Err(ApiError::new(
+            "AccessDeniedException",
+            format!(
+                "User: {} is not authorized to perform: glue:{operation} on resource: arn:aws:glue:{}:{account}:catalog",
+                caller.user.arn(),
+                caller.region
+            ),
+        ));
+    }
+    caller.catalogs.account(account).map_err(glue_err)
 }
 
 /// Crawls read the lake's buckets through `object_store`; a bucket that does not exist fails
@@ -107,8 +148,9 @@ pub fn lake_resolver(store: &Store) -> catalog::Resolver {
     })
 }
 
-/// Runs one Glue operation.
-pub async fn call(glue: &Glue<'_>, operation: &str, input: Document) -> Outcome {
+/// Runs one Glue operation on the catalog it addresses.
+pub async fn call(caller: &Caller<'_>, operation: &str, input: Document) -> Outcome {
+    let glue = &Glue { catalog: addressed(caller, operation, &input)?, store: caller.store };
     let e = &Errors;
     match operation {
         // ---- databases ----

@@ -68,7 +68,7 @@ pub async fn list(glue: &Glue<'_>, input: GetPartitionsInput) -> Result<GetParti
         .partitions
         .into_iter()
         .map(|p| {
-            let mut document = serde_json::to_value(p.in_catalog()).unwrap_or_default();
+            let mut document = serde_json::to_value(p.in_catalog(&glue.catalog)).unwrap_or_default();
             if input.exclude_column_schema
                 && let Some(sd) = document.get_mut("StorageDescriptor").and_then(serde_json::Value::as_object_mut)
             {
@@ -100,7 +100,7 @@ pub struct GetPartitionOutput {
 
 pub async fn get(glue: &Glue<'_>, input: GetPartitionInput) -> Result<GetPartitionOutput, ApiError> {
     let partition = glue.catalog.get_partition(&input.database_name, &input.table_name, &input.partition_values).map_err(glue_err)?;
-    Ok(GetPartitionOutput { partition: partition.in_catalog() })
+    Ok(GetPartitionOutput { partition: partition.in_catalog(&glue.catalog) })
 }
 
 #[derive(Deserialize)]
@@ -134,7 +134,7 @@ pub async fn batch_get(glue: &Glue<'_>, input: BatchGetPartitionInput) -> Result
     }
     let wanted: Vec<Vec<String>> = input.partitions_to_get.into_iter().map(|p| p.values).collect();
     let found = glue.catalog.batch_get_partitions(&input.database_name, &input.table_name, &wanted).map_err(glue_err)?;
-    Ok(BatchGetPartitionOutput { partitions: found.into_iter().map(InCatalog::in_catalog).collect(), unprocessed_keys: Vec::new() })
+    Ok(BatchGetPartitionOutput { partitions: found.into_iter().map(|p| p.in_catalog(&glue.catalog)).collect(), unprocessed_keys: Vec::new() })
 }
 
 #[derive(Deserialize)]

@@ -42,7 +42,7 @@ pub struct GetTableOutput {
 }
 
 pub async fn get(glue: &Glue<'_>, input: GetTableInput) -> Result<GetTableOutput, ApiError> {
-    let table = glue.catalog.get_table(&input.database_name, &input.name).map_err(glue_err)?.in_catalog();
+    let table = glue.catalog.get_table(&input.database_name, &input.name).map_err(glue_err)?.in_catalog(&glue.catalog);
     Ok(GetTableOutput { table })
 }
 
@@ -73,7 +73,7 @@ pub struct TableList {
 
 pub async fn list(glue: &Glue<'_>, input: GetTablesInput) -> Result<TableList, ApiError> {
     let all = glue.catalog.list_tables(&input.database_name, input.expression.as_deref()).map_err(glue_err)?;
-    let (table_list, next_token) = page_of(&all, input.next_token.as_deref(), input.max_results, 100, 100)?;
+    let (table_list, next_token) = page_of(&glue.catalog, &all, input.next_token.as_deref(), input.max_results, 100, 100)?;
     Ok(TableList { table_list, next_token })
 }
 
@@ -169,9 +169,9 @@ pub struct TableVersion {
     version_id: String,
 }
 
-impl From<catalog::TableVersion> for TableVersion {
-    fn from(v: catalog::TableVersion) -> Self {
-        TableVersion { table: v.table.in_catalog(), version_id: v.version_id }
+impl TableVersion {
+    fn new(v: catalog::TableVersion, catalog: &catalog::Catalog) -> Self {
+        TableVersion { table: v.table.in_catalog(catalog), version_id: v.version_id }
     }
 }
 
@@ -187,7 +187,7 @@ pub async fn versions(glue: &Glue<'_>, input: GetTableVersionsInput) -> Result<G
     let all = glue.catalog.table_versions(&input.database_name, &input.table_name).map_err(glue_err)?;
     let paging = Paging::new(input.next_token.as_deref(), input.max_results, 100, 100, "InvalidInputException")?;
     let (page, next_token) = paging.page(&all);
-    Ok(GetTableVersionsOutput { table_versions: page.iter().cloned().map(TableVersion::from).collect(), next_token })
+    Ok(GetTableVersionsOutput { table_versions: page.iter().cloned().map(|v| TableVersion::new(v, &glue.catalog)).collect(), next_token })
 }
 
 #[derive(Deserialize)]
@@ -212,7 +212,7 @@ pub struct GetTableVersionOutput {
 
 pub async fn version(glue: &Glue<'_>, input: GetTableVersionInput) -> Result<GetTableVersionOutput, ApiError> {
     let v = glue.catalog.table_version(&input.database_name, &input.table_name, input.version_id.as_deref()).map_err(glue_err)?;
-    Ok(GetTableVersionOutput { table_version: v.into() })
+    Ok(GetTableVersionOutput { table_version: TableVersion::new(v, &glue.catalog) })
 }
 
 #[derive(Deserialize)]
@@ -320,6 +320,6 @@ pub async fn search(glue: &Glue<'_>, input: SearchTablesInput) -> Result<TableLi
     });
     let query = SearchQuery { text: input.search_text, filters, sort };
     let all = glue.catalog.search_tables(&query).map_err(glue_err)?;
-    let (table_list, next_token) = page_of(&all, input.next_token.as_deref(), input.max_results, 100, 1000)?;
+    let (table_list, next_token) = page_of(&glue.catalog, &all, input.next_token.as_deref(), input.max_results, 100, 1000)?;
     Ok(TableList { table_list, next_token })
 }

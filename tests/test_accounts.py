@@ -1,0 +1,165 @@
+"""Accounts hold across Glue and Athena as they do on AWS: each account its own Glue Data Catalog
+(CatalogId = its account id) and its own Athena query history; another account's catalog is
+refused with Glue's AccessDeniedException and another account's query is not found. A data
+directory written before (layout 1, one catalog for everyone) is upgraded: its catalog and its
+queries become the primary account's."""
+
+import json
+import signal
+import tarfile
+from pathlib import Path
+
+import pytest
+from botocore.exceptions import ClientError
+
+from conftest import RESULTS_BUCKET, Server, code, unique, wait_query
+
+PRIMARY = "000000000000"
+ALICE = "111111111111"
+FIXTURES = Path(__file__).parent / "fixtures"
+
+CONFIG = f"""
+[[users]]
+access_key = "alice"
+secret_key = "alice-secret-key"
+account_id = "{ALICE}"
+"""
+
+
+@pytest.fixture(scope="module")
+def accounts(workdir):
+    config = workdir / "accounts.toml"
+    config.write_text(CONFIG)
+    s = Server(workdir / "accounts-data", workdir / "accounts.log", extra_args=("--config", str(config))).start()
+    yield s
+    s.stop(signal.SIGKILL)
+
+
+def alice(server, service):
+    return server.client(service, access_key="alice", secret="alice-secret-key")
+
+
+def private_table(server, db: str):
+    """A database of the primary account with a table over the primary account's own bucket."""
+    s3, glue = server.client("s3"), server.client("glue")
+    bucket = unique("primary-private")
+    s3.create_bucket(Bucket=bucket)
+    s3.put_object(Bucket=bucket, Key="t/rows.csv", Body=b"1,secret\n2,more secret\n")
+    glue.create_database(DatabaseInput={"Name": db, "Description": "the primary account's"})
+    glue.create_table(DatabaseName=db, TableInput={"Name": "t", "StorageDescriptor": {
+        "Columns": [{"Name": "id", "Type": "int"}, {"Name": "s", "Type": "string"}], "Location": f"s3://{bucket}/t/",
+        "SerdeInfo": {"SerializationLibrary": "org.apache.hadoop.hive.serde2.lazy.LazySimpleSerDe", "Parameters": {"field.delim": ","}}}})
+    return bucket
+
+
+def test_each_account_has_its_own_glue_catalog(accounts):
+    db = unique("private").replace("-", "_")
+    private_table(accounts, db)
+    glue, theirs = accounts.client("glue"), alice(accounts, "glue")
+    before = glue.get_table(DatabaseName=db, Name="t")["Table"]
+    assert before["CatalogId"] == PRIMARY
+
+    # Alice's catalog is her own: the primary account's databases are not in it.
+    assert [d["Name"] for d in theirs.get_databases()["DatabaseList"]] == ["default"]
+    for call in (lambda: theirs.get_database(Name=db), lambda: theirs.get_table(DatabaseName=db, Name="t"),
+                 lambda: theirs.delete_table(DatabaseName=db, Name="t")):
+        with pytest.raises(ClientError) as e:
+            call()
+        assert code(e) == "EntityNotFoundException"
+    # The same name in her catalog is another database.
+    theirs.create_database(DatabaseInput={"Name": db, "Description": "alice's"})
+    got = theirs.get_database(Name=db)["Database"]
+    assert (got["Description"], got["CatalogId"]) == ("alice's", ALICE)
+    assert glue.get_database(Name=db)["Database"]["Description"] == "the primary account's"
+
+    # Naming the primary account's catalog is refused, and changes nothing.
+    for call in (
+        lambda: theirs.get_databases(CatalogId=PRIMARY),
+        lambda: theirs.get_table(CatalogId=PRIMARY, DatabaseName=db, Name="t"),
+        lambda: theirs.delete_table(CatalogId=PRIMARY, DatabaseName=db, Name="t"),
+        lambda: theirs.create_table(CatalogId=PRIMARY, DatabaseName=db, TableInput={"Name": "evil"}),
+        lambda: theirs.update_database(CatalogId=PRIMARY, Name=db, DatabaseInput={"Name": db, "Description": "mine now"}),
+    ):
+        with pytest.raises(ClientError) as e:
+            call()
+        assert code(e) == "AccessDeniedException"
+        assert f"arn:aws:iam::{ALICE}:user/alice is not authorized to perform: glue:" in e.value.response["Error"]["Message"]
+        assert f"arn:aws:glue:us-east-1:{PRIMARY}:catalog" in e.value.response["Error"]["Message"]
+    assert glue.get_table(DatabaseName=db, Name="t")["Table"] == before
+    assert [t["Name"] for t in glue.get_tables(DatabaseName=db)["TableList"]] == ["t"]
+    assert glue.get_database(Name=db)["Database"]["Description"] == "the primary account's"
+    # Her own id, given explicitly, is her own catalog; a malformed one is a validation error.
+    assert theirs.get_database(CatalogId=ALICE, Name=db)["Database"]["Description"] == "alice's"
+    with pytest.raises(ClientError) as e:
+        theirs.get_databases(CatalogId="not-an-account")
+    assert code(e) == "InvalidInputException"
+
+
+def test_each_account_has_its_own_athena_history(accounts):
+    db = unique("private").replace("-", "_")
+    private_table(accounts, db)
+    athena, theirs = accounts.client("athena"), alice(accounts, "athena")
+    qid = athena.start_query_execution(QueryString=f"SELECT count(*) FROM {db}.t")["QueryExecutionId"]
+    assert wait_query(athena, qid)["Status"]["State"] == "SUCCEEDED"
+
+    # The primary account's query is not found for Alice, whatever she asks of it.
+    for call in (theirs.get_query_execution, theirs.get_query_results, theirs.stop_query_execution):
+        with pytest.raises(ClientError) as e:
+            call(QueryExecutionId=qid)
+        assert code(e) == "InvalidRequestException"
+        assert e.value.response["Error"]["Message"] == f"QueryExecution {qid} was not found"
+    assert qid not in theirs.list_query_executions()["QueryExecutionIds"]
+    assert theirs.batch_get_query_execution(QueryExecutionIds=[qid])["UnprocessedQueryExecutionIds"][0]["QueryExecutionId"] == qid
+    assert athena.get_query_execution(QueryExecutionId=qid)["QueryExecution"]["Status"]["State"] == "SUCCEEDED"
+
+    # Her queries run over her own catalog, where the primary account's database is not.
+    mine = theirs.start_query_execution(QueryString=f"SELECT * FROM {db}.t")["QueryExecutionId"]
+    failed = wait_query(theirs, mine)
+    assert failed["Status"]["State"] == "FAILED"
+    assert db in failed["Status"]["StateChangeReason"]
+    assert mine in theirs.list_query_executions()["QueryExecutionIds"]
+    assert mine not in athena.list_query_executions()["QueryExecutionIds"]
+    # Her AwsDataCatalog is her Glue catalog.
+    assert theirs.get_data_catalog(Name="AwsDataCatalog")["DataCatalog"]["Parameters"]["catalog-id"] == ALICE
+    assert db not in [d["Name"] for d in theirs.list_databases(CatalogName="AwsDataCatalog")["DatabaseList"]]
+    with pytest.raises(ClientError) as e:
+        theirs.get_table_metadata(CatalogName="AwsDataCatalog", DatabaseName=db, TableName="t")
+    assert code(e) == "MetadataException"
+
+
+def test_a_layout_1_data_directory_becomes_the_primary_accounts(workdir):
+    """`fixtures/layout-1.tar.gz` was written by the release before accounts had catalogs of their
+    own (made by `fixtures/make_layout_1.py`)."""
+    with tarfile.open(FIXTURES / "layout-1.tar.gz") as tar:
+        tar.extractall(workdir / "upgrade", filter="data")
+    data = workdir / "upgrade" / "data"
+    assert (data / "FORMAT").read_text().strip() == "minerva-data 1"
+    qid = json.loads((data / "query.json").read_text())["QueryExecutionId"]
+    config = workdir / "upgrade.toml"
+    config.write_text(CONFIG)
+    for start in range(2):  # upgraded once; the second start finds nothing left to move
+        server = Server(data, workdir / f"upgrade-{start}.log", extra_args=("--config", str(config))).start()
+        try:
+            assert (data / "FORMAT").read_text().strip() == "minerva-data 2"
+            glue, athena = server.client("glue"), server.client("athena")
+            legacy = glue.get_database(Name="legacy")["Database"]
+            assert (legacy["Description"], legacy["CatalogId"]) == ("made by layout 1", PRIMARY)
+            assert sorted(t["Name"] for t in glue.get_tables(DatabaseName="legacy")["TableList"]) == ["events", "sales"]
+            assert [p["Values"] for p in glue.get_partitions(DatabaseName="legacy", TableName="events")["Partitions"]] == [["2024-01-01"]]
+            assert glue.get_crawler(Name="legacy-crawler")["Crawler"]["State"] == "READY"
+            # `default` had been made before the upgrade: it is not made again for the primary account.
+            assert sorted(d["Name"] for d in glue.get_databases()["DatabaseList"]) == ["default", "legacy"]
+            # The old query is the primary account's, results and all.
+            assert athena.get_query_execution(QueryExecutionId=qid)["QueryExecution"]["Status"]["State"] == "SUCCEEDED"
+            assert athena.get_query_results(QueryExecutionId=qid)["ResultSet"]["Rows"][1]["Data"][0]["VarCharValue"] == "35.75"
+            again = athena.start_query_execution(QueryString="SELECT count(*) FROM legacy.events")["QueryExecutionId"]
+            assert wait_query(athena, again)["Status"]["State"] == "SUCCEEDED"
+            assert athena.get_query_results(QueryExecutionId=again)["ResultSet"]["Rows"][1]["Data"][0]["VarCharValue"] == "2"
+            # Alice's catalog and history hold none of it.
+            theirs = alice(server, "glue")
+            assert [d["Name"] for d in theirs.get_databases()["DatabaseList"]] == ["default"]
+            with pytest.raises(ClientError) as e:
+                alice(server, "athena").get_query_execution(QueryExecutionId=qid)
+            assert code(e) == "InvalidRequestException"
+        finally:
+            assert server.stop() == 0
