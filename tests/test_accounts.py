@@ -163,3 +163,83 @@ def test_a_layout_1_data_directory_becomes_the_primary_accounts(workdir):
             assert code(e) == "InvalidRequestException"
         finally:
             assert server.stop() == 0
+
+
+def run(athena, sql, **kwargs):
+    qid = athena.start_query_execution(QueryString=sql, **kwargs)["QueryExecutionId"]
+    return qid, wait_query(athena, qid)
+
+
+def keys(server, bucket, prefix=""):
+    return [o["Key"] for o in server.client("s3").list_objects_v2(Bucket=bucket, Prefix=prefix).get("Contents", [])]
+
+
+def test_queries_touch_s3_as_their_caller(accounts):
+    """Alice's catalog may point anywhere, as on AWS; her queries reach only what S3 lets her."""
+    db = unique("private").replace("-", "_")
+    bucket = private_table(accounts, db)
+    s3, theirs_s3 = accounts.client("s3"), alice(accounts, "s3")
+    with pytest.raises(ClientError) as e:
+        theirs_s3.get_object(Bucket=bucket, Key="t/rows.csv")
+    assert code(e) == "AccessDenied"
+    glue, athena = alice(accounts, "glue"), alice(accounts, "athena")
+    mine = unique("mine").replace("-", "_")
+    glue.create_database(DatabaseInput={"Name": mine})
+    serde = {"SerializationLibrary": "org.apache.hadoop.hive.serde2.lazy.LazySimpleSerDe", "Parameters": {"field.delim": ","}}
+    glue.create_table(DatabaseName=mine, TableInput={"Name": "t", "StorageDescriptor": {
+        "Columns": [{"Name": "id", "Type": "int"}, {"Name": "s", "Type": "string"}], "Location": f"s3://{bucket}/t/", "SerdeInfo": serde}})
+    glue.create_table(DatabaseName=mine, TableInput={"Name": "parts", "PartitionKeys": [{"Name": "dt", "Type": "string"}], "StorageDescriptor": {
+        "Columns": [{"Name": "id", "Type": "int"}], "Location": f"s3://{bucket}/parts/", "SerdeInfo": serde}})
+    s3.put_object(Bucket=bucket, Key="parts/dt=1/p.csv", Body=b"7\n")
+    glue.create_partition(DatabaseName=mine, TableName="parts", PartitionInput={"Values": ["1"], "StorageDescriptor": {
+        "Columns": [{"Name": "id", "Type": "int"}], "Location": f"s3://{bucket}/parts/dt=1/", "SerdeInfo": serde}})
+    assert run(athena, f"CREATE VIEW {mine}.v AS SELECT s FROM {mine}.t")[1]["Status"]["State"] == "SUCCEEDED"
+    before = keys(accounts, bucket)
+
+    # Reads: the table, a partitioned table, a view over the table: refused as S3 refuses her.
+    for sql in (f"SELECT * FROM {mine}.t", f"SELECT sum(id) FROM {mine}.parts", f"SELECT * FROM {mine}.v"):
+        _, q = run(athena, sql)
+        assert q["Status"]["State"] == "FAILED", sql
+        assert q["Status"]["StateChangeReason"].startswith(f"Permission denied on S3 path: s3://{bucket}/"), q["Status"]
+    # Writes: a CTAS, an UNLOAD and an INSERT into her bucket-less table, and results, all into the
+    # primary account's bucket: refused, and nothing is left behind, in the bucket or her catalog.
+    writes = [
+        (f"CREATE TABLE {mine}.evil WITH (external_location='s3://{bucket}/evil/', format='PARQUET') AS SELECT 1 AS x", {}),
+        (f"UNLOAD (SELECT 1 AS x) TO 's3://{bucket}/unload/' WITH (format = 'PARQUET')", {}),
+        (f"INSERT INTO {mine}.t VALUES (3, 'mine')", {}),
+        ("SELECT 1", {"ResultConfiguration": {"OutputLocation": f"s3://{bucket}/results/"}}),
+        (f"MSCK REPAIR TABLE {mine}.parts", {}),
+    ]
+    for sql, kwargs in writes:
+        _, q = run(athena, sql, **kwargs)
+        assert q["Status"]["State"] == "FAILED", sql
+        assert q["Status"]["StateChangeReason"].startswith(f"Permission denied on S3 path: s3://{bucket}/"), (sql, q["Status"])
+    assert keys(accounts, bucket) == before
+    assert sorted(t["Name"] for t in glue.get_tables(DatabaseName=mine)["TableList"]) == ["parts", "t", "v"]
+
+    # A crawler of hers cannot read the bucket either: the crawl fails and makes no table.
+    glue.create_crawler(Name=unique("c"), Role="r", DatabaseName=mine, Targets={"S3Targets": [{"Path": f"s3://{bucket}/t/"}]})
+    crawler = glue.get_crawlers()["Crawlers"][0]["Name"]
+    glue.start_crawler(Name=crawler)
+    while (c := glue.get_crawler(Name=crawler)["Crawler"])["State"] != "READY" or "LastCrawl" not in c:
+        __import__("time").sleep(0.05)  # polling the crawler's state, as Glue's clients do
+    assert c["LastCrawl"]["Status"] == "FAILED", c["LastCrawl"]
+    assert "Access Denied" in c["LastCrawl"]["ErrorMessage"] or "Permission denied" in c["LastCrawl"]["ErrorMessage"], c["LastCrawl"]
+    assert sorted(t["Name"] for t in glue.get_tables(DatabaseName=mine)["TableList"]) == ["parts", "t", "v"]
+
+    # Granted by the bucket's owner, reads succeed; writes stay refused.
+    policy = {"Statement": [{"Effect": "Allow", "Principal": {"AWS": ALICE}, "Action": ["s3:GetObject", "s3:ListBucket"],
+                             "Resource": [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"]}]}
+    s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps(policy))
+    qid, q = run(athena, f"SELECT id, s FROM {mine}.t ORDER BY id")
+    assert q["Status"]["State"] == "SUCCEEDED", q["Status"]
+    rows = athena.get_query_results(QueryExecutionId=qid)["ResultSet"]["Rows"][1:]
+    assert [[d["VarCharValue"] for d in r["Data"]] for r in rows] == [["1", "secret"], ["2", "more secret"]]
+    assert run(athena, f"SELECT sum(id) FROM {mine}.parts")[1]["Status"]["State"] == "SUCCEEDED"
+    _, q = run(athena, f"CREATE TABLE {mine}.evil WITH (external_location='s3://{bucket}/evil/', format='PARQUET') AS SELECT 1 AS x")
+    assert q["Status"]["StateChangeReason"].startswith(f"Permission denied on S3 path: s3://{bucket}/evil/"), q["Status"]
+    assert keys(accounts, bucket) == before
+    glue.start_crawler(Name=crawler)
+    while (c := glue.get_crawler(Name=crawler)["Crawler"])["State"] != "READY":
+        __import__("time").sleep(0.05)  # polling the crawler's state
+    assert c["LastCrawl"]["Status"] == "SUCCEEDED", c["LastCrawl"]

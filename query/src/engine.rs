@@ -169,6 +169,10 @@ pub struct StartQuery {
     pub client_request_token: Option<String>,
     /// Values for the `?` placeholders, as SQL literals.
     pub execution_parameters: Vec<String>,
+    /// Whose S3 permissions the query reads and writes with: every object it touches is checked
+    /// against them, as S3 would check the caller's own request. None: the engine's own work
+    /// (seeding a data directory, tests).
+    pub acting_for: Option<Arc<dyn storage::Permissions>>,
 }
 
 /// One page of `GetQueryResults`.
@@ -697,14 +701,16 @@ impl Engine {
         Ok(self.inner.catalogs.account(&request.account)?)
     }
 
-    pub(crate) fn session(&self, catalog: &Catalog, database: Option<&str>, cancel: Option<CancelToken>) -> Result<SessionContext> {
-        self.session_with(catalog, database, cancel, Arc::new(crate::budget::Scanned::default()))
+    pub(crate) fn session(&self, catalog: &Catalog, acting_for: Acting, database: Option<&str>, cancel: Option<CancelToken>) -> Result<SessionContext> {
+        self.session_with(catalog, acting_for, database, cancel, Arc::new(crate::budget::Scanned::default()))
     }
 
-    /// A session over `catalog` whose reads add to `scanned`.
+    /// A session over `catalog`, touching the lake with `acting_for`'s permissions, whose reads add
+    /// to `scanned`.
     pub(crate) fn session_with(
         &self,
         catalog: &Catalog,
+        acting_for: Acting,
         database: Option<&str>,
         cancel: Option<CancelToken>,
         scanned: Arc<crate::budget::Scanned>,
@@ -722,10 +728,17 @@ impl Engine {
             )),
             disk_manager: shared.disk_manager.clone(),
             cache_manager: shared.cache_manager.clone(),
-            object_store_registry: Arc::new(crate::budget::CountingRegistry { inner: shared.object_store_registry.clone(), scanned }),
+            object_store_registry: Arc::new(crate::budget::CountingRegistry {
+                inner: match &acting_for.0 {
+                    Some(p) => Arc::new(LakeRegistry::acting_for(self.inner.store.clone(), p.clone())),
+                    None => shared.object_store_registry.clone(),
+                },
+                scanned,
+            }),
         });
         let schema = database.map(|d| d.trim_matches('`').trim_matches('"').to_lowercase()).unwrap_or_else(|| "default".into());
         let config = SessionConfig::new()
+            .with_extension(Arc::new(acting_for.clone()))
             .with_default_catalog_and_schema(CATALOG_NAME, schema)
             .with_create_default_catalog_and_schema(false)
             .with_information_schema(false)
@@ -748,7 +761,7 @@ impl Engine {
         }
         let state = state.build();
         let ctx = SessionContext::new_with_state(state);
-        let views = Arc::new(Views { engine: Arc::downgrade(&self.inner), catalog: catalog.clone() });
+        let views = Arc::new(Views { engine: Arc::downgrade(&self.inner), catalog: catalog.clone(), acting_for });
         ctx.register_catalog(CATALOG_NAME, Arc::new(GlueCatalogProvider::new(catalog.clone(), self.inner.store.clone()).with_views(views)));
         crate::functions::register(&ctx)?;
         Ok(ctx)
@@ -790,7 +803,8 @@ impl Engine {
 
     async fn run(&self, id: &str, plan: Plan, request: &StartQuery, output_dir: &str, cancel: CancelToken) -> Result<Outcome> {
         let scanned = Arc::new(crate::budget::Scanned::default());
-        let ctx = self.session_with(&self.catalog_of(request)?, request.database.as_deref(), Some(cancel.clone()), scanned.clone())?;
+        let acting_for = Acting(request.acting_for.clone());
+        let ctx = self.session_with(&self.catalog_of(request)?, acting_for, request.database.as_deref(), Some(cancel.clone()), scanned.clone())?;
         let timeout = self.inner.config.timeout;
         let runtime = Arc::downgrade(&ctx.runtime_env());
         let executed = tokio::time::timeout(timeout, self.execute(id, plan, request, output_dir, &ctx)).await;
@@ -817,6 +831,15 @@ impl Engine {
 
     async fn execute(&self, id: &str, plan: Plan, request: &StartQuery, output_dir: &str, ctx: &SessionContext) -> Result<Outcome> {
         let ctx = ctx.clone();
+        // The files every statement leaves in the output location are the caller's writes: a
+        // location they may not write fails the query before it runs.
+        let acting = Acting(request.acting_for.clone());
+        let (results_bucket, results_prefix) = parse_s3_url(output_dir)?;
+        let extension = if matches!(plan, Plan::Query { .. } | Plan::Unload { .. }) { "csv" } else { "txt" };
+        acting.check(storage::Action::PutObject, &results_bucket, Some(&format!("{results_prefix}{id}.{extension}")))?;
+        if matches!(plan, Plan::CreateTableAs { .. } | Plan::Insert { .. } | Plan::Unload { .. }) {
+            acting.check(storage::Action::PutObject, &results_bucket, Some(&format!("{results_prefix}tables/{id}-manifest.csv")))?;
+        }
         let outcome = match plan {
             Plan::Query { sql } => {
                 let planning = Instant::now();
@@ -922,6 +945,27 @@ tokio::task_local! {
     static VIEW_DEPTH: usize;
 }
 
+/// Whose S3 permissions a session touches the lake with. Kept in the session's config, so that
+/// what writes and lists outside DataFusion's object stores (result files, manifests, the checks
+/// before a CTAS) checks the same permissions its scans and sinks are checked against.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Acting(pub Option<Arc<dyn storage::Permissions>>);
+
+impl Acting {
+    /// The permissions of the session a configuration belongs to.
+    pub(crate) fn of(config: &SessionConfig) -> Acting {
+        config.get_extension::<Acting>().map(|a| (*a).clone()).unwrap_or_default()
+    }
+
+    /// Checks an action on the lake; a refusal is Athena's "Permission denied on S3 path".
+    pub(crate) fn check(&self, action: storage::Action, bucket: &str, key: Option<&str>) -> Result<()> {
+        match &self.0 {
+            Some(p) => Ok(storage::access::check(p.as_ref(), action, bucket, key)?),
+            None => Ok(()),
+        }
+    }
+}
+
 /// Views nest at most this deep: a view defined through itself must fail, not recurse forever.
 const MAX_VIEW_DEPTH: usize = 32;
 
@@ -930,6 +974,7 @@ const MAX_VIEW_DEPTH: usize = 32;
 struct Views {
     engine: std::sync::Weak<Inner>,
     catalog: Catalog,
+    acting_for: Acting,
 }
 
 impl std::fmt::Debug for Inner {
@@ -951,7 +996,7 @@ impl crate::tables::ViewPlanner for Views {
         let engine = Engine { inner };
         let planned = VIEW_DEPTH
             .scope(depth, async {
-                let ctx = engine.session(&self.catalog, Some(database), None)?;
+                let ctx = engine.session(&self.catalog, self.acting_for.clone(), Some(database), None)?;
                 let sql = match sql::plan(sql)? {
                     Plan::Query { sql } => sql,
                     _ => return Err(Error::InvalidInput("a view must be a query".into())),

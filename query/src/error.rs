@@ -73,6 +73,10 @@ impl Error {
                 {
                     return m.clone();
                 }
+                // A scan or a write of an object the caller may not touch: Athena's own words.
+                if let Some(path) = denied_path(e) {
+                    return format!("Permission denied on S3 path: {path}");
+                }
                 // Spill files reached the room the data directory has left (see `Engine::session_with`).
                 if root.to_string().contains("exceeded the allowable limit") {
                     return "EXCEEDED_SPILL_LIMIT: Query exceeded the space it may spill to: the data directory is full, but for the room kept free for its index".into();
@@ -120,9 +124,31 @@ impl Error {
             Error::InvalidInput(m) if m.starts_with("line ") => format!("SYNTAX_ERROR: {m}"),
             Error::InvalidInput(m) => format!("NOT_SUPPORTED: {m}"),
             Error::Catalog(e) => format!("{}: {e}", if e.kind() == catalog::ErrorKind::NotFound { "ENTITY_NOT_FOUND" } else { "CATALOG_ERROR" }),
+            Error::Storage(e @ storage::Error::AccessDenied { .. }) => e.to_string(),
             other => format!("GENERIC_INTERNAL_ERROR: {other}"),
         }
     }
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// The S3 path a refused read or write named, wherever in the error's chain the refusal is (an
+/// object store's error arrives wrapped as DataFusion's external error, or as its own variant).
+fn denied_path(e: &DataFusionError) -> Option<String> {
+    let mut at: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = at {
+        if let Some(object_store::Error::PermissionDenied { path, .. }) = err.downcast_ref::<object_store::Error>() {
+            return Some(path.clone());
+        }
+        if let Some(DataFusionError::ObjectStore(os)) = err.downcast_ref::<DataFusionError>()
+            && let object_store::Error::PermissionDenied { path, .. } = os.as_ref()
+        {
+            return Some(path.clone());
+        }
+        if let Some(storage::Error::AccessDenied { path }) = err.downcast_ref::<storage::Error>() {
+            return Some(path.clone());
+        }
+        at = err.source();
+    }
+    None
+}

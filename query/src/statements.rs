@@ -560,6 +560,7 @@ impl Engine {
         }
         let base = crate::tables::directory_url(table.location().unwrap_or_default());
         let (bucket, prefix) = parse_s3_url(&base)?;
+        crate::engine::Acting(request.acting_for.clone()).check(storage::Action::ListBucket, &bucket, None)?;
         let known: BTreeSet<Vec<String>> =
             self.catalog_of(request)?.get_partitions(&table.database_name, &table.name)?.into_iter().map(|p| p.values).collect();
         let mut found: BTreeMap<Vec<String>, String> = BTreeMap::new();

@@ -18,7 +18,7 @@ use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::{ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl};
 use datafusion::execution::object_store::ObjectStoreRegistry;
 use object_store::ObjectStore;
-use storage::{BucketStore, Store};
+use storage::{BucketStore, Permissions, Store};
 use stores::Registry;
 use url::Url;
 
@@ -58,11 +58,18 @@ mod stores {
 pub struct LakeRegistry {
     store: Store,
     extra: Registry,
+    /// Whose S3 permissions the buckets are used with; none for the engine's own work.
+    acting_for: Option<Arc<dyn Permissions>>,
 }
 
 impl LakeRegistry {
     pub fn new(store: Store) -> Self {
-        LakeRegistry { store, extra: Registry::default() }
+        LakeRegistry { store, extra: Registry::default(), acting_for: None }
+    }
+
+    /// The lake as `permissions` may use it: each bucket's store checks every call.
+    pub fn acting_for(store: Store, permissions: Arc<dyn Permissions>) -> Self {
+        LakeRegistry { store, extra: Registry::default(), acting_for: Some(permissions) }
     }
 }
 
@@ -86,7 +93,10 @@ impl ObjectStoreRegistry for LakeRegistry {
         match url.scheme() {
             "s3" | "s3a" | "s3n" => {
                 let bucket = url.host_str().unwrap_or_default();
-                Ok(Arc::new(BucketStore::new(self.store.clone(), bucket)))
+                Ok(Arc::new(match &self.acting_for {
+                    Some(p) => BucketStore::acting_for(self.store.clone(), bucket, p.clone()),
+                    None => BucketStore::new(self.store.clone(), bucket),
+                }))
             }
             other => Err(DataFusionError::Execution(format!("no object store for the URL scheme {other:?}"))),
         }

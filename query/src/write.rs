@@ -232,6 +232,9 @@ impl Engine {
     async fn write_rows(&self, id: &str, df: DataFrame, location: &str, spec: &Spec) -> Result<Written> {
         let (bucket, prefix) = parse_s3_url(location)?;
         self.inner.store.head_bucket(&bucket)?;
+        // What is already there is listed as the caller lists it; the files are written through
+        // the session's stores, each checked as the caller's PutObject.
+        crate::engine::Acting::of(df.task_ctx().session_config()).check(storage::Action::ListBucket, &bucket, None)?;
         let before = self.keys_under(&bucket, &prefix)?;
         let staging = format!("{prefix}.minerva-staging-{id}/");
         let result = self.write_files(id, df, &bucket, &prefix, &staging, spec).await;

@@ -58,6 +58,8 @@ pub struct App {
     pub catalogs: Catalogs,
     pub engine: Engine,
     pub users: Users,
+    /// Who may do what on S3: asked by S3 requests, and by queries and crawlers for their callers.
+    pub access: Arc<Access>,
     pub region: String,
     pub idle_timeout: Duration,
     /// When the server started, in seconds since the epoch.
@@ -109,16 +111,17 @@ impl App {
                 ..Default::default()
             },
         )?;
+        let access = Arc::new(Access { store: store.clone(), users: settings.users.clone() });
         let app = App {
             store: store.clone(),
             catalogs,
             engine,
             users: settings.users.clone(),
+            access: access.clone(),
             region: settings.region.clone(),
             idle_timeout: settings.idle_timeout,
             started: chrono::Utc::now().timestamp_millis() as f64 / 1000.0,
             s3: {
-                let access = Arc::new(Access { store: store.clone(), users: settings.users.clone() });
                 let mut builder = S3ServiceBuilder::new(Lake { store: store.clone(), users: settings.users.clone(), access: access.clone() });
                 builder.set_auth(Auth(settings.users.clone()));
                 builder.set_access(SharedAccess(access));

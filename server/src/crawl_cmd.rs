@@ -99,7 +99,7 @@ async fn crawl(args: CrawlArgs) -> Result<(), Box<dyn std::error::Error + Send +
             let _ = err.flush();
         }
     };
-    let outcome = catalog.run_crawler(&name, crate::glue::lake_resolver(&store), &progress).await?;
+    let outcome = catalog.run_crawler(&name, crate::glue::lake_resolver(&store, None), &progress).await?;
     if terminal {
         eprintln!();
     }

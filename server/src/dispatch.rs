@@ -177,7 +177,7 @@ pub async fn api_request(app: &App, api: Api, req: Request, request_id: &str) ->
 async fn call(app: &App, api: Api, caller: &User, operation: &str, input: Document) -> Outcome {
     match api {
         Api::Glue => {
-            let caller = glue::Caller { catalogs: &app.catalogs, store: &app.store, user: caller, region: &app.region };
+            let caller = glue::Caller { catalogs: &app.catalogs, store: &app.store, user: caller, region: &app.region, acting_for: app.access.acting_for(caller) };
             glue::call(&caller, operation, input).await
         }
         Api::Athena => {
@@ -186,7 +186,14 @@ async fn call(app: &App, api: Api, caller: &User, operation: &str, input: Docume
                 ApiError::new("InternalServerException", format!("could not prepare the Athena results bucket: {e}")).with_status(StatusCode::INTERNAL_SERVER_ERROR)
             })?;
             let catalog = app.catalogs.account(&caller.account_id).map_err(glue::glue_err)?;
-            let athena = Athena { engine: &app.engine, account: &caller.account_id, catalog, output_location: &output_location, started: app.started };
+            let athena = Athena {
+                engine: &app.engine,
+                account: &caller.account_id,
+                acting_for: app.access.acting_for(caller),
+                catalog,
+                output_location: &output_location,
+                started: app.started,
+            };
             athena::call(&athena, operation, input).await
         }
         Api::Sts => sts::call(caller, operation, input).await,

@@ -83,6 +83,7 @@ async fn run(app: &App, sql: &str, output_dir: &str) -> Result<()> {
         .engine
         .start(StartQuery {
             account: app.users.primary().account_id.clone(),
+            acting_for: Some(app.access.acting_for(app.users.primary())),
             sql: sql.to_string(),
             database: Some("default".into()),
             workgroup: "primary".into(),

@@ -14,6 +14,8 @@ pub enum ErrorKind {
     Conflict,
     Unsupported,
     ResourceExhausted,
+    /// The caller may not do this (a query or crawl acting for someone; see `access`).
+    PermissionDenied,
     Internal,
 }
 
@@ -99,6 +101,9 @@ pub enum Error {
     Corrupt(String),
     #[error("internal error: {0}")]
     Internal(String),
+    /// A query or crawl acting for someone touched an object that person may not: Athena's words.
+    #[error("Permission denied on S3 path: {path}")]
+    AccessDenied { path: String },
 }
 
 impl Error {
@@ -123,6 +128,7 @@ impl Error {
             | Error::InvalidVersionId(_)
             | Error::IncompleteBody(_) => ErrorKind::InvalidInput,
             Error::NoSpace(_) => ErrorKind::ResourceExhausted,
+            Error::AccessDenied { .. } => ErrorKind::PermissionDenied,
             Error::Io { .. } | Error::Index(_) | Error::Corrupt(_) | Error::Internal(_) => ErrorKind::Internal,
         }
     }

@@ -2,7 +2,8 @@
 //!
 //! DataFusion and the crawler read and write tables through this trait, straight from the blob
 //! files, with no HTTP in between. The same callers can be given `object_store`'s S3 client instead
-//! to read a remote lake.
+//! to read a remote lake. A store acting for someone checks each call against their S3
+//! permissions first (see `access`), as S3 would check the same request.
 
 use std::fmt;
 use std::sync::{Arc, Mutex};
@@ -16,6 +17,7 @@ use object_store::{
     PutMultipartOptions, PutOptions as OsPutOptions, PutPayload, PutResult, UploadPart,
 };
 
+use crate::access::{Action, Permissions};
 use crate::error::Error;
 use crate::listing::ListQuery;
 use crate::multipart::{CompleteOptions, CompletedPart, UploadOptions};
@@ -32,11 +34,28 @@ const WHOLE_RANGE_MAX: u64 = 64 * 1024 * 1024;
 pub struct BucketStore {
     store: Store,
     bucket: String,
+    /// Whose permissions every call is checked against; none for the server's own work.
+    acting_for: Option<Arc<dyn Permissions>>,
 }
 
 impl BucketStore {
     pub fn new(store: Store, bucket: impl Into<String>) -> Self {
-        BucketStore { store, bucket: bucket.into() }
+        BucketStore { store, bucket: bucket.into(), acting_for: None }
+    }
+
+    /// The bucket as `permissions` may use it: every call is checked first.
+    pub fn acting_for(store: Store, bucket: impl Into<String>, permissions: Arc<dyn Permissions>) -> Self {
+        BucketStore { store, bucket: bucket.into(), acting_for: Some(permissions) }
+    }
+
+    fn check(&self, action: Action, key: Option<&str>) -> object_store::Result<()> {
+        match &self.acting_for {
+            Some(p) => crate::access::check(p.as_ref(), action, &self.bucket, key).map_err(|e| object_store::Error::PermissionDenied {
+                path: format!("s3://{}/{}", self.bucket, key.unwrap_or_default()),
+                source: Box::new(e),
+            }),
+            None => Ok(()),
+        }
     }
 }
 
@@ -79,6 +98,7 @@ fn prefix_of(prefix: Option<&Path>) -> String {
 impl ObjectStore for BucketStore {
     async fn put_opts(&self, location: &Path, payload: PutPayload, opts: OsPutOptions) -> object_store::Result<PutResult> {
         let key = location.as_ref();
+        self.check(Action::PutObject, Some(key))?;
         let condition = match &opts.mode {
             PutMode::Overwrite => None,
             PutMode::Create => Some(WriteCondition::IfNoneMatch),
@@ -97,6 +117,7 @@ impl ObjectStore for BucketStore {
 
     async fn put_multipart_opts(&self, location: &Path, _opts: PutMultipartOptions) -> object_store::Result<Box<dyn MultipartUpload>> {
         let key = location.as_ref().to_string();
+        self.check(Action::PutObject, Some(&key))?;
         let upload = self.store.create_multipart_upload(&self.bucket, &key, UploadOptions::default()).await.map_err(|e| to_os_error(&key, e))?;
         Ok(Box::new(LakeUpload {
             store: self.store.clone(),
@@ -110,6 +131,7 @@ impl ObjectStore for BucketStore {
 
     async fn get_opts(&self, location: &Path, options: GetOptions) -> object_store::Result<GetResult> {
         let key = location.as_ref();
+        self.check(Action::GetObject, Some(key))?;
         let range = match &options.range {
             None => None,
             Some(GetRange::Bounded(r)) => {
@@ -165,6 +187,7 @@ impl ObjectStore for BucketStore {
 
     async fn get_ranges(&self, location: &Path, ranges: &[std::ops::Range<u64>]) -> object_store::Result<Vec<Bytes>> {
         let key = location.as_ref();
+        self.check(Action::GetObject, Some(key))?;
         let (_, parts) = self.store.read_ranges(&self.bucket, key, ranges.to_vec()).await.map_err(|e| to_os_error(key, e))?;
         Ok(parts)
     }
@@ -175,6 +198,7 @@ impl ObjectStore for BucketStore {
             .and_then(move |path| {
                 let this = this.clone();
                 async move {
+                    this.check(Action::DeleteObject, Some(path.as_ref()))?;
                     this.store.delete_object(&this.bucket, path.as_ref(), None, None).await.map_err(|e| to_os_error(path.as_ref(), e))?;
                     Ok(path)
                 }
@@ -183,6 +207,9 @@ impl ObjectStore for BucketStore {
     }
 
     fn list(&self, prefix: Option<&Path>) -> BoxStream<'static, object_store::Result<ObjectMeta>> {
+        if let Err(e) = self.check(Action::ListBucket, None) {
+            return stream::once(async move { Err(e) }).boxed();
+        }
         let this = self.clone();
         let prefix = prefix_of(prefix);
         // Pages are fetched lazily; each page is a consistent snapshot of its range of keys.
@@ -200,6 +227,7 @@ impl ObjectStore for BucketStore {
     }
 
     async fn list_with_delimiter(&self, prefix: Option<&Path>) -> object_store::Result<ListResult> {
+        self.check(Action::ListBucket, None)?;
         let prefix = prefix_of(prefix);
         let mut result = ListResult { common_prefixes: Vec::new(), objects: Vec::new() };
         let mut after = None;
@@ -224,6 +252,8 @@ impl ObjectStore for BucketStore {
     }
 
     async fn copy_opts(&self, from: &Path, to: &Path, options: CopyOptions) -> object_store::Result<()> {
+        self.check(Action::GetObject, Some(from.as_ref()))?;
+        self.check(Action::PutObject, Some(to.as_ref()))?;
         let create = matches!(options.mode, CopyMode::Create);
         let copy = LakeCopyOptions { condition: create.then_some(WriteCondition::IfNoneMatch), ..Default::default() };
         self.store.copy_object(&self.bucket, from.as_ref(), &self.bucket, to.as_ref(), copy).await.map_err(|e| match e {

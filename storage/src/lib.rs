@@ -16,6 +16,7 @@
 //! where each key's "null" version is, `u/` and `p/` multipart uploads and their parts. See
 //! `records.rs`.
 
+pub mod access;
 pub mod blobs;
 pub mod checksum;
 pub mod error;
@@ -42,6 +43,7 @@ pub use objects::{CopyOptions, DeleteResult, ObjectBody, ObjectInfo, PutOptions,
 pub use records::{
     BucketConfig, BucketRecord, ChecksumType, CorsRule, ObjectHeaders, ObjectRecord, PartRecord, PartSummary, UploadRecord, Versioning,
 };
+pub use access::{Action, Permissions};
 pub use space::Space;
 pub use store::{Expected, RangeSpec, Recovery, Store, WriteCondition, validate_bucket_name};
 

@@ -280,3 +280,51 @@ async fn object_store_view_reads_writes_and_lists() {
     assert_eq!(top.common_prefixes, vec![Path::from("t/sub")]);
     assert!(matches!(os.head(&Path::from("t/none")).await, Err(object_store::Error::NotFound { .. })));
 }
+
+/// Lets through what a table of (action, key prefix) names, and records what it was asked.
+#[derive(Debug, Default)]
+struct Grants {
+    allowed: Vec<(storage::Action, &'static str)>,
+    asked: std::sync::Mutex<Vec<(storage::Action, Option<String>)>>,
+}
+
+impl storage::Permissions for Grants {
+    fn allows(&self, action: storage::Action, bucket: &str, key: Option<&str>) -> bool {
+        assert_eq!(bucket, "lake");
+        self.asked.lock().unwrap().push((action, key.map(str::to_string)));
+        self.allowed.iter().any(|(a, prefix)| *a == action && key.unwrap_or_default().starts_with(prefix))
+    }
+}
+
+/// A store acting for someone checks each call first, and a refused call touches nothing.
+#[tokio::test]
+async fn a_bucket_store_acting_for_someone_checks_every_call() {
+    use object_store::{ObjectStore, ObjectStoreExt, path::Path};
+    use storage::Action::*;
+    let dir = tempfile::tempdir().unwrap();
+    let (store, _) = open(dir.path());
+    store.create_bucket("lake", OWNER).await.unwrap();
+    put(&store, "lake", "open/a.csv", b"open").await;
+    put(&store, "lake", "closed/b.csv", b"closed").await;
+    let grants = Arc::new(Grants { allowed: vec![(GetObject, "open/"), (PutObject, "out/")], ..Default::default() });
+    let os = storage::BucketStore::acting_for(store.clone(), "lake", grants.clone());
+    let denied = |r: object_store::Result<()>| matches!(r, Err(object_store::Error::PermissionDenied { ref path, .. }) if path.starts_with("s3://lake/"));
+    assert_eq!(os.get(&Path::from("open/a.csv")).await.unwrap().bytes().await.unwrap(), Bytes::from_static(b"open"));
+    assert!(denied(os.get(&Path::from("closed/b.csv")).await.map(|_| ())));
+    assert!(denied(os.head(&Path::from("closed/b.csv")).await.map(|_| ())));
+    assert!(denied(os.get_range(&Path::from("closed/b.csv"), 0..2).await.map(|_| ())));
+    assert!(denied(os.list(None).try_collect::<Vec<_>>().await.map(|_| ())));
+    assert!(denied(os.list_with_delimiter(None).await.map(|_| ())));
+    os.put(&Path::from("out/c.csv"), Bytes::from_static(b"c").into()).await.unwrap();
+    assert!(denied(os.put(&Path::from("closed/new.csv"), Bytes::from_static(b"x").into()).await.map(|_| ())));
+    assert!(denied(os.put_multipart(&Path::from("closed/big.csv")).await.map(|_| ())));
+    assert!(denied(os.delete(&Path::from("open/a.csv")).await));
+    assert!(denied(os.copy(&Path::from("closed/b.csv"), &Path::from("out/b.csv")).await));
+    // Nothing refused happened: the objects are as they were, no new ones appeared.
+    let keys: Vec<String> = store.list_objects("lake", &ListQuery { max_keys: 100, ..Default::default() }).unwrap().objects.into_iter().map(|o| o.key).collect();
+    assert_eq!(keys, ["closed/b.csv", "open/a.csv", "out/c.csv"]);
+    assert!(grants.asked.lock().unwrap().contains(&(ListBucket, None)));
+    // The server's own store checks nothing.
+    let own = storage::BucketStore::new(store.clone(), "lake");
+    assert_eq!(own.get(&Path::from("closed/b.csv")).await.unwrap().bytes().await.unwrap(), Bytes::from_static(b"closed"));
+}

@@ -84,6 +84,7 @@ pub async fn start(athena: &Athena<'_>, input: StartQueryExecutionInput) -> Resu
             output_dir,
             client_request_token: input.client_request_token,
             execution_parameters: input.execution_parameters.unwrap_or_default(),
+            acting_for: Some(athena.acting_for.clone()),
         })
         .await
         .map_err(query_err)?;

@@ -26,6 +26,8 @@ pub struct Athena<'a> {
     pub engine: &'a Engine,
     /// The caller's account: its queries, its catalog.
     pub account: &'a str,
+    /// The caller's S3 permissions, which their queries read and write with.
+    pub acting_for: std::sync::Arc<dyn storage::Permissions>,
     /// The caller's Glue catalog (Athena's `AwsDataCatalog`).
     pub catalog: Catalog,
     /// The caller's default result location, `s3://…/`.

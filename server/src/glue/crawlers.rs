@@ -145,7 +145,7 @@ pub async fn delete(glue: &Glue<'_>, input: NameInput) -> Result<Empty, ApiError
 }
 
 pub async fn start(glue: &Glue<'_>, input: NameInput) -> Result<Empty, ApiError> {
-    glue.catalog.start_crawler(&input.name, lake_resolver(glue.store)).await.map_err(glue_err)?;
+    glue.catalog.start_crawler(&input.name, lake_resolver(glue.store, Some(glue.acting_for.clone()))).await.map_err(glue_err)?;
     Ok(Empty {})
 }
 

@@ -20,10 +20,12 @@ use crate::users::User;
 /// The `X-Amz-Target` prefix of Glue's operations.
 pub const TARGET_PREFIX: &str = "AWSGlue";
 
-/// What Glue's handlers work on: the catalog a request addresses, and the lake crawlers read.
+/// What Glue's handlers work on: the catalog a request addresses, and the lake its crawlers read
+/// with the caller's S3 permissions.
 pub struct Glue<'a> {
     pub catalog: Catalog,
     pub store: &'a Store,
+    pub acting_for: Arc<dyn storage::Permissions>,
 }
 
 /// Who calls, and what a request may address.
@@ -32,6 +34,7 @@ pub struct Caller<'a> {
     pub store: &'a Store,
     pub user: &'a User,
     pub region: &'a str,
+    pub acting_for: Arc<dyn storage::Permissions>,
 }
 
 /// Glue's words for the errors every protocol needs.
@@ -138,19 +141,24 @@ fn addressed(caller: &Caller<'_>, operation: &str, input: &Document) -> Result<C
     caller.catalogs.account(account).map_err(glue_err)
 }
 
-/// Crawls read the lake's buckets through `object_store`; a bucket that does not exist fails
-/// the run with a message that says so.
-pub fn lake_resolver(store: &Store) -> catalog::Resolver {
+/// Crawls read the lake's buckets through `object_store`, with the permissions of the account
+/// they crawl for (none: `minerva crawl`, which works on the data directory itself); a bucket
+/// that does not exist fails the run with a message that says so.
+pub fn lake_resolver(store: &Store, acting_for: Option<Arc<dyn storage::Permissions>>) -> catalog::Resolver {
     let store = store.clone();
     Arc::new(move |bucket: &str| {
         store.head_bucket(bucket).map_err(|_| format!("The S3 bucket {bucket} of the crawler's target does not exist"))?;
-        Ok(Arc::new(BucketStore::new(store.clone(), bucket)) as Arc<dyn object_store::ObjectStore>)
+        let lake = match &acting_for {
+            Some(p) => BucketStore::acting_for(store.clone(), bucket, p.clone()),
+            None => BucketStore::new(store.clone(), bucket),
+        };
+        Ok(Arc::new(lake) as Arc<dyn object_store::ObjectStore>)
     })
 }
 
 /// Runs one Glue operation on the catalog it addresses.
 pub async fn call(caller: &Caller<'_>, operation: &str, input: Document) -> Outcome {
-    let glue = &Glue { catalog: addressed(caller, operation, &input)?, store: caller.store };
+    let glue = &Glue { catalog: addressed(caller, operation, &input)?, store: caller.store, acting_for: caller.acting_for.clone() };
     let e = &Errors;
     match operation {
         // ---- databases ----

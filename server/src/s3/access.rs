@@ -15,6 +15,8 @@
 use s3s::access::{S3Access, S3AccessContext};
 use s3s::path::S3Path;
 use s3s::{S3Result, s3_error};
+use std::sync::Arc;
+
 use serde_json::Value;
 use storage::Store;
 
@@ -277,6 +279,33 @@ impl Access {
 
     pub fn caller(&self, access_key: Option<&str>) -> Option<&User> {
         access_key.and_then(|k| self.users.get(k))
+    }
+}
+
+/// A user's S3 permissions as a query or a crawler acting for them checks them: the decision the
+/// user's own S3 requests get, so that Athena and Glue reach no object S3 would refuse them.
+#[derive(Clone)]
+pub struct Acting {
+    pub access: Arc<Access>,
+    pub user: User,
+}
+
+impl std::fmt::Debug for Acting {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.user.arn())
+    }
+}
+
+impl storage::Permissions for Acting {
+    fn allows(&self, action: storage::Action, bucket: &str, key: Option<&str>) -> bool {
+        self.access.allowed(Some(&self.user), &Request { action: action.iam(), bucket, key, version_id: None })
+    }
+}
+
+impl Access {
+    /// The permissions of `user`, for what acts on their behalf.
+    pub fn acting_for(self: &Arc<Self>, user: &User) -> Arc<dyn storage::Permissions> {
+        Arc::new(Acting { access: self.clone(), user: user.clone() })
     }
 }
 
