@@ -7,6 +7,7 @@ queries become the primary account's."""
 import json
 import signal
 import tarfile
+import time
 from pathlib import Path
 
 import pytest
@@ -222,7 +223,7 @@ def test_queries_touch_s3_as_their_caller(accounts):
     crawler = glue.get_crawlers()["Crawlers"][0]["Name"]
     glue.start_crawler(Name=crawler)
     while (c := glue.get_crawler(Name=crawler)["Crawler"])["State"] != "READY" or "LastCrawl" not in c:
-        __import__("time").sleep(0.05)  # polling the crawler's state, as Glue's clients do
+        time.sleep(0.05)  # polling the crawler's state, as Glue's clients do
     assert c["LastCrawl"]["Status"] == "FAILED", c["LastCrawl"]
     assert "Access Denied" in c["LastCrawl"]["ErrorMessage"] or "Permission denied" in c["LastCrawl"]["ErrorMessage"], c["LastCrawl"]
     assert sorted(t["Name"] for t in glue.get_tables(DatabaseName=mine)["TableList"]) == ["parts", "t", "v"]
@@ -241,5 +242,62 @@ def test_queries_touch_s3_as_their_caller(accounts):
     assert keys(accounts, bucket) == before
     glue.start_crawler(Name=crawler)
     while (c := glue.get_crawler(Name=crawler)["Crawler"])["State"] != "READY":
-        __import__("time").sleep(0.05)  # polling the crawler's state
+        time.sleep(0.05)  # polling the crawler's state
     assert c["LastCrawl"]["Status"] == "SUCCEEDED", c["LastCrawl"]
+
+
+def test_a_catalog_resource_policy_grants_what_it_names(accounts):
+    db = unique("shared").replace("-", "_")
+    private_table(accounts, db)
+    glue, theirs = accounts.client("glue"), alice(accounts, "glue")
+    glue.create_table(DatabaseName=db, TableInput={"Name": "t2", "StorageDescriptor": {"Columns": [{"Name": "a", "Type": "int"}]}})
+    with pytest.raises(ClientError) as e:
+        theirs.get_table(CatalogId=PRIMARY, DatabaseName=db, Name="t")
+    assert code(e) == "AccessDeniedException"
+    with pytest.raises(ClientError) as e:
+        glue.get_resource_policy()
+    assert code(e) == "EntityNotFoundException"
+
+    arn = f"arn:aws:glue:us-east-1:{PRIMARY}"
+    policy = {"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ALICE}:root"}, "Action": ["glue:GetTable", "glue:GetDatabase"],
+        "Resource": [f"{arn}:catalog", f"{arn}:database/{db}", f"{arn}:table/{db}/t"]}]}
+    put = glue.put_resource_policy(PolicyInJson=json.dumps(policy), PolicyExistsCondition="NOT_EXIST")
+    stored = glue.get_resource_policy()
+    assert stored["PolicyHash"] == put["PolicyHash"] and json.loads(stored["PolicyInJson"]) == policy
+
+    # Granted: GetTable and GetDatabase on what the policy names, in the primary account's catalog.
+    table = theirs.get_table(CatalogId=PRIMARY, DatabaseName=db, Name="t")["Table"]
+    assert (table["Name"], table["CatalogId"]) == ("t", PRIMARY)
+    assert theirs.get_database(CatalogId=PRIMARY, Name=db)["Database"]["CatalogId"] == PRIMARY
+    # Not granted: another table, another action, changing anything, or the policy itself.
+    for call in (
+        lambda: theirs.get_table(CatalogId=PRIMARY, DatabaseName=db, Name="t2"),
+        lambda: theirs.get_tables(CatalogId=PRIMARY, DatabaseName=db),
+        lambda: theirs.delete_table(CatalogId=PRIMARY, DatabaseName=db, Name="t"),
+        lambda: theirs.update_table(CatalogId=PRIMARY, DatabaseName=db, TableInput={"Name": "t"}),
+        lambda: theirs.get_resource_policy(ResourceArn=f"{arn}:catalog"),
+        lambda: theirs.delete_resource_policy(ResourceArn=f"{arn}:catalog"),
+        lambda: theirs.put_resource_policy(ResourceArn=f"{arn}:catalog", PolicyInJson=json.dumps(policy)),
+    ):
+        with pytest.raises(ClientError) as e:
+            call()
+        assert code(e) == "AccessDeniedException"
+    assert glue.get_table(DatabaseName=db, Name="t")["Table"]["StorageDescriptor"]["Columns"][0]["Name"] == "id"
+    assert glue.get_resource_policy()["PolicyHash"] == put["PolicyHash"]
+
+    # The policy changes only as its conditions say; a policy that does not parse changes nothing.
+    for kwargs in ({"PolicyExistsCondition": "NOT_EXIST"}, {"PolicyHashCondition": "0000000000000000"}):
+        with pytest.raises(ClientError) as e:
+            glue.put_resource_policy(PolicyInJson=json.dumps(policy), **kwargs)
+        assert code(e) == "ConditionCheckFailureException"
+    with pytest.raises(ClientError) as e:
+        glue.put_resource_policy(PolicyInJson="{not json")
+    assert code(e) == "InvalidInputException"
+    assert glue.get_resource_policy()["PolicyHash"] == put["PolicyHash"]
+
+    # Deleted, it grants nothing again.
+    glue.delete_resource_policy(PolicyHashCondition=put["PolicyHash"])
+    with pytest.raises(ClientError) as e:
+        theirs.get_table(CatalogId=PRIMARY, DatabaseName=db, Name="t")
+    assert code(e) == "AccessDeniedException"

@@ -13,6 +13,7 @@ mod databases;
 pub mod expression;
 pub mod model;
 mod partitions;
+pub mod policy;
 mod tables;
 pub mod validate;
 
@@ -52,6 +53,9 @@ pub enum Error {
     /// The entity changed since the caller read it (Glue's ConcurrentModificationException).
     #[error("{0}")]
     Conflict(String),
+    /// A change's condition on what is there did not hold (a resource policy's hash or presence).
+    #[error("{0}")]
+    ConditionFailed(String),
     /// A crawler in the wrong state for the request (CrawlerRunningException and friends).
     #[error("{message}")]
     CrawlerState { code: &'static str, message: String },
@@ -67,7 +71,7 @@ impl Error {
             Error::NotFound(_) => ErrorKind::NotFound,
             Error::AlreadyExists(_) => ErrorKind::AlreadyExists,
             Error::InvalidInput(_) => ErrorKind::InvalidInput,
-            Error::Conflict(_) | Error::CrawlerState { .. } => ErrorKind::Conflict,
+            Error::Conflict(_) | Error::CrawlerState { .. } | Error::ConditionFailed(_) => ErrorKind::Conflict,
             Error::Store(_) | Error::Corrupt(_) => ErrorKind::Internal,
         }
     }

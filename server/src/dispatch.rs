@@ -177,7 +177,14 @@ pub async fn api_request(app: &App, api: Api, req: Request, request_id: &str) ->
 async fn call(app: &App, api: Api, caller: &User, operation: &str, input: Document) -> Outcome {
     match api {
         Api::Glue => {
-            let caller = glue::Caller { catalogs: &app.catalogs, store: &app.store, user: caller, region: &app.region, acting_for: app.access.acting_for(caller) };
+            let caller = glue::Caller {
+                catalogs: &app.catalogs,
+                store: &app.store,
+                users: &app.users,
+                user: caller,
+                region: &app.region,
+                acting_for: app.access.acting_for(caller),
+            };
             glue::call(&caller, operation, input).await
         }
         Api::Athena => {

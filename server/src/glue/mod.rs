@@ -5,6 +5,7 @@
 mod crawlers;
 mod databases;
 mod partitions;
+mod policy;
 mod tables;
 
 use std::sync::Arc;
@@ -15,7 +16,7 @@ use serde::Serialize;
 use storage::{BucketStore, Store};
 
 use crate::protocol::{ApiError, Document, Outcome, Paging, ServiceErrors, run};
-use crate::users::User;
+use crate::users::{User, Users};
 
 /// The `X-Amz-Target` prefix of Glue's operations.
 pub const TARGET_PREFIX: &str = "AWSGlue";
@@ -32,6 +33,7 @@ pub struct Glue<'a> {
 pub struct Caller<'a> {
     pub catalogs: &'a Catalogs,
     pub store: &'a Store,
+    pub users: &'a Users,
     pub user: &'a User,
     pub region: &'a str,
     pub acting_for: Arc<dyn storage::Permissions>,
@@ -54,6 +56,7 @@ pub fn invalid(message: impl Into<String>) -> ApiError {
 fn error_type(e: &catalog::Error) -> &'static str {
     match e {
         catalog::Error::CrawlerState { code, .. } => code,
+        catalog::Error::ConditionFailed(_) => "ConditionCheckFailureException",
         _ => match e.kind() {
             ErrorKind::NotFound => "EntityNotFoundException",
             ErrorKind::AlreadyExists => "AlreadyExistsException",
@@ -115,30 +118,47 @@ fn page_of<T: InCatalog + Clone>(
     Ok((page.iter().cloned().map(|item| item.in_catalog(catalog)).collect(), next))
 }
 
-/// The catalog a request addresses: its `CatalogId` (every Glue operation takes one), the
-/// caller's own account by default. Another account's catalog is refused as Glue refuses it.
+/// The operations on the catalog's resource policy, which name their catalog by `ResourceArn`
+/// and which only its own account may call.
+const POLICY_OPERATIONS: [&str; 3] = ["PutResourcePolicy", "GetResourcePolicy", "DeleteResourcePolicy"];
+
+/// The catalog a request addresses: its `CatalogId` (every Glue operation takes one; the policy
+/// operations a `ResourceArn`), the caller's own account by default. Another account's catalog is
+/// reached only where its resource policy grants the caller the operation on what it names.
 fn addressed(caller: &Caller<'_>, operation: &str, input: &Document) -> Result<Catalog, ApiError> {
-    let account = match input.get("CatalogId") {
+    let named = if POLICY_OPERATIONS.contains(&operation) { "ResourceArn" } else { "CatalogId" };
+    let account = match input.get(named) {
         None | Some(serde_json::Value::Null) => caller.user.account_id.as_str(),
-        Some(serde_json::Value::String(id)) => id.as_str(),
-        Some(other) => return Err(ApiError::serialization(format!("CatalogId must be a string, not {other}"))),
-    };
-    if account != caller.user.account_id {
-        if !catalog::is_account_id(account) {
-            return Err(invalid(format!(
-                "1 validation error detected: Value '{account}' at 'catalogId' failed to satisfy constraint: Member must satisfy regular expression pattern: [0-9]{{12}}"
-            )));
+        Some(serde_json::Value::String(id)) if named == "ResourceArn" => {
+            policy::catalog_account(id).ok_or_else(|| invalid(format!("{id} is not the ARN of a Glue catalog")))?
         }
-        return Err(ApiError::new(
-            "AccessDeniedException",
-            format!(
-                "User: {} is not authorized to perform: glue:{operation} on resource: arn:aws:glue:{}:{account}:catalog",
-                caller.user.arn(),
-                caller.region
-            ),
-        ));
+        Some(serde_json::Value::String(id)) => id.as_str(),
+        Some(other) => return Err(ApiError::serialization(format!("{named} must be a string, not {other}"))),
+    };
+    if account == caller.user.account_id {
+        return caller.catalogs.account(account).map_err(glue_err);
     }
-    caller.catalogs.account(account).map_err(glue_err)
+    if !catalog::is_account_id(account) {
+        return Err(invalid(format!(
+            "1 validation error detected: Value '{account}' at 'catalogId' failed to satisfy constraint: Member must satisfy regular expression pattern: [0-9]{{12}}"
+        )));
+    }
+    // Only a catalog of an account Minerva has can grant anything.
+    if !POLICY_OPERATIONS.contains(&operation) && caller.users.all().any(|u| u.account_id == account) {
+        let catalog = caller.catalogs.account(account).map_err(glue_err)?;
+        if let Some(stored) = catalog.resource_policy().map_err(glue_err)? {
+            let resources = policy::resources(caller.region, account, operation, input);
+            match policy::CatalogPolicy::parse(&stored.policy) {
+                Ok(p) if p.allows(caller.user, &format!("glue:{operation}"), &resources) => return Ok(catalog),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(account, error = %e, "a catalog's stored resource policy does not parse; it grants nothing"),
+            }
+        }
+    }
+    Err(ApiError::new(
+        "AccessDeniedException",
+        format!("User: {} is not authorized to perform: glue:{operation} on resource: arn:aws:glue:{}:{account}:catalog", caller.user.arn(), caller.region),
+    ))
 }
 
 /// Crawls read the lake's buckets through `object_store`, with the permissions of the account
@@ -200,6 +220,10 @@ pub async fn call(caller: &Caller<'_>, operation: &str, input: Document) -> Outc
         "StartCrawler" => run(input, e, |i| crawlers::start(glue, i)).await,
         "StopCrawler" => run(input, e, |i| crawlers::stop(glue, i)).await,
         "GetCrawlerMetrics" => run(input, e, |i| crawlers::metrics(glue, i)).await,
+        // ---- the catalog's resource policy ----
+        "PutResourcePolicy" => run(input, e, |i| policy::put(glue, i)).await,
+        "GetResourcePolicy" => run(input, e, |i| policy::get(glue, i)).await,
+        "DeleteResourcePolicy" => run(input, e, |i| policy::delete(glue, i)).await,
         other => Err(unknown_operation(other)),
     }
 }

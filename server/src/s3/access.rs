@@ -122,7 +122,7 @@ struct Statement {
     conditional: bool,
 }
 
-fn strings(v: &Value) -> Option<Vec<String>> {
+pub(crate) fn strings(v: &Value) -> Option<Vec<String>> {
     match v {
         Value::String(s) => Some(vec![s.clone()]),
         Value::Array(items) => items.iter().map(|i| i.as_str().map(str::to_string)).collect(),
@@ -222,7 +222,7 @@ impl Policy {
     }
 }
 
-fn principal_matches(p: &str, user: &User) -> bool {
+pub(crate) fn principal_matches(p: &str, user: &User) -> bool {
     p == user.account_id || p == format!("arn:aws:iam::{}:root", user.account_id) || p == user.arn() || p == user.access_key
 }
 

@@ -1,0 +1,228 @@
+//! The catalog's resource policy: PutResourcePolicy, GetResourcePolicy, DeleteResourcePolicy, and
+//! what a policy grants another account. A request to another account's catalog goes through
+//! only if that catalog's policy allows the caller the operation's action (`glue:<Operation>`) on
+//! every resource the request names (the catalog, its database, its table) and denies none, as
+//! Glue evaluates a resource policy. Principals, actions and resources match as in S3's bucket
+//! policies (`s3::access`): account ids, root and user ARNs, `*` and `?` wildcards.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::{Glue, glue_err, invalid};
+use crate::protocol::{ApiError, Document, Empty, Input};
+use crate::s3::access::{Effect, glob, principal_matches, strings};
+use crate::users::User;
+
+struct Statement {
+    effect: Effect,
+    /// `None`: every principal.
+    principals: Option<Vec<String>>,
+    actions: Vec<String>,
+    resources: Vec<String>,
+}
+
+/// A parsed resource policy.
+pub struct CatalogPolicy {
+    statements: Vec<Statement>,
+}
+
+impl CatalogPolicy {
+    /// Parses a policy; the error is the message of Glue's InvalidInputException.
+    pub fn parse(text: &str) -> Result<CatalogPolicy, String> {
+        let doc: Value = serde_json::from_str(text).map_err(|e| format!("The policy is not valid JSON: {e}"))?;
+        let list = match doc.get("Statement") {
+            Some(Value::Array(items)) => items.clone(),
+            Some(one @ Value::Object(_)) => vec![one.clone()],
+            _ => return Err("The policy has no Statement".into()),
+        };
+        let mut statements = Vec::new();
+        for s in &list {
+            let effect = match s.get("Effect").and_then(Value::as_str) {
+                Some("Allow") => Effect::Allow,
+                Some("Deny") => Effect::Deny,
+                _ => return Err("Every statement needs Effect Allow or Deny".into()),
+            };
+            let principals = match s.get("Principal") {
+                Some(Value::String(p)) if p == "*" => None,
+                Some(Value::Object(m)) => match m.get("AWS").and_then(strings) {
+                    Some(list) if list.iter().any(|p| p == "*") => None,
+                    Some(list) => Some(list),
+                    None => return Err("Only AWS principals are supported".into()),
+                },
+                _ => return Err("Every statement needs a Principal".into()),
+            };
+            let actions = s.get("Action").and_then(strings).ok_or("Every statement needs an Action")?;
+            if actions.iter().any(|a| !a.starts_with("glue:") && a != "*") {
+                return Err("A Glue resource policy names glue: actions".into());
+            }
+            let resources = s.get("Resource").and_then(strings).ok_or("Every statement needs a Resource")?;
+            if resources.iter().any(|r| !r.starts_with("arn:aws:glue:")) {
+                return Err("A Glue resource policy names arn:aws:glue: resources".into());
+            }
+            statements.push(Statement { effect, principals, actions, resources });
+        }
+        Ok(CatalogPolicy { statements })
+    }
+
+    fn applies(s: &Statement, caller: &User, action: &str, resource: &str) -> bool {
+        let principal = s.principals.as_ref().is_none_or(|list| list.iter().any(|p| principal_matches(p, caller)));
+        principal
+            && s.actions.iter().any(|a| a == "*" || glob(&a.to_ascii_lowercase(), &action.to_ascii_lowercase()))
+            && s.resources.iter().any(|r| glob(r, resource))
+    }
+
+    /// Whether the policy allows `caller` the action on every one of `resources` and denies it
+    /// on none.
+    pub fn allows(&self, caller: &User, action: &str, resources: &[String]) -> bool {
+        let denied = resources.iter().any(|r| self.statements.iter().any(|s| s.effect == Effect::Deny && Self::applies(s, caller, action, r)));
+        let allowed = resources.iter().all(|r| self.statements.iter().any(|s| s.effect == Effect::Allow && Self::applies(s, caller, action, r)));
+        allowed && !denied
+    }
+}
+
+fn text(input: &Document, path: &[&str]) -> Option<String> {
+    let mut at = input;
+    for member in path {
+        at = at.get(*member)?;
+    }
+    at.as_str().map(str::to_lowercase)
+}
+
+/// The resources an operation's input names, as ARNs: the catalog, and the database and table
+/// the request is about (names are lowercased, as Glue stores them).
+pub fn resources(region: &str, account: &str, operation: &str, input: &Document) -> Vec<String> {
+    let database = text(input, &["DatabaseName"]).or_else(|| match operation {
+        "GetDatabase" | "UpdateDatabase" | "DeleteDatabase" => text(input, &["Name"]),
+        "CreateDatabase" => text(input, &["DatabaseInput", "Name"]),
+        _ => None,
+    });
+    let table = text(input, &["TableName"]).or_else(|| match operation {
+        "GetTable" | "DeleteTable" => text(input, &["Name"]),
+        "CreateTable" | "UpdateTable" => text(input, &["TableInput", "Name"]),
+        _ => None,
+    });
+    let mut arns = vec![format!("arn:aws:glue:{region}:{account}:catalog")];
+    if let Some(db) = &database {
+        arns.push(format!("arn:aws:glue:{region}:{account}:database/{db}"));
+        if let Some(t) = &table {
+            arns.push(format!("arn:aws:glue:{region}:{account}:table/{db}/{t}"));
+        }
+    }
+    arns
+}
+
+/// The account of a catalog ARN (`arn:aws:glue:<region>:<account>:catalog`).
+pub fn catalog_account(arn: &str) -> Option<&str> {
+    let parts: Vec<&str> = arn.split(':').collect();
+    match parts.as_slice() {
+        ["arn", "aws", "glue", _, account, "catalog"] => Some(account),
+        _ => None,
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct PutResourcePolicyInput {
+    pub policy_in_json: String,
+    #[serde(default)]
+    pub policy_hash_condition: Option<String>,
+    /// `MUST_EXIST`, `NOT_EXIST` or `NONE`.
+    #[serde(default)]
+    pub policy_exists_condition: Option<String>,
+}
+
+impl Input for PutResourcePolicyInput {
+    const REQUIRED: &'static [&'static str] = &["PolicyInJson"];
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct PutResourcePolicyOutput {
+    policy_hash: String,
+}
+
+pub async fn put(glue: &Glue<'_>, input: PutResourcePolicyInput) -> Result<PutResourcePolicyOutput, ApiError> {
+    CatalogPolicy::parse(&input.policy_in_json).map_err(invalid)?;
+    let exists = match input.policy_exists_condition.as_deref() {
+        Some("MUST_EXIST") => catalog::policy::Exists::Must,
+        Some("NOT_EXIST") => catalog::policy::Exists::MustNot,
+        None | Some("NONE") => catalog::policy::Exists::Either,
+        Some(other) => return Err(invalid(format!("PolicyExistsCondition {other} is not MUST_EXIST, NOT_EXIST or NONE"))),
+    };
+    let stored = glue.catalog.put_resource_policy(input.policy_in_json, input.policy_hash_condition.as_deref(), exists).await.map_err(glue_err)?;
+    Ok(PutResourcePolicyOutput { policy_hash: stored.hash })
+}
+
+#[derive(Deserialize)]
+pub struct GetResourcePolicyInput {}
+
+impl Input for GetResourcePolicyInput {}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct GetResourcePolicyOutput {
+    policy_in_json: String,
+    policy_hash: String,
+    create_time: f64,
+    update_time: f64,
+}
+
+pub async fn get(glue: &Glue<'_>, _input: GetResourcePolicyInput) -> Result<GetResourcePolicyOutput, ApiError> {
+    match glue.catalog.resource_policy().map_err(glue_err)? {
+        Some(p) => Ok(GetResourcePolicyOutput { policy_in_json: p.policy, policy_hash: p.hash, create_time: p.create_time, update_time: p.update_time }),
+        None => Err(ApiError::new("EntityNotFoundException", "Policy not found")),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct DeleteResourcePolicyInput {
+    #[serde(default)]
+    pub policy_hash_condition: Option<String>,
+}
+
+impl Input for DeleteResourcePolicyInput {}
+
+pub async fn delete(glue: &Glue<'_>, input: DeleteResourcePolicyInput) -> Result<Empty, ApiError> {
+    glue.catalog.delete_resource_policy(input.policy_hash_condition.as_deref()).await.map_err(glue_err)?;
+    Ok(Empty {})
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn user(account: &str) -> User {
+        User { access_key: format!("key-{account}"), secret_key: "s".into(), account_id: account.into() }
+    }
+
+    #[test]
+    fn policies_allow_every_resource_named_and_deny_wins() {
+        let policy = CatalogPolicy::parse(
+            &json!({"Statement": [
+                {"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111111111111:root"}, "Action": ["glue:Get*"],
+                 "Resource": ["arn:aws:glue:us-east-1:000000000000:catalog", "arn:aws:glue:us-east-1:000000000000:database/db",
+                              "arn:aws:glue:us-east-1:000000000000:table/db/*"]},
+                {"Effect": "Deny", "Principal": "*", "Action": "glue:GetTable", "Resource": "arn:aws:glue:us-east-1:000000000000:table/db/secret"},
+            ]})
+            .to_string(),
+        )
+        .unwrap();
+        let (alice, bob) = (user("111111111111"), user("222222222222"));
+        let table = |t: &str| resources("us-east-1", "000000000000", "GetTable", &json!({"DatabaseName": "DB", "Name": t}));
+        assert!(policy.allows(&alice, "glue:GetTable", &table("t")));
+        assert!(!policy.allows(&bob, "glue:GetTable", &table("t")));
+        assert!(!policy.allows(&alice, "glue:DeleteTable", &table("t")));
+        assert!(!policy.allows(&alice, "glue:GetTable", &table("secret")));
+        let other_db = resources("us-east-1", "000000000000", "GetTables", &json!({"DatabaseName": "other"}));
+        assert!(!policy.allows(&alice, "glue:GetTables", &other_db));
+        assert_eq!(table("T")[2], "arn:aws:glue:us-east-1:000000000000:table/db/t");
+        for bad in ["not json", "{}", r#"{"Statement": [{"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": "*"}]}"#] {
+            assert!(CatalogPolicy::parse(bad).is_err(), "{bad}");
+        }
+        assert_eq!(catalog_account("arn:aws:glue:us-east-1:000000000000:catalog"), Some("000000000000"));
+        assert_eq!(catalog_account("arn:aws:glue:us-east-1:000000000000:database/x"), None);
+    }
+}
