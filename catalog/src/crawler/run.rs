@@ -298,7 +298,7 @@ pub(crate) async fn crawl(
         let listing_prefix = (!prefix.is_empty()).then(|| Path::from(prefix.as_str()));
         let mut objects = Vec::new();
         let mut listed = store.list(listing_prefix.as_ref());
-        while let Some(meta) = listed.try_next().await.map_err(|e| format!("listing {}: {e}", target.path))? {
+        while let Some(meta) = listed.try_next().await.map_err(|e| listing_failed(&target.path, &bucket, e))? {
             let key = meta.location.as_ref().to_string();
             let relative = key.strip_prefix(&prefix).unwrap_or(&key).trim_start_matches('/').to_string();
             let name = meta.location.filename().unwrap_or_default().to_string();
@@ -616,6 +616,17 @@ async fn retire_tables(
     catalog.commit(ops).await
 }
 
+/// Why a target could not be listed: a refusal in S3's words, as Glue reports a crawler's
+/// missing permission; anything else as it came.
+fn listing_failed(path: &str, bucket: &str, e: object_store::Error) -> String {
+    match e {
+        object_store::Error::PermissionDenied { .. } => format!(
+            "Access Denied (Service: Amazon S3; Status Code: 403; Error Code: AccessDenied): the crawler's account may not s3:ListBucket on arn:aws:s3:::{bucket}, so {path} cannot be crawled"
+        ),
+        e => format!("listing {path}: {e}"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -647,3 +658,4 @@ mod tests {
         assert!(CrawlConfig::parse(r#"{"Grouping":{"TableLevelConfiguration":0}}"#).is_err());
     }
 }
+
