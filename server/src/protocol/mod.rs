@@ -14,7 +14,9 @@
 //!
 //! A new protocol (RPC v2 CBOR, say) is one more adapter: it decodes into a document and encodes
 //! one, and no handler changes. Timestamps travel in documents as epoch seconds, as both JSON
-//! protocols write them.
+//! protocols write them; a wire that types them apart (CBOR's tag 1, the Query protocol's ISO 8601
+//! text) needs to know which output members are timestamps, which a document alone does not say
+//! (none of STS's outputs here has one).
 
 pub mod aws_json;
 pub mod query;
