@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Runs every test: one debug build shared by all, the Rust tests (the AWS SDK for Rust among
-# them), then the end-to-end suite with the real Python clients against the real binary: all of
-# it with the newest clients, its S3, Glue and Athena core with each older client set of
-# tests/clients/, and dbt-athena and the dataframe tools in virtualenvs of their own.
+# Runs every test: one debug build shared by all, clippy (warnings are errors), the Rust tests
+# (the AWS SDK for Rust among them), then the end-to-end suite with the real Python clients
+# against the real binary: all of it with the newest clients, its S3, Glue and Athena core with
+# each older client set of tests/clients/, and dbt-athena and the dataframe tools in virtualenvs
+# of their own.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
@@ -10,6 +11,8 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/minerva/target}"
 
 echo "== build"
 cargo build --workspace --all-targets
+echo "== clippy"
+cargo clippy --workspace --all-targets --quiet -- -D warnings
 echo "== rust tests"
 cargo test --workspace --quiet
 echo "== python environments"

@@ -225,7 +225,9 @@ mod tests {
         let glue = signed_for("glue");
         let s3 = signed_for("s3");
         let dynamodb = signed_for("dynamodb");
-        let cases: Vec<(Method, &str, Vec<(&'static str, &str)>, Service)> = vec![
+        // (method, path, headers, the service it is for)
+        type Case<'a> = (Method, &'static str, Vec<(&'static str, &'a str)>, Service);
+        let cases: Vec<Case> = vec![
             // Today's Athena clients: REST paths, signed for athena.
             (Method::GET, "/workgroups/primary", vec![("authorization", &athena)], Service::Api(Api::Athena)),
             (Method::POST, "/query-executions", vec![("authorization", &athena)], Service::Api(Api::Athena)),

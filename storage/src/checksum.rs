@@ -306,8 +306,7 @@ mod tests {
         let ok = ExpectedDigests { content_md5: Some("XrY7u+Ae7tCTyyK7j1rNww==".into()), checksums: sums.clone() };
         ok.verify(&md5, &sums).unwrap();
 
-        let mut wrong = Checksums::default();
-        wrong.crc32 = Some("AAAAAA==".into());
+        let wrong = Checksums { crc32: Some("AAAAAA==".into()), ..Default::default() };
         let bad = ExpectedDigests { content_md5: None, checksums: wrong };
         assert!(matches!(bad.verify(&md5, &sums), Err(Error::BadDigest(DigestKind::Crc32))));
 

@@ -58,6 +58,9 @@ pub struct DeleteResult {
     pub delete_marker: bool,
 }
 
+/// A check of a copy's source version, made before anything is written.
+pub type SourceCheck = Box<dyn FnOnce(&ObjectRecord) -> Result<()> + Send>;
+
 /// The options of a copy.
 #[derive(Default)]
 pub struct CopyOptions {
@@ -70,7 +73,7 @@ pub struct CopyOptions {
     /// Checksums to compute for the copy; the source's algorithms when empty.
     pub algorithms: Vec<ChecksumAlgorithm>,
     /// Checked against the source version before anything is written (copy-source conditions).
-    pub check_source: Option<Box<dyn FnOnce(&ObjectRecord) -> Result<()> + Send>>,
+    pub check_source: Option<SourceCheck>,
     pub condition: Option<WriteCondition>,
 }
 

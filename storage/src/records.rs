@@ -329,7 +329,7 @@ mod tests {
 
     #[test]
     fn escaped_keys_keep_key_order() {
-        let mut keys = vec!["a", "a\0", "a\0b", "a/b", "a\u{1}", "", "b", "ab"];
+        let mut keys = ["a", "a\0", "a\0b", "a/b", "a\u{1}", "", "b", "ab"];
         keys.sort_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
         let mut encoded: Vec<Vec<u8>> = keys.iter().map(|k| version_key("bkt", k, 7)).collect();
         let before = encoded.clone();

@@ -222,7 +222,10 @@ fn column_name(cell: &str, index: usize) -> std::string::String {
 }
 
 /// CSV (and TSV, pipe, semicolon, Ctrl-A separated) text.
-pub fn infer_csv(text: &[u8], complete: bool) -> Result<(Vec<(std::string::String, Ty)>, CsvLayout, u64), std::string::String> {
+/// What a CSV sample shows: the columns and their types, the layout, and the records read.
+pub type CsvInference = (Vec<(std::string::String, Ty)>, CsvLayout, u64);
+
+pub fn infer_csv(text: &[u8], complete: bool) -> Result<CsvInference, std::string::String> {
     let text = text.strip_prefix(b"\xef\xbb\xbf").unwrap_or(text);
     let mut best: Option<(u8, Vec<Vec<std::string::String>>, usize)> = None;
     for d in DELIMITERS {

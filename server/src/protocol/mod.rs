@@ -28,7 +28,7 @@ use axum::response::{IntoResponse, Response};
 use http::{HeaderValue, StatusCode};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 /// An operation's input or output: a JSON value in the service model's member names.
 pub type Document = Value;
@@ -44,13 +44,13 @@ pub struct ApiError {
     pub code: String,
     pub message: String,
     /// Other members of the error shape (Athena's `AthenaErrorCode`, …).
-    pub fields: Map<String, Value>,
+    pub fields: Vec<(String, Value)>,
 }
 
 impl ApiError {
     /// A client error (400).
     pub fn new(code: &str, message: impl Into<String>) -> Self {
-        ApiError { status: StatusCode::BAD_REQUEST, code: code.to_string(), message: message.into(), fields: Map::new() }
+        ApiError { status: StatusCode::BAD_REQUEST, code: code.to_string(), message: message.into(), fields: Vec::new() }
     }
 
     pub fn with_status(mut self, status: StatusCode) -> Self {
@@ -60,7 +60,7 @@ impl ApiError {
 
     /// Adds a member of the error shape.
     pub fn with(mut self, name: &str, value: impl Into<String>) -> Self {
-        self.fields.insert(name.to_string(), Value::String(value.into()));
+        self.fields.push((name.to_string(), Value::String(value.into())));
         self
     }
 
@@ -223,7 +223,9 @@ mod tests {
 
     #[test]
     fn inputs_check_required_members_then_types() {
-        let cases: [(Value, Result<(&str, Option<i64>), (&str, &str)>); 7] = [
+        // (input, Ok((name, count)) or Err((code, a word of the message)))
+        type Case = (Value, Result<(&'static str, Option<i64>), (&'static str, &'static str)>);
+        let cases: [Case; 7] = [
             (json!({"Name": "a", "Inner": {"Id": 1}}), Ok(("a", None))),
             (json!({"Name": "a", "Inner": {"Id": 1}, "Count": 3, "Unknown": [1]}), Ok(("a", Some(3)))),
             (json!({"Inner": {"Id": 1}}), Err(("Missing", "Name"))),

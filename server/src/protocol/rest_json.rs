@@ -94,10 +94,10 @@ pub fn decode_request(routes: &[Route], method: &Method, uri: &Uri, headers: &He
         return Err(ApiError::unknown_operation(format!("No operation answers {method} {}", uri.path())));
     };
     let mut document = Map::new();
-    if matches!(*method, Method::POST | Method::PUT | Method::PATCH) {
-        if let Value::Object(members) = super::json_body(body)? {
-            document = members;
-        }
+    if matches!(*method, Method::POST | Method::PUT | Method::PATCH)
+        && let Value::Object(members) = super::json_body(body)?
+    {
+        document = members;
     }
     for (member, value) in labels {
         document.insert(member.to_string(), Value::String(value));
@@ -156,7 +156,9 @@ mod tests {
 
     #[test]
     fn requests_become_operations_and_documents() {
-        let cases: Vec<(Method, &str, &[(&str, &str)], &str, &str, Value)> = vec![
+        // (method, URI, headers, body, operation, input document)
+        type Case = (Method, &'static str, &'static [(&'static str, &'static str)], &'static str, &'static str, Value);
+        let cases: Vec<Case> = vec![
             (Method::POST, "/things", &[], r#"{"Name":"a"}"#, "CreateThing", json!({"Name": "a"})),
             (Method::POST, "/things", &[], "", "CreateThing", json!({})),
             (Method::GET, "/things", &[], "", "ListThings", json!({})),

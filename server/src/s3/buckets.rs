@@ -122,7 +122,7 @@ impl Lake {
             Err(storage::Error::BucketAlreadyOwnedByYou(_)) if region == "us-east-1" => {}
             Err(e) => return Err(s3_err(e)),
         }
-        Ok(S3Response::new(CreateBucketOutput { location: Some(format!("/{name}")), ..Default::default() }))
+        Ok(S3Response::new(CreateBucketOutput { location: Some(format!("/{name}")) }))
     }
 
     pub(super) async fn delete_bucket(&self, req: S3Request<DeleteBucketInput>) -> S3Result<S3Response<DeleteBucketOutput>> {

@@ -632,7 +632,8 @@ mod tests {
         let at = |secs| timestamp(chrono::DateTime::from_timestamp(secs, 0).unwrap());
         let status = |r: S3Result<()>| r.err().map(|e| e.status_code().unwrap_or(StatusCode::OK));
         // (if-match, if-none-match, if-modified-since, if-unmodified-since) -> status
-        let cases: Vec<(Option<ETagCondition>, Option<ETagCondition>, Option<Timestamp>, Option<Timestamp>, Option<StatusCode>)> = vec![
+        type Case = (Option<ETagCondition>, Option<ETagCondition>, Option<Timestamp>, Option<Timestamp>, Option<StatusCode>);
+        let cases: Vec<Case> = vec![
             (Some(tag("abc")), None, None, None, None),
             (Some(tag("zzz")), None, None, None, Some(StatusCode::PRECONDITION_FAILED)),
             (Some(ETagCondition::Any), None, None, None, None),
