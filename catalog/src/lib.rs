@@ -32,6 +32,17 @@ pub use validate::normalize_name;
 /// The version written into every catalog record.
 pub const RECORD_VERSION: u32 = 1;
 
+/// Why a crawler cannot do what was asked, by the state it is in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CrawlerState {
+    /// Running (or stopping): it cannot be started, changed or deleted.
+    Running,
+    /// Not running: there is nothing to stop.
+    NotRunning,
+    /// Already stopping.
+    Stopping,
+}
+
 /// What sort of failure an error is, independent of any wire protocol.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorKind {
@@ -56,9 +67,9 @@ pub enum Error {
     /// A change's condition on what is there did not hold (a resource policy's hash or presence).
     #[error("{0}")]
     ConditionFailed(String),
-    /// A crawler in the wrong state for the request (CrawlerRunningException and friends).
+    /// A crawler in the wrong state for the request.
     #[error("{message}")]
-    CrawlerState { code: &'static str, message: String },
+    CrawlerState { state: CrawlerState, message: String },
     #[error("the catalog store failed: {0}")]
     Store(#[from] storage::Error),
     #[error("a catalog record is corrupt: {0}")]

@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use arrow_array::{ArrayRef, Int64Array, RecordBatch, StringArray};
 use async_trait::async_trait;
 use catalog::crawler::{Crawler, S3Target, Targets};
-use catalog::{Catalog, Database, Error, Resolver};
+use catalog::{Catalog, CrawlerState, Database, Error, Resolver};
 use futures::stream::BoxStream;
 use object_store::memory::InMemory;
 use object_store::path::Path;
@@ -142,7 +142,9 @@ async fn setup() -> (tempfile::TempDir, Catalog, Arc<Probe>) {
 
 fn code(e: Error) -> &'static str {
     match e {
-        Error::CrawlerState { code, .. } => code,
+        Error::CrawlerState { state: CrawlerState::Running, .. } => "CrawlerRunningException",
+        Error::CrawlerState { state: CrawlerState::NotRunning, .. } => "CrawlerNotRunningException",
+        Error::CrawlerState { state: CrawlerState::Stopping, .. } => "CrawlerStoppingException",
         other => panic!("expected a crawler state error, got {other:?}"),
     }
 }

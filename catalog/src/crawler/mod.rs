@@ -167,8 +167,8 @@ pub(crate) fn cache_prefix(name: &str) -> Vec<u8> {
     format!("cs/{name}\0").into_bytes()
 }
 
-fn state_error(code: &'static str, message: String) -> Error {
-    Error::CrawlerState { code, message }
+fn state_error(state: crate::CrawlerState, message: String) -> Error {
+    Error::CrawlerState { state, message }
 }
 
 /// Checks what the API accepts for a crawler: a name, S3 targets, known policy values, a
@@ -302,7 +302,7 @@ impl Catalog {
         let _writes = self.writes.lock().await;
         let mut c = self.get_crawler(name)?;
         if c.state != READY {
-            return Err(state_error("CrawlerRunningException", format!("Crawler {name} is running")));
+            return Err(state_error(crate::CrawlerState::Running, format!("Crawler {name} is running")));
         }
         change(&mut c);
         c.name = name.to_string();
@@ -317,7 +317,7 @@ impl Catalog {
         let _writes = self.writes.lock().await;
         let c = self.get_crawler(name)?;
         if c.state != READY {
-            return Err(state_error("CrawlerRunningException", format!("Crawler {name} is running and cannot be deleted")));
+            return Err(state_error(crate::CrawlerState::Running, format!("Crawler {name} is running and cannot be deleted")));
         }
         let mut ops = vec![KvOp::Delete(crawler_key(name))];
         ops.extend(self.deletes_under(&runs_prefix(name))?);
@@ -331,8 +331,8 @@ impl Catalog {
         let mut c = self.get_crawler(name)?;
         match c.state.as_str() {
             READY => {}
-            STOPPING => return Err(state_error("CrawlerRunningException", format!("Crawler {name} is stopping"))),
-            _ => return Err(state_error("CrawlerRunningException", format!("Crawler with name {name} has already started"))),
+            STOPPING => return Err(state_error(crate::CrawlerState::Running, format!("Crawler {name} is stopping"))),
+            _ => return Err(state_error(crate::CrawlerState::Running, format!("Crawler with name {name} has already started"))),
         }
         let start = model::now();
         c.state = RUNNING.into();
@@ -411,8 +411,8 @@ impl Catalog {
         let mut c = self.get_crawler(name)?;
         match c.state.as_str() {
             RUNNING => {}
-            STOPPING => return Err(state_error("CrawlerStoppingException", format!("Crawler {name} is already stopping"))),
-            _ => return Err(state_error("CrawlerNotRunningException", format!("Crawler with name {name} has not started"))),
+            STOPPING => return Err(state_error(crate::CrawlerState::Stopping, format!("Crawler {name} is already stopping"))),
+            _ => return Err(state_error(crate::CrawlerState::NotRunning, format!("Crawler with name {name} has not started"))),
         }
         c.state = STOPPING.into();
         self.commit(vec![KvOp::Put(crawler_key(name), encode(&c))]).await?;

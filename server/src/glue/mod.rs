@@ -55,7 +55,9 @@ pub fn invalid(message: impl Into<String>) -> ApiError {
 /// The Glue error type of a catalog error.
 fn error_type(e: &catalog::Error) -> &'static str {
     match e {
-        catalog::Error::CrawlerState { code, .. } => code,
+        catalog::Error::CrawlerState { state: catalog::CrawlerState::Running, .. } => "CrawlerRunningException",
+        catalog::Error::CrawlerState { state: catalog::CrawlerState::NotRunning, .. } => "CrawlerNotRunningException",
+        catalog::Error::CrawlerState { state: catalog::CrawlerState::Stopping, .. } => "CrawlerStoppingException",
         catalog::Error::ConditionFailed(_) => "ConditionCheckFailureException",
         _ => match e.kind() {
             ErrorKind::NotFound => "EntityNotFoundException",
