@@ -8,23 +8,24 @@
 //! Tree `catalog` keys: `d/<db>`, `t/<db>\0<table>`, `tv/<db>\0<table>\0<version>` (archived
 //! table versions), `p/<db>\0<table>\0<values joined by \x1f>`, `c/<crawler>` (crawlers).
 
-pub mod crawler;
+mod crawler;
 mod databases;
-pub mod expression;
-pub mod model;
+mod expression;
+mod model;
 mod partitions;
-pub mod policy;
+mod policy;
 mod tables;
-pub mod validate;
+mod validate;
 
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use storage::{Kv, KvOp, KvTree};
 
-pub use crawler::{Crawler, CrawlerMetrics, Progress, Resolver, RunSummary};
+pub use crawler::{Crawler, CrawlerMetrics, LastCrawl, Progress, RecrawlPolicy, Resolver, RunSummary, S3Target, SchemaChangePolicy, Targets};
 pub use expression::PartitionFilter;
-pub use model::{Column, Database, Parameters, Partition, SerDeInfo, StorageDescriptor, Table};
+pub use model::{Column, Database, Parameters, Partition, SerDeInfo, StorageDescriptor, Table, Timestamp, now};
+pub use policy::{Exists as PolicyExists, ResourcePolicy};
 pub use partitions::{PartitionPage, PartitionQuery, Segment};
 pub use tables::{SearchFilter, SearchQuery, TableVersion};
 pub use validate::normalize_name;

@@ -11,7 +11,7 @@ use arrow_array::{
     ArrayRef, BooleanArray, Date32Array, Float64Array, Int32Array, Int64Array, RecordBatch, StringArray, StructArray, TimestampMillisecondArray,
 };
 use arrow_schema::{DataType, Field};
-use catalog::crawler::{Crawler, S3Target, SchemaChangePolicy, Targets};
+use catalog::{Crawler, S3Target, SchemaChangePolicy, Targets};
 use catalog::{Catalog, Database, Resolver, RunSummary};
 use object_store::memory::InMemory;
 use object_store::path::Path;

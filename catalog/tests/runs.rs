@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 
 use arrow_array::{ArrayRef, Int64Array, RecordBatch, StringArray};
 use async_trait::async_trait;
-use catalog::crawler::{Crawler, S3Target, Targets};
+use catalog::{Crawler, S3Target, Targets};
 use catalog::{Catalog, CrawlerState, Database, Error, Resolver};
 use futures::stream::BoxStream;
 use object_store::memory::InMemory;

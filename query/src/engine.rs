@@ -960,7 +960,7 @@ impl Acting {
     /// Checks an action on the lake; a refusal is Athena's "Permission denied on S3 path".
     pub(crate) fn check(&self, action: storage::Action, bucket: &str, key: Option<&str>) -> Result<()> {
         match &self.0 {
-            Some(p) => Ok(storage::access::check(p.as_ref(), action, bucket, key)?),
+            Some(p) => Ok(storage::authorize(p.as_ref(), action, bucket, key)?),
             None => Ok(()),
         }
     }

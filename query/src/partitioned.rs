@@ -24,7 +24,6 @@ use datafusion::physical_plan::empty::EmptyExec;
 use datafusion::physical_plan::union::UnionExec;
 use futures::TryStreamExt;
 use object_store::path::Path;
-use url::Url;
 
 use crate::tables::directory_url;
 
@@ -185,9 +184,4 @@ impl TableProvider for PartitionedTable {
             _ => UnionExec::try_new(plans),
         }
     }
-}
-
-/// Whether a location names a bucket of the lake (`s3://bucket/…`), and which.
-pub fn bucket_of(location: &str) -> Option<String> {
-    Url::parse(&directory_url(location)).ok().and_then(|u| u.host_str().map(str::to_string))
 }

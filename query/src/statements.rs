@@ -680,7 +680,7 @@ pub(crate) fn partition_for(table: &Table, values: Vec<String>, location: String
         values,
         database_name: table.database_name.clone(),
         table_name: table.name.clone(),
-        creation_time: Some(catalog::model::now()),
+        creation_time: Some(catalog::now()),
         storage_descriptor: Some(sd),
         ..Default::default()
     }

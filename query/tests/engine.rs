@@ -520,7 +520,7 @@ impl storage::KvTree for RefusingTree {
     fn compare_and_swap(&self, key: &[u8], old: Option<&[u8]>, new: Option<&[u8]>) -> storage::Result<bool> {
         self.0.compare_and_swap(key, old, new)
     }
-    fn range(&self, from: std::ops::Bound<Vec<u8>>, to: std::ops::Bound<Vec<u8>>) -> storage::kv::KvIter<'_> {
+    fn range(&self, from: std::ops::Bound<Vec<u8>>, to: std::ops::Bound<Vec<u8>>) -> storage::KvIter<'_> {
         self.0.range(from, to)
     }
 }

@@ -4,7 +4,7 @@
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 
-use catalog::crawler::{Crawler, S3Target, Targets};
+use catalog::{Crawler, S3Target, Targets};
 use catalog::{Catalogs, Database, Progress};
 use storage::Store;
 

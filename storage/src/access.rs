@@ -2,7 +2,7 @@
 //! checked against that caller's S3 permissions, with the decision S3 requests themselves get
 //! (the server's `s3::access`, behind [`Permissions`]), so that no path from one account's request
 //! reaches another's data except through a grant. The checks are made where the lake is touched:
-//! [`crate::lake::BucketStore`] for `object_store` callers, [`check`] for the few direct ones.
+//! [`crate::BucketStore`] for `object_store` callers, [`authorize`] for the few direct ones.
 
 use std::fmt;
 
@@ -36,7 +36,7 @@ pub trait Permissions: Send + Sync + fmt::Debug {
 }
 
 /// Checks an action, refusing it as [`Error::AccessDenied`].
-pub fn check(permissions: &dyn Permissions, action: Action, bucket: &str, key: Option<&str>) -> Result<()> {
+pub fn authorize(permissions: &dyn Permissions, action: Action, bucket: &str, key: Option<&str>) -> Result<()> {
     if permissions.allows(action, bucket, key) {
         return Ok(());
     }

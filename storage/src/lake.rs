@@ -50,7 +50,7 @@ impl BucketStore {
 
     fn check(&self, action: Action, key: Option<&str>) -> object_store::Result<()> {
         match &self.acting_for {
-            Some(p) => crate::access::check(p.as_ref(), action, &self.bucket, key).map_err(|e| object_store::Error::PermissionDenied {
+            Some(p) => crate::access::authorize(p.as_ref(), action, &self.bucket, key).map_err(|e| object_store::Error::PermissionDenied {
                 path: format!("s3://{}/{}", self.bucket, key.unwrap_or_default()),
                 source: Box::new(e),
             }),

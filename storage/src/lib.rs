@@ -16,26 +16,27 @@
 //! where each key's "null" version is, `u/` and `p/` multipart uploads and their parts. See
 //! `records.rs`.
 
-pub mod access;
-pub mod blobs;
-pub mod checksum;
-pub mod error;
-pub mod kv;
-pub mod lake;
-pub mod listing;
-pub mod multipart;
-pub mod objects;
-pub mod records;
-pub mod space;
-pub mod store;
+mod access;
+mod blobs;
+mod checksum;
+mod error;
+mod kv;
+mod lake;
+mod listing;
+mod multipart;
+mod objects;
+mod records;
+mod space;
+mod store;
 
 use std::path::Path;
 use std::sync::Arc;
 
-pub use blobs::ByteStream;
+pub use access::{Action, Permissions, authorize};
+pub use blobs::{ByteStream, INLINE_MAX};
 pub use checksum::{ChecksumAlgorithm, Checksums, ExpectedDigests};
 pub use error::{DigestKind, Error, ErrorKind, Result};
-pub use kv::{Kv, KvOp, KvTree, SledKv};
+pub use kv::{Kv, KvIter, KvOp, KvTree, SledKv};
 pub use lake::BucketStore;
 pub use listing::{ListPage, ListQuery, VersionEntry, VersionQuery, VersionsPage};
 pub use multipart::{CompleteOptions, CompletedPart, PartsPage, UploadOptions, UploadsPage};
@@ -43,9 +44,8 @@ pub use objects::{CopyOptions, DeleteResult, ObjectBody, ObjectInfo, PutOptions,
 pub use records::{
     BucketConfig, BucketRecord, ChecksumType, CorsRule, ObjectHeaders, ObjectRecord, PartRecord, PartSummary, UploadRecord, Versioning,
 };
-pub use access::{Action, Permissions};
 pub use space::Space;
-pub use store::{Expected, RangeSpec, Recovery, Store, WriteCondition, validate_bucket_name};
+pub use store::{Expected, MAX_PART_NUMBER, MIN_PART_SIZE, RangeSpec, Recovery, Store, WriteCondition, validate_bucket_name};
 
 /// The layout version this binary writes and reads: 2, a Glue catalog per account.
 pub const LAYOUT_VERSION: &str = "minerva-data 2";

@@ -10,7 +10,7 @@ use storage::{
 };
 
 fn min5() -> CompleteOptions {
-    CompleteOptions { min_part_size: storage::store::MIN_PART_SIZE, ..Default::default() }
+    CompleteOptions { min_part_size: storage::MIN_PART_SIZE, ..Default::default() }
 }
 
 const OWNER: &str = "owner";
@@ -158,7 +158,7 @@ async fn multipart_assembles_parts_and_checks_the_list() {
     let (store, _) = open(dir.path());
     store.create_bucket("bkt", OWNER).await.unwrap();
     let up = store.create_multipart_upload("bkt", "big", Default::default()).await.unwrap();
-    let p1 = vec![b'a'; storage::store::MIN_PART_SIZE as usize];
+    let p1 = vec![b'a'; storage::MIN_PART_SIZE as usize];
     let r1 = store.upload_part("bkt", "big", &up.upload_id, 1, body(&p1), PutOptions::default()).await.unwrap();
     let r2 = store.upload_part("bkt", "big", &up.upload_id, 2, body(b"tail"), PutOptions::default()).await.unwrap();
     let part = |n, e: &str| CompletedPart { number: n, etag: format!("\"{e}\""), checksums: Default::default() };
@@ -179,7 +179,7 @@ async fn multipart_assembles_parts_and_checks_the_list() {
     assert_eq!(read(&store, "bkt", "big", None).await, want);
     assert_eq!(read(&store, "bkt", "big", Some(RangeSpec::Suffix(6))).await, b"aatail");
     // Ranges read in one piece, across a file part and a small part kept in the index.
-    let edge = storage::store::MIN_PART_SIZE;
+    let edge = storage::MIN_PART_SIZE;
     let (_, parts) = store.read_ranges("bkt", "big", vec![edge - 2..edge + 2, 0..3, edge + 4..edge + 4]).await.unwrap();
     assert_eq!(parts, [&b"aata"[..], b"aaa", b""]);
     assert!(matches!(store.read_ranges("bkt", "big", std::iter::once(0..edge + 5).collect()).await, Err(Error::InvalidRange { .. })));
@@ -227,7 +227,7 @@ async fn restart_keeps_objects_and_sweeps_orphans() {
         put(&store, "bkt", "over", b"first").await;
         put(&store, "bkt", "over", b"second").await;
         // Over the inline limit: a body in a file of its own.
-        put(&store, "bkt", "large", &[7u8; storage::blobs::INLINE_MAX + 1]).await;
+        put(&store, "bkt", "large", &[7u8; storage::INLINE_MAX + 1]).await;
         // Simulate a crash between a small body's write and its record's commit.
         kv.tree("bodies").unwrap().put(b"iorphan", b"orphan").unwrap();
         kv.flush().await.unwrap();

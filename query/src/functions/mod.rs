@@ -199,8 +199,3 @@ pub fn constant_string(args: &ReturnFieldArgs, i: usize) -> Option<String> {
         _ => None,
     }
 }
-
-/// `None` where any of the arrays is NULL at row `i`.
-pub fn any_null(arrays: &[&ArrayRef], i: usize) -> bool {
-    arrays.iter().any(|a| a.is_null(i))
-}

@@ -2,7 +2,7 @@
 //! UpdateCrawler, DeleteCrawler, StartCrawler, StopCrawler, GetCrawlerMetrics.
 
 use catalog::Crawler;
-use catalog::crawler::{RecrawlPolicy, SchemaChangePolicy, Targets};
+use catalog::{RecrawlPolicy, SchemaChangePolicy, Targets};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 

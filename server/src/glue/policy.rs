@@ -144,9 +144,9 @@ pub struct PutResourcePolicyOutput {
 pub async fn put(glue: &Glue<'_>, input: PutResourcePolicyInput) -> Result<PutResourcePolicyOutput, ApiError> {
     CatalogPolicy::parse(&input.policy_in_json).map_err(invalid)?;
     let exists = match input.policy_exists_condition.as_deref() {
-        Some("MUST_EXIST") => catalog::policy::Exists::Must,
-        Some("NOT_EXIST") => catalog::policy::Exists::MustNot,
-        None | Some("NONE") => catalog::policy::Exists::Either,
+        Some("MUST_EXIST") => catalog::PolicyExists::Must,
+        Some("NOT_EXIST") => catalog::PolicyExists::MustNot,
+        None | Some("NONE") => catalog::PolicyExists::Either,
         Some(other) => return Err(invalid(format!("PolicyExistsCondition {other} is not MUST_EXIST, NOT_EXIST or NONE"))),
     };
     let stored = glue.catalog.put_resource_policy(input.policy_in_json, input.policy_hash_condition.as_deref(), exists).await.map_err(glue_err)?;

@@ -15,7 +15,7 @@ use crate::s3::util::*;
 fn part_number(n: i32) -> S3Result<u32> {
     u32::try_from(n)
         .ok()
-        .filter(|n| (1..=storage::store::MAX_PART_NUMBER).contains(n))
+        .filter(|n| (1..=storage::MAX_PART_NUMBER).contains(n))
         .ok_or_else(|| s3_error!(InvalidArgument, "Part number must be an integer between 1 and 10000, inclusive"))
 }
 
@@ -203,7 +203,7 @@ impl Lake {
         let expected =
             claimed(None, input.checksum_crc32, input.checksum_crc32c, input.checksum_crc64nvme, input.checksum_sha1, input.checksum_sha256)
                 .checksums;
-        let options = CompleteOptions { min_part_size: storage::store::MIN_PART_SIZE, expected, condition };
+        let options = CompleteOptions { min_part_size: storage::MIN_PART_SIZE, expected, condition };
         let record = self.store.complete_multipart_upload(&input.bucket, &input.key, &input.upload_id, &parts, options).await.map_err(s3_err)?;
         if let Some(size) = input.mpu_object_size
             && size as u64 != record.size

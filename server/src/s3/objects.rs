@@ -121,7 +121,7 @@ fn not_modified(rec: &ObjectRecord) -> S3Error {
 fn read_part_number(n: i32) -> S3Result<u32> {
     u32::try_from(n)
         .ok()
-        .filter(|n| (1..=storage::store::MAX_PART_NUMBER).contains(n))
+        .filter(|n| (1..=storage::MAX_PART_NUMBER).contains(n))
         .ok_or_else(|| s3_error!(InvalidArgument, "Part number must be an integer between 1 and 10000, inclusive"))
 }
 
