@@ -23,11 +23,12 @@ use datafusion::logical_expr::{Expr, cast};
 use datafusion::sql::parser::{DFParserBuilder, Statement as DfStatement};
 use futures::{SinkExt, StreamExt};
 use serde::{Deserialize, Serialize};
-use storage::{KvTree, PutOptions, Store};
+use storage::{KvTree, PutOptions, S3Location, Store};
 
 use crate::cancel::{CancelRule, CancelToken};
 use crate::dialect::AthenaDialect;
 use crate::error::{Error, Result};
+use crate::location;
 use crate::sql::{self, Plan, StatementType};
 use crate::tables::{CATALOG_NAME, GlueCatalogProvider, LakeRegistry};
 use crate::types::{ColumnInfo, athena_column, render_column};
@@ -277,19 +278,6 @@ impl Times {
 
 fn now() -> f64 {
     chrono::Utc::now().timestamp_millis() as f64 / 1000.0
-}
-
-/// Splits `s3://bucket/key` into its bucket and key.
-pub fn parse_s3_url(url: &str) -> Result<(String, String)> {
-    let rest = url
-        .strip_prefix("s3://")
-        .or_else(|| url.strip_prefix("s3a://"))
-        .ok_or_else(|| Error::InvalidInput(format!("{url} is not an s3:// location")))?;
-    let (bucket, key) = rest.split_once('/').unwrap_or((rest, ""));
-    if bucket.is_empty() {
-        return Err(Error::InvalidInput(format!("{url} names no bucket")));
-    }
-    Ok((bucket.to_string(), key.to_string()))
 }
 
 fn csv_field(out: &mut Vec<u8>, value: &Option<String>) {
@@ -640,7 +628,7 @@ impl Engine {
             None => 0,
             Some(t) => t.parse().map_err(|_| Error::InvalidInput("The NextToken is not valid".into()))?,
         };
-        let (bucket, key) = parse_s3_url(&q.output_location)?;
+        let S3Location { bucket, key } = location::parse(&q.output_location)?;
         let size = self.inner.store.head_object(&bucket, &key)?.record.size;
         if offset >= size {
             return Ok(ResultPage { columns: q.columns, rows: Vec::new(), next_token: None, update_count: 0 });
@@ -675,7 +663,7 @@ impl Engine {
             None => 0,
             Some(t) => t.parse().map_err(|_| Error::InvalidInput("The NextToken is not valid".into()))?,
         };
-        let (bucket, key) = parse_s3_url(&q.output_location)?;
+        let S3Location { bucket, key } = location::parse(&q.output_location)?;
         let text = match self.inner.store.get_object(&bucket, &key, None).await {
             Ok(body) => {
                 let mut stream = body.stream;
@@ -834,7 +822,7 @@ impl Engine {
         // The files every statement leaves in the output location are the caller's writes: a
         // location they may not write fails the query before it runs.
         let acting = Acting(request.acting_for.clone());
-        let (results_bucket, results_prefix) = parse_s3_url(output_dir)?;
+        let S3Location { bucket: results_bucket, key: results_prefix } = location::parse(output_dir)?;
         let extension = if matches!(plan, Plan::Query { .. } | Plan::Unload { .. }) { "csv" } else { "txt" };
         acting.check(storage::Action::PutObject, &results_bucket, Some(&format!("{results_prefix}{id}.{extension}")))?;
         if matches!(plan, Plan::CreateTableAs { .. } | Plan::Insert { .. } | Plan::Unload { .. }) {
@@ -868,7 +856,7 @@ impl Engine {
 
     /// Writes lines of text, each ended by a newline, to `<output_dir><name>`.
     pub(crate) async fn put_text(&self, output_dir: &str, name: &str, lines: &[String]) -> Result<()> {
-        let (bucket, prefix) = parse_s3_url(output_dir)?;
+        let S3Location { bucket, key: prefix } = location::parse(output_dir)?;
         let mut text = String::new();
         for l in lines {
             text.push_str(l);
@@ -880,7 +868,7 @@ impl Engine {
     /// Streams the rows into `<output>/<id>.csv` in Athena's CSV dialect, then writes the
     /// `.metadata` companion.
     async fn write_results(&self, id: &str, df: DataFrame, output_dir: &str) -> Result<Outcome> {
-        let (bucket, prefix) = parse_s3_url(output_dir)?;
+        let S3Location { bucket, key: prefix } = location::parse(output_dir)?;
         self.inner.store.head_bucket(&bucket)?;
         let columns: Vec<ColumnInfo> = df.schema().fields().iter().map(|f| athena_column(f)).collect();
         let mut stream = df.execute_stream().await?;

@@ -12,6 +12,7 @@ mod engine;
 mod error;
 mod functions;
 mod lateral;
+mod location;
 mod partitioned;
 mod rewrite;
 mod sql;

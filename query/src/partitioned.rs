@@ -25,7 +25,7 @@ use datafusion::physical_plan::union::UnionExec;
 use futures::TryStreamExt;
 use object_store::path::Path;
 
-use crate::tables::directory_url;
+use crate::location::directory_url;
 
 /// A table with partition keys, read from the partitions the catalog lists.
 #[derive(Debug)]

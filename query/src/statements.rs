@@ -9,7 +9,9 @@ use datafusion::physical_plan::{collect, displayable};
 use datafusion::prelude::SessionContext;
 use storage::ListQuery;
 
-use crate::engine::{Engine, Outcome, StartQuery, parse_s3_url};
+use crate::engine::{Engine, Outcome, StartQuery};
+use crate::location;
+use storage::S3Location;
 use crate::error::{Error, Result};
 use crate::sql::{ColumnDef, CreateTable, Name, PartitionSpec, Plan};
 use crate::types::{ColumnInfo, arrow_to_hive};
@@ -212,40 +214,7 @@ fn create_table_lines(table: &Table) -> Vec<String> {
 
 /// The `key=value/…` path of a partition, as Hive escapes it.
 pub fn partition_path(keys: &[Column], values: &[String]) -> String {
-    keys.iter().zip(values).map(|(k, v)| format!("{}={}", k.name, escape_path(v))).collect::<Vec<_>>().join("/")
-}
-
-fn escape_path(v: &str) -> String {
-    let mut out = String::new();
-    for c in v.chars() {
-        if c.is_control() || matches!(c, '"' | '#' | '%' | '\'' | '*' | '/' | ':' | '=' | '?' | '\\' | '{' | '[' | ']' | '^') {
-            for b in c.to_string().bytes() {
-                out.push_str(&format!("%{b:02X}"));
-            }
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
-
-fn unescape_path(v: &str) -> String {
-    let bytes = v.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%'
-            && i + 3 <= bytes.len()
-            && let Ok(b) = u8::from_str_radix(std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("zz"), 16)
-        {
-            out.push(b);
-            i += 3;
-            continue;
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
+    keys.iter().zip(values).map(|(k, v)| format!("{}={}", k.name, storage::escape_partition_value(v))).collect::<Vec<_>>().join("/")
 }
 
 /// Encodes a view's definition the way Athena stores it in `ViewOriginalText`.
@@ -501,7 +470,7 @@ impl Engine {
                 ),
             });
         }
-        parse_s3_url(&location)?;
+        location::parse(&location)?;
         let mut seen = BTreeSet::new();
         for c in t.columns.iter().chain(&t.partitioned_by) {
             if !seen.insert(c.name.clone()) {
@@ -537,7 +506,7 @@ impl Engine {
 
     async fn add_partitions(&self, request: &StartQuery, name: &Name, if_not_exists: bool, specs: Vec<PartitionSpec>) -> Result<Outcome> {
         let table = self.table_of(name, request)?;
-        let base = crate::tables::directory_url(table.location().unwrap_or_default());
+        let base = location::directory_url(table.location().unwrap_or_default());
         let mut partitions = Vec::with_capacity(specs.len());
         for spec in &specs {
             let values = partition_values(&table, spec)?;
@@ -558,8 +527,8 @@ impl Engine {
         if table.partition_keys.is_empty() {
             return Err(Error::InvalidInput(format!("Table {}.{} is not partitioned", table.database_name, table.name)));
         }
-        let base = crate::tables::directory_url(table.location().unwrap_or_default());
-        let (bucket, prefix) = parse_s3_url(&base)?;
+        let base = location::directory_url(table.location().unwrap_or_default());
+        let S3Location { bucket, key: prefix } = location::parse(&base)?;
         crate::engine::Acting(request.acting_for.clone()).check(storage::Action::ListBucket, &bucket, None)?;
         let known: BTreeSet<Vec<String>> =
             self.catalog_of(request)?.get_partitions(&table.database_name, &table.name)?.into_iter().map(|p| p.values).collect();
@@ -579,7 +548,7 @@ impl Engine {
                 let mut values = Vec::with_capacity(table.partition_keys.len());
                 for (k, seg) in table.partition_keys.iter().zip(&segments) {
                     match seg.split_once('=') {
-                        Some((key, v)) if key.eq_ignore_ascii_case(&k.name) => values.push(unescape_path(v)),
+                        Some((key, v)) if key.eq_ignore_ascii_case(&k.name) => values.push(storage::unescape_partition_value(v)),
                         _ => break,
                     }
                 }
@@ -703,7 +672,7 @@ mod tests {
         let keys = vec![Column { name: "dt".into(), ..Default::default() }, Column { name: "k".into(), ..Default::default() }];
         let path = partition_path(&keys, &["2024-01-01 10:00".into(), "a/b".into()]);
         assert_eq!(path, "dt=2024-01-01 10%3A00/k=a%2Fb");
-        assert_eq!(unescape_path("a%2Fb"), "a/b");
+        assert_eq!(storage::unescape_partition_value("a%2Fb"), "a/b");
     }
 
     #[test]

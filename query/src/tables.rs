@@ -18,7 +18,7 @@ use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::{ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl};
 use datafusion::execution::object_store::ObjectStoreRegistry;
 use object_store::ObjectStore;
-use storage::{BucketStore, Permissions, Store};
+use storage::{BucketStore, Permissions, S3Location, Store};
 use stores::Registry;
 use url::Url;
 
@@ -174,17 +174,6 @@ impl SchemaProvider for GlueSchema {
     }
 }
 
-/// Normalises a table location to a directory URL (`s3://bucket/prefix/`).
-pub fn directory_url(location: &str) -> String {
-    let location = location.trim();
-    let location = location
-        .strip_prefix("s3a://")
-        .or_else(|| location.strip_prefix("s3n://"))
-        .map(|r| format!("s3://{r}"))
-        .unwrap_or_else(|| location.to_string());
-    if location.ends_with('/') { location } else { format!("{location}/") }
-}
-
 fn plan_err(table: &Table, msg: impl std::fmt::Display) -> DataFusionError {
     DataFusionError::Plan(format!("table {}.{}: {msg}", table.database_name, table.name))
 }
@@ -285,7 +274,7 @@ fn viewed(schema: &Schema) -> Schema {
 /// The compression of a table's files, from their extensions, as Athena reads text and JSON
 /// without a `compressionType`: `.gz`, `.bz2`, `.zst`, `.xz`. Only when the files agree.
 fn compression_by_extension(store: &Store, location: &str) -> Option<FileCompressionType> {
-    let (bucket, prefix) = crate::engine::parse_s3_url(location).ok()?;
+    let S3Location { bucket, key: prefix } = crate::location::parse(location).ok()?;
     let page = store.list_objects(&bucket, &storage::ListQuery { prefix, max_keys: 200, ..Default::default() }).ok()?;
     let mut found = None;
     for o in page.objects.iter().filter(|o| o.record.size > 0 && !o.key.ends_with('/')) {
@@ -317,10 +306,10 @@ fn compression_by_extension(store: &Store, location: &str) -> Option<FileCompres
 /// partition keys, a [`PartitionedTable`] over the catalog's partitions.
 pub async fn listing_table(store: &Store, catalog: &Catalog, table: &Table) -> DfResult<Arc<dyn TableProvider>> {
     let location = table.location().ok_or_else(|| plan_err(table, "it has no location"))?;
-    let mut url_text = directory_url(location);
+    let mut url_text = crate::location::directory_url(location);
     // A location may name one object rather than a folder (the crawler's table of a lone file).
     if !location.trim().ends_with('/')
-        && let Ok((bucket, key)) = crate::engine::parse_s3_url(location.trim())
+        && let Ok(S3Location { bucket, key }) = S3Location::parse(location)
         && !key.is_empty()
         && store.head_object(&bucket, &key).is_ok()
     {

@@ -16,11 +16,12 @@ use datafusion::logical_expr::Expr;
 use datafusion::prelude::SessionContext;
 use storage::ListQuery;
 
-use crate::engine::{Engine, Outcome, StartQuery, parse_s3_url};
+use crate::engine::{Engine, Outcome, StartQuery};
+use crate::location::{self, directory_url};
+use storage::S3Location;
 use crate::error::{Error, Result};
 use crate::sql::Name;
 use crate::statements::{partition_for, partition_path};
-use crate::tables::directory_url;
 use crate::types::{ColumnInfo, arrow_to_hive};
 
 /// Athena writes at most this many partition and bucket combinations in one statement.
@@ -230,7 +231,7 @@ impl Engine {
     /// Writes a query's rows under `location` (a directory URL). Files already there are kept;
     /// the new ones are returned. On failure, the new files are removed.
     async fn write_rows(&self, id: &str, df: DataFrame, location: &str, spec: &Spec) -> Result<Written> {
-        let (bucket, prefix) = parse_s3_url(location)?;
+        let S3Location { bucket, key: prefix } = location::parse(location)?;
         self.inner.store.head_bucket(&bucket)?;
         // What is already there is listed as the caller lists it; the files are written through
         // the session's stores, each checked as the caller's PutObject.
@@ -252,7 +253,7 @@ impl Engine {
             let rest = &k[prefix.len()..];
             let segments: Vec<&str> = rest.split('/').collect();
             let values: Vec<String> =
-                segments.iter().take(spec.partitioned_by.len()).filter_map(|s| s.split_once('=').map(|(_, v)| unescape(v))).collect();
+                segments.iter().take(spec.partitioned_by.len()).filter_map(|s| s.split_once('=').map(|(_, v)| storage::unescape_partition_value(v))).collect();
             if !spec.partitioned_by.is_empty() && values.len() == spec.partitioned_by.len() {
                 written.partitions.insert(values);
             }
@@ -326,7 +327,7 @@ impl Engine {
     }
 
     async fn write_manifest(&self, id: &str, output_dir: &str, files: &[String]) -> Result<String> {
-        let (bucket, prefix) = parse_s3_url(output_dir)?;
+        let S3Location { bucket, key: prefix } = location::parse(output_dir)?;
         let key = format!("{prefix}tables/{id}-manifest.csv");
         let mut text = String::new();
         for f in files {
@@ -366,7 +367,7 @@ impl Engine {
             Some(l) => directory_url(l),
             None => format!("{output_dir}tables/{id}/"),
         };
-        let (bucket, prefix) = parse_s3_url(&location)?;
+        let S3Location { bucket, key: prefix } = location::parse(&location)?;
         self.inner.store.head_bucket(&bucket)?;
         if !self.keys_under(&bucket, &prefix)?.is_empty() {
             return Err(invalid(format!(
@@ -409,7 +410,7 @@ impl Engine {
         let created = match catalog.create_table(&database, table).await {
             Ok(t) => t,
             Err(e) => {
-                let keys: Vec<String> = written.files.iter().filter_map(|f| parse_s3_url(f).ok().map(|(_, k)| k)).collect();
+                let keys: Vec<String> = written.files.iter().filter_map(|f| location::parse(f).ok().map(|l| l.key)).collect();
                 self.remove_keys(&bucket, keys).await;
                 return Err(e.into());
             }
@@ -511,7 +512,7 @@ impl Engine {
     ) -> Result<Outcome> {
         let spec = Spec::from_properties(properties, Format::Parquet)?;
         let location = directory_url(location);
-        let (bucket, prefix) = parse_s3_url(&location)?;
+        let S3Location { bucket, key: prefix } = location::parse(&location)?;
         self.inner.store.head_bucket(&bucket)?;
         if !self.keys_under(&bucket, &prefix)?.is_empty() {
             return Err(invalid(format!("HIVE_PATH_ALREADY_EXISTS: Target directory for UNLOAD already exists: {location}")));
@@ -558,23 +559,4 @@ fn spec_of_table(table: &Table) -> Result<Spec> {
         bucketed_by: sd.bucket_columns.clone(),
         buckets: if sd.number_of_buckets > 0 { sd.number_of_buckets as usize } else { 0 },
     })
-}
-
-fn unescape(v: &str) -> String {
-    let bytes = v.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%'
-            && i + 3 <= bytes.len()
-            && let Ok(b) = u8::from_str_radix(std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("zz"), 16)
-        {
-            out.push(b);
-            i += 3;
-            continue;
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }

@@ -145,12 +145,8 @@ fn not_data(name: &str) -> bool {
 
 /// The bucket and key prefix of an `s3://bucket/prefix` path.
 fn split_target(path: &str) -> Result<(String, String), String> {
-    let rest = path.strip_prefix("s3://").ok_or_else(|| format!("{path} is not an s3:// path"))?;
-    let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
-    if bucket.is_empty() {
-        return Err(format!("{path} names no bucket"));
-    }
-    Ok((bucket.to_string(), prefix.trim_matches('/').to_string()))
+    let location = storage::S3Location::parse(path).map_err(|e| e.to_string())?;
+    Ok((location.bucket, location.key.trim_matches('/').to_string()))
 }
 
 /// Reads what inference needs of an object. The outer error is a read that failed: the object is
