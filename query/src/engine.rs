@@ -761,7 +761,7 @@ impl Engine {
         let state = ctx.state();
         let mut statements = DFParserBuilder::new(sql).with_dialect(&AthenaDialect).build()?.parse_statements()?;
         if statements.len() != 1 {
-            return Err(Error::InvalidInput("line 1:1: only one statement may run at a time".into()));
+            return Err(Error::Syntax("line 1:1: only one statement may run at a time".into()));
         }
         let mut statement = statements.pop_front().expect("one statement");
         if let DfStatement::Statement(s) = &mut statement {

@@ -18,6 +18,10 @@ pub enum Error {
     /// The request is wrong for the current state (results of a running query, …) or malformed.
     #[error("{0}")]
     InvalidInput(String),
+    /// The statement does not parse, or breaks a rule of the grammar (`line 1:1: …`, as Athena
+    /// words it): Athena's SYNTAX_ERROR.
+    #[error("{0}")]
+    Syntax(String),
     #[error(transparent)]
     Catalog(#[from] catalog::Error),
     #[error(transparent)]
@@ -38,7 +42,7 @@ impl Error {
     pub fn kind(&self) -> ErrorKind {
         match self {
             Error::NotFound(_) => ErrorKind::NotFound,
-            Error::InvalidInput(_) => ErrorKind::InvalidInput,
+            Error::InvalidInput(_) | Error::Syntax(_) => ErrorKind::InvalidInput,
             Error::Catalog(e) => match e.kind() {
                 catalog::ErrorKind::Internal => ErrorKind::Internal,
                 catalog::ErrorKind::NotFound => ErrorKind::NotFound,
@@ -77,8 +81,9 @@ impl Error {
                 if let Some(path) = denied_path(e) {
                     return format!("Permission denied on S3 path: {path}");
                 }
-                // Spill files reached the room the data directory has left (see `Engine::session_with`).
-                if root.to_string().contains("exceeded the allowable limit") {
+                let name = athena_error_name(root);
+                if name == "EXCEEDED_SPILL_LIMIT" {
+                    // Spill files reached the room the data directory has left (`Engine::session_with`).
                     return "EXCEEDED_SPILL_LIMIT: Query exceeded the space it may spill to: the data directory is full, but for the room kept free for its index".into();
                 }
                 let text = match root {
@@ -92,36 +97,11 @@ impl Error {
                     },
                     other => other.to_string(),
                 };
-                let name = match root {
-                    DataFusionError::SQL(_, _) => "SYNTAX_ERROR",
-                    DataFusionError::ResourcesExhausted(_) => "EXCEEDED_LOCAL_MEMORY_LIMIT",
-                    DataFusionError::Plan(_) | DataFusionError::SchemaError(_, _) => {
-                        if text.contains("table '") && text.contains("not found") {
-                            "TABLE_NOT_FOUND"
-                        } else {
-                            "COLUMN_NOT_FOUND_OR_SEMANTIC_ERROR"
-                        }
-                    }
-                    DataFusionError::NotImplemented(_) => "NOT_SUPPORTED",
-                    DataFusionError::Internal(_) => "GENERIC_INTERNAL_ERROR",
-                    _ => "GENERIC_USER_ERROR",
-                };
-                let name = if name == "COLUMN_NOT_FOUND_OR_SEMANTIC_ERROR" {
-                    if text.contains("Invalid function") {
-                        "FUNCTION_NOT_FOUND"
-                    } else if text.contains("No field named") || text.contains("not found") {
-                        "COLUMN_NOT_FOUND"
-                    } else {
-                        "SEMANTIC_ERROR"
-                    }
-                } else {
-                    name
-                };
                 format!("{name}: {text}")
             }
             Error::Timeout(m) => format!("EXCEEDED_TIME_LIMIT: {m}"),
             Error::Hive { message, .. } => message.clone(),
-            Error::InvalidInput(m) if m.starts_with("line ") => format!("SYNTAX_ERROR: {m}"),
+            Error::Syntax(m) => format!("SYNTAX_ERROR: {m}"),
             Error::InvalidInput(m) => format!("NOT_SUPPORTED: {m}"),
             Error::Catalog(e) => format!("{}: {e}", if e.kind() == catalog::ErrorKind::NotFound { "ENTITY_NOT_FOUND" } else { "CATALOG_ERROR" }),
             Error::Storage(e @ storage::Error::AccessDenied { .. }) => e.to_string(),
@@ -131,6 +111,33 @@ impl Error {
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Athena's name for a DataFusion error (its root). DataFusion says some things only in words: a
+/// missing table, column or function, and a full spill directory, are plan and resources errors
+/// like any other. This is the one place that reads its messages; the tests below make
+/// DataFusion produce each message it relies on, so a change of wording fails them.
+fn athena_error_name(root: &DataFusionError) -> &'static str {
+    let text = root.to_string();
+    match root {
+        _ if text.contains("exceeded the allowable limit") => "EXCEEDED_SPILL_LIMIT",
+        DataFusionError::SQL(_, _) => "SYNTAX_ERROR",
+        DataFusionError::ResourcesExhausted(_) => "EXCEEDED_LOCAL_MEMORY_LIMIT",
+        DataFusionError::Plan(_) | DataFusionError::SchemaError(_, _) => {
+            if text.contains("table '") && text.contains("not found") {
+                "TABLE_NOT_FOUND"
+            } else if text.contains("Invalid function") {
+                "FUNCTION_NOT_FOUND"
+            } else if text.contains("No field named") || text.contains("not found") {
+                "COLUMN_NOT_FOUND"
+            } else {
+                "SEMANTIC_ERROR"
+            }
+        }
+        DataFusionError::NotImplemented(_) => "NOT_SUPPORTED",
+        DataFusionError::Internal(_) => "GENERIC_INTERNAL_ERROR",
+        _ => "GENERIC_USER_ERROR",
+    }
+}
 
 /// The S3 path a refused read or write named, wherever in the error's chain the refusal is (an
 /// object store's error arrives wrapped as DataFusion's external error, or as its own variant).
@@ -151,4 +158,34 @@ fn denied_path(e: &DataFusionError) -> Option<String> {
         at = err.source();
     }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use datafusion::prelude::SessionContext;
+
+    use super::*;
+
+    /// DataFusion's own errors for each mistake, named as Athena names them.
+    #[tokio::test]
+    async fn datafusion_errors_get_athenas_names() {
+        let ctx = SessionContext::new();
+        ctx.sql("CREATE TABLE t (a INT, s VARCHAR)").await.unwrap();
+        let cases = [
+            ("SELECT * FROM nothing", "TABLE_NOT_FOUND"),
+            ("SELECT nothing FROM t", "COLUMN_NOT_FOUND"),
+            ("SELECT no_such_function(a) FROM t", "FUNCTION_NOT_FOUND"),
+            ("SELECT a + s FROM t", "SEMANTIC_ERROR"),
+            ("SELEC 1", "SYNTAX_ERROR"),
+        ];
+        for (sql, want) in cases {
+            let error = ctx.sql(sql).await.err().unwrap_or_else(|| panic!("{sql} planned"));
+            assert_eq!(athena_error_name(error.find_root()), want, "{sql}: {error}");
+        }
+        let spill = DataFusionError::ResourcesExhausted("The used disk space during the spilling process has exceeded the allowable limit of 1.0 MB".into());
+        assert_eq!(athena_error_name(&spill), "EXCEEDED_SPILL_LIMIT");
+        assert_eq!(athena_error_name(&DataFusionError::ResourcesExhausted("out of memory".into())), "EXCEEDED_LOCAL_MEMORY_LIMIT");
+        assert_eq!(Error::Syntax("line 1:1: x".into()).athena_reason(), "SYNTAX_ERROR: line 1:1: x");
+        assert_eq!(Error::InvalidInput("x".into()).athena_reason(), "NOT_SUPPORTED: x");
+    }
 }

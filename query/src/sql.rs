@@ -263,12 +263,12 @@ impl Plan {
 /// Tokenises and rewrites identifiers the Athena way: quoted identifiers are case-insensitive
 /// (lowercased) and backquotes become double quotes. String literals are left alone.
 fn normalize(sql: &str, parameters: &[String]) -> Result<Vec<Token>> {
-    let mut tokens = Tokenizer::new(&AthenaDialect, sql).with_unescape(false).tokenize().map_err(|e| Error::InvalidInput(format!("line {e}")))?;
+    let mut tokens = Tokenizer::new(&AthenaDialect, sql).with_unescape(false).tokenize().map_err(|e| Error::Syntax(format!("line {e}")))?;
     // `?` placeholders take the execution parameters, SQL literals, in order.
     let placeholders = tokens.iter().filter(|t| matches!(t, Token::Placeholder(p) if p == "?")).count();
     if placeholders != parameters.len() {
         if placeholders > 0 || !parameters.is_empty() {
-            return Err(Error::InvalidInput(format!(
+            return Err(Error::Syntax(format!(
                 "line 1:1: Incorrect number of parameters: expected {placeholders} but found {}",
                 parameters.len()
             )));
@@ -316,7 +316,7 @@ fn render(tokens: &[Token]) -> String {
 }
 
 fn syntax(msg: impl std::fmt::Display) -> Error {
-    Error::InvalidInput(format!("line 1:1: {msg}"))
+    Error::Syntax(format!("line 1:1: {msg}"))
 }
 
 /// A cursor over the significant tokens of a statement.
@@ -717,7 +717,7 @@ pub fn plan_with(sql: &str, parameters: &[String]) -> Result<Plan> {
         }
         _ => {
             let found = c.peek().map(|t| t.to_string()).unwrap_or_default();
-            Err(Error::InvalidInput(format!(
+            Err(Error::Syntax(format!(
                 "line 1:1: mismatched input '{found}'. Expecting: 'ALTER', 'CREATE', 'DELETE', 'DESCRIBE', 'DROP', 'EXPLAIN', 'INSERT', 'SELECT', 'SHOW', 'UNLOAD', 'WITH', <query>"
             )))
         }

@@ -94,7 +94,7 @@ fn storage_of(format: &crate::sql::TableFormat) -> Result<(String, String, SerDe
         ),
         Some("JSON" | "JSONFILE") => (TEXT_IN, TEXT_OUT, "org.openx.data.jsonserde.JsonSerDe"),
         Some("TEXTFILE") | None => (TEXT_IN, TEXT_OUT, LAZY),
-        Some(other) => return Err(Error::InvalidInput(format!("line 1:1: STORED AS {other} is not supported"))),
+        Some(other) => return Err(Error::Syntax(format!("line 1:1: STORED AS {other} is not supported"))),
     };
     let input = format.input_format.clone().unwrap_or_else(|| input.to_string());
     let output = format.output_format.clone().unwrap_or_else(|| output.to_string());
@@ -458,7 +458,7 @@ impl Engine {
         if catalog.get_table(&db, &t.name.name).is_ok() {
             return if t.if_not_exists { Ok(Outcome::default()) } else { Err(already_exists(format!("Table {db}.{} already exists", t.name.name))) };
         }
-        let location = t.location.clone().ok_or_else(|| Error::InvalidInput("line 1:1: a LOCATION is required for external tables".into()))?;
+        let location = t.location.clone().ok_or_else(|| Error::Syntax("line 1:1: a LOCATION is required for external tables".into()))?;
         if let Some(lines) = t.format.serde_properties.get("line.delim")
             && lines != "\n"
         {
@@ -474,7 +474,7 @@ impl Engine {
         let mut seen = BTreeSet::new();
         for c in t.columns.iter().chain(&t.partitioned_by) {
             if !seen.insert(c.name.clone()) {
-                return Err(Error::InvalidInput(format!("line 1:1: Column {} is defined more than once", c.name)));
+                return Err(Error::Syntax(format!("line 1:1: Column {} is defined more than once", c.name)));
             }
         }
         let (input, output, serde) = storage_of(&t.format)?;
