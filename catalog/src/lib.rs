@@ -44,15 +44,9 @@ pub enum CrawlerState {
     Stopping,
 }
 
-/// What sort of failure an error is, independent of any wire protocol.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ErrorKind {
-    NotFound,
-    AlreadyExists,
-    InvalidInput,
-    Conflict,
-    Internal,
-}
+/// What sort of failure an error is, independent of any wire protocol: one set of kinds for
+/// storage, catalog and query, defined by the crate at the bottom.
+pub use storage::ErrorKind;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {

@@ -2,13 +2,8 @@
 
 use datafusion::error::DataFusionError;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ErrorKind {
-    NotFound,
-    InvalidInput,
-    ResourceExhausted,
-    Internal,
-}
+/// What sort of failure an error is: the kinds storage and catalog use too.
+pub use storage::ErrorKind;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -43,17 +38,8 @@ impl Error {
         match self {
             Error::NotFound(_) => ErrorKind::NotFound,
             Error::InvalidInput(_) | Error::Syntax(_) => ErrorKind::InvalidInput,
-            Error::Catalog(e) => match e.kind() {
-                catalog::ErrorKind::Internal => ErrorKind::Internal,
-                catalog::ErrorKind::NotFound => ErrorKind::NotFound,
-                _ => ErrorKind::InvalidInput,
-            },
-            Error::Storage(e) => match e.kind() {
-                storage::ErrorKind::Internal => ErrorKind::Internal,
-                storage::ErrorKind::ResourceExhausted => ErrorKind::ResourceExhausted,
-                storage::ErrorKind::NotFound => ErrorKind::NotFound,
-                _ => ErrorKind::InvalidInput,
-            },
+            Error::Catalog(e) => e.kind(),
+            Error::Storage(e) => e.kind(),
             Error::DataFusion(e) => match e.find_root() {
                 DataFusionError::ResourcesExhausted(_) => ErrorKind::ResourceExhausted,
                 DataFusionError::Internal(_) => ErrorKind::Internal,

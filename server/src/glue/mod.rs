@@ -64,6 +64,9 @@ fn error_type(e: &catalog::Error) -> &'static str {
             ErrorKind::AlreadyExists => "AlreadyExistsException",
             ErrorKind::InvalidInput => "InvalidInputException",
             ErrorKind::Conflict => "ConcurrentModificationException",
+            ErrorKind::Unsupported => "InvalidInputException",
+            ErrorKind::ResourceExhausted => "ResourceNumberLimitExceededException",
+            ErrorKind::PermissionDenied => "AccessDeniedException",
             ErrorKind::Internal => "InternalServiceException",
         },
     }
