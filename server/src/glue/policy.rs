@@ -6,77 +6,26 @@
 //! policies (`s3::access`): account ids, root and user ARNs, `*` and `?` wildcards.
 
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
 use super::{Glue, glue_err, invalid};
 use crate::protocol::{ApiError, Document, Empty, Input};
-use crate::s3::access::{Effect, glob, principal_matches, strings};
+use crate::s3::access::{Effect, Policy};
 use crate::users::User;
 
-struct Statement {
-    effect: Effect,
-    /// `None`: every principal.
-    principals: Option<Vec<String>>,
-    actions: Vec<String>,
-    resources: Vec<String>,
-}
-
-/// A parsed resource policy.
-pub struct CatalogPolicy {
-    statements: Vec<Statement>,
-}
+/// A catalog's resource policy: IAM's statements (`s3::access::Policy`), of `glue:` actions on
+/// `arn:aws:glue:` resources.
+pub struct CatalogPolicy(Policy);
 
 impl CatalogPolicy {
     /// Parses a policy; the error is the message of Glue's InvalidInputException.
     pub fn parse(text: &str) -> Result<CatalogPolicy, String> {
-        let doc: Value = serde_json::from_str(text).map_err(|e| format!("The policy is not valid JSON: {e}"))?;
-        let list = match doc.get("Statement") {
-            Some(Value::Array(items)) => items.clone(),
-            Some(one @ Value::Object(_)) => vec![one.clone()],
-            _ => return Err("The policy has no Statement".into()),
-        };
-        let mut statements = Vec::new();
-        for s in &list {
-            let effect = match s.get("Effect").and_then(Value::as_str) {
-                Some("Allow") => Effect::Allow,
-                Some("Deny") => Effect::Deny,
-                _ => return Err("Every statement needs Effect Allow or Deny".into()),
-            };
-            let principals = match s.get("Principal") {
-                Some(Value::String(p)) if p == "*" => None,
-                Some(Value::Object(m)) => match m.get("AWS").and_then(strings) {
-                    Some(list) if list.iter().any(|p| p == "*") => None,
-                    Some(list) => Some(list),
-                    None => return Err("Only AWS principals are supported".into()),
-                },
-                _ => return Err("Every statement needs a Principal".into()),
-            };
-            let actions = s.get("Action").and_then(strings).ok_or("Every statement needs an Action")?;
-            if actions.iter().any(|a| !a.starts_with("glue:") && a != "*") {
-                return Err("A Glue resource policy names glue: actions".into());
-            }
-            let resources = s.get("Resource").and_then(strings).ok_or("Every statement needs a Resource")?;
-            if resources.iter().any(|r| !r.starts_with("arn:aws:glue:")) {
-                return Err("A Glue resource policy names arn:aws:glue: resources".into());
-            }
-            statements.push(Statement { effect, principals, actions, resources });
-        }
-        Ok(CatalogPolicy { statements })
-    }
-
-    fn applies(s: &Statement, caller: &User, action: &str, resource: &str) -> bool {
-        let principal = s.principals.as_ref().is_none_or(|list| list.iter().any(|p| principal_matches(p, caller)));
-        principal
-            && s.actions.iter().any(|a| a == "*" || glob(&a.to_ascii_lowercase(), &action.to_ascii_lowercase()))
-            && s.resources.iter().any(|r| glob(r, resource))
+        Policy::parse_for("glue:", text, |r| r.starts_with("arn:aws:glue:")).map(CatalogPolicy)
     }
 
     /// Whether the policy allows `caller` the action on every one of `resources` and denies it
     /// on none.
     pub fn allows(&self, caller: &User, action: &str, resources: &[String]) -> bool {
-        let denied = resources.iter().any(|r| self.statements.iter().any(|s| s.effect == Effect::Deny && Self::applies(s, caller, action, r)));
-        let allowed = resources.iter().all(|r| self.statements.iter().any(|s| s.effect == Effect::Allow && Self::applies(s, caller, action, r)));
-        allowed && !denied
+        resources.iter().all(|r| self.0.effect_on(Some(caller), action, r) == Some(Effect::Allow))
     }
 }
 
@@ -219,6 +168,13 @@ mod tests {
         let other_db = resources("us-east-1", "000000000000", "GetTables", &json!({"DatabaseName": "other"}));
         assert!(!policy.allows(&alice, "glue:GetTables", &other_db));
         assert_eq!(table("T")[2], "arn:aws:glue:us-east-1:000000000000:table/db/t");
+        // A condition is not evaluated: failing closed, an Allow with one grants nothing.
+        let conditional = CatalogPolicy::parse(
+            &json!({"Statement": {"Effect": "Allow", "Principal": "*", "Action": "glue:*", "Resource": "arn:aws:glue:*", "Condition": {"Bool": {"aws:SecureTransport": "true"}}}})
+                .to_string(),
+        )
+        .unwrap();
+        assert!(!conditional.allows(&alice, "glue:GetTable", &table("t")));
         for bad in ["not json", "{}", r#"{"Statement": [{"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": "*"}]}"#] {
             assert!(CatalogPolicy::parse(bad).is_err(), "{bad}");
         }

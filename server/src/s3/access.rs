@@ -122,7 +122,7 @@ struct Statement {
     conditional: bool,
 }
 
-pub(crate) fn strings(v: &Value) -> Option<Vec<String>> {
+fn strings(v: &Value) -> Option<Vec<String>> {
     match v {
         Value::String(s) => Some(vec![s.clone()]),
         Value::Array(items) => items.iter().map(|i| i.as_str().map(str::to_string)).collect(),
@@ -130,15 +130,23 @@ pub(crate) fn strings(v: &Value) -> Option<Vec<String>> {
     }
 }
 
-/// A bucket policy, parsed and checked when it is stored.
+/// A resource policy (a bucket's, or a Glue catalog's), parsed and checked when it is stored.
 #[derive(Debug, Clone)]
 pub struct Policy {
     statements: Vec<Statement>,
 }
 
 impl Policy {
-    /// Parses a policy document; the error is S3's `MalformedPolicy` message.
+    /// Parses a bucket policy; the error is S3's `MalformedPolicy` message.
     pub fn parse(text: &str, bucket: &str) -> Result<Policy, String> {
+        Policy::parse_for("s3:", text, |r| {
+            r.strip_prefix("arn:aws:s3:::").is_some_and(|rest| glob(rest.split('/').next().unwrap_or_default(), bucket))
+        })
+    }
+
+    /// Parses a policy of one service: its actions start with `action_prefix` (or are `*`), and
+    /// each resource must satisfy `resource_ok`.
+    pub fn parse_for(action_prefix: &str, text: &str, resource_ok: impl Fn(&str) -> bool) -> Result<Policy, String> {
         let doc: Value = serde_json::from_str(text).map_err(|e| format!("Policies must be valid JSON: {e}"))?;
         let list = match doc.get("Statement") {
             Some(Value::Array(items)) => items.clone(),
@@ -165,22 +173,17 @@ impl Policy {
                 _ => return Err("Invalid principal in policy".into()),
             };
             let actions = s.get("Action").and_then(strings).ok_or("Missing required field Action")?;
-            if actions.iter().any(|a| !a.starts_with("s3:") && a != "*") {
+            if actions.iter().any(|a| !a.starts_with(action_prefix) && a != "*") {
                 return Err("Policy has invalid action".into());
             }
             let resources = s.get("Resource").and_then(strings).ok_or("Missing required field Resource")?;
-            for r in &resources {
-                let Some(rest) = r.strip_prefix("arn:aws:s3:::") else { return Err("Policy has invalid resource".into()) };
-                let named = rest.split('/').next().unwrap_or_default();
-                if !glob(named, bucket) {
-                    return Err("Policy has invalid resource".into());
-                }
+            if !resources.iter().all(|r| resource_ok(r)) {
+                return Err("Policy has invalid resource".into());
             }
             let conditional = s.get("Condition").is_some();
             if conditional {
                 tracing::warn!(
-                    bucket,
-                    "a bucket policy statement has a Condition, which Minerva does not evaluate: an Allow is ignored, a Deny always applies"
+                    "a policy statement has a Condition, which Minerva does not evaluate: an Allow is ignored, a Deny always applies"
                 );
             }
             statements.push(Statement { effect, principals, actions, resources, conditional });
@@ -194,6 +197,11 @@ impl Policy {
             Some(k) => format!("arn:aws:s3:::{}/{}", request.bucket, k),
             None => format!("arn:aws:s3:::{}", request.bucket),
         };
+        self.effect_on(caller, request.action, &resource)
+    }
+
+    /// The strongest effect any statement has on `action` over `resource` (an ARN).
+    pub fn effect_on(&self, caller: Option<&User>, action: &str, resource: &str) -> Option<Effect> {
         let mut found = None;
         // Conditions are not evaluated: failing closed, a conditional Deny applies and a
         // conditional Allow grants nothing.
@@ -203,8 +211,8 @@ impl Policy {
                 Some(list) => caller.is_some_and(|u| list.iter().any(|p| principal_matches(p, u))),
             };
             if !principal
-                || !s.actions.iter().any(|a| a == "*" || glob(&a.to_ascii_lowercase(), &request.action.to_ascii_lowercase()))
-                || !s.resources.iter().any(|r| glob(r, &resource))
+                || !s.actions.iter().any(|a| a == "*" || glob(&a.to_ascii_lowercase(), &action.to_ascii_lowercase()))
+                || !s.resources.iter().any(|r| glob(r, resource))
             {
                 continue;
             }
@@ -222,7 +230,7 @@ impl Policy {
     }
 }
 
-pub(crate) fn principal_matches(p: &str, user: &User) -> bool {
+fn principal_matches(p: &str, user: &User) -> bool {
     p == user.account_id || p == format!("arn:aws:iam::{}:root", user.account_id) || p == user.arn() || p == user.access_key
 }
 
