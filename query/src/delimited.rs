@@ -105,7 +105,10 @@ impl FileFormat for DelimitedFormat {
 
     async fn create_physical_plan(&self, state: &dyn Session, conf: FileScanConfig) -> Result<Arc<dyn ExecutionPlan>> {
         // The scan learns here how many cores the session means to use.
-        let source = conf.file_source.downcast_ref::<DelimitedSource>().map(|s| DelimitedSource { target_partitions: state.config().target_partitions(), ..s.clone() });
+        let source = conf
+            .file_source
+            .downcast_ref::<DelimitedSource>()
+            .map(|s| DelimitedSource { target_partitions: state.config().target_partitions(), ..s.clone() });
         let mut conf = FileScanConfigBuilder::from(conf).with_file_compression_type(self.compression);
         if let Some(source) = source {
             conf = conf.with_source(Arc::new(source));
@@ -278,7 +281,12 @@ fn batches(input: BoxStream<'static, Result<Bytes>>, fields: Fields) -> BoxStrea
 /// The batches of a byte stream too large for one block: a [`Splitter`] cuts it into blocks that
 /// end where records end, and each block is parsed in a task of its own, at most `parallelism`
 /// at a time; the batches come out in the order of the blocks.
-fn parallel_batches(input: BoxStream<'static, Result<Bytes>>, fields: Fields, parallelism: usize, block_size: usize) -> BoxStream<'static, Result<RecordBatch>> {
+fn parallel_batches(
+    input: BoxStream<'static, Result<Bytes>>,
+    fields: Fields,
+    parallelism: usize,
+    block_size: usize,
+) -> BoxStream<'static, Result<RecordBatch>> {
     let splitter = Splitter::new(fields.machine.dialect);
     let blocks = futures::stream::try_unfold((input, Some(splitter)), move |(mut input, splitter)| async move {
         let Some(mut splitter) = splitter else { return Ok(None) };
@@ -502,12 +510,7 @@ impl Machine {
                 // at any quote or escape (which the arms below read, since they can hide a line
                 // end or a delimiter), and count the delimiters passed.
                 State::RecordStart | State::FieldStart | State::Unquoted
-                    if !S::RECORDS_ONLY
-                        && !line_end(delimiter)
-                        && !line_end(b)
-                        && b != quote
-                        && Some(b) != escape
-                        && sink.rest_unwanted() =>
+                    if !S::RECORDS_ONLY && !line_end(delimiter) && !line_end(b) && b != quote && Some(b) != escape && sink.rest_unwanted() =>
                 {
                     let stop = memchr::memchr3(quote, b'\n', b'\r', &input[i..]).map_or(input.len(), |r| i + r);
                     let stop = match escape {
@@ -968,7 +971,8 @@ mod tests {
             ("\"never closed\nx\ny", CSV, 1, &["\"never closed\nx\ny"]),
         ];
         for (input, dialect, block_size, want) in cases {
-            let blocks: Vec<String> = split(input.as_bytes(), *dialect, 1, *block_size).iter().map(|b| String::from_utf8(b.concat()).unwrap()).collect();
+            let blocks: Vec<String> =
+                split(input.as_bytes(), *dialect, 1, *block_size).iter().map(|b| String::from_utf8(b.concat()).unwrap()).collect();
             assert_eq!(&blocks, want, "{input:?} in blocks of {block_size}");
         }
     }
@@ -982,7 +986,22 @@ mod tests {
 
     /// A dialect and text made mostly of the bytes that mean something in it.
     fn dialect_and_text() -> impl Strategy<Value = (Dialect, Vec<u8>)> {
-        const TEXT: &[&[u8]] = &[b"\\", b"\\\\", b"\"", b"'", b",", b"\t", b"\n\n", b"bc", b"\\N", " é".as_bytes(), "日本".as_bytes(), "\u{feff}".as_bytes(), b"\xEF\xBB", b"\xff"];
+        const TEXT: &[&[u8]] = &[
+            b"\\",
+            b"\\\\",
+            b"\"",
+            b"'",
+            b",",
+            b"\t",
+            b"\n\n",
+            b"bc",
+            b"\\N",
+            " é".as_bytes(),
+            "日本".as_bytes(),
+            "\u{feff}".as_bytes(),
+            b"\xEF\xBB",
+            b"\xff",
+        ];
         let piece = prop_oneof![4 => 0..8usize, 1 => 8..8 + TEXT.len()];
         (dialect(), any::<bool>(), proptest::collection::vec(piece, 0..80)).prop_map(|(d, bom, pieces)| {
             let mut text = if bom { BOM.to_vec() } else { Vec::new() };
@@ -1134,7 +1153,8 @@ mod tests {
         for (chunk, block_size, parallelism) in [(7, 100, 2), (4096, 1000, 3), (1 << 20, 1 << 20, 2)] {
             let chunks: Vec<Result<Bytes>> = input.as_bytes().chunks(chunk).map(|c| Ok(Bytes::copy_from_slice(c))).collect();
             let fields = Fields::new(dialect, 3, &columns, schema(&columns), 64);
-            let batches: Vec<RecordBatch> = parallel_batches(futures::stream::iter(chunks).boxed(), fields, parallelism, block_size).try_collect().await.unwrap();
+            let batches: Vec<RecordBatch> =
+                parallel_batches(futures::stream::iter(chunks).boxed(), fields, parallelism, block_size).try_collect().await.unwrap();
             assert_eq!(rows_of(&batches, 64), want, "chunks of {chunk}, blocks of {block_size}");
         }
         let failing = futures::stream::iter([Ok(Bytes::from("a\nb\n")), exec_err!("the disk went away")]).boxed();

@@ -1,5 +1,6 @@
-//! The query-execution manager: queue, concurrency, states, cancellation, result files and the
-//! persisted history of executions.
+//! The query-execution manager: queue, concurrency, states, cancellation, timeouts and the
+//! persisted history of executions. A query's session is `session`'s, what its statement does
+//! `statements`' or `write`'s, its result file `results`'.
 //!
 //! Each query runs as a task on the engine's own multi-threaded runtime (the "CPU runtime"), so a
 //! heavy query cannot starve the runtime that serves S3. A semaphore bounds how many run at once;
@@ -10,32 +11,27 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
-use catalog::{Catalog, Catalogs};
-use datafusion::arrow::datatypes::DataType;
-use datafusion::dataframe::DataFrame;
+use catalog::Catalogs;
 use datafusion::error::DataFusionError;
 use datafusion::execution::cache::cache_manager::CacheManagerConfig;
-use datafusion::execution::context::{SQLOptions, SessionConfig, SessionContext};
 use datafusion::execution::runtime_env::{RuntimeEnv, RuntimeEnvBuilder};
-use datafusion::execution::session_state::SessionStateBuilder;
-use datafusion::logical_expr::{Expr, cast};
-use datafusion::sql::parser::{DFParserBuilder, Statement as DfStatement};
-use futures::{SinkExt, StreamExt};
 use serde::{Deserialize, Serialize};
-use storage::{KvTree, PutOptions, S3Location, Store};
+use storage::{KvTree, S3Location, Store};
 
-use crate::cancel::{CancelRule, CancelToken};
-use crate::dialect::AthenaDialect;
+use crate::budget::{Budget, Scanned};
+use crate::cancel::CancelToken;
+use crate::context::{Context, Outcome};
 use crate::error::{Error, Result};
 use crate::location;
-use crate::sql::{self, Plan, StatementType};
-use crate::tables::{CATALOG_NAME, GlueCatalogProvider, LakeRegistry};
-use crate::types::{ColumnInfo, athena_column, render_column};
+use crate::results::{self, ResultPage};
+use crate::session::{Acting, SessionFor, Sessions};
+use crate::sql::{self, Plan, StatementType, Write};
+use crate::statements;
+use crate::tables::LakeRegistry;
+use crate::types::ColumnInfo;
+use crate::write;
 
 const RECORD_VERSION: u32 = 1;
-/// Result rows are sent to the lake in chunks of about this size.
-const RESULT_CHUNK: usize = 1 << 20;
 
 #[derive(Debug, Clone)]
 pub struct EngineConfig {
@@ -176,36 +172,22 @@ pub struct StartQuery {
     pub acting_for: Option<Arc<dyn storage::Permissions>>,
 }
 
-/// One page of `GetQueryResults`.
-#[derive(Debug, Clone, Default)]
-pub struct ResultPage {
-    pub columns: Vec<ColumnInfo>,
-    /// Rows written by CTAS, INSERT or UNLOAD (Athena's `UpdateCount`).
-    pub update_count: u64,
-    pub rows: Vec<Vec<Option<String>>>,
-    pub next_token: Option<String>,
-}
-
 #[derive(Clone)]
 pub struct Engine {
-    pub(crate) inner: Arc<Inner>,
+    inner: Arc<Inner>,
 }
 
 /// How many spilled runs one merge pass reads at once.
 const SPILL_MERGE_FAN_IN: usize = 8;
 
-pub(crate) struct Inner {
-    pub(crate) store: Store,
-    pub(crate) catalogs: Catalogs,
+struct Inner {
+    store: Store,
+    catalogs: Catalogs,
     kv: Arc<dyn storage::Kv>,
     history: Arc<dyn KvTree>,
     runtime: Mutex<Option<tokio::runtime::Runtime>>,
     handle: tokio::runtime::Handle,
-    df_runtime: Arc<RuntimeEnv>,
-    /// The filesystem spill files go to, when they go to a directory of ours: they may not eat
-    /// into the reserve the index needs (see [`storage::Space`]).
-    spill_space: Option<storage::Space>,
-    budget: Arc<crate::budget::Budget>,
+    sessions: Arc<Sessions>,
     config: EngineConfig,
     permits: Arc<tokio::sync::Semaphore>,
     /// Queries not yet final.
@@ -280,14 +262,6 @@ fn now() -> f64 {
     chrono::Utc::now().timestamp_millis() as f64 / 1000.0
 }
 
-fn csv_field(out: &mut Vec<u8>, value: &Option<String>) {
-    if let Some(v) = value {
-        out.push(b'"');
-        out.extend_from_slice(v.replace('"', "\"\"").as_bytes());
-        out.push(b'"');
-    }
-}
-
 impl Engine {
     /// Starts the engine's runtime. Queries that were running when the process stopped are
     /// marked FAILED: their results were never acknowledged.
@@ -324,9 +298,14 @@ impl Engine {
             disks = disks.with_mode(datafusion::execution::disk_manager::DiskManagerMode::Directories(vec![dir.clone()]));
         }
         builder = builder.with_disk_manager_builder(disks);
-        let df_runtime = builder.build_arc()?;
-        let spill_space = config.spill_dir.as_deref().map(storage::Space::new);
-        let budget = Arc::new(crate::budget::Budget::new(config.memory_limit));
+        let sessions = Arc::new(Sessions {
+            store: store.clone(),
+            shared: builder.build_arc()?,
+            spill_space: config.spill_dir.as_deref().map(storage::Space::new),
+            budget: Arc::new(Budget::new(config.memory_limit)),
+            query_memory_limit: config.query_memory_limit,
+            threads: config.threads,
+        });
         let history = kv.tree("queries")?;
         for entry in history.scan_prefix(b"q/") {
             let (k, v) = entry?;
@@ -348,9 +327,7 @@ impl Engine {
                 history,
                 runtime: Mutex::new(Some(runtime)),
                 handle,
-                df_runtime,
-                spill_space,
-                budget,
+                sessions,
                 permits: Arc::new(tokio::sync::Semaphore::new(config.max_concurrent.max(1))),
                 config,
                 live: Mutex::new(HashMap::new()),
@@ -516,7 +493,7 @@ impl Engine {
 
     /// Bytes the running queries hold in the memory pool.
     pub fn memory_reserved(&self) -> usize {
-        self.inner.budget.used()
+        self.inner.sessions.budget.used()
     }
 
     pub fn get(&self, id: &str, account: &str) -> Result<QueryExecution> {
@@ -620,183 +597,37 @@ impl Engine {
             || update_count > 0
             || q.substatement_type.as_deref() == Some("UNLOAD")
         {
-            let mut page = self.text_results(q, token, max_rows).await?;
+            let mut page = results::text_page(&self.inner.store, &q.output_location, q.columns, token, max_rows).await?;
             page.update_count = update_count;
             return Ok(page);
         }
-        let offset: u64 = match token {
-            None => 0,
-            Some(t) => t.parse().map_err(|_| Error::InvalidInput("The NextToken is not valid".into()))?,
-        };
-        let S3Location { bucket, key } = location::parse(&q.output_location)?;
-        let size = self.inner.store.head_object(&bucket, &key)?.record.size;
-        if offset >= size {
-            return Ok(ResultPage { columns: q.columns, rows: Vec::new(), next_token: None, update_count: 0 });
-        }
-        let range = storage::RangeSpec::From { first: offset, last: None };
-        let mut body = self.inner.store.get_object(&bucket, &key, Some(range)).await?.stream;
-        let mut buf: Vec<u8> = Vec::new();
-        let mut rows = Vec::new();
-        let mut consumed = 0usize;
-        let mut eof = false;
-        while rows.len() < max_rows {
-            match parse_csv_row(&buf[consumed..], eof) {
-                Some((row, used)) => {
-                    rows.push(row);
-                    consumed += used;
-                }
-                None if eof => break,
-                None => match body.next().await {
-                    Some(chunk) => buf.extend_from_slice(&chunk.map_err(|e| Error::Internal(e.to_string()))?),
-                    None => eof = true,
-                },
-            }
-        }
-        let next = offset + consumed as u64;
-        Ok(ResultPage { columns: q.columns, rows, next_token: (next < size).then(|| next.to_string()), update_count: 0 })
-    }
-
-    /// A page of what a DDL or utility statement printed: each line is one row of one datum
-    /// (with tabs between its fields), as Athena returns them.
-    async fn text_results(&self, q: QueryExecution, token: Option<&str>, max_rows: usize) -> Result<ResultPage> {
-        let skip: usize = match token {
-            None => 0,
-            Some(t) => t.parse().map_err(|_| Error::InvalidInput("The NextToken is not valid".into()))?,
-        };
-        let S3Location { bucket, key } = location::parse(&q.output_location)?;
-        let text = match self.inner.store.get_object(&bucket, &key, None).await {
-            Ok(body) => {
-                let mut stream = body.stream;
-                let mut bytes = Vec::new();
-                while let Some(chunk) = stream.next().await {
-                    bytes.extend_from_slice(&chunk.map_err(|e| Error::Internal(e.to_string()))?);
-                }
-                String::from_utf8_lossy(&bytes).into_owned()
-            }
-            Err(e) if e.kind() == storage::ErrorKind::NotFound => String::new(),
-            Err(e) => return Err(e.into()),
-        };
-        let lines: Vec<&str> = if text.is_empty() { Vec::new() } else { text.strip_suffix('\n').unwrap_or(&text).split('\n').collect() };
-        let rows: Vec<Vec<Option<String>>> = lines.iter().skip(skip).take(max_rows).map(|l| vec![Some(l.to_string())]).collect();
-        let next = skip + rows.len();
-        Ok(ResultPage { columns: q.columns, rows, next_token: (next < lines.len()).then(|| next.to_string()), update_count: 0 })
-    }
-
-    /// A session for one query. With a token, every operator of its plans checks it (see
-    /// [`crate::cancel`]).
-    /// The Glue catalog a query runs over: its account's.
-    pub(crate) fn catalog_of(&self, request: &StartQuery) -> Result<Catalog> {
-        Ok(self.inner.catalogs.account(&request.account)?)
-    }
-
-    pub(crate) fn session(&self, catalog: &Catalog, acting_for: Acting, database: Option<&str>, cancel: Option<CancelToken>) -> Result<SessionContext> {
-        self.session_with(catalog, acting_for, database, cancel, Arc::new(crate::budget::Scanned::default()))
-    }
-
-    /// A session over `catalog`, touching the lake with `acting_for`'s permissions, whose reads add
-    /// to `scanned`.
-    pub(crate) fn session_with(
-        &self,
-        catalog: &Catalog,
-        acting_for: Acting,
-        database: Option<&str>,
-        cancel: Option<CancelToken>,
-        scanned: Arc<crate::budget::Scanned>,
-    ) -> Result<SessionContext> {
-        let shared = &self.inner.df_runtime;
-        // Spill files (of every query at once) may take what is spilled now and the room left.
-        if let Some(room) = self.inner.spill_space.as_ref().and_then(storage::Space::room) {
-            let disks = &shared.disk_manager;
-            disks.set_max_temp_directory_size(disks.used_disk_space().saturating_add(room).max(1))?;
-        }
-        let runtime = Arc::new(RuntimeEnv {
-            memory_pool: Arc::new(datafusion::execution::memory_pool::TrackConsumersPool::new(
-                crate::budget::QueryPool::new(self.inner.config.query_memory_limit, self.inner.budget.clone()),
-                std::num::NonZeroUsize::new(4).expect("nonzero"),
-            )),
-            disk_manager: shared.disk_manager.clone(),
-            cache_manager: shared.cache_manager.clone(),
-            object_store_registry: Arc::new(crate::budget::CountingRegistry {
-                inner: match &acting_for.0 {
-                    Some(p) => Arc::new(LakeRegistry::acting_for(self.inner.store.clone(), p.clone())),
-                    None => shared.object_store_registry.clone(),
-                },
-                scanned,
-            }),
-        });
-        let schema = database.map(|d| d.trim_matches('`').trim_matches('"').to_lowercase()).unwrap_or_else(|| "default".into());
-        let config = SessionConfig::new()
-            .with_extension(Arc::new(acting_for.clone()))
-            .with_default_catalog_and_schema(CATALOG_NAME, schema)
-            .with_create_default_catalog_and_schema(false)
-            .with_information_schema(false)
-            .with_target_partitions(self.inner.config.threads.max(1));
-        // Files of a megabyte or more are read in byte ranges, one per core, not whole.
-        let mut config = config;
-        config.options_mut().optimizer.repartition_file_min_size = 1 << 20;
-        // A sort keeps this much back for merging what it spilled; DataFusion's 10 MB would
-        // leave a small query budget nothing to sort with.
-        config.options_mut().execution.sort_spill_reservation_bytes = (self.inner.config.query_memory_limit / 16).clamp(256 << 10, 10 << 20);
-        let mut state = SessionStateBuilder::new()
-            .with_config(config)
-            .with_runtime_env(runtime)
-            .with_default_features()
-            .with_type_planner(Arc::new(crate::types::TrinoTypes))
-            .with_analyzer_rule(Arc::new(crate::lateral::LateralUnnest))
-            .with_physical_optimizer_rule(Arc::new(crate::coalesce::CoalesceRule));
-        if let Some(token) = cancel {
-            state = state.with_physical_optimizer_rule(Arc::new(CancelRule::new(token)));
-        }
-        let state = state.build();
-        let ctx = SessionContext::new_with_state(state);
-        let views = Arc::new(Views { engine: Arc::downgrade(&self.inner), catalog: catalog.clone(), acting_for });
-        ctx.register_catalog(CATALOG_NAME, Arc::new(GlueCatalogProvider::new(catalog.clone(), self.inner.store.clone()).with_views(views)));
-        crate::functions::register(&ctx)?;
-        Ok(ctx)
-    }
-
-    /// Plans a query the Athena way: `_colN` names, no DDL or DML through DataFusion, and no
-    /// unsigned types in the output (Athena has none).
-    pub(crate) async fn dataframe(&self, ctx: &SessionContext, sql: &str) -> Result<DataFrame> {
-        let state = ctx.state();
-        let mut statements = DFParserBuilder::new(sql).with_dialect(&AthenaDialect).build()?.parse_statements()?;
-        if statements.len() != 1 {
-            return Err(Error::Syntax("line 1:1: only one statement may run at a time".into()));
-        }
-        let mut statement = statements.pop_front().expect("one statement");
-        if let DfStatement::Statement(s) = &mut statement {
-            crate::rewrite::rewrite(s)?;
-            sql::name_unnamed_columns(s);
-        }
-        let plan = state.statement_to_plan(statement).await?;
-        SQLOptions::new().with_allow_ddl(false).with_allow_dml(false).with_allow_statements(false).verify_plan(&plan)?;
-        let df = ctx.execute_logical_plan(plan).await?;
-        let needs_cast = df.schema().fields().iter().any(|f| signed_type(f.data_type()).is_some());
-        if !needs_cast {
-            return Ok(df);
-        }
-        let exprs: Vec<Expr> = df
-            .schema()
-            .iter()
-            .map(|(qualifier, field)| {
-                let column = Expr::Column(datafusion::common::Column::new(qualifier.cloned(), field.name()));
-                match signed_type(field.data_type()) {
-                    Some(t) => cast(column, t).alias(field.name()),
-                    None => column,
-                }
-            })
-            .collect();
-        Ok(df.select(exprs)?)
+        results::csv_page(&self.inner.store, &q.output_location, q.columns, token, max_rows).await
     }
 
     async fn run(&self, id: &str, plan: Plan, request: &StartQuery, output_dir: &str, cancel: CancelToken) -> Result<Outcome> {
-        let scanned = Arc::new(crate::budget::Scanned::default());
-        let acting_for = Acting(request.acting_for.clone());
-        let ctx = self.session_with(&self.catalog_of(request)?, acting_for, request.database.as_deref(), Some(cancel.clone()), scanned.clone())?;
+        let scanned = Arc::new(Scanned::default());
+        let catalog = self.inner.catalogs.account(&request.account)?;
+        let acting = Acting(request.acting_for.clone());
+        let session = self.inner.sessions.session(SessionFor {
+            catalog: &catalog,
+            acting: acting.clone(),
+            database: request.database.as_deref(),
+            cancel: Some(cancel.clone()),
+            scanned: scanned.clone(),
+        })?;
         let timeout = self.inner.config.timeout;
-        let runtime = Arc::downgrade(&ctx.runtime_env());
-        let executed = tokio::time::timeout(timeout, self.execute(id, plan, request, output_dir, &ctx)).await;
-        drop(ctx);
+        let runtime = Arc::downgrade(&session.runtime_env());
+        let cx = Context {
+            id: id.to_string(),
+            store: self.inner.store.clone(),
+            catalog,
+            database: request.database.clone(),
+            acting,
+            session,
+            output_dir: output_dir.to_string(),
+        };
+        let executed = tokio::time::timeout(timeout, execute(&cx, plan)).await;
+        drop(cx);
         released(id, runtime).await;
         match executed {
             Ok(Ok(mut o)) => {
@@ -816,153 +647,39 @@ impl Engine {
             }
         }
     }
-
-    async fn execute(&self, id: &str, plan: Plan, request: &StartQuery, output_dir: &str, ctx: &SessionContext) -> Result<Outcome> {
-        let ctx = ctx.clone();
-        // The files every statement leaves in the output location are the caller's writes: a
-        // location they may not write fails the query before it runs.
-        let acting = Acting(request.acting_for.clone());
-        let S3Location { bucket: results_bucket, key: results_prefix } = location::parse(output_dir)?;
-        let extension = if matches!(plan, Plan::Query { .. } | Plan::Unload { .. }) { "csv" } else { "txt" };
-        acting.check(storage::Action::PutObject, &results_bucket, Some(&format!("{results_prefix}{id}.{extension}")))?;
-        if matches!(plan, Plan::CreateTableAs { .. } | Plan::Insert { .. } | Plan::Unload { .. }) {
-            acting.check(storage::Action::PutObject, &results_bucket, Some(&format!("{results_prefix}tables/{id}-manifest.csv")))?;
-        }
-        let outcome = match plan {
-            Plan::Query { sql } => {
-                let planning = Instant::now();
-                let df = self.dataframe(&ctx, &sql).await?;
-                let planning_ms = planning.elapsed().as_millis() as u64;
-                let mut o = self.write_results(id, df, output_dir).await?;
-                o.planning_ms = planning_ms;
-                return Ok(o);
-            }
-            Plan::CreateTableAs { name, properties, query, if_not_exists, with_data } => {
-                self.create_table_as(id, &ctx, request, &name, &properties, &query, if_not_exists, with_data, output_dir).await?
-            }
-            Plan::Insert { name, columns, query } => self.insert_into(id, &ctx, request, &name, &columns, &query, output_dir).await?,
-            Plan::Unload { query, location, properties } => {
-                // UNLOAD is DML: its result file is the (empty) CSV.
-                let o = self.unload(id, &ctx, &query, &location, &properties, output_dir).await?;
-                self.put_text(output_dir, &format!("{id}.csv"), &[]).await?;
-                return Ok(o);
-            }
-            Plan::Unsupported { reason, .. } => return Err(Error::InvalidInput(reason)),
-            other => self.run_statement(&ctx, request, other).await?,
-        };
-        self.put_text(output_dir, &format!("{id}.txt"), &outcome.lines).await?;
-        Ok(outcome)
-    }
-
-    /// Writes lines of text, each ended by a newline, to `<output_dir><name>`.
-    pub(crate) async fn put_text(&self, output_dir: &str, name: &str, lines: &[String]) -> Result<()> {
-        let S3Location { bucket, key: prefix } = location::parse(output_dir)?;
-        let mut text = String::new();
-        for l in lines {
-            text.push_str(l);
-            text.push('\n');
-        }
-        self.put_bytes(&bucket, &format!("{prefix}{name}"), text.into_bytes()).await
-    }
-
-    /// Streams the rows into `<output>/<id>.csv` in Athena's CSV dialect, then writes the
-    /// `.metadata` companion.
-    async fn write_results(&self, id: &str, df: DataFrame, output_dir: &str) -> Result<Outcome> {
-        let S3Location { bucket, key: prefix } = location::parse(output_dir)?;
-        self.inner.store.head_bucket(&bucket)?;
-        let columns: Vec<ColumnInfo> = df.schema().fields().iter().map(|f| athena_column(f)).collect();
-        let mut stream = df.execute_stream().await?;
-        let (mut tx, rx) = futures::channel::mpsc::channel::<std::io::Result<Bytes>>(2);
-        let key = format!("{prefix}{id}.csv");
-        // The writer runs in this task, beside the producer: if the query is aborted, both are
-        // dropped together and the staged body is discarded, so no truncated result file can
-        // ever be committed.
-        let writer = self.inner.store.put_object(&bucket, &key, rx.boxed(), PutOptions::default());
-        let header: Vec<Option<String>> = columns.iter().map(|c| Some(c.name.clone())).collect();
-        let producer = async move {
-            let mut buf = Vec::with_capacity(RESULT_CHUNK);
-            write_row(&mut buf, &header);
-            let mut rows = 0u64;
-            let produced: Result<()> = async {
-                while let Some(batch) = stream.next().await {
-                    let batch = batch?;
-                    let rendered: Vec<Vec<Option<String>>> = batch.columns().iter().map(render_column).collect::<Result<_>>()?;
-                    for r in 0..batch.num_rows() {
-                        let row: Vec<Option<String>> = rendered.iter().map(|c| c[r].clone()).collect();
-                        write_row(&mut buf, &row);
-                        rows += 1;
-                        if buf.len() >= RESULT_CHUNK {
-                            let chunk = Bytes::from(std::mem::take(&mut buf));
-                            if tx.send(Ok(chunk)).await.is_err() {
-                                return Ok(());
-                            }
-                        }
-                    }
-                }
-                Ok(())
-            }
-            .await;
-            match &produced {
-                Ok(()) => {
-                    let _ = tx.send(Ok(Bytes::from(buf))).await;
-                }
-                // Failing the body makes the store drop the staged file: no half result is visible.
-                Err(e) => {
-                    let _ = tx.send(Err(std::io::Error::other(e.to_string()))).await;
-                }
-            }
-            produced.map(|()| rows)
-        };
-        let (written, produced) = futures::join!(writer, producer);
-        let rows = produced?;
-        written?;
-        let metadata = serde_json::to_vec(&serde_json::json!({ "columns": columns, "rows": rows })).unwrap_or_default();
-        self.put_bytes(&bucket, &format!("{prefix}{id}.csv.metadata"), metadata).await?;
-        Ok(Outcome { columns, rows, ..Default::default() })
-    }
-
-    pub(crate) async fn put_bytes(&self, bucket: &str, key: &str, data: Vec<u8>) -> Result<()> {
-        let body = futures::stream::iter([Ok(Bytes::from(data))]).boxed();
-        self.inner.store.put_object(bucket, key, body, PutOptions::default()).await?;
-        Ok(())
-    }
 }
 
-tokio::task_local! {
-    /// How deep the view being planned is nested in other views.
-    static VIEW_DEPTH: usize;
-}
-
-/// Whose S3 permissions a session touches the lake with. Kept in the session's config, so that
-/// what writes and lists outside DataFusion's object stores (result files, manifests, the checks
-/// before a CTAS) checks the same permissions its scans and sinks are checked against.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct Acting(pub Option<Arc<dyn storage::Permissions>>);
-
-impl Acting {
-    /// The permissions of the session a configuration belongs to.
-    pub(crate) fn of(config: &SessionConfig) -> Acting {
-        config.get_extension::<Acting>().map(|a| (*a).clone()).unwrap_or_default()
+/// Runs a statement and writes its result file: a query's rows, or what a statement prints.
+async fn execute(cx: &Context, plan: Plan) -> Result<Outcome> {
+    // The files every statement leaves in the output location are the caller's writes: a
+    // location they may not write fails the query before it runs.
+    let S3Location { bucket: results_bucket, key: results_prefix } = location::parse(&cx.output_dir)?;
+    let extension = if matches!(plan, Plan::Query(_) | Plan::Write(Write::Unload(_))) { "csv" } else { "txt" };
+    cx.acting.check(storage::Action::PutObject, &results_bucket, Some(&format!("{results_prefix}{}.{extension}", cx.id)))?;
+    if matches!(plan, Plan::Write(_)) {
+        cx.acting.check(storage::Action::PutObject, &results_bucket, Some(&format!("{results_prefix}tables/{}-manifest.csv", cx.id)))?;
     }
-
-    /// Checks an action on the lake; a refusal is Athena's "Permission denied on S3 path".
-    pub(crate) fn check(&self, action: storage::Action, bucket: &str, key: Option<&str>) -> Result<()> {
-        match &self.0 {
-            Some(p) => Ok(storage::authorize(p.as_ref(), action, bucket, key)?),
-            None => Ok(()),
+    let outcome = match plan {
+        Plan::Query(q) => {
+            let planning = Instant::now();
+            let df = cx.dataframe(&q.sql).await?;
+            let planning_ms = planning.elapsed().as_millis() as u64;
+            let (columns, rows) = results::write_csv(&cx.store, &cx.id, df, &cx.output_dir).await?;
+            return Ok(Outcome { columns, rows, planning_ms, ..Default::default() });
         }
-    }
-}
-
-/// Views nest at most this deep: a view defined through itself must fail, not recurse forever.
-const MAX_VIEW_DEPTH: usize = 32;
-
-/// Plans views for the catalog provider, with the engine's own sessions over the same catalog.
-#[derive(Debug)]
-struct Views {
-    engine: std::sync::Weak<Inner>,
-    catalog: Catalog,
-    acting_for: Acting,
+        Plan::Write(Write::Unload(u)) => {
+            // UNLOAD is DML: its result file is the (empty) CSV.
+            let o = write::run(cx, Write::Unload(u)).await?;
+            results::put_text(&cx.store, &cx.output_dir, &format!("{}.csv", cx.id), &[]).await?;
+            return Ok(o);
+        }
+        Plan::Write(w) => write::run(cx, w).await?,
+        Plan::Explain(e) => statements::explain(cx, e).await?,
+        Plan::Ddl(d) => statements::run(cx, d).await?,
+        Plan::Unsupported(u) => return Err(Error::InvalidInput(u.reason)),
+    };
+    results::put_text(&cx.store, &cx.output_dir, &format!("{}.txt", cx.id), &outcome.lines).await?;
+    Ok(outcome)
 }
 
 impl std::fmt::Debug for Inner {
@@ -971,112 +688,9 @@ impl std::fmt::Debug for Inner {
     }
 }
 
-#[async_trait::async_trait]
-impl crate::tables::ViewPlanner for Views {
-    async fn plan_view(&self, database: &str, sql: &str) -> datafusion::common::Result<datafusion::logical_expr::LogicalPlan> {
-        let depth = VIEW_DEPTH.try_with(|d| *d).unwrap_or(0) + 1;
-        if depth > MAX_VIEW_DEPTH {
-            return Err(datafusion::error::DataFusionError::Plan(format!(
-                "views nest more than {MAX_VIEW_DEPTH} deep (is a view defined through itself?)"
-            )));
-        }
-        let inner = self.engine.upgrade().ok_or_else(|| datafusion::error::DataFusionError::Execution("the engine stopped".into()))?;
-        let engine = Engine { inner };
-        let planned = VIEW_DEPTH
-            .scope(depth, async {
-                let ctx = engine.session(&self.catalog, self.acting_for.clone(), Some(database), None)?;
-                let sql = match sql::plan(sql)? {
-                    Plan::Query { sql } => sql,
-                    _ => return Err(Error::InvalidInput("a view must be a query".into())),
-                };
-                let df = engine.dataframe(&ctx, &sql).await?;
-                Ok::<_, Error>(df.into_unoptimized_plan())
-            })
-            .await;
-        planned.map_err(|e| match e {
-            Error::DataFusion(e) => e,
-            other => datafusion::error::DataFusionError::Plan(other.to_string()),
-        })
-    }
-}
-
 fn humantime(d: Duration) -> String {
     let secs = d.as_secs_f64();
     if secs >= 60.0 { format!("{:.2}m", secs / 60.0) } else { format!("{secs:.2}s") }
-}
-
-/// What a statement produced.
-#[derive(Debug, Default)]
-pub(crate) struct Outcome {
-    pub columns: Vec<ColumnInfo>,
-    pub rows: u64,
-    pub manifest: Option<String>,
-    pub scanned: u64,
-    pub planning_ms: u64,
-    /// What a DDL or utility statement prints, one line a row.
-    pub lines: Vec<String>,
-}
-
-/// Athena has no unsigned integers: each maps to the next signed type that holds it.
-fn signed_type(t: &DataType) -> Option<DataType> {
-    match t {
-        DataType::UInt8 => Some(DataType::Int16),
-        DataType::UInt16 => Some(DataType::Int32),
-        DataType::UInt32 | DataType::UInt64 => Some(DataType::Int64),
-        _ => None,
-    }
-}
-
-fn write_row(out: &mut Vec<u8>, row: &[Option<String>]) {
-    for (i, v) in row.iter().enumerate() {
-        if i > 0 {
-            out.push(b',');
-        }
-        csv_field(out, v);
-    }
-    out.push(b'\n');
-}
-
-/// Parses one row of a result file from the start of `buf`: quoted fields are values (with `""`
-/// for a quote), empty unquoted fields are NULL. Returns the row and the bytes it used, or `None`
-/// if `buf` does not yet hold a whole row.
-fn parse_csv_row(buf: &[u8], eof: bool) -> Option<(Vec<Option<String>>, usize)> {
-    let mut row = Vec::new();
-    let mut i = 0;
-    loop {
-        if i < buf.len() && buf[i] == b'"' {
-            let mut value = Vec::new();
-            i += 1;
-            loop {
-                if i >= buf.len() {
-                    return None;
-                }
-                if buf[i] == b'"' {
-                    if i + 1 < buf.len() && buf[i + 1] == b'"' {
-                        value.push(b'"');
-                        i += 2;
-                        continue;
-                    }
-                    if i + 1 >= buf.len() && !eof {
-                        return None;
-                    }
-                    i += 1;
-                    break;
-                }
-                value.push(buf[i]);
-                i += 1;
-            }
-            row.push(Some(String::from_utf8_lossy(&value).into_owned()));
-        } else {
-            row.push(None);
-        }
-        match buf.get(i) {
-            Some(b',') => i += 1,
-            Some(b'\n') => return Some((row, i + 1)),
-            None if eof && i > 0 => return Some((row, i)),
-            _ => return None,
-        }
-    }
 }
 
 /// Waits until nothing of a finished query holds its runtime, so that its final state is recorded
@@ -1092,33 +706,5 @@ async fn released(id: &str, runtime: std::sync::Weak<RuntimeEnv>) {
             return;
         }
         tokio::time::sleep(Duration::from_millis(1)).await;
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn result_rows_round_trip() {
-        let rows =
-            vec![vec![Some("a".to_string()), None, Some("say \"hi\", twice\nplease".to_string())], vec![Some(String::new()), Some("1".into()), None]];
-        let mut buf = Vec::new();
-        for r in &rows {
-            write_row(&mut buf, r);
-        }
-        assert_eq!(&buf[..4], b"\"a\",");
-        let mut parsed = Vec::new();
-        let mut at = 0;
-        while let Some((row, used)) = parse_csv_row(&buf[at..], true) {
-            parsed.push(row);
-            at += used;
-            if at == buf.len() {
-                break;
-            }
-        }
-        assert_eq!(parsed, rows);
-        // A row cut short is not returned until the rest arrives.
-        assert!(parse_csv_row(&buf[..6], false).is_none());
     }
 }

@@ -2,6 +2,11 @@
 
 use datafusion::error::DataFusionError;
 
+/// The prefix that marks an error as Trino's `INVALID_FUNCTION_ARGUMENT`: its message is
+/// Trino's own, and Athena reports it as it is (see [`Error::athena_reason`]); functions fail with it
+/// through `functions::invalid_argument`.
+pub const INVALID_ARGUMENT: &str = "INVALID_FUNCTION_ARGUMENT: ";
+
 /// What sort of failure an error is: the kinds storage and catalog use too.
 pub use storage::ErrorKind;
 
@@ -59,7 +64,7 @@ impl Error {
                 let root = e.find_root();
                 // A function that names Trino's error already says it as Athena would.
                 if let DataFusionError::Execution(m) = root
-                    && m.starts_with(crate::functions::INVALID_ARGUMENT)
+                    && m.starts_with(INVALID_ARGUMENT)
                 {
                     return m.clone();
                 }
@@ -69,7 +74,7 @@ impl Error {
                 }
                 let name = athena_error_name(root);
                 if name == "EXCEEDED_SPILL_LIMIT" {
-                    // Spill files reached the room the data directory has left (`Engine::session_with`).
+                    // Spill files reached the room the data directory has left (`Sessions::session`).
                     return "EXCEEDED_SPILL_LIMIT: Query exceeded the space it may spill to: the data directory is full, but for the room kept free for its index".into();
                 }
                 let text = match root {
@@ -168,7 +173,8 @@ mod tests {
             let error = ctx.sql(sql).await.err().unwrap_or_else(|| panic!("{sql} planned"));
             assert_eq!(athena_error_name(error.find_root()), want, "{sql}: {error}");
         }
-        let spill = DataFusionError::ResourcesExhausted("The used disk space during the spilling process has exceeded the allowable limit of 1.0 MB".into());
+        let spill =
+            DataFusionError::ResourcesExhausted("The used disk space during the spilling process has exceeded the allowable limit of 1.0 MB".into());
         assert_eq!(athena_error_name(&spill), "EXCEEDED_SPILL_LIMIT");
         assert_eq!(athena_error_name(&DataFusionError::ResourcesExhausted("out of memory".into())), "EXCEEDED_LOCAL_MEMORY_LIMIT");
         assert_eq!(Error::Syntax("line 1:1: x".into()).athena_reason(), "SYNTAX_ERROR: line 1:1: x");

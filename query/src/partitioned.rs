@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use catalog::{Catalog, Partition, Table};
+use catalog::{Catalog, Column, Partition, Table};
 use datafusion::arrow::array::{ArrayRef, BooleanArray, RecordBatch, StringArray};
 use datafusion::arrow::compute::{and, cast};
 use datafusion::arrow::datatypes::{Field, Schema, SchemaRef};
@@ -183,5 +183,37 @@ impl TableProvider for PartitionedTable {
             1 => Ok(plans.remove(0)),
             _ => UnionExec::try_new(plans),
         }
+    }
+}
+
+/// The `key=value/…` path of a partition, as Hive escapes it.
+pub fn partition_path(keys: &[Column], values: &[String]) -> String {
+    keys.iter().zip(values).map(|(k, v)| format!("{}={}", k.name, storage::escape_partition_value(v))).collect::<Vec<_>>().join("/")
+}
+
+/// A partition of a table at a location, stored as the table stores its rows.
+pub(crate) fn partition_for(table: &Table, values: Vec<String>, location: String) -> Partition {
+    let mut sd = table.storage_descriptor.clone().unwrap_or_default();
+    sd.location = Some(location);
+    Partition {
+        values,
+        database_name: table.database_name.clone(),
+        table_name: table.name.clone(),
+        creation_time: Some(catalog::now()),
+        storage_descriptor: Some(sd),
+        ..Default::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn partition_paths_escape_and_unescape() {
+        let keys = vec![Column { name: "dt".into(), ..Default::default() }, Column { name: "k".into(), ..Default::default() }];
+        let path = partition_path(&keys, &["2024-01-01 10:00".into(), "a/b".into()]);
+        assert_eq!(path, "dt=2024-01-01 10%3A00/k=a%2Fb");
+        assert_eq!(storage::unescape_partition_value("a%2Fb"), "a/b");
     }
 }

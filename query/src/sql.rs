@@ -84,178 +84,167 @@ pub struct PartitionSpec {
     pub location: Option<String>,
 }
 
-/// A statement, classified and parsed.
+/// A statement, classified and parsed: each kind has its own type, and each handler takes only
+/// the kind it runs.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Plan {
     /// A query returning rows (SELECT, WITH, VALUES).
-    Query {
-        sql: String,
-    },
+    Query(Query),
     /// `EXPLAIN [ANALYZE] query`.
-    Explain {
-        analyze: bool,
-        query: String,
-    },
-    /// `CREATE TABLE name [WITH (props)] AS query [WITH [NO] DATA]`.
-    CreateTableAs {
-        name: Name,
-        properties: BTreeMap<String, String>,
-        query: String,
-        if_not_exists: bool,
-        with_data: bool,
-    },
-    /// `INSERT INTO name [(columns)] query`.
-    Insert {
-        name: Name,
-        columns: Vec<String>,
-        query: String,
-    },
-    /// `UNLOAD (query) TO 'location' WITH (props)`.
-    Unload {
-        query: String,
-        location: String,
-        properties: BTreeMap<String, String>,
-    },
-    CreateDatabase {
-        name: String,
-        if_not_exists: bool,
-        comment: Option<String>,
-        location: Option<String>,
-        properties: BTreeMap<String, String>,
-    },
-    DropDatabase {
-        name: String,
-        if_exists: bool,
-        cascade: bool,
-    },
+    Explain(Explain),
+    /// A statement that writes rows to the lake.
+    Write(Write),
+    /// DDL, and the utility statements that read the catalog (SHOW, DESCRIBE).
+    Ddl(Ddl),
+    /// A statement Minerva does not run.
+    Unsupported(Unsupported),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Query {
+    pub sql: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Explain {
+    pub analyze: bool,
+    pub query: String,
+}
+
+/// A statement that writes rows: CTAS, INSERT INTO, UNLOAD.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Write {
+    CreateTableAs(CreateTableAs),
+    Insert(Insert),
+    Unload(Unload),
+}
+
+/// `CREATE TABLE name [WITH (props)] AS query [WITH [NO] DATA]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CreateTableAs {
+    pub name: Name,
+    pub properties: BTreeMap<String, String>,
+    pub query: String,
+    pub if_not_exists: bool,
+    pub with_data: bool,
+}
+
+/// `INSERT INTO name [(columns)] query`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Insert {
+    pub name: Name,
+    pub columns: Vec<String>,
+    pub query: String,
+}
+
+/// `UNLOAD (query) TO 'location' WITH (props)`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Unload {
+    pub query: String,
+    pub location: String,
+    pub properties: BTreeMap<String, String>,
+}
+
+/// A statement Minerva does not run; the reason says which.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Unsupported {
+    pub statement_type: StatementType,
+    pub reason: String,
+}
+
+/// DDL against the Glue catalog, and SHOW and DESCRIBE.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Ddl {
+    CreateDatabase { name: String, if_not_exists: bool, comment: Option<String>, location: Option<String>, properties: BTreeMap<String, String> },
+    DropDatabase { name: String, if_exists: bool, cascade: bool },
     CreateTable(Box<CreateTable>),
-    DropTable {
-        name: Name,
-        if_exists: bool,
-    },
-    AddPartitions {
-        name: Name,
-        if_not_exists: bool,
-        partitions: Vec<PartitionSpec>,
-    },
-    DropPartitions {
-        name: Name,
-        if_exists: bool,
-        partitions: Vec<PartitionSpec>,
-    },
-    SetLocation {
-        name: Name,
-        location: String,
-    },
-    SetProperties {
-        name: Name,
-        properties: BTreeMap<String, String>,
-    },
-    AddColumns {
-        name: Name,
-        columns: Vec<ColumnDef>,
-        replace: bool,
-    },
-    Repair {
-        name: Name,
-    },
-    CreateView {
-        name: Name,
-        or_replace: bool,
-        query: String,
-    },
-    DropView {
-        name: Name,
-        if_exists: bool,
-    },
-    ShowDatabases {
-        pattern: Option<String>,
-    },
-    ShowTables {
-        database: Option<String>,
-        pattern: Option<String>,
-    },
-    ShowViews {
-        database: Option<String>,
-        pattern: Option<String>,
-    },
-    ShowPartitions {
-        name: Name,
-    },
-    ShowColumns {
-        name: Name,
-    },
-    ShowCreateTable {
-        name: Name,
-    },
-    ShowCreateView {
-        name: Name,
-    },
-    ShowProperties {
-        name: Name,
-        property: Option<String>,
-    },
-    Describe {
-        name: Name,
-        extended: bool,
-    },
-    /// A statement Minerva does not run; the reason says which.
-    Unsupported {
-        statement_type: StatementType,
-        reason: String,
-    },
+    DropTable { name: Name, if_exists: bool },
+    AddPartitions { name: Name, if_not_exists: bool, partitions: Vec<PartitionSpec> },
+    DropPartitions { name: Name, if_exists: bool, partitions: Vec<PartitionSpec> },
+    SetLocation { name: Name, location: String },
+    SetProperties { name: Name, properties: BTreeMap<String, String> },
+    AddColumns { name: Name, columns: Vec<ColumnDef>, replace: bool },
+    Repair { name: Name },
+    CreateView { name: Name, or_replace: bool, query: String },
+    DropView { name: Name, if_exists: bool },
+    ShowDatabases { pattern: Option<String> },
+    ShowTables { database: Option<String>, pattern: Option<String> },
+    ShowViews { database: Option<String>, pattern: Option<String> },
+    ShowPartitions { name: Name },
+    ShowColumns { name: Name },
+    ShowCreateTable { name: Name },
+    ShowCreateView { name: Name },
+    ShowProperties { name: Name, property: Option<String> },
+    Describe { name: Name, extended: bool },
 }
 
 impl Plan {
     pub fn statement_type(&self) -> StatementType {
         match self {
-            Plan::Query { .. } | Plan::Insert { .. } | Plan::Unload { .. } => StatementType::Dml,
-            Plan::Explain { .. }
-            | Plan::ShowDatabases { .. }
-            | Plan::ShowTables { .. }
-            | Plan::ShowViews { .. }
-            | Plan::ShowPartitions { .. }
-            | Plan::ShowColumns { .. }
-            | Plan::ShowCreateTable { .. }
-            | Plan::ShowCreateView { .. }
-            | Plan::ShowProperties { .. }
-            | Plan::Describe { .. } => StatementType::Utility,
-            Plan::Unsupported { statement_type, .. } => *statement_type,
-            _ => StatementType::Ddl,
+            Plan::Query(_) | Plan::Write(Write::Insert(_) | Write::Unload(_)) => StatementType::Dml,
+            Plan::Explain(_) => StatementType::Utility,
+            Plan::Write(Write::CreateTableAs(_)) => StatementType::Ddl,
+            Plan::Ddl(d) if d.is_utility() => StatementType::Utility,
+            Plan::Ddl(_) => StatementType::Ddl,
+            Plan::Unsupported(u) => u.statement_type,
         }
     }
 
     /// Athena's `SubstatementType`.
     pub fn substatement_type(&self) -> &'static str {
         match self {
-            Plan::Query { .. } => "SELECT",
-            Plan::Explain { .. } => "EXPLAIN",
-            Plan::CreateTableAs { .. } => "CREATE_TABLE_AS_SELECT",
-            Plan::Insert { .. } => "INSERT",
-            Plan::Unload { .. } => "UNLOAD",
-            Plan::CreateDatabase { .. } => "CREATE_DATABASE",
-            Plan::DropDatabase { .. } => "DROP_DATABASE",
-            Plan::CreateTable(_) => "CREATE_TABLE",
-            Plan::DropTable { .. } => "DROP_TABLE",
-            Plan::AddPartitions { .. } => "ALTER_TABLE_ADD_PARTITION",
-            Plan::DropPartitions { .. } => "ALTER_TABLE_DROP_PARTITION",
-            Plan::SetLocation { .. } => "ALTER_TABLE_SET_LOCATION",
-            Plan::SetProperties { .. } => "ALTER_TABLE_SET_TBLPROPERTIES",
-            Plan::AddColumns { replace: false, .. } => "ALTER_TABLE_ADD_COLUMNS",
-            Plan::AddColumns { replace: true, .. } => "ALTER_TABLE_REPLACE_COLUMNS",
-            Plan::Repair { .. } => "MSCK_REPAIR_TABLE",
-            Plan::CreateView { .. } => "CREATE_VIEW",
-            Plan::DropView { .. } => "DROP_VIEW",
-            Plan::ShowDatabases { .. } => "SHOW_DATABASES",
-            Plan::ShowTables { .. } => "SHOW_TABLES",
-            Plan::ShowViews { .. } => "SHOW_VIEWS",
-            Plan::ShowPartitions { .. } => "SHOW_PARTITIONS",
-            Plan::ShowColumns { .. } => "SHOW_COLUMNS",
-            Plan::ShowCreateTable { .. } => "SHOW_CREATE_TABLE",
-            Plan::ShowCreateView { .. } => "SHOW_CREATE_VIEW",
-            Plan::ShowProperties { .. } => "SHOW_TBLPROPERTIES",
-            Plan::Describe { .. } => "DESCRIBE_TABLE",
-            Plan::Unsupported { .. } => "UNKNOWN",
+            Plan::Query(_) => "SELECT",
+            Plan::Explain(_) => "EXPLAIN",
+            Plan::Write(Write::CreateTableAs(_)) => "CREATE_TABLE_AS_SELECT",
+            Plan::Write(Write::Insert(_)) => "INSERT",
+            Plan::Write(Write::Unload(_)) => "UNLOAD",
+            Plan::Ddl(d) => d.substatement_type(),
+            Plan::Unsupported(_) => "UNKNOWN",
+        }
+    }
+}
+
+impl Ddl {
+    /// SHOW and DESCRIBE: they read the catalog and print.
+    fn is_utility(&self) -> bool {
+        matches!(
+            self,
+            Ddl::ShowDatabases { .. }
+                | Ddl::ShowTables { .. }
+                | Ddl::ShowViews { .. }
+                | Ddl::ShowPartitions { .. }
+                | Ddl::ShowColumns { .. }
+                | Ddl::ShowCreateTable { .. }
+                | Ddl::ShowCreateView { .. }
+                | Ddl::ShowProperties { .. }
+                | Ddl::Describe { .. }
+        )
+    }
+
+    fn substatement_type(&self) -> &'static str {
+        match self {
+            Ddl::CreateDatabase { .. } => "CREATE_DATABASE",
+            Ddl::DropDatabase { .. } => "DROP_DATABASE",
+            Ddl::CreateTable(_) => "CREATE_TABLE",
+            Ddl::DropTable { .. } => "DROP_TABLE",
+            Ddl::AddPartitions { .. } => "ALTER_TABLE_ADD_PARTITION",
+            Ddl::DropPartitions { .. } => "ALTER_TABLE_DROP_PARTITION",
+            Ddl::SetLocation { .. } => "ALTER_TABLE_SET_LOCATION",
+            Ddl::SetProperties { .. } => "ALTER_TABLE_SET_TBLPROPERTIES",
+            Ddl::AddColumns { replace: false, .. } => "ALTER_TABLE_ADD_COLUMNS",
+            Ddl::AddColumns { replace: true, .. } => "ALTER_TABLE_REPLACE_COLUMNS",
+            Ddl::Repair { .. } => "MSCK_REPAIR_TABLE",
+            Ddl::CreateView { .. } => "CREATE_VIEW",
+            Ddl::DropView { .. } => "DROP_VIEW",
+            Ddl::ShowDatabases { .. } => "SHOW_DATABASES",
+            Ddl::ShowTables { .. } => "SHOW_TABLES",
+            Ddl::ShowViews { .. } => "SHOW_VIEWS",
+            Ddl::ShowPartitions { .. } => "SHOW_PARTITIONS",
+            Ddl::ShowColumns { .. } => "SHOW_COLUMNS",
+            Ddl::ShowCreateTable { .. } => "SHOW_CREATE_TABLE",
+            Ddl::ShowCreateView { .. } => "SHOW_CREATE_VIEW",
+            Ddl::ShowProperties { .. } => "SHOW_TBLPROPERTIES",
+            Ddl::Describe { .. } => "DESCRIBE_TABLE",
         }
     }
 }
@@ -268,10 +257,7 @@ fn normalize(sql: &str, parameters: &[String]) -> Result<Vec<Token>> {
     let placeholders = tokens.iter().filter(|t| matches!(t, Token::Placeholder(p) if p == "?")).count();
     if placeholders != parameters.len() {
         if placeholders > 0 || !parameters.is_empty() {
-            return Err(Error::Syntax(format!(
-                "line 1:1: Incorrect number of parameters: expected {placeholders} but found {}",
-                parameters.len()
-            )));
+            return Err(Error::Syntax(format!("line 1:1: Incorrect number of parameters: expected {placeholders} but found {}", parameters.len())));
         }
     } else if placeholders > 0 {
         let mut values = parameters.iter();
@@ -652,8 +638,8 @@ pub fn plan_with(sql: &str, parameters: &[String]) -> Result<Plan> {
     let first = c.peek_word().unwrap_or_default();
     match first.as_str() {
         "" if c.at_end() => Err(Error::InvalidInput("the query string is empty".into())),
-        "SELECT" | "WITH" | "VALUES" | "TABLE" => Ok(Plan::Query { sql: render(&tokens) }),
-        _ if c.peek() == Some(&Token::LParen) => Ok(Plan::Query { sql: render(&tokens) }),
+        "SELECT" | "WITH" | "VALUES" | "TABLE" => Ok(Plan::Query(Query { sql: render(&tokens) })),
+        _ if c.peek() == Some(&Token::LParen) => Ok(Plan::Query(Query { sql: render(&tokens) })),
         "EXPLAIN" => {
             c.next();
             let analyze = c.eat_word("ANALYZE");
@@ -663,7 +649,7 @@ pub fn plan_with(sql: &str, parameters: &[String]) -> Result<Plan> {
                 c.parenthesized()?;
             }
             c.eat_word("VERBOSE");
-            Ok(Plan::Explain { analyze, query: c.rest() })
+            Ok(Plan::Explain(Explain { analyze, query: c.rest() }))
         }
         "CREATE" => parse_create(&mut c),
         "DROP" => parse_drop(&mut c),
@@ -674,19 +660,22 @@ pub fn plan_with(sql: &str, parameters: &[String]) -> Result<Plan> {
             c.expect_word("TABLE")?;
             let name = c.name()?;
             c.done()?;
-            Ok(Plan::Repair { name })
+            Ok(Plan::Ddl(Ddl::Repair { name }))
         }
         "SHOW" => parse_show(&mut c),
         "DESCRIBE" | "DESC" => {
             c.next();
             let extended = c.eat_word("EXTENDED") || c.eat_word("FORMATTED");
             let name = c.name()?;
-            Ok(Plan::Describe { name, extended })
+            Ok(Plan::Ddl(Ddl::Describe { name, extended }))
         }
         "INSERT" => {
             c.next();
             if c.eat_word("OVERWRITE") {
-                return Ok(Plan::Unsupported { statement_type: StatementType::Dml, reason: "INSERT OVERWRITE is not supported by Athena".into() });
+                return Ok(Plan::Unsupported(Unsupported {
+                    statement_type: StatementType::Dml,
+                    reason: "INSERT OVERWRITE is not supported by Athena".into(),
+                }));
             }
             c.expect_word("INTO")?;
             let name = c.name()?;
@@ -700,7 +689,7 @@ pub fn plan_with(sql: &str, parameters: &[String]) -> Result<Plan> {
             if query.is_empty() {
                 return Err(c.unexpected("a query"));
             }
-            Ok(Plan::Insert { name, columns, query })
+            Ok(Plan::Write(Write::Insert(Insert { name, columns, query })))
         }
         "UNLOAD" => {
             c.next();
@@ -710,10 +699,10 @@ pub fn plan_with(sql: &str, parameters: &[String]) -> Result<Plan> {
             let location = c.string()?;
             let properties = if c.eat_word("WITH") { with_properties(&mut c)? } else { BTreeMap::new() };
             c.done()?;
-            Ok(Plan::Unload { query, location, properties })
+            Ok(Plan::Write(Write::Unload(Unload { query, location, properties })))
         }
         "UPDATE" | "DELETE" | "MERGE" | "PREPARE" | "EXECUTE" | "DEALLOCATE" | "OPTIMIZE" | "VACUUM" => {
-            Ok(Plan::Unsupported { statement_type: StatementType::Dml, reason: format!("{first} statements are not supported") })
+            Ok(Plan::Unsupported(Unsupported { statement_type: StatementType::Dml, reason: format!("{first} statements are not supported") }))
         }
         _ => {
             let found = c.peek().map(|t| t.to_string()).unwrap_or_default();
@@ -780,7 +769,7 @@ fn parse_create(c: &mut Cursor) -> Result<Plan> {
             }
         }
         c.done()?;
-        return Ok(Plan::CreateDatabase { name, if_not_exists, comment, location, properties });
+        return Ok(Plan::Ddl(Ddl::CreateDatabase { name, if_not_exists, comment, location, properties }));
     }
     if c.eat_word("VIEW") {
         let name = c.name()?;
@@ -789,7 +778,7 @@ fn parse_create(c: &mut Cursor) -> Result<Plan> {
         if query.is_empty() {
             return Err(c.unexpected("a query"));
         }
-        return Ok(Plan::CreateView { name, or_replace, query });
+        return Ok(Plan::Ddl(Ddl::CreateView { name, or_replace, query }));
     }
     let external = c.eat_word("EXTERNAL");
     c.expect_word("TABLE")?;
@@ -867,11 +856,11 @@ fn parse_create(c: &mut Cursor) -> Result<Plan> {
     c.done()?;
     if !external {
         if t.properties.get("table_type").is_some_and(|v| v.eq_ignore_ascii_case("iceberg")) {
-            return Ok(Plan::Unsupported { statement_type: StatementType::Ddl, reason: "Iceberg tables are not supported".into() });
+            return Ok(Plan::Unsupported(Unsupported { statement_type: StatementType::Ddl, reason: "Iceberg tables are not supported".into() }));
         }
         return Err(syntax("Non-external tables are not supported: use CREATE EXTERNAL TABLE (or CREATE TABLE AS)"));
     }
-    Ok(Plan::CreateTable(Box::new(t)))
+    Ok(Plan::Ddl(Ddl::CreateTable(Box::new(t))))
 }
 
 fn parse_ctas(c: &mut Cursor, name: Name, if_not_exists: bool) -> Result<Plan> {
@@ -915,7 +904,7 @@ fn parse_ctas(c: &mut Cursor, name: Name, if_not_exists: bool) -> Result<Plan> {
             body = &body[1..body.len() - 1];
         }
     }
-    Ok(Plan::CreateTableAs { name, properties, query: render(body).trim().to_string(), if_not_exists, with_data })
+    Ok(Plan::Write(Write::CreateTableAs(CreateTableAs { name, properties, query: render(body).trim().to_string(), if_not_exists, with_data })))
 }
 
 fn parse_drop(c: &mut Cursor) -> Result<Plan> {
@@ -926,20 +915,20 @@ fn parse_drop(c: &mut Cursor) -> Result<Plan> {
         let cascade = c.eat_word("CASCADE");
         c.eat_word("RESTRICT");
         c.done()?;
-        return Ok(Plan::DropDatabase { name, if_exists, cascade });
+        return Ok(Plan::Ddl(Ddl::DropDatabase { name, if_exists, cascade }));
     }
     if c.eat_word("VIEW") {
         let if_exists = c.eat_words(&["IF", "EXISTS"]);
         let name = c.name()?;
         c.done()?;
-        return Ok(Plan::DropView { name, if_exists });
+        return Ok(Plan::Ddl(Ddl::DropView { name, if_exists }));
     }
     c.expect_word("TABLE")?;
     let if_exists = c.eat_words(&["IF", "EXISTS"]);
     let name = c.name()?;
     c.eat_word("PURGE");
     c.done()?;
-    Ok(Plan::DropTable { name, if_exists })
+    Ok(Plan::Ddl(Ddl::DropTable { name, if_exists }))
 }
 
 fn parse_alter(c: &mut Cursor) -> Result<Plan> {
@@ -950,7 +939,7 @@ fn parse_alter(c: &mut Cursor) -> Result<Plan> {
         if c.eat_word("COLUMNS") {
             let columns = c.column_defs()?;
             c.done()?;
-            return Ok(Plan::AddColumns { name, columns, replace: false });
+            return Ok(Plan::Ddl(Ddl::AddColumns { name, columns, replace: false }));
         }
         let if_not_exists = c.eat_words(&["IF", "NOT", "EXISTS"]);
         let mut partitions = Vec::new();
@@ -961,7 +950,7 @@ fn parse_alter(c: &mut Cursor) -> Result<Plan> {
             return Err(c.unexpected("'PARTITION'"));
         }
         c.done()?;
-        return Ok(Plan::AddPartitions { name, if_not_exists, partitions });
+        return Ok(Plan::Ddl(Ddl::AddPartitions { name, if_not_exists, partitions }));
     }
     if c.eat_word("DROP") {
         let if_exists = c.eat_words(&["IF", "EXISTS"]);
@@ -970,22 +959,22 @@ fn parse_alter(c: &mut Cursor) -> Result<Plan> {
             partitions.push(c.partition_spec(false)?);
         }
         c.done()?;
-        return Ok(Plan::DropPartitions { name, if_exists, partitions });
+        return Ok(Plan::Ddl(Ddl::DropPartitions { name, if_exists, partitions }));
     }
     if c.eat_words(&["REPLACE", "COLUMNS"]) {
         let columns = c.column_defs()?;
         c.done()?;
-        return Ok(Plan::AddColumns { name, columns, replace: true });
+        return Ok(Plan::Ddl(Ddl::AddColumns { name, columns, replace: true }));
     }
     if c.eat_words(&["SET", "LOCATION"]) {
         let location = c.string()?;
         c.done()?;
-        return Ok(Plan::SetLocation { name, location });
+        return Ok(Plan::Ddl(Ddl::SetLocation { name, location }));
     }
     if c.eat_words(&["SET", "TBLPROPERTIES"]) {
         let properties = c.properties()?;
         c.done()?;
-        return Ok(Plan::SetProperties { name, properties });
+        return Ok(Plan::Ddl(Ddl::SetProperties { name, properties }));
     }
     Err(c.unexpected("'ADD', 'DROP', 'REPLACE', 'SET'"))
 }
@@ -1002,15 +991,15 @@ fn parse_show(c: &mut Cursor) -> Result<Plan> {
     let in_database =
         |c: &mut Cursor| -> Result<Option<String>> { if c.eat_word("IN") || c.eat_word("FROM") { c.ident().map(Some) } else { Ok(None) } };
     let plan = if c.eat_word("DATABASES") || c.eat_word("SCHEMAS") {
-        Plan::ShowDatabases { pattern: pattern(c)? }
+        Plan::Ddl(Ddl::ShowDatabases { pattern: pattern(c)? })
     } else if c.eat_word("TABLES") {
         let database = in_database(c)?;
-        Plan::ShowTables { database, pattern: pattern(c)? }
+        Plan::Ddl(Ddl::ShowTables { database, pattern: pattern(c)? })
     } else if c.eat_word("VIEWS") {
         let database = in_database(c)?;
-        Plan::ShowViews { database, pattern: pattern(c)? }
+        Plan::Ddl(Ddl::ShowViews { database, pattern: pattern(c)? })
     } else if c.eat_word("PARTITIONS") {
-        Plan::ShowPartitions { name: c.name()? }
+        Plan::Ddl(Ddl::ShowPartitions { name: c.name()? })
     } else if c.eat_word("COLUMNS") {
         if !(c.eat_word("IN") || c.eat_word("FROM")) {
             return Err(c.unexpected("'IN', 'FROM'"));
@@ -1019,11 +1008,11 @@ fn parse_show(c: &mut Cursor) -> Result<Plan> {
         if let Some(db) = in_database(c)? {
             name.database = Some(db);
         }
-        Plan::ShowColumns { name }
+        Plan::Ddl(Ddl::ShowColumns { name })
     } else if c.eat_words(&["CREATE", "TABLE"]) {
-        Plan::ShowCreateTable { name: c.name()? }
+        Plan::Ddl(Ddl::ShowCreateTable { name: c.name()? })
     } else if c.eat_words(&["CREATE", "VIEW"]) {
-        Plan::ShowCreateView { name: c.name()? }
+        Plan::Ddl(Ddl::ShowCreateView { name: c.name()? })
     } else if c.eat_word("TBLPROPERTIES") {
         let name = c.name()?;
         let property = if c.eat(&Token::LParen) {
@@ -1033,7 +1022,7 @@ fn parse_show(c: &mut Cursor) -> Result<Plan> {
         } else {
             None
         };
-        Plan::ShowProperties { name, property }
+        Plan::Ddl(Ddl::ShowProperties { name, property })
     } else {
         return Err(c.unexpected("'COLUMNS', 'CREATE', 'DATABASES', 'PARTITIONS', 'SCHEMAS', 'TABLES', 'TBLPROPERTIES', 'VIEWS'"));
     };
@@ -1072,8 +1061,8 @@ mod tests {
 
     #[test]
     fn classifies_statements() {
-        assert!(matches!(plan("select 1;").unwrap(), Plan::Query { .. }));
-        assert!(matches!(plan("  WITH a AS (SELECT 1) SELECT * FROM a").unwrap(), Plan::Query { .. }));
+        assert!(matches!(plan("select 1;").unwrap(), Plan::Query(Query { .. })));
+        assert!(matches!(plan("  WITH a AS (SELECT 1) SELECT * FROM a").unwrap(), Plan::Query(Query { .. })));
         assert_eq!(plan("DROP TABLE x").unwrap().statement_type(), StatementType::Ddl);
         assert_eq!(plan("SHOW TABLES").unwrap().statement_type(), StatementType::Utility);
         assert!(plan("   ").is_err());
@@ -1081,14 +1070,14 @@ mod tests {
 
     #[test]
     fn quoted_identifiers_fold_case_and_literals_do_not() {
-        let Plan::Query { sql } = plan("SELECT \"Star_Rating\", `Cat` FROM \"DB\".\"T\" WHERE x = 'It''s A'").unwrap() else { panic!() };
+        let Plan::Query(Query { sql }) = plan("SELECT \"Star_Rating\", `Cat` FROM \"DB\".\"T\" WHERE x = 'It''s A'").unwrap() else { panic!() };
         assert_eq!(sql, "SELECT \"star_rating\", \"cat\" FROM \"db\".\"t\" WHERE x = 'It''s A'");
     }
 
     #[test]
     fn parses_the_ctas_awswrangler_sends() {
         let sql = "CREATE TABLE \"Reviews\".\"temp_table_ab12\"\nWITH(\n    external_location = 's3://out/tables/ab12',\n    format = 'PARQUET',\n    bucketed_by = ARRAY['a', 'b'])\nAS SELECT sentiment, COUNT(*) FROM t GROUP BY 1";
-        let Plan::CreateTableAs { name, properties, query, with_data, .. } = plan(sql).unwrap() else { panic!() };
+        let Plan::Write(Write::CreateTableAs(CreateTableAs { name, properties, query, with_data, .. })) = plan(sql).unwrap() else { panic!() };
         assert_eq!(name.database.as_deref(), Some("reviews"));
         assert_eq!(name.name, "temp_table_ab12");
         assert_eq!(properties["external_location"], "s3://out/tables/ab12");
@@ -1096,7 +1085,11 @@ mod tests {
         assert_eq!(properties["bucketed_by"], "a,b");
         assert_eq!(query, "SELECT sentiment, COUNT(*) FROM t GROUP BY 1");
         assert!(with_data);
-        let Plan::CreateTableAs { name, query, with_data, .. } = plan("create table t as (select 1) with no data").unwrap() else { panic!() };
+        let Plan::Write(Write::CreateTableAs(CreateTableAs { name, query, with_data, .. })) =
+            plan("create table t as (select 1) with no data").unwrap()
+        else {
+            panic!()
+        };
         assert_eq!(name.database, None);
         assert_eq!(query, "select 1");
         assert!(!with_data);
@@ -1115,7 +1108,7 @@ mod tests {
           STORED AS TEXTFILE
           LOCATION 's3://lake/reviews/'
           TBLPROPERTIES ('skip.header.line.count'='1', 'classification'='csv')";
-        let Plan::CreateTable(t) = plan(sql).unwrap() else { panic!() };
+        let Plan::Ddl(Ddl::CreateTable(t)) = plan(sql).unwrap() else { panic!() };
         assert_eq!(t.name, Name { database: Some("lake".into()), name: "reviews".into() });
         assert!(t.if_not_exists);
         let types: Vec<&str> = t.columns.iter().map(|c| c.r#type.as_str()).collect();
@@ -1130,7 +1123,7 @@ mod tests {
 
         let sql = "CREATE EXTERNAL TABLE t (a string) ROW FORMAT SERDE 'org.apache.hadoop.hive.serde2.OpenCSVSerde' \
                    WITH SERDEPROPERTIES ('separatorChar' = ',', 'quoteChar' = '\"') STORED AS INPUTFORMAT 'x.In' OUTPUTFORMAT 'x.Out' LOCATION 's3://b/t'";
-        let Plan::CreateTable(t) = plan(sql).unwrap() else { panic!() };
+        let Plan::Ddl(Ddl::CreateTable(t)) = plan(sql).unwrap() else { panic!() };
         assert_eq!(t.format.serde.as_deref(), Some("org.apache.hadoop.hive.serde2.OpenCSVSerde"));
         assert_eq!(t.format.serde_properties["quoteChar"], "\"");
         assert_eq!(t.format.input_format.as_deref(), Some("x.In"));
@@ -1140,7 +1133,7 @@ mod tests {
 
     #[test]
     fn parses_partitions_show_and_describe() {
-        let Plan::AddPartitions { partitions, if_not_exists, .. } =
+        let Plan::Ddl(Ddl::AddPartitions { partitions, if_not_exists, .. }) =
             plan("ALTER TABLE t ADD IF NOT EXISTS PARTITION (dt='2024-01-01', n=5) LOCATION 's3://b/t/x' PARTITION (dt='2024-01-02', n=6)").unwrap()
         else {
             panic!()
@@ -1149,15 +1142,20 @@ mod tests {
         assert_eq!(partitions[0].values, [("dt".to_string(), "2024-01-01".to_string()), ("n".to_string(), "5".to_string())]);
         assert_eq!(partitions[0].location.as_deref(), Some("s3://b/t/x"));
         assert_eq!(partitions[1].location, None);
-        let Plan::DropPartitions { partitions, .. } = plan("ALTER TABLE t DROP PARTITION (dt='a'), PARTITION (dt='b')").unwrap() else { panic!() };
+        let Plan::Ddl(Ddl::DropPartitions { partitions, .. }) = plan("ALTER TABLE t DROP PARTITION (dt='a'), PARTITION (dt='b')").unwrap() else {
+            panic!()
+        };
         assert_eq!(partitions.len(), 2);
-        assert_eq!(plan("SHOW TABLES IN db 'ab*'").unwrap(), Plan::ShowTables { database: Some("db".into()), pattern: Some("ab*".into()) });
+        assert_eq!(plan("SHOW TABLES IN db 'ab*'").unwrap(), Plan::Ddl(Ddl::ShowTables { database: Some("db".into()), pattern: Some("ab*".into()) }));
         assert_eq!(
             plan("DESCRIBE `db`.`t`").unwrap(),
-            Plan::Describe { name: Name { database: Some("db".into()), name: "t".into() }, extended: false }
+            Plan::Ddl(Ddl::Describe { name: Name { database: Some("db".into()), name: "t".into() }, extended: false })
         );
-        assert_eq!(plan("SHOW CREATE TABLE `db.t`").unwrap(), Plan::ShowCreateTable { name: Name { database: Some("db".into()), name: "t".into() } });
-        let Plan::Unload { query, location, properties } =
+        assert_eq!(
+            plan("SHOW CREATE TABLE `db.t`").unwrap(),
+            Plan::Ddl(Ddl::ShowCreateTable { name: Name { database: Some("db".into()), name: "t".into() } })
+        );
+        let Plan::Write(Write::Unload(Unload { query, location, properties })) =
             plan("UNLOAD (SELECT (1) AS a) TO 's3://b/out/' WITH (format = 'PARQUET', partitioned_by = ARRAY['a'])").unwrap()
         else {
             panic!()
@@ -1165,10 +1163,10 @@ mod tests {
         assert_eq!(query, "SELECT (1) AS a");
         assert_eq!(location, "s3://b/out/");
         assert_eq!(properties["partitioned_by"], "a");
-        let Plan::Insert { columns, query, .. } = plan("INSERT INTO t (a, b) SELECT 1, 2").unwrap() else { panic!() };
+        let Plan::Write(Write::Insert(Insert { columns, query, .. })) = plan("INSERT INTO t (a, b) SELECT 1, 2").unwrap() else { panic!() };
         assert_eq!(columns, ["a", "b"]);
         assert_eq!(query, "SELECT 1, 2");
-        let Plan::Insert { columns, .. } = plan("INSERT INTO t (SELECT 1)").unwrap() else { panic!() };
+        let Plan::Write(Write::Insert(Insert { columns, .. })) = plan("INSERT INTO t (SELECT 1)").unwrap() else { panic!() };
         assert!(columns.is_empty());
     }
 }

@@ -3,23 +3,17 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use base64::Engine as _;
-use catalog::{Column, Database, Partition, SerDeInfo, StorageDescriptor, Table};
+use catalog::{Column, Database, SerDeInfo, StorageDescriptor, Table};
 use datafusion::physical_plan::{collect, displayable};
-use datafusion::prelude::SessionContext;
-use storage::ListQuery;
+use storage::{ListQuery, S3Location};
 
-use crate::engine::{Engine, Outcome, StartQuery};
-use crate::location;
-use storage::S3Location;
+use crate::context::{Context, Outcome, already_exists, not_found};
 use crate::error::{Error, Result};
-use crate::sql::{ColumnDef, CreateTable, Name, PartitionSpec, Plan};
+use crate::location;
+use crate::partitioned::{partition_for, partition_path};
+use crate::sql::{ColumnDef, CreateTable, Ddl, Explain, Name, PartitionSpec};
 use crate::types::{ColumnInfo, arrow_to_hive};
-
-/// The Glue table type of views, and the marker Athena writes around a view's definition.
-pub const VIEW_TYPE: &str = "VIRTUAL_VIEW";
-const VIEW_PREFIX: &str = "/* Presto View: ";
-const VIEW_SUFFIX: &str = " */";
+use crate::views::{VIEW_TYPE, is_view, view_definition, view_original_text};
 
 fn varchar(name: &str) -> ColumnInfo {
     ColumnInfo { name: name.into(), r#type: "varchar".into(), precision: 2147483647, scale: 0, nullable: true }
@@ -27,14 +21,6 @@ fn varchar(name: &str) -> ColumnInfo {
 
 fn text(columns: &[&str], lines: Vec<String>) -> Outcome {
     Outcome { columns: columns.iter().map(|c| varchar(c)).collect(), lines, ..Default::default() }
-}
-
-fn not_found(what: String) -> Error {
-    Error::Catalog(catalog::Error::NotFound(what))
-}
-
-fn already_exists(what: String) -> Error {
-    Error::Catalog(catalog::Error::AlreadyExists(what))
 }
 
 /// Hive's error for a database that is not there, as Athena reports it.
@@ -212,415 +198,354 @@ fn create_table_lines(table: &Table) -> Vec<String> {
     out
 }
 
-/// The `key=value/…` path of a partition, as Hive escapes it.
-pub fn partition_path(keys: &[Column], values: &[String]) -> String {
-    keys.iter().zip(values).map(|(k, v)| format!("{}={}", k.name, storage::escape_partition_value(v))).collect::<Vec<_>>().join("/")
-}
-
-/// Encodes a view's definition the way Athena stores it in `ViewOriginalText`.
-pub fn view_original_text(sql: &str, database: &str, columns: &[ColumnInfo], trino_types: &[String]) -> String {
-    let cols: Vec<serde_json::Value> = columns.iter().zip(trino_types).map(|(c, t)| serde_json::json!({ "name": c.name, "type": t })).collect();
-    let doc = serde_json::json!({
-        "originalSql": sql,
-        "catalog": "awsdatacatalog",
-        "schema": database,
-        "columns": cols,
-        "owner": "minerva",
-        "runAsInvoker": false,
-        "properties": {},
-    });
-    format!("{VIEW_PREFIX}{}{VIEW_SUFFIX}", base64::engine::general_purpose::STANDARD.encode(doc.to_string()))
-}
-
-/// A view's SQL and the database it was defined in, from its Glue record.
-pub fn view_definition(table: &Table) -> Option<(String, String)> {
-    let text = table.extra.get("ViewOriginalText")?.as_str()?;
-    let encoded = text.trim().strip_prefix(VIEW_PREFIX)?.strip_suffix(VIEW_SUFFIX)?;
-    let doc: serde_json::Value = serde_json::from_slice(&base64::engine::general_purpose::STANDARD.decode(encoded.trim()).ok()?).ok()?;
-    let sql = doc.get("originalSql")?.as_str()?.to_string();
-    let schema = doc.get("schema").and_then(|s| s.as_str()).unwrap_or(&table.database_name).to_string();
-    Some((sql, schema))
-}
-
-pub fn is_view(table: &Table) -> bool {
-    table.table_type.as_deref() == Some(VIEW_TYPE)
-}
-
-impl Engine {
-    pub(crate) fn database_of(&self, name: &Name, request: &StartQuery) -> String {
-        name.database.clone().or_else(|| request.database.clone()).unwrap_or_else(|| "default".into()).to_lowercase()
+/// `EXPLAIN [ANALYZE]`: the physical plan, with each operator's metrics once it ran.
+pub(crate) async fn explain(cx: &Context, e: Explain) -> Result<Outcome> {
+    let df = cx.dataframe(&e.query).await?;
+    let physical = df.create_physical_plan().await?;
+    if e.analyze {
+        collect(physical.clone(), cx.session.task_ctx()).await?;
     }
+    let mut lines = Vec::new();
+    render_plan(&physical, e.analyze, 0, &mut lines);
+    Ok(text(&["Query Plan"], lines))
+}
 
-    fn table_of(&self, name: &Name, request: &StartQuery) -> Result<Table> {
-        let db = self.database_of(name, request);
-        self.catalog_of(request)?.get_database(&db).map_err(|_| not_found(format!("Database {db} not found")))?;
-        self.catalog_of(request)?.get_table(&db, &name.name).map_err(|_| not_found(format!("Table {db}.{} not found", name.name)))
-    }
-
-    /// Runs a DDL or utility statement.
-    pub(crate) async fn run_statement(&self, ctx: &SessionContext, request: &StartQuery, plan: Plan) -> Result<Outcome> {
-        let catalog = &self.catalog_of(request)?;
-        match plan {
-            Plan::CreateDatabase { name, if_not_exists, comment, location, properties } => {
-                if catalog.get_database(&name).is_ok() {
-                    return if if_not_exists { Ok(Outcome::default()) } else { Err(already_exists(format!("Database {name} already exists"))) };
-                }
-                catalog
-                    .create_database(Database { name, description: comment, location_uri: location, parameters: properties, ..Default::default() })
-                    .await?;
-                Ok(Outcome::default())
+/// Runs a DDL or utility statement.
+pub(crate) async fn run(cx: &Context, ddl: Ddl) -> Result<Outcome> {
+    let catalog = &cx.catalog;
+    match ddl {
+        Ddl::CreateDatabase { name, if_not_exists, comment, location, properties } => {
+            if catalog.get_database(&name).is_ok() {
+                return if if_not_exists { Ok(Outcome::default()) } else { Err(already_exists(format!("Database {name} already exists"))) };
             }
-            Plan::DropDatabase { name, if_exists, cascade } => {
-                if catalog.get_database(&name).is_err() {
-                    return if if_exists { Ok(Outcome::default()) } else { Err(no_database(&name)) };
-                }
-                if !cascade && !catalog.list_tables(&name, None)?.is_empty() {
-                    return Err(Error::Hive {
-                        kind: crate::ErrorKind::InvalidInput,
-                        message: format!(
-                            "FAILED: Execution Error, return code 1 from org.apache.hadoop.hive.ql.exec.DDLTask. \
-                             InvalidOperationException(message:Database {name} is not empty. One or more tables exist.)"
-                        ),
-                    });
-                }
-                catalog.delete_database(&name).await?;
-                Ok(Outcome::default())
+            catalog
+                .create_database(Database { name, description: comment, location_uri: location, parameters: properties, ..Default::default() })
+                .await?;
+            Ok(Outcome::default())
+        }
+        Ddl::DropDatabase { name, if_exists, cascade } => {
+            if catalog.get_database(&name).is_err() {
+                return if if_exists { Ok(Outcome::default()) } else { Err(no_database(&name)) };
             }
-            Plan::CreateTable(t) => self.create_table(request, *t).await,
-            Plan::DropTable { name, if_exists } => {
-                let table = match self.table_of(&name, request) {
-                    Ok(t) => t,
-                    Err(_) if if_exists => return Ok(Outcome::default()),
-                    Err(e) => return Err(e),
-                };
-                if is_view(&table) {
-                    return Err(Error::InvalidInput(format!("{}.{} is a view: use DROP VIEW", table.database_name, table.name)));
-                }
-                catalog.delete_table(&table.database_name, &table.name).await?;
-                Ok(Outcome::default())
+            if !cascade && !catalog.list_tables(&name, None)?.is_empty() {
+                return Err(Error::Hive {
+                    kind: crate::ErrorKind::InvalidInput,
+                    message: format!(
+                        "FAILED: Execution Error, return code 1 from org.apache.hadoop.hive.ql.exec.DDLTask. \
+                         InvalidOperationException(message:Database {name} is not empty. One or more tables exist.)"
+                    ),
+                });
             }
-            Plan::AddPartitions { name, if_not_exists, partitions } => self.add_partitions(request, &name, if_not_exists, partitions).await,
-            Plan::DropPartitions { name, if_exists, partitions } => {
-                let table = self.table_of(&name, request)?;
-                let values: Vec<Vec<String>> = partitions.iter().map(|p| partition_values(&table, p)).collect::<Result<_>>()?;
-                let errors = catalog.batch_delete_partitions(&table.database_name, &table.name, values).await?;
-                if let Some(e) = errors.into_iter().next()
-                    && !(if_exists && e.error.kind() == catalog::ErrorKind::NotFound)
-                {
-                    return Err(Error::InvalidInput(format!(
-                        "Partition {} of {}.{}: {}",
-                        e.item.join("/"),
-                        table.database_name,
-                        table.name,
-                        e.error
-                    )));
-                }
-                Ok(Outcome::default())
+            catalog.delete_database(&name).await?;
+            Ok(Outcome::default())
+        }
+        Ddl::CreateTable(t) => create_table(cx, *t).await,
+        Ddl::DropTable { name, if_exists } => {
+            let table = match cx.table(&name) {
+                Ok(t) => t,
+                Err(_) if if_exists => return Ok(Outcome::default()),
+                Err(e) => return Err(e),
+            };
+            if is_view(&table) {
+                return Err(Error::InvalidInput(format!("{}.{} is a view: use DROP VIEW", table.database_name, table.name)));
             }
-            Plan::SetLocation { name, location } => {
-                let mut table = self.table_of(&name, request)?;
-                table.storage_descriptor.get_or_insert_with(Default::default).location = Some(location);
-                catalog.update_table(&table.database_name.clone(), table, false, None).await?;
-                Ok(Outcome::default())
+            catalog.delete_table(&table.database_name, &table.name).await?;
+            Ok(Outcome::default())
+        }
+        Ddl::AddPartitions { name, if_not_exists, partitions } => add_partitions(cx, &name, if_not_exists, partitions).await,
+        Ddl::DropPartitions { name, if_exists, partitions } => {
+            let table = cx.table(&name)?;
+            let values: Vec<Vec<String>> = partitions.iter().map(|p| partition_values(&table, p)).collect::<Result<_>>()?;
+            let errors = catalog.batch_delete_partitions(&table.database_name, &table.name, values).await?;
+            if let Some(e) = errors.into_iter().next()
+                && !(if_exists && e.error.kind() == catalog::ErrorKind::NotFound)
+            {
+                return Err(Error::InvalidInput(format!("Partition {} of {}.{}: {}", e.item.join("/"), table.database_name, table.name, e.error)));
             }
-            Plan::SetProperties { name, properties } => {
-                let mut table = self.table_of(&name, request)?;
-                table.parameters.extend(properties);
-                catalog.update_table(&table.database_name.clone(), table, false, None).await?;
-                Ok(Outcome::default())
-            }
-            Plan::AddColumns { name, columns, replace } => {
-                let mut table = self.table_of(&name, request)?;
-                let sd = table.storage_descriptor.get_or_insert_with(Default::default);
-                if replace {
-                    sd.columns = columns_of(&columns);
-                } else {
-                    for c in columns_of(&columns) {
-                        if sd.columns.iter().any(|x| x.name == c.name) || table.partition_keys.iter().any(|x| x.name == c.name) {
-                            return Err(Error::InvalidInput(format!("Column {} already exists", c.name)));
-                        }
-                        sd.columns.push(c);
+            Ok(Outcome::default())
+        }
+        Ddl::SetLocation { name, location } => {
+            let mut table = cx.table(&name)?;
+            table.storage_descriptor.get_or_insert_with(Default::default).location = Some(location);
+            catalog.update_table(&table.database_name.clone(), table, false, None).await?;
+            Ok(Outcome::default())
+        }
+        Ddl::SetProperties { name, properties } => {
+            let mut table = cx.table(&name)?;
+            table.parameters.extend(properties);
+            catalog.update_table(&table.database_name.clone(), table, false, None).await?;
+            Ok(Outcome::default())
+        }
+        Ddl::AddColumns { name, columns, replace } => {
+            let mut table = cx.table(&name)?;
+            let sd = table.storage_descriptor.get_or_insert_with(Default::default);
+            if replace {
+                sd.columns = columns_of(&columns);
+            } else {
+                for c in columns_of(&columns) {
+                    if sd.columns.iter().any(|x| x.name == c.name) || table.partition_keys.iter().any(|x| x.name == c.name) {
+                        return Err(Error::InvalidInput(format!("Column {} already exists", c.name)));
                     }
+                    sd.columns.push(c);
                 }
-                catalog.update_table(&table.database_name.clone(), table, false, None).await?;
-                Ok(Outcome::default())
             }
-            Plan::Repair { name } => self.repair(request, &name).await,
-            Plan::CreateView { name, or_replace, query } => self.create_view(ctx, request, &name, or_replace, &query).await,
-            Plan::DropView { name, if_exists } => {
-                let table = match self.table_of(&name, request) {
-                    Ok(t) => t,
-                    Err(_) if if_exists => return Ok(Outcome::default()),
-                    Err(e) => return Err(e),
-                };
-                if !is_view(&table) {
-                    return Err(Error::InvalidInput(format!("{}.{} is not a view", table.database_name, table.name)));
-                }
-                catalog.delete_table(&table.database_name, &table.name).await?;
-                Ok(Outcome::default())
+            catalog.update_table(&table.database_name.clone(), table, false, None).await?;
+            Ok(Outcome::default())
+        }
+        Ddl::Repair { name } => repair(cx, &name).await,
+        Ddl::CreateView { name, or_replace, query } => create_view(cx, &name, or_replace, &query).await,
+        Ddl::DropView { name, if_exists } => {
+            let table = match cx.table(&name) {
+                Ok(t) => t,
+                Err(_) if if_exists => return Ok(Outcome::default()),
+                Err(e) => return Err(e),
+            };
+            if !is_view(&table) {
+                return Err(Error::InvalidInput(format!("{}.{} is not a view", table.database_name, table.name)));
             }
-            Plan::ShowDatabases { pattern } => {
-                let mut names: Vec<String> = catalog
-                    .list_databases()?
-                    .into_iter()
-                    .map(|d| d.name)
-                    .filter(|n| pattern.as_deref().is_none_or(|p| pattern_matches(p, n)))
-                    .collect();
-                names.sort();
-                Ok(text(&["database_name"], names))
+            catalog.delete_table(&table.database_name, &table.name).await?;
+            Ok(Outcome::default())
+        }
+        Ddl::ShowDatabases { pattern } => {
+            let mut names: Vec<String> =
+                catalog.list_databases()?.into_iter().map(|d| d.name).filter(|n| pattern.as_deref().is_none_or(|p| pattern_matches(p, n))).collect();
+            names.sort();
+            Ok(text(&["database_name"], names))
+        }
+        Ddl::ShowTables { database, pattern } => show_tables(cx, database, pattern, false, "tab_name"),
+        Ddl::ShowViews { database, pattern } => show_tables(cx, database, pattern, true, "views"),
+        Ddl::ShowPartitions { name } => {
+            let table = cx.table(&name)?;
+            if table.partition_keys.is_empty() {
+                return Err(Error::InvalidInput(format!("Table {}.{} is not partitioned", table.database_name, table.name)));
             }
-            Plan::ShowTables { database, pattern } => self.show_tables(request, database, pattern, false, "tab_name"),
-            Plan::ShowViews { database, pattern } => self.show_tables(request, database, pattern, true, "views"),
-            Plan::ShowPartitions { name } => {
-                let table = self.table_of(&name, request)?;
-                if table.partition_keys.is_empty() {
-                    return Err(Error::InvalidInput(format!("Table {}.{} is not partitioned", table.database_name, table.name)));
-                }
-                let mut lines: Vec<String> = catalog
-                    .get_partitions(&table.database_name, &table.name)?
-                    .iter()
-                    .map(|p| partition_path(&table.partition_keys, &p.values))
-                    .collect();
-                lines.sort();
-                Ok(text(&["partition"], lines))
+            let mut lines: Vec<String> =
+                catalog.get_partitions(&table.database_name, &table.name)?.iter().map(|p| partition_path(&table.partition_keys, &p.values)).collect();
+            lines.sort();
+            Ok(text(&["partition"], lines))
+        }
+        Ddl::ShowColumns { name } => {
+            let table = cx.table(&name)?;
+            let lines = table.columns().iter().chain(&table.partition_keys).map(|c| c.name.clone()).collect();
+            Ok(text(&["field"], lines))
+        }
+        Ddl::ShowCreateTable { name } => {
+            let table = cx.table(&name)?;
+            if is_view(&table) {
+                return Err(Error::InvalidInput(format!("{}.{} is a view: use SHOW CREATE VIEW", table.database_name, table.name)));
             }
-            Plan::ShowColumns { name } => {
-                let table = self.table_of(&name, request)?;
-                let lines = table.columns().iter().chain(&table.partition_keys).map(|c| c.name.clone()).collect();
-                Ok(text(&["field"], lines))
-            }
-            Plan::ShowCreateTable { name } => {
-                let table = self.table_of(&name, request)?;
-                if is_view(&table) {
-                    return Err(Error::InvalidInput(format!("{}.{} is a view: use SHOW CREATE VIEW", table.database_name, table.name)));
-                }
-                Ok(text(&["createtab_stmt"], create_table_lines(&table)))
-            }
-            Plan::ShowCreateView { name } => {
-                let table = self.table_of(&name, request)?;
-                let (sql, _) =
-                    view_definition(&table).ok_or_else(|| Error::InvalidInput(format!("{}.{} is not a view", table.database_name, table.name)))?;
-                let mut lines = vec![format!("CREATE VIEW \"{}\".\"{}\" AS", table.database_name, table.name)];
-                lines.extend(sql.lines().map(str::to_string));
-                Ok(text(&["Create View Statement"], lines))
-            }
-            Plan::ShowProperties { name, property } => {
-                let table = self.table_of(&name, request)?;
-                let lines = match property {
-                    Some(p) => vec![
-                        table
-                            .parameters
-                            .get(&p)
-                            .cloned()
-                            .ok_or_else(|| Error::InvalidInput(format!("Table {} does not have property: {p}", table.name)))?,
-                    ],
-                    None => table.parameters.iter().map(|(k, v)| format!("{k}\t{v}")).collect(),
-                };
-                Ok(text(&["prpt_name", "prpt_value"], lines))
-            }
-            Plan::Describe { name, .. } => {
-                let table = self.table_of(&name, request)?;
-                Ok(text(&["col_name", "data_type", "comment"], describe_lines(&table)))
-            }
-            Plan::Explain { analyze, query } => {
-                let df = self.dataframe(ctx, &query).await?;
-                let physical = df.create_physical_plan().await?;
-                if analyze {
-                    collect(physical.clone(), ctx.task_ctx()).await?;
-                }
-                let mut lines = Vec::new();
-                render_plan(&physical, analyze, 0, &mut lines);
-                Ok(text(&["Query Plan"], lines))
-            }
-            other => Err(Error::Internal(format!("{} is not a DDL or utility statement", other.substatement_type()))),
+            Ok(text(&["createtab_stmt"], create_table_lines(&table)))
+        }
+        Ddl::ShowCreateView { name } => {
+            let table = cx.table(&name)?;
+            let (sql, _) =
+                view_definition(&table).ok_or_else(|| Error::InvalidInput(format!("{}.{} is not a view", table.database_name, table.name)))?;
+            let mut lines = vec![format!("CREATE VIEW \"{}\".\"{}\" AS", table.database_name, table.name)];
+            lines.extend(sql.lines().map(str::to_string));
+            Ok(text(&["Create View Statement"], lines))
+        }
+        Ddl::ShowProperties { name, property } => {
+            let table = cx.table(&name)?;
+            let lines = match property {
+                Some(p) => vec![
+                    table
+                        .parameters
+                        .get(&p)
+                        .cloned()
+                        .ok_or_else(|| Error::InvalidInput(format!("Table {} does not have property: {p}", table.name)))?,
+                ],
+                None => table.parameters.iter().map(|(k, v)| format!("{k}\t{v}")).collect(),
+            };
+            Ok(text(&["prpt_name", "prpt_value"], lines))
+        }
+        Ddl::Describe { name, .. } => {
+            let table = cx.table(&name)?;
+            Ok(text(&["col_name", "data_type", "comment"], describe_lines(&table)))
         }
     }
+}
 
-    fn show_tables(&self, request: &StartQuery, database: Option<String>, pattern: Option<String>, views: bool, column: &str) -> Result<Outcome> {
-        let db = database.or_else(|| request.database.clone()).unwrap_or_else(|| "default".into()).to_lowercase();
-        self.catalog_of(request)?.get_database(&db).map_err(|_| no_database(&db))?;
-        let mut names: Vec<String> = self
-            .catalog_of(request)?
-            .list_tables(&db, None)?
-            .into_iter()
-            .filter(|t| !views || is_view(t))
-            .map(|t| t.name)
-            .filter(|n| pattern.as_deref().is_none_or(|p| pattern_matches(p, n)))
-            .collect();
-        names.sort();
-        Ok(text(&[column], names))
+fn show_tables(cx: &Context, database: Option<String>, pattern: Option<String>, views: bool, column: &str) -> Result<Outcome> {
+    let db = database.or_else(|| cx.database.clone()).unwrap_or_else(|| "default".into()).to_lowercase();
+    cx.catalog.get_database(&db).map_err(|_| no_database(&db))?;
+    let mut names: Vec<String> = cx
+        .catalog
+        .list_tables(&db, None)?
+        .into_iter()
+        .filter(|t| !views || is_view(t))
+        .map(|t| t.name)
+        .filter(|n| pattern.as_deref().is_none_or(|p| pattern_matches(p, n)))
+        .collect();
+    names.sort();
+    Ok(text(&[column], names))
+}
+
+async fn create_table(cx: &Context, t: CreateTable) -> Result<Outcome> {
+    let catalog = &cx.catalog;
+    let db = cx.database_of(&t.name);
+    catalog.get_database(&db).map_err(|_| not_found(format!("Database {db} not found")))?;
+    if catalog.get_table(&db, &t.name.name).is_ok() {
+        return if t.if_not_exists { Ok(Outcome::default()) } else { Err(already_exists(format!("Table {db}.{} already exists", t.name.name))) };
     }
-
-    async fn create_table(&self, request: &StartQuery, t: CreateTable) -> Result<Outcome> {
-        let catalog = &self.catalog_of(request)?;
-        let db = self.database_of(&t.name, request);
-        catalog.get_database(&db).map_err(|_| not_found(format!("Database {db} not found")))?;
-        if catalog.get_table(&db, &t.name.name).is_ok() {
-            return if t.if_not_exists { Ok(Outcome::default()) } else { Err(already_exists(format!("Table {db}.{} already exists", t.name.name))) };
+    let location = t.location.clone().ok_or_else(|| Error::Syntax("line 1:1: a LOCATION is required for external tables".into()))?;
+    if let Some(lines) = t.format.serde_properties.get("line.delim")
+        && lines != "\n"
+    {
+        return Err(Error::Hive {
+            kind: crate::ErrorKind::InvalidInput,
+            message: format!(
+                "FAILED: SemanticException LINES TERMINATED BY only supports newline '\\n' right now. Error encountered near token {}",
+                quote(lines)
+            ),
+        });
+    }
+    location::parse(&location)?;
+    let mut seen = BTreeSet::new();
+    for c in t.columns.iter().chain(&t.partitioned_by) {
+        if !seen.insert(c.name.clone()) {
+            return Err(Error::Syntax(format!("line 1:1: Column {} is defined more than once", c.name)));
         }
-        let location = t.location.clone().ok_or_else(|| Error::Syntax("line 1:1: a LOCATION is required for external tables".into()))?;
-        if let Some(lines) = t.format.serde_properties.get("line.delim")
-            && lines != "\n"
-        {
-            return Err(Error::Hive {
-                kind: crate::ErrorKind::InvalidInput,
-                message: format!(
-                    "FAILED: SemanticException LINES TERMINATED BY only supports newline '\\n' right now. Error encountered near token {}",
-                    quote(lines)
-                ),
-            });
-        }
-        location::parse(&location)?;
-        let mut seen = BTreeSet::new();
-        for c in t.columns.iter().chain(&t.partitioned_by) {
-            if !seen.insert(c.name.clone()) {
-                return Err(Error::Syntax(format!("line 1:1: Column {} is defined more than once", c.name)));
-            }
-        }
-        let (input, output, serde) = storage_of(&t.format)?;
-        let mut parameters = t.properties.clone();
-        parameters.insert("EXTERNAL".into(), "TRUE".into());
-        parameters.entry("transient_lastDdlTime".into()).or_insert_with(|| chrono::Utc::now().timestamp().to_string());
-        let table = Table {
-            name: t.name.name.clone(),
-            database_name: db.clone(),
-            description: t.comment.clone(),
-            table_type: Some("EXTERNAL_TABLE".into()),
-            parameters,
-            partition_keys: columns_of(&t.partitioned_by),
-            storage_descriptor: Some(StorageDescriptor {
-                columns: columns_of(&t.columns),
-                location: Some(location),
-                input_format: Some(input),
-                output_format: Some(output),
-                serde_info: Some(serde),
-                bucket_columns: t.bucketed_by.clone(),
-                number_of_buckets: if t.bucketed_by.is_empty() { 0 } else { t.buckets },
-                ..Default::default()
-            }),
+    }
+    let (input, output, serde) = storage_of(&t.format)?;
+    let mut parameters = t.properties.clone();
+    parameters.insert("EXTERNAL".into(), "TRUE".into());
+    parameters.entry("transient_lastDdlTime".into()).or_insert_with(|| chrono::Utc::now().timestamp().to_string());
+    let table = Table {
+        name: t.name.name.clone(),
+        database_name: db.clone(),
+        description: t.comment.clone(),
+        table_type: Some("EXTERNAL_TABLE".into()),
+        parameters,
+        partition_keys: columns_of(&t.partitioned_by),
+        storage_descriptor: Some(StorageDescriptor {
+            columns: columns_of(&t.columns),
+            location: Some(location),
+            input_format: Some(input),
+            output_format: Some(output),
+            serde_info: Some(serde),
+            bucket_columns: t.bucketed_by.clone(),
+            number_of_buckets: if t.bucketed_by.is_empty() { 0 } else { t.buckets },
             ..Default::default()
-        };
-        catalog.create_table(&db, table).await?;
-        Ok(Outcome::default())
-    }
+        }),
+        ..Default::default()
+    };
+    catalog.create_table(&db, table).await?;
+    Ok(Outcome::default())
+}
 
-    async fn add_partitions(&self, request: &StartQuery, name: &Name, if_not_exists: bool, specs: Vec<PartitionSpec>) -> Result<Outcome> {
-        let table = self.table_of(name, request)?;
-        let base = location::directory_url(table.location().unwrap_or_default());
-        let mut partitions = Vec::with_capacity(specs.len());
-        for spec in &specs {
-            let values = partition_values(&table, spec)?;
-            let location = spec.location.clone().unwrap_or_else(|| format!("{base}{}/", partition_path(&table.partition_keys, &values)));
-            partitions.push(partition_for(&table, values, location));
-        }
-        let errors = self.catalog_of(request)?.batch_create_partitions(&table.database_name, &table.name, partitions).await?;
-        if let Some(e) = errors.into_iter().find(|e| !(if_not_exists && e.error.kind() == catalog::ErrorKind::AlreadyExists)) {
-            return Err(Error::InvalidInput(format!("Partition {} of {}.{}: {}", e.item.join("/"), table.database_name, table.name, e.error)));
-        }
-        Ok(Outcome::default())
+async fn add_partitions(cx: &Context, name: &Name, if_not_exists: bool, specs: Vec<PartitionSpec>) -> Result<Outcome> {
+    let table = cx.table(name)?;
+    let base = location::directory_url(table.location().unwrap_or_default());
+    let mut partitions = Vec::with_capacity(specs.len());
+    for spec in &specs {
+        let values = partition_values(&table, spec)?;
+        let location = spec.location.clone().unwrap_or_else(|| format!("{base}{}/", partition_path(&table.partition_keys, &values)));
+        partitions.push(partition_for(&table, values, location));
     }
+    let errors = cx.catalog.batch_create_partitions(&table.database_name, &table.name, partitions).await?;
+    if let Some(e) = errors.into_iter().find(|e| !(if_not_exists && e.error.kind() == catalog::ErrorKind::AlreadyExists)) {
+        return Err(Error::InvalidInput(format!("Partition {} of {}.{}: {}", e.item.join("/"), table.database_name, table.name, e.error)));
+    }
+    Ok(Outcome::default())
+}
 
-    /// `MSCK REPAIR TABLE`: adds the partitions whose `key=value` folders exist under the table's
-    /// location but not in the catalog, and says which, as Hive does.
-    async fn repair(&self, request: &StartQuery, name: &Name) -> Result<Outcome> {
-        let table = self.table_of(name, request)?;
-        if table.partition_keys.is_empty() {
-            return Err(Error::InvalidInput(format!("Table {}.{} is not partitioned", table.database_name, table.name)));
-        }
-        let base = location::directory_url(table.location().unwrap_or_default());
-        let S3Location { bucket, key: prefix } = location::parse(&base)?;
-        crate::engine::Acting(request.acting_for.clone()).check(storage::Action::ListBucket, &bucket, None)?;
-        let known: BTreeSet<Vec<String>> =
-            self.catalog_of(request)?.get_partitions(&table.database_name, &table.name)?.into_iter().map(|p| p.values).collect();
-        let mut found: BTreeMap<Vec<String>, String> = BTreeMap::new();
-        let mut after = None;
-        loop {
-            let page = self
-                .inner
-                .store
-                .list_objects(&bucket, &ListQuery { prefix: prefix.clone(), after: after.clone(), max_keys: 1000, ..Default::default() })?;
-            for o in &page.objects {
-                let rest = &o.key[prefix.len()..];
-                let segments: Vec<&str> = rest.split('/').collect();
-                if segments.len() <= table.partition_keys.len() {
-                    continue;
-                }
-                let mut values = Vec::with_capacity(table.partition_keys.len());
-                for (k, seg) in table.partition_keys.iter().zip(&segments) {
-                    match seg.split_once('=') {
-                        Some((key, v)) if key.eq_ignore_ascii_case(&k.name) => values.push(storage::unescape_partition_value(v)),
-                        _ => break,
-                    }
-                }
-                if values.len() == table.partition_keys.len() {
-                    let dir = segments[..values.len()].join("/");
-                    found.entry(values).or_insert_with(|| format!("{base}{dir}/"));
-                }
-            }
-            if !page.is_truncated {
-                break;
-            }
-            after = page.last;
-        }
-        let missing: Vec<(Vec<String>, String)> = found.into_iter().filter(|(v, _)| !known.contains(v)).collect();
-        let mut lines = Vec::new();
-        if !missing.is_empty() {
-            let names: Vec<String> = missing.iter().map(|(v, _)| format!("{}:{}", table.name, partition_path(&table.partition_keys, v))).collect();
-            lines.push(format!("Partitions not in metastore:\t{}", names.join("\t")));
-            let partitions = missing.iter().map(|(v, loc)| partition_for(&table, v.clone(), loc.clone())).collect();
-            let errors = self.catalog_of(request)?.batch_create_partitions(&table.database_name, &table.name, partitions).await?;
-            for (n, (v, _)) in names.iter().zip(&missing) {
-                if !errors.iter().any(|e| &e.item == v) {
-                    lines.push(format!("Repair: Added partition to metastore {n}"));
-                }
-            }
-        }
-        Ok(text(&["result"], lines))
+/// `MSCK REPAIR TABLE`: adds the partitions whose `key=value` folders exist under the table's
+/// location but not in the catalog, and says which, as Hive does.
+async fn repair(cx: &Context, name: &Name) -> Result<Outcome> {
+    let table = cx.table(name)?;
+    if table.partition_keys.is_empty() {
+        return Err(Error::InvalidInput(format!("Table {}.{} is not partitioned", table.database_name, table.name)));
     }
+    let base = location::directory_url(table.location().unwrap_or_default());
+    let S3Location { bucket, key: prefix } = location::parse(&base)?;
+    cx.acting.check(storage::Action::ListBucket, &bucket, None)?;
+    let known: BTreeSet<Vec<String>> = cx.catalog.get_partitions(&table.database_name, &table.name)?.into_iter().map(|p| p.values).collect();
+    let mut found: BTreeMap<Vec<String>, String> = BTreeMap::new();
+    let mut after = None;
+    loop {
+        let page =
+            cx.store.list_objects(&bucket, &ListQuery { prefix: prefix.clone(), after: after.clone(), max_keys: 1000, ..Default::default() })?;
+        for o in &page.objects {
+            let rest = &o.key[prefix.len()..];
+            let segments: Vec<&str> = rest.split('/').collect();
+            if segments.len() <= table.partition_keys.len() {
+                continue;
+            }
+            let mut values = Vec::with_capacity(table.partition_keys.len());
+            for (k, seg) in table.partition_keys.iter().zip(&segments) {
+                match seg.split_once('=') {
+                    Some((key, v)) if key.eq_ignore_ascii_case(&k.name) => values.push(storage::unescape_partition_value(v)),
+                    _ => break,
+                }
+            }
+            if values.len() == table.partition_keys.len() {
+                let dir = segments[..values.len()].join("/");
+                found.entry(values).or_insert_with(|| format!("{base}{dir}/"));
+            }
+        }
+        if !page.is_truncated {
+            break;
+        }
+        after = page.last;
+    }
+    let missing: Vec<(Vec<String>, String)> = found.into_iter().filter(|(v, _)| !known.contains(v)).collect();
+    let mut lines = Vec::new();
+    if !missing.is_empty() {
+        let names: Vec<String> = missing.iter().map(|(v, _)| format!("{}:{}", table.name, partition_path(&table.partition_keys, v))).collect();
+        lines.push(format!("Partitions not in metastore:\t{}", names.join("\t")));
+        let partitions = missing.iter().map(|(v, loc)| partition_for(&table, v.clone(), loc.clone())).collect();
+        let errors = cx.catalog.batch_create_partitions(&table.database_name, &table.name, partitions).await?;
+        for (n, (v, _)) in names.iter().zip(&missing) {
+            if !errors.iter().any(|e| &e.item == v) {
+                lines.push(format!("Repair: Added partition to metastore {n}"));
+            }
+        }
+    }
+    Ok(text(&["result"], lines))
+}
 
-    async fn create_view(&self, ctx: &SessionContext, request: &StartQuery, name: &Name, or_replace: bool, query: &str) -> Result<Outcome> {
-        let catalog = &self.catalog_of(request)?;
-        let db = self.database_of(name, request);
-        catalog.get_database(&db).map_err(|_| not_found(format!("Database {db} not found")))?;
-        let existing = catalog.get_table(&db, &name.name).ok();
-        if let Some(t) = &existing {
-            if !is_view(t) {
-                return Err(already_exists(format!("Table {db}.{} already exists and is not a view", name.name)));
-            }
-            if !or_replace {
-                return Err(already_exists(format!("View {db}.{} already exists", name.name)));
-            }
+async fn create_view(cx: &Context, name: &Name, or_replace: bool, query: &str) -> Result<Outcome> {
+    let catalog = &cx.catalog;
+    let db = cx.database_of(name);
+    catalog.get_database(&db).map_err(|_| not_found(format!("Database {db} not found")))?;
+    let existing = catalog.get_table(&db, &name.name).ok();
+    if let Some(t) = &existing {
+        if !is_view(t) {
+            return Err(already_exists(format!("Table {db}.{} already exists and is not a view", name.name)));
         }
-        // The view must plan; its columns are what it returns.
-        let df = self.dataframe(ctx, query).await?;
-        let infos: Vec<ColumnInfo> = df.schema().fields().iter().map(|f| crate::types::athena_column(f)).collect();
-        let trino_types: Vec<String> = df.schema().fields().iter().map(|f| crate::functions::misc::trino_type(f, None)).collect();
-        let columns: Vec<Column> = df
-            .schema()
-            .fields()
-            .iter()
-            .map(|f| Column { name: f.name().to_lowercase(), r#type: Some(arrow_to_hive(f.data_type())), ..Default::default() })
-            .collect();
-        let mut table = Table {
-            name: name.name.clone(),
-            database_name: db.clone(),
-            table_type: Some(VIEW_TYPE.into()),
-            parameters: [("presto_view".to_string(), "true".to_string()), ("comment".to_string(), "Presto View".to_string())].into_iter().collect(),
-            storage_descriptor: Some(StorageDescriptor { columns, serde_info: Some(SerDeInfo::default()), ..Default::default() }),
-            ..Default::default()
-        };
-        table.extra.insert("ViewOriginalText".into(), serde_json::Value::String(view_original_text(query, &db, &infos, &trino_types)));
-        table.extra.insert("ViewExpandedText".into(), serde_json::Value::String("/* Presto View */".into()));
-        match existing {
-            Some(_) => {
-                catalog.update_table(&db, table, false, None).await?;
-            }
-            None => {
-                catalog.create_table(&db, table).await?;
-            }
+        if !or_replace {
+            return Err(already_exists(format!("View {db}.{} already exists", name.name)));
         }
-        Ok(Outcome::default())
     }
+    // The view must plan; its columns are what it returns.
+    let df = cx.dataframe(query).await?;
+    let infos: Vec<ColumnInfo> = df.schema().fields().iter().map(|f| crate::types::athena_column(f)).collect();
+    let trino_types: Vec<String> = df.schema().fields().iter().map(|f| crate::types::trino_type(f, None)).collect();
+    let columns: Vec<Column> = df
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| Column { name: f.name().to_lowercase(), r#type: Some(arrow_to_hive(f.data_type())), ..Default::default() })
+        .collect();
+    let mut table = Table {
+        name: name.name.clone(),
+        database_name: db.clone(),
+        table_type: Some(VIEW_TYPE.into()),
+        parameters: [("presto_view".to_string(), "true".to_string()), ("comment".to_string(), "Presto View".to_string())].into_iter().collect(),
+        storage_descriptor: Some(StorageDescriptor { columns, serde_info: Some(SerDeInfo::default()), ..Default::default() }),
+        ..Default::default()
+    };
+    table.extra.insert("ViewOriginalText".into(), serde_json::Value::String(view_original_text(query, &db, &infos, &trino_types)));
+    table.extra.insert("ViewExpandedText".into(), serde_json::Value::String("/* Presto View */".into()));
+    match existing {
+        Some(_) => {
+            catalog.update_table(&db, table, false, None).await?;
+        }
+        None => {
+            catalog.create_table(&db, table).await?;
+        }
+    }
+    Ok(Outcome::default())
 }
 
 /// The values of a partition spec in the order of the table's keys, which it must name all of.
@@ -641,20 +566,6 @@ fn partition_values(table: &Table, spec: &PartitionSpec) -> Result<Vec<String>> 
     Ok(table.partition_keys.iter().map(|k| given[&k.name.to_lowercase()].clone()).collect())
 }
 
-/// A partition of a table at a location, stored as the table stores its rows.
-pub(crate) fn partition_for(table: &Table, values: Vec<String>, location: String) -> Partition {
-    let mut sd = table.storage_descriptor.clone().unwrap_or_default();
-    sd.location = Some(location);
-    Partition {
-        values,
-        database_name: table.database_name.clone(),
-        table_name: table.name.clone(),
-        creation_time: Some(catalog::now()),
-        storage_descriptor: Some(sd),
-        ..Default::default()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -665,27 +576,5 @@ mod tests {
         assert!(pattern_matches("a|rev*", "a"));
         assert!(!pattern_matches("rev", "reviews"));
         assert!(pattern_matches("*", "x"));
-    }
-
-    #[test]
-    fn partition_paths_escape_and_unescape() {
-        let keys = vec![Column { name: "dt".into(), ..Default::default() }, Column { name: "k".into(), ..Default::default() }];
-        let path = partition_path(&keys, &["2024-01-01 10:00".into(), "a/b".into()]);
-        assert_eq!(path, "dt=2024-01-01 10%3A00/k=a%2Fb");
-        assert_eq!(storage::unescape_partition_value("a%2Fb"), "a/b");
-    }
-
-    #[test]
-    fn view_text_round_trips() {
-        let t = Table {
-            extra: [(
-                "ViewOriginalText".to_string(),
-                serde_json::Value::String(view_original_text("SELECT 1", "db", &[varchar("x")], &["integer".into()])),
-            )]
-            .into_iter()
-            .collect(),
-            ..Default::default()
-        };
-        assert_eq!(view_definition(&t), Some(("SELECT 1".to_string(), "db".to_string())));
     }
 }

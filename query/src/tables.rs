@@ -159,9 +159,8 @@ impl SchemaProvider for GlueSchema {
             Err(catalog::Error::NotFound(_)) => return Ok(None),
             Err(e) => return Err(DataFusionError::External(Box::new(e))),
         };
-        if crate::statements::is_view(&table) {
-            let (sql, database) =
-                crate::statements::view_definition(&table).ok_or_else(|| plan_err(&table, "the view's definition is unreadable"))?;
+        if crate::views::is_view(&table) {
+            let (sql, database) = crate::views::view_definition(&table).ok_or_else(|| plan_err(&table, "the view's definition is unreadable"))?;
             let views = self.views.as_ref().ok_or_else(|| plan_err(&table, "views cannot be read here"))?;
             let plan = views.plan_view(&database, &sql).await?;
             return Ok(Some(Arc::new(datafusion::datasource::ViewTable::new(plan, Some(sql)))));
@@ -255,7 +254,9 @@ fn is_parquet(table: &Table) -> bool {
     let library = sd.and_then(|sd| sd.serde_info.as_ref()).and_then(|s| s.serialization_library.as_deref()).unwrap_or_default();
     let input = sd.and_then(|sd| sd.input_format.as_deref()).unwrap_or_default();
     let classification = table.parameters.get("classification").map(String::as_str).unwrap_or_default();
-    library.to_ascii_lowercase().contains("parquet") || input.to_ascii_lowercase().contains("parquet") || classification.eq_ignore_ascii_case("parquet")
+    library.to_ascii_lowercase().contains("parquet")
+        || input.to_ascii_lowercase().contains("parquet")
+        || classification.eq_ignore_ascii_case("parquet")
 }
 
 /// The schema with top-level strings as string views.

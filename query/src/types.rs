@@ -1,11 +1,10 @@
-//! Types across the three worlds: Hive type strings in the catalog, Arrow types in DataFusion, and
-//! the type names and value renderings Athena puts on the wire.
+//! Types across the worlds: Hive type strings in the catalog, Trino's type names (casts, `typeof`,
+//! views), Arrow types in DataFusion, and the column types Athena puts on the wire. How values
+//! of these types are written in result files is `render`'s.
 
 use std::sync::Arc;
 
-use datafusion::arrow::array::{Array, ArrayRef, AsArray};
-use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Fields, TimeUnit};
-use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
+use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Fields, IntervalUnit, TimeUnit};
 
 use crate::error::{Error, Result};
 
@@ -20,7 +19,7 @@ pub fn hive_to_arrow(hive: &str) -> Result<DataType> {
 pub fn parse_type(text: &str) -> Result<FieldRef> {
     let mut p = Parser { s: text.trim().to_ascii_lowercase(), pos: 0 };
     if p.s == "json" {
-        return Ok(crate::functions::json::json_field("json"));
+        return Ok(json_field("json"));
     }
     let t = p.parse()?;
     p.skip_ws();
@@ -311,126 +310,82 @@ fn athena_type(t: &DataType) -> (String, u32, u32) {
     }
 }
 
-/// Renders a double as Java's `Double.toString` does, which is what Athena's result files hold.
-pub fn java_double(v: f64) -> String {
-    if v.is_nan() {
-        return "NaN".into();
-    }
-    if v.is_infinite() {
-        return if v > 0.0 { "Infinity".into() } else { "-Infinity".into() };
-    }
-    let a = v.abs();
-    if v == 0.0 || (1e-3..1e7).contains(&a) {
-        let s = format!("{v}");
-        if s.contains('.') { s } else { format!("{s}.0") }
-    } else {
-        // Rust writes `1.5e10`; Java writes `1.5E10` and always keeps a fraction digit.
-        let s = format!("{v:e}");
-        let (mantissa, exp) = s.split_once('e').unwrap_or((&s, "0"));
-        let mantissa = if mantissa.contains('.') { mantissa.to_string() } else { format!("{mantissa}.0") };
-        format!("{mantissa}E{exp}")
-    }
+/// The Arrow extension name of JSON text.
+pub const JSON_EXTENSION: &str = "arrow.json";
+
+pub fn json_field(name: &str) -> FieldRef {
+    let metadata = [("ARROW:extension:name".to_string(), JSON_EXTENSION.to_string())].into_iter().collect();
+    Arc::new(Field::new(name, DataType::Utf8, true).with_metadata(metadata))
 }
 
-/// Renders each value of a column as Athena writes it in a result file; `None` is NULL.
-pub fn render_column(array: &ArrayRef) -> Result<Vec<Option<String>>> {
-    let mut out = Vec::with_capacity(array.len());
-    match array.data_type() {
-        DataType::Null => out.resize(array.len(), None),
-        DataType::Float64 => {
-            let a = array.as_primitive::<datafusion::arrow::datatypes::Float64Type>();
-            for i in 0..a.len() {
-                out.push(a.is_valid(i).then(|| java_double(a.value(i))));
-            }
-        }
-        DataType::Float32 => {
-            let a = array.as_primitive::<datafusion::arrow::datatypes::Float32Type>();
-            for i in 0..a.len() {
-                out.push(a.is_valid(i).then(|| java_double(a.value(i) as f64)));
-            }
-        }
-        DataType::Binary | DataType::LargeBinary | DataType::BinaryView | DataType::FixedSizeBinary(_) => {
-            // Athena writes varbinary as lower-case hexadecimal bytes separated by spaces.
-            let bytes = datafusion::arrow::compute::cast(array, &DataType::Binary).map_err(|e| Error::Internal(e.to_string()))?;
-            let bytes = bytes.as_binary::<i32>();
-            for i in 0..bytes.len() {
-                out.push(bytes.is_valid(i).then(|| bytes.value(i).iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(" ")));
-            }
-        }
-        DataType::Timestamp(_, Some(zone)) => {
-            // Athena writes the zone after the time: `UTC` for UTC, else as it was given.
-            let naive = datafusion::arrow::compute::cast(array, &DataType::Timestamp(TimeUnit::Microsecond, Some(zone.clone())))
-                .map_err(|e| Error::Internal(e.to_string()))?;
-            let micros = naive.as_primitive::<datafusion::arrow::datatypes::TimestampMicrosecondType>();
-            let tz: Option<datafusion::arrow::array::timezone::Tz> = zone.parse().ok();
-            let name = crate::functions::datetime::zone_display(zone, 0);
-            for i in 0..micros.len() {
-                out.push(micros.is_valid(i).then(|| {
-                    let utc = chrono::DateTime::from_timestamp_micros(micros.value(i)).unwrap_or_default();
-                    let local = match &tz {
-                        Some(tz) => utc.with_timezone(tz).naive_local(),
-                        None => utc.naive_utc(),
-                    };
-                    format!("{} {name}", local.format("%Y-%m-%d %H:%M:%S%.3f"))
-                }));
-            }
-        }
-        DataType::List(_) | DataType::LargeList(_) | DataType::Map(_, _) | DataType::Struct(_) => {
-            for i in 0..array.len() {
-                out.push(array.is_valid(i).then(|| render_nested(array, i)).transpose()?);
-            }
-        }
-        _ => {
-            let options = FormatOptions::default()
-                .with_timestamp_format(Some("%Y-%m-%d %H:%M:%S%.3f"))
-                .with_timestamp_tz_format(Some("%Y-%m-%d %H:%M:%S%.3f %Z"))
-                .with_date_format(Some("%Y-%m-%d"));
-            let f = ArrayFormatter::try_new(array.as_ref(), &options).map_err(|e| Error::Internal(e.to_string()))?;
-            for i in 0..array.len() {
-                out.push(array.is_valid(i).then(|| f.value(i).to_string()));
-            }
-        }
-    }
-    Ok(out)
+/// Whether a field holds JSON text.
+pub fn is_json(field: &Field) -> bool {
+    field.metadata().get("ARROW:extension:name").is_some_and(|n| n == JSON_EXTENSION)
 }
 
-/// One nested value as Athena prints it: `[a, b]`, `{k=v}`, `{field=value}`.
-fn render_nested(array: &ArrayRef, i: usize) -> Result<String> {
-    let one = |a: &ArrayRef, j: usize| -> Result<String> {
-        if a.is_null(j) {
-            return Ok("null".into());
+/// A type as Trino writes it: `integer`, `varchar(3)`, `array(bigint)`, `row(a integer)`, …
+pub fn trino_type(field: &Field, literal_len: Option<usize>) -> String {
+    if is_json(field) {
+        return "json".into();
+    }
+    type_name(field.data_type(), literal_len)
+}
+
+/// A type's name as Trino writes it, `literal_len` the length of a constant string's `varchar(n)`.
+pub fn type_name(t: &DataType, literal_len: Option<usize>) -> String {
+    match t {
+        DataType::Null => "unknown".into(),
+        DataType::Boolean => "boolean".into(),
+        DataType::Int8 => "tinyint".into(),
+        DataType::Int16 | DataType::UInt8 => "smallint".into(),
+        DataType::Int32 | DataType::UInt16 => "integer".into(),
+        DataType::Int64 | DataType::UInt32 | DataType::UInt64 => "bigint".into(),
+        DataType::Float16 | DataType::Float32 => "real".into(),
+        DataType::Float64 => "double".into(),
+        DataType::Decimal32(p, s) | DataType::Decimal64(p, s) | DataType::Decimal128(p, s) | DataType::Decimal256(p, s) => {
+            format!("decimal({p},{s})")
         }
-        let v = render_column(&a.slice(j, 1))?;
-        Ok(v.into_iter().next().flatten().unwrap_or_default())
-    };
-    match array.data_type() {
-        DataType::List(_) => {
-            let items = array.as_list::<i32>().value(i);
-            let parts: Result<Vec<String>> = (0..items.len()).map(|j| one(&items, j)).collect();
-            Ok(format!("[{}]", parts?.join(", ")))
-        }
-        DataType::LargeList(_) => {
-            let items = array.as_list::<i64>().value(i);
-            let parts: Result<Vec<String>> = (0..items.len()).map(|j| one(&items, j)).collect();
-            Ok(format!("[{}]", parts?.join(", ")))
-        }
-        DataType::Map(_, _) => {
-            let entries = array.as_map().value(i);
-            let (k, v) = (entries.column(0).clone(), entries.column(1).clone());
-            let parts: Result<Vec<String>> = (0..entries.len()).map(|j| Ok(format!("{}={}", one(&k, j)?, one(&v, j)?))).collect();
-            Ok(format!("{{{}}}", parts?.join(", ")))
-        }
-        DataType::Struct(fields) => {
-            let s = array.as_struct();
-            // Trino names the fields of an unnamed row `field0`, `field1`, … (DataFusion `c0`, …).
-            let name = |f: &Field| match f.name().strip_prefix('c') {
-                Some(n) if !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) => format!("field{n}"),
-                _ => f.name().clone(),
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => match literal_len {
+            Some(n) => format!("varchar({n})"),
+            None => "varchar".into(),
+        },
+        DataType::Binary | DataType::LargeBinary | DataType::BinaryView | DataType::FixedSizeBinary(_) => "varbinary".into(),
+        DataType::Date32 | DataType::Date64 => "date".into(),
+        DataType::Timestamp(unit, tz) => {
+            let p = match unit {
+                TimeUnit::Second => 0,
+                TimeUnit::Millisecond => 3,
+                TimeUnit::Microsecond => 6,
+                TimeUnit::Nanosecond => 9,
             };
-            let parts: Result<Vec<String>> = fields.iter().enumerate().map(|(c, f)| Ok(format!("{}={}", name(f), one(s.column(c), i)?))).collect();
-            Ok(format!("{{{}}}", parts?.join(", ")))
+            if tz.is_some() { format!("timestamp({p}) with time zone") } else { format!("timestamp({p})") }
         }
-        _ => one(array, i),
+        DataType::Time32(_) | DataType::Time64(_) => "time(3)".into(),
+        DataType::Interval(IntervalUnit::YearMonth) => "interval year to month".into(),
+        DataType::Interval(_) | DataType::Duration(_) => "interval day to second".into(),
+        DataType::List(f) | DataType::LargeList(f) | DataType::ListView(f) | DataType::FixedSizeList(f, _) => {
+            format!("array({})", trino_type(f, None))
+        }
+        DataType::Map(entries, _) => match entries.data_type() {
+            DataType::Struct(kv) if kv.len() == 2 => format!("map({}, {})", trino_type(&kv[0], None), trino_type(&kv[1], None)),
+            _ => "map".into(),
+        },
+        DataType::Struct(fields) => {
+            let inner: Vec<String> = fields.iter().map(|f| format!("{} {}", f.name(), trino_type(f, None))).collect();
+            format!("row({})", inner.join(", "))
+        }
+        DataType::Dictionary(_, v) => type_name(v, literal_len),
+        other => other.to_string().to_lowercase(),
+    }
+}
+
+/// How Trino names a zone in output: `UTC` for a zero offset, else the zone as given.
+pub fn zone_display(name: &str, offset_seconds: i32) -> String {
+    match name {
+        "+00:00" | "Z" | "UTC" | "utc" | "+0000" | "00:00" | "Etc/UTC" | "GMT" => "UTC".into(),
+        _ if name.starts_with('+') || name.starts_with('-') => name.to_string(),
+        _ if offset_seconds == 0 && name.is_empty() => "UTC".into(),
+        _ => name.to_string(),
     }
 }
 
@@ -455,23 +410,5 @@ mod tests {
         assert_eq!(arrow_to_hive(&nested), "array<struct<a:int,b:map<string,double>>>");
         assert!(hive_to_arrow("int(").is_err());
         assert!(hive_to_arrow("geometry").is_err());
-    }
-
-    #[test]
-    fn doubles_render_like_java() {
-        let cases = [
-            (1.0, "1.0"),
-            (0.5, "0.5"),
-            (-2.25, "-2.25"),
-            (0.0, "0.0"),
-            (1e7, "1.0E7"),
-            (1.5e-5, "1.5E-5"),
-            (0.001, "0.001"),
-            (123456.789, "123456.789"),
-            (f64::NAN, "NaN"),
-        ];
-        for (v, want) in cases {
-            assert_eq!(java_double(v), want, "{v}");
-        }
     }
 }

@@ -19,6 +19,7 @@ use datafusion::common::{Result, exec_err, plan_err};
 use datafusion::logical_expr::{ReturnFieldArgs, ScalarUDF};
 
 use super::{Ret, arg, constant_string, field, func, func_aliased, invalid_argument};
+use crate::types::zone_display;
 
 /// The type of Athena's `timestamp`: milliseconds, no zone.
 pub fn timestamp() -> DataType {
@@ -653,16 +654,6 @@ pub fn joda_format(t: &NaiveDateTime, zone: Option<&Tz>, pattern: &str) -> Resul
         }
     }
     Ok(out)
-}
-
-/// How Trino names a zone in output: `UTC` for a zero offset, else the zone as given.
-pub fn zone_display(name: &str, offset_seconds: i32) -> String {
-    match name {
-        "+00:00" | "Z" | "UTC" | "utc" | "+0000" | "00:00" | "Etc/UTC" | "GMT" => "UTC".into(),
-        _ if name.starts_with('+') || name.starts_with('-') => name.to_string(),
-        _ if offset_seconds == 0 && name.is_empty() => "UTC".into(),
-        _ => name.to_string(),
-    }
 }
 
 /// Joda's pattern letters as chrono's, for parsing.

@@ -7,26 +7,14 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use datafusion::arrow::array::{Array, ArrayRef, AsArray, BooleanBuilder, Int64Builder, StringArray, StringBuilder};
-use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Int64Type};
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, BooleanArray, BooleanBuilder, Int64Builder, StringArray, StringBuilder};
+use datafusion::arrow::datatypes::{DataType, FieldRef, Int64Type};
 use datafusion::common::Result;
 use datafusion::logical_expr::{ReturnFieldArgs, ScalarUDF};
 use serde_json::Value;
 
-use super::{Ret, arg, func};
-
-/// The Arrow extension name of JSON text.
-pub const JSON_EXTENSION: &str = "arrow.json";
-
-pub fn json_field(name: &str) -> FieldRef {
-    let metadata = [("ARROW:extension:name".to_string(), JSON_EXTENSION.to_string())].into_iter().collect();
-    Arc::new(Field::new(name, DataType::Utf8, true).with_metadata(metadata))
-}
-
-/// Whether a field holds JSON text.
-pub fn is_json(field: &Field) -> bool {
-    field.metadata().get("ARROW:extension:name").is_some_and(|n| n == JSON_EXTENSION)
-}
+use super::{Ret, arg, func, map_rows};
+use crate::types::json_field;
 
 fn json_ret(_: &ReturnFieldArgs) -> Result<FieldRef> {
     Ok(json_field("json"))
@@ -72,29 +60,13 @@ fn parse(name: &str, text: &str) -> Result<Value> {
 
 fn json_parse(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
     let t = texts("json_parse", &a[0])?;
-    let mut out = StringBuilder::new();
-    for i in 0..t.len() {
-        if t.is_null(i) {
-            out.append_null();
-        } else {
-            out.append_value(canonical(parse("json_parse", t.value(i))?).to_string());
-        }
-    }
-    Ok(Arc::new(out.finish()))
+    map_rows::<StringArray, _>(&[&t], |i| Ok(Some(canonical(parse("json_parse", t.value(i))?).to_string())))
 }
 
 fn json_format(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
     // JSON text is kept canonical already; formatting re-serialises to drop white space.
     let t = texts("json_format", &a[0])?;
-    let mut out = StringBuilder::new();
-    for i in 0..t.len() {
-        if t.is_null(i) {
-            out.append_null();
-        } else {
-            out.append_value(parse("json_format", t.value(i))?.to_string());
-        }
-    }
-    Ok(Arc::new(out.finish()))
+    map_rows::<StringArray, _>(&[&t], |i| Ok(Some(parse("json_format", t.value(i))?.to_string())))
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -295,18 +267,7 @@ fn json_array_contains(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
 
 fn is_json_scalar(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
     let t = texts("is_json_scalar", &a[0])?;
-    let mut out = BooleanBuilder::new();
-    for i in 0..t.len() {
-        if t.is_null(i) {
-            out.append_null();
-            continue;
-        }
-        match parse("is_json_scalar", t.value(i))? {
-            Value::Object(_) | Value::Array(_) => out.append_value(false),
-            _ => out.append_value(true),
-        }
-    }
-    Ok(Arc::new(out.finish()))
+    map_rows::<BooleanArray, _>(&[&t], |i| Ok(Some(!matches!(parse("is_json_scalar", t.value(i))?, Value::Object(_) | Value::Array(_)))))
 }
 
 /// The type `__cast(value, 'type')` produces: the type named by its constant second argument.
@@ -381,7 +342,7 @@ fn scalar_to_json(s: &datafusion::common::ScalarValue) -> Result<Value> {
         other => {
             // Dates, timestamps and the rest: as Athena renders them.
             let array = other.to_array()?;
-            let rendered = crate::types::render_column(&array).map_err(|e| datafusion::error::DataFusionError::Execution(e.to_string()))?;
+            let rendered = crate::render::render_column(&array).map_err(|e| datafusion::error::DataFusionError::Execution(e.to_string()))?;
             rendered.into_iter().next().flatten().map(Value::String).unwrap_or(Value::Null)
         }
     })

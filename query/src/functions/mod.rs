@@ -16,13 +16,17 @@ use datafusion::common::{Result, ScalarValue, exec_err};
 use datafusion::execution::FunctionRegistry;
 use datafusion::logical_expr::{ColumnarValue, ReturnFieldArgs, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, TypeSignature, Volatility};
 use datafusion::prelude::SessionContext;
+pub use kernel::map_rows;
 
-pub mod aggregates;
-pub mod arrays;
-pub mod datetime;
-pub mod json;
-pub mod misc;
-pub mod strings;
+use crate::error::INVALID_ARGUMENT;
+
+mod aggregates;
+mod arrays;
+mod datetime;
+mod json;
+mod kernel;
+mod misc;
+mod strings;
 
 /// How a function's result type follows from its arguments.
 #[derive(Clone, Copy)]
@@ -164,10 +168,6 @@ pub fn register(ctx: &SessionContext) -> Result<()> {
     }
     Ok(())
 }
-
-/// The prefix that marks an error as Trino's `INVALID_FUNCTION_ARGUMENT`: its message is
-/// Trino's own, and Athena reports it as it is (see [`crate::error::Error::athena_reason`]).
-pub const INVALID_ARGUMENT: &str = "INVALID_FUNCTION_ARGUMENT: ";
 
 /// A function's argument is wrong, in Trino's words.
 pub fn invalid_argument<T>(message: impl fmt::Display) -> Result<T> {

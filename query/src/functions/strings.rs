@@ -7,13 +7,17 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use datafusion::arrow::array::{Array, ArrayRef, AsArray, BinaryBuilder, Int64Builder, ListBuilder, StringBuilder};
+use datafusion::arrow::array::{
+    Array, ArrayRef, AsArray, BinaryArray, Int32Array, Int64Array, Int64Builder, ListBuilder, StringArray, StringBuilder,
+};
 use datafusion::arrow::datatypes::{DataType, Field, Int64Type};
 use datafusion::common::{Result, exec_err};
 use datafusion::logical_expr::ScalarUDF;
 use regex::Regex;
 
-use super::{Ret, arg, func, func_aliased};
+use datafusion::common::utils::datafusion_strsim::levenshtein_with_buffer;
+
+use super::{Ret, arg, func, func_aliased, map_rows};
 
 fn list_of(t: DataType) -> DataType {
     DataType::List(Arc::new(Field::new("item", t, true)))
@@ -191,17 +195,13 @@ fn regexp_replace(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
     let (text, pattern) = (strings(name, &a[0], &mut s1)?, strings(name, &a[1], &mut s2)?);
     let replacement = a.get(2).map(|r| strings(name, r, &mut s3)).transpose()?;
     let mut cache = Patterns::default();
-    let mut out = StringBuilder::new();
-    for i in 0..text.len() {
-        if text.is_null(i) || pattern.is_null(i) || replacement.is_some_and(|r| r.is_null(i)) {
-            out.append_null();
-            continue;
-        }
+    let mut args: Vec<&dyn Array> = vec![text, pattern];
+    args.extend(replacement.map(|r| r as &dyn Array));
+    map_rows::<StringArray, _>(&args, |i| {
         let re = cache.get(name, pattern.value(i))?;
         let with = replacement.map(|r| java_replacement(r.value(i))).unwrap_or_default();
-        out.append_value(re.replace_all(text.value(i), with.as_str()));
-    }
-    Ok(Arc::new(out.finish()))
+        Ok(Some(re.replace_all(text.value(i), with.as_str()).into_owned()))
+    })
 }
 
 fn regexp_split(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
@@ -229,15 +229,7 @@ fn regexp_count(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
     let (mut s1, mut s2) = (None, None);
     let (text, pattern) = (strings(name, &a[0], &mut s1)?, strings(name, &a[1], &mut s2)?);
     let mut cache = Patterns::default();
-    let mut out = Int64Builder::new();
-    for i in 0..text.len() {
-        if text.is_null(i) || pattern.is_null(i) {
-            out.append_null();
-            continue;
-        }
-        out.append_value(cache.get(name, pattern.value(i))?.find_iter(text.value(i)).count() as i64);
-    }
-    Ok(Arc::new(out.finish()))
+    map_rows::<Int64Array, _>(&[text, pattern], |i| Ok(Some(cache.get(name, pattern.value(i))?.find_iter(text.value(i)).count() as i64)))
 }
 
 /// `regexp_position(string, pattern[, start[, occurrence]])`: the 1-based character position of
@@ -249,13 +241,9 @@ fn regexp_position(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
     let start = a.get(2).map(|x| ints(name, x)).transpose()?;
     let occurrence = a.get(3).map(|x| ints(name, x)).transpose()?;
     let mut cache = Patterns::default();
-    let mut out = Int64Builder::new();
-    for i in 0..text.len() {
-        if text.is_null(i) || pattern.is_null(i) || start.as_ref().is_some_and(|s| s.is_null(i)) || occurrence.as_ref().is_some_and(|s| s.is_null(i))
-        {
-            out.append_null();
-            continue;
-        }
+    let mut args: Vec<&dyn Array> = vec![text, pattern];
+    args.extend(start.iter().chain(&occurrence).map(|x| x as &dyn Array));
+    map_rows::<Int64Array, _>(&args, |i| {
         let s = text.value(i);
         let from = start.as_ref().map(|x| x.value(i)).unwrap_or(1);
         let nth = occurrence.as_ref().map(|x| x.value(i)).unwrap_or(1);
@@ -268,122 +256,74 @@ fn regexp_position(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
         let offset = s.char_indices().nth(from as usize - 1).map(|(b, _)| b);
         let found = offset
             .and_then(|o| cache.get(name, pattern.value(i)).ok().and_then(|re| re.find_iter(&s[o..]).nth(nth as usize - 1).map(|m| o + m.start())));
-        match found {
-            Some(byte) => out.append_value(s[..byte].chars().count() as i64 + 1),
-            None => out.append_value(-1),
-        }
-    }
-    Ok(Arc::new(out.finish()))
+        Ok(Some(match found {
+            Some(byte) => s[..byte].chars().count() as i64 + 1,
+            None => -1,
+        }))
+    })
 }
 
 fn levenshtein_distance(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
     let name = "levenshtein_distance";
     let (mut s1, mut s2) = (None, None);
     let (x, y) = (strings(name, &a[0], &mut s1)?, strings(name, &a[1], &mut s2)?);
-    let mut out = Int64Builder::new();
-    for i in 0..x.len() {
-        if x.is_null(i) || y.is_null(i) {
-            out.append_null();
-            continue;
-        }
-        let (p, q): (Vec<char>, Vec<char>) = (x.value(i).chars().collect(), y.value(i).chars().collect());
-        let mut prev: Vec<usize> = (0..=q.len()).collect();
-        let mut cur = vec![0; q.len() + 1];
-        for (m, pc) in p.iter().enumerate() {
-            cur[0] = m + 1;
-            for (n, qc) in q.iter().enumerate() {
-                let cost = usize::from(pc != qc);
-                cur[n + 1] = (prev[n] + cost).min(prev[n + 1] + 1).min(cur[n] + 1);
-            }
-            std::mem::swap(&mut prev, &mut cur);
-        }
-        out.append_value(prev[q.len()] as i64);
-    }
-    Ok(Arc::new(out.finish()))
+    // DataFusion's own strsim, in characters, with one buffer for the batch.
+    let mut buffer = Vec::new();
+    map_rows::<Int64Array, _>(&[x, y], |i| Ok(Some(levenshtein_with_buffer(x.value(i), y.value(i), &mut buffer) as i64)))
 }
 
 fn hamming_distance(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
     let name = "hamming_distance";
     let (mut s1, mut s2) = (None, None);
     let (x, y) = (strings(name, &a[0], &mut s1)?, strings(name, &a[1], &mut s2)?);
-    let mut out = Int64Builder::new();
-    for i in 0..x.len() {
-        if x.is_null(i) || y.is_null(i) {
-            out.append_null();
-            continue;
-        }
+    map_rows::<Int64Array, _>(&[x, y], |i| {
         let (p, q): (Vec<char>, Vec<char>) = (x.value(i).chars().collect(), y.value(i).chars().collect());
         if p.len() != q.len() {
             return exec_err!("{name}: the input strings to hamming_distance function must have the same length");
         }
-        out.append_value(p.iter().zip(&q).filter(|(a, b)| a != b).count() as i64);
-    }
-    Ok(Arc::new(out.finish()))
+        Ok(Some(p.iter().zip(&q).filter(|(a, b)| a != b).count() as i64))
+    })
 }
 
 fn to_utf8(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
     let mut s = None;
     let text = strings("to_utf8", &a[0], &mut s)?;
-    let mut out = BinaryBuilder::new();
-    for i in 0..text.len() {
-        if text.is_null(i) { out.append_null() } else { out.append_value(text.value(i).as_bytes()) }
-    }
-    Ok(Arc::new(out.finish()))
+    map_rows::<BinaryArray, _>(&[text], |i| Ok(Some(text.value(i).as_bytes())))
 }
 
 /// `to_hex(varbinary)`: upper-case hexadecimal. Integers are written in hexadecimal too.
 fn to_hex(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
-    let mut out = StringBuilder::new();
     if a[0].data_type().is_integer() {
         let n = ints("to_hex", &a[0])?;
-        for i in 0..n.len() {
-            out.append_option(n.is_valid(i).then(|| format!("{:X}", n.value(i))));
-        }
-        return Ok(Arc::new(out.finish()));
+        return map_rows::<StringArray, _>(&[&n], |i| Ok(Some(format!("{:X}", n.value(i)))));
     }
     let bytes = arg("to_hex", &a[0], &DataType::Binary)?;
     let bytes = bytes.as_binary::<i32>();
-    for i in 0..bytes.len() {
-        out.append_option(bytes.is_valid(i).then(|| bytes.value(i).iter().map(|b| format!("{b:02X}")).collect::<String>()));
-    }
-    Ok(Arc::new(out.finish()))
+    map_rows::<StringArray, _>(&[bytes], |i| Ok(Some(bytes.value(i).iter().map(|b| format!("{b:02X}")).collect::<String>())))
 }
 
 fn from_hex(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
     let mut s = None;
     let text = strings("from_hex", &a[0], &mut s)?;
-    let mut out = BinaryBuilder::new();
-    for i in 0..text.len() {
-        if text.is_null(i) {
-            out.append_null();
-            continue;
-        }
+    map_rows::<BinaryArray, _>(&[text], |i| {
         let t = text.value(i);
         if t.len() % 2 != 0 || !t.bytes().all(|b| b.is_ascii_hexdigit()) {
             return exec_err!("from_hex: invalid hexadecimal {t:?}");
         }
-        let bytes: Vec<u8> = (0..t.len()).step_by(2).map(|j| u8::from_str_radix(&t[j..j + 2], 16).unwrap_or(0)).collect();
-        out.append_value(bytes);
-    }
-    Ok(Arc::new(out.finish()))
+        Ok(Some((0..t.len()).step_by(2).map(|j| u8::from_str_radix(&t[j..j + 2], 16).unwrap_or(0)).collect::<Vec<u8>>()))
+    })
 }
 
 fn codepoint(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
     let mut s = None;
     let text = strings("codepoint", &a[0], &mut s)?;
-    let mut out = datafusion::arrow::array::Int32Builder::new();
-    for i in 0..text.len() {
-        if text.is_null(i) {
-            out.append_null();
-            continue;
-        }
+    map_rows::<Int32Array, _>(&[text], |i| {
         let mut chars = text.value(i).chars();
         match (chars.next(), chars.next()) {
-            (Some(c), None) => out.append_value(c as i32),
-            _ => return exec_err!("codepoint: Input string must be a single character string"),
+            (Some(c), None) => Ok(Some(c as i32)),
+            _ => exec_err!("codepoint: Input string must be a single character string"),
         }
-    }
-    Ok(Arc::new(out.finish()))
+    })
 }
 
 fn concat_type(args: &[DataType]) -> Result<DataType> {
@@ -442,26 +382,14 @@ fn concat(a: &[ArrayRef], t: &DataType) -> Result<ArrayRef> {
     }
     if *t == DataType::Binary {
         let parts: Vec<ArrayRef> = a.iter().map(|x| arg("concat", x, &DataType::Binary)).collect::<Result<_>>()?;
-        let mut out = BinaryBuilder::new();
-        for i in 0..rows {
-            if parts.iter().any(|p| p.is_null(i)) {
-                out.append_null();
-            } else {
-                out.append_value(parts.iter().flat_map(|p| p.as_binary::<i32>().value(i).to_vec()).collect::<Vec<u8>>());
-            }
-        }
-        return Ok(Arc::new(out.finish()));
+        let args: Vec<&dyn Array> = parts.iter().map(|p| p.as_ref()).collect();
+        return map_rows::<BinaryArray, _>(&args, |i| {
+            Ok(Some(parts.iter().flat_map(|p| p.as_binary::<i32>().value(i).to_vec()).collect::<Vec<u8>>()))
+        });
     }
     let parts: Vec<ArrayRef> = a.iter().map(|x| arg("concat", x, &DataType::Utf8)).collect::<Result<_>>()?;
-    let mut out = StringBuilder::new();
-    for i in 0..rows {
-        if parts.iter().any(|p| p.is_null(i)) {
-            out.append_null();
-        } else {
-            out.append_value(parts.iter().map(|p| p.as_string::<i32>().value(i)).collect::<String>());
-        }
-    }
-    Ok(Arc::new(out.finish()))
+    let args: Vec<&dyn Array> = parts.iter().map(|p| p.as_ref()).collect();
+    map_rows::<StringArray, _>(&args, |i| Ok(Some(parts.iter().map(|p| p.as_string::<i32>().value(i)).collect::<String>())))
 }
 
 /// `from_utf8(binary[, replace])`: invalid sequences become U+FFFD, or the given replacement (a

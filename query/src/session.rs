@@ -1,0 +1,222 @@
+//! A query's DataFusion session, and planning SQL the Athena way.
+//!
+//! Every session shares the engine's object stores, spill files and caches, and gets its own
+//! memory pool (within the budget of all queries), a registry that counts what it reads, the
+//! Glue catalog of the account it runs for, and the S3 permissions of its caller ([`Acting`]).
+//! Views are planned by the same means, one session per view, nested at most [`MAX_VIEW_DEPTH`].
+
+use std::sync::Arc;
+
+use catalog::Catalog;
+use datafusion::arrow::datatypes::DataType;
+use datafusion::dataframe::DataFrame;
+use datafusion::execution::context::{SQLOptions, SessionConfig, SessionContext};
+use datafusion::execution::runtime_env::RuntimeEnv;
+use datafusion::execution::session_state::SessionStateBuilder;
+use datafusion::logical_expr::{Expr, LogicalPlan, cast};
+use datafusion::sql::parser::{DFParserBuilder, Statement as DfStatement};
+use storage::Store;
+
+use crate::budget::{Budget, CountingRegistry, QueryPool, Scanned};
+use crate::cancel::{CancelRule, CancelToken};
+use crate::dialect::AthenaDialect;
+use crate::error::{Error, Result};
+use crate::sql::{self, Plan};
+use crate::tables::{CATALOG_NAME, GlueCatalogProvider, LakeRegistry, ViewPlanner};
+
+/// Views nest at most this deep: a view defined through itself must fail, not recurse forever.
+const MAX_VIEW_DEPTH: usize = 32;
+
+/// What every session is built from: the engine's shared runtime parts and limits.
+#[derive(Debug)]
+pub(crate) struct Sessions {
+    pub store: Store,
+    /// Object stores, the disk manager (spill files) and caches, shared by every query.
+    pub shared: Arc<RuntimeEnv>,
+    /// The filesystem spill files go to, when they go to a directory of ours: they may not eat
+    /// into the reserve the index needs (see [`storage::Space`]).
+    pub spill_space: Option<storage::Space>,
+    /// What all running queries may hold together.
+    pub budget: Arc<Budget>,
+    /// What one query may hold.
+    pub query_memory_limit: usize,
+    /// DataFusion's target partitions.
+    pub threads: usize,
+}
+
+/// Whose S3 permissions a session touches the lake with. Kept in the session's config, so that
+/// what writes and lists outside DataFusion's object stores (result files, manifests, the checks
+/// before a CTAS) checks the same permissions its scans and sinks are checked against.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Acting(pub Option<Arc<dyn storage::Permissions>>);
+
+impl Acting {
+    /// The permissions of the session a configuration belongs to.
+    pub(crate) fn of(config: &SessionConfig) -> Acting {
+        config.get_extension::<Acting>().map(|a| (*a).clone()).unwrap_or_default()
+    }
+
+    /// Checks an action on the lake; a refusal is Athena's "Permission denied on S3 path".
+    pub(crate) fn check(&self, action: storage::Action, bucket: &str, key: Option<&str>) -> Result<()> {
+        match &self.0 {
+            Some(p) => Ok(storage::authorize(p.as_ref(), action, bucket, key)?),
+            None => Ok(()),
+        }
+    }
+}
+
+/// What a session is for: whose catalog and permissions, which default database, what stops it
+/// and what counts its reads.
+pub(crate) struct SessionFor<'a> {
+    pub catalog: &'a Catalog,
+    pub acting: Acting,
+    pub database: Option<&'a str>,
+    /// With a token, every operator of its plans checks it (see [`crate::cancel`]).
+    pub cancel: Option<CancelToken>,
+    pub scanned: Arc<Scanned>,
+}
+
+impl Sessions {
+    /// A session over `for.catalog`, touching the lake with its caller's permissions.
+    pub(crate) fn session(self: &Arc<Self>, of: SessionFor<'_>) -> Result<SessionContext> {
+        let shared = &self.shared;
+        // Spill files (of every query at once) may take what is spilled now and the room left.
+        if let Some(room) = self.spill_space.as_ref().and_then(storage::Space::room) {
+            let disks = &shared.disk_manager;
+            disks.set_max_temp_directory_size(disks.used_disk_space().saturating_add(room).max(1))?;
+        }
+        let runtime = Arc::new(RuntimeEnv {
+            memory_pool: Arc::new(datafusion::execution::memory_pool::TrackConsumersPool::new(
+                QueryPool::new(self.query_memory_limit, self.budget.clone()),
+                std::num::NonZeroUsize::new(4).expect("nonzero"),
+            )),
+            disk_manager: shared.disk_manager.clone(),
+            cache_manager: shared.cache_manager.clone(),
+            object_store_registry: Arc::new(CountingRegistry {
+                inner: match &of.acting.0 {
+                    Some(p) => Arc::new(LakeRegistry::acting_for(self.store.clone(), p.clone())),
+                    None => shared.object_store_registry.clone(),
+                },
+                scanned: of.scanned,
+            }),
+        });
+        let schema = of.database.map(|d| d.trim_matches('`').trim_matches('"').to_lowercase()).unwrap_or_else(|| "default".into());
+        let mut config = SessionConfig::new()
+            .with_extension(Arc::new(of.acting.clone()))
+            .with_default_catalog_and_schema(CATALOG_NAME, schema)
+            .with_create_default_catalog_and_schema(false)
+            .with_information_schema(false)
+            .with_target_partitions(self.threads.max(1));
+        // Files of a megabyte or more are read in byte ranges, one per core, not whole.
+        config.options_mut().optimizer.repartition_file_min_size = 1 << 20;
+        // A sort keeps this much back for merging what it spilled; DataFusion's 10 MB would
+        // leave a small query budget nothing to sort with.
+        config.options_mut().execution.sort_spill_reservation_bytes = (self.query_memory_limit / 16).clamp(256 << 10, 10 << 20);
+        let mut state = SessionStateBuilder::new()
+            .with_config(config)
+            .with_runtime_env(runtime)
+            .with_default_features()
+            .with_type_planner(Arc::new(crate::types::TrinoTypes))
+            .with_analyzer_rule(Arc::new(crate::lateral::LateralUnnest))
+            .with_physical_optimizer_rule(Arc::new(crate::coalesce::CoalesceRule));
+        if let Some(token) = of.cancel {
+            state = state.with_physical_optimizer_rule(Arc::new(CancelRule::new(token)));
+        }
+        let ctx = SessionContext::new_with_state(state.build());
+        let views = Arc::new(Views { sessions: self.clone(), catalog: of.catalog.clone(), acting: of.acting });
+        ctx.register_catalog(CATALOG_NAME, Arc::new(GlueCatalogProvider::new(of.catalog.clone(), self.store.clone()).with_views(views)));
+        crate::functions::register(&ctx)?;
+        Ok(ctx)
+    }
+}
+
+/// Plans a query the Athena way: `_colN` names, no DDL or DML through DataFusion, and no
+/// unsigned types in the output (Athena has none).
+pub(crate) async fn plan_query(ctx: &SessionContext, sql: &str) -> Result<DataFrame> {
+    let state = ctx.state();
+    let mut statements = DFParserBuilder::new(sql).with_dialect(&AthenaDialect).build()?.parse_statements()?;
+    if statements.len() != 1 {
+        return Err(Error::Syntax("line 1:1: only one statement may run at a time".into()));
+    }
+    let mut statement = statements.pop_front().expect("one statement");
+    if let DfStatement::Statement(s) = &mut statement {
+        crate::rewrite::rewrite(s)?;
+        sql::name_unnamed_columns(s);
+    }
+    let plan = state.statement_to_plan(statement).await?;
+    SQLOptions::new().with_allow_ddl(false).with_allow_dml(false).with_allow_statements(false).verify_plan(&plan)?;
+    let df = ctx.execute_logical_plan(plan).await?;
+    let needs_cast = df.schema().fields().iter().any(|f| signed_type(f.data_type()).is_some());
+    if !needs_cast {
+        return Ok(df);
+    }
+    let exprs: Vec<Expr> = df
+        .schema()
+        .iter()
+        .map(|(qualifier, field)| {
+            let column = Expr::Column(datafusion::common::Column::new(qualifier.cloned(), field.name()));
+            match signed_type(field.data_type()) {
+                Some(t) => cast(column, t).alias(field.name()),
+                None => column,
+            }
+        })
+        .collect();
+    Ok(df.select(exprs)?)
+}
+
+/// Athena has no unsigned integers: each maps to the next signed type that holds it.
+fn signed_type(t: &DataType) -> Option<DataType> {
+    match t {
+        DataType::UInt8 => Some(DataType::Int16),
+        DataType::UInt16 => Some(DataType::Int32),
+        DataType::UInt32 | DataType::UInt64 => Some(DataType::Int64),
+        _ => None,
+    }
+}
+
+tokio::task_local! {
+    /// How deep the view being planned is nested in other views.
+    static VIEW_DEPTH: usize;
+}
+
+/// Plans views for the catalog provider, with sessions of their own over the same catalog and
+/// permissions.
+#[derive(Debug)]
+struct Views {
+    sessions: Arc<Sessions>,
+    catalog: Catalog,
+    acting: Acting,
+}
+
+#[async_trait::async_trait]
+impl ViewPlanner for Views {
+    async fn plan_view(&self, database: &str, sql: &str) -> datafusion::common::Result<LogicalPlan> {
+        let depth = VIEW_DEPTH.try_with(|d| *d).unwrap_or(0) + 1;
+        if depth > MAX_VIEW_DEPTH {
+            return Err(datafusion::error::DataFusionError::Plan(format!(
+                "views nest more than {MAX_VIEW_DEPTH} deep (is a view defined through itself?)"
+            )));
+        }
+        let planned = VIEW_DEPTH
+            .scope(depth, async {
+                let ctx = self.sessions.session(SessionFor {
+                    catalog: &self.catalog,
+                    acting: self.acting.clone(),
+                    database: Some(database),
+                    cancel: None,
+                    scanned: Arc::new(Scanned::default()),
+                })?;
+                let sql = match sql::plan(sql)? {
+                    Plan::Query(q) => q.sql,
+                    _ => return Err(Error::InvalidInput("a view must be a query".into())),
+                };
+                let df = plan_query(&ctx, &sql).await?;
+                Ok::<_, Error>(df.into_unoptimized_plan())
+            })
+            .await;
+        planned.map_err(|e| match e {
+            Error::DataFusion(e) => e,
+            other => datafusion::error::DataFusionError::Plan(other.to_string()),
+        })
+    }
+}
