@@ -25,8 +25,8 @@ use storage::{Kv, KvOp, KvTree};
 pub use crawler::{Crawler, CrawlerMetrics, LastCrawl, Progress, RecrawlPolicy, Resolver, RunSummary, S3Target, SchemaChangePolicy, Targets};
 pub use expression::PartitionFilter;
 pub use model::{Column, Database, Parameters, Partition, SerDeInfo, StorageDescriptor, Table, Timestamp, now};
-pub use policy::{Exists as PolicyExists, ResourcePolicy};
 pub use partitions::{PartitionPage, PartitionQuery, Segment};
+pub use policy::{Exists as PolicyExists, ResourcePolicy};
 pub use tables::{SearchFilter, SearchQuery, TableVersion};
 pub use validate::normalize_name;
 

@@ -11,8 +11,8 @@ use arrow_array::{
     ArrayRef, BooleanArray, Date32Array, Float64Array, Int32Array, Int64Array, RecordBatch, StringArray, StructArray, TimestampMillisecondArray,
 };
 use arrow_schema::{DataType, Field};
-use catalog::{Crawler, S3Target, SchemaChangePolicy, Targets};
 use catalog::{Catalog, Database, Resolver, RunSummary};
+use catalog::{Crawler, S3Target, SchemaChangePolicy, Targets};
 use object_store::memory::InMemory;
 use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload};

@@ -9,8 +9,8 @@ use std::sync::{Arc, Mutex};
 
 use arrow_array::{ArrayRef, Int64Array, RecordBatch, StringArray};
 use async_trait::async_trait;
-use catalog::{Crawler, S3Target, Targets};
 use catalog::{Catalog, CrawlerState, Database, Error, Resolver};
+use catalog::{Crawler, S3Target, Targets};
 use futures::stream::BoxStream;
 use object_store::memory::InMemory;
 use object_store::path::Path;

@@ -4,8 +4,8 @@
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 
-use catalog::{Crawler, S3Target, Targets};
 use catalog::{Catalogs, Database, Progress};
+use catalog::{Crawler, S3Target, Targets};
 use storage::Store;
 
 #[derive(clap::Args, Debug)]

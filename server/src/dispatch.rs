@@ -60,10 +60,8 @@ pub fn service(method: &Method, path: &str, headers: &HeaderMap, uri: &http::Uri
             }
         }
     }
-    let form = headers
-        .get(http::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|c| c.starts_with("application/x-www-form-urlencoded"));
+    let form =
+        headers.get(http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|c| c.starts_with("application/x-www-form-urlencoded"));
     if form { Service::Api(Api::Sts) } else { Service::S3 }
 }
 
@@ -111,12 +109,16 @@ impl Api {
         let (code, message) = match (self, e) {
             (Api::Sts, AuthError::UnknownKey) => ("InvalidClientTokenId", "The security token included in the request is invalid.".to_string()),
             (Api::Sts, AuthError::Missing) => ("MissingAuthenticationToken", "Request is missing Authentication Token".to_string()),
-            (Api::Sts, AuthError::Expired) => ("SignatureDoesNotMatch", "Signature expired: the presigned request is past its X-Amz-Expires.".to_string()),
+            (Api::Sts, AuthError::Expired) => {
+                ("SignatureDoesNotMatch", "Signature expired: the presigned request is past its X-Amz-Expires.".to_string())
+            }
             (Api::Sts, AuthError::Mismatch | AuthError::Malformed(_)) => ("SignatureDoesNotMatch", SIGNATURE_MISMATCH.to_string()),
             (_, AuthError::Missing) => ("MissingAuthenticationTokenException", "Missing Authentication Token".to_string()),
             (_, AuthError::UnknownKey) => ("UnrecognizedClientException", "The security token included in the request is invalid.".to_string()),
             (_, AuthError::Mismatch) => ("InvalidSignatureException", SIGNATURE_MISMATCH.to_string()),
-            (_, AuthError::Expired) => ("InvalidSignatureException", "Signature expired: the presigned request is past its X-Amz-Expires.".to_string()),
+            (_, AuthError::Expired) => {
+                ("InvalidSignatureException", "Signature expired: the presigned request is past its X-Amz-Expires.".to_string())
+            }
             (_, AuthError::Malformed(m)) => ("IncompleteSignatureException", m),
         };
         ApiError::new(code, message).with_status(StatusCode::FORBIDDEN)
@@ -190,7 +192,8 @@ async fn call(app: &App, api: Api, caller: &User, operation: &str, input: Docume
         Api::Athena => {
             // The caller's own results bucket, made on first use, as on AWS each account has one.
             let output_location = app.results_location(caller).await.map_err(|e| {
-                ApiError::new("InternalServerException", format!("could not prepare the Athena results bucket: {e}")).with_status(StatusCode::INTERNAL_SERVER_ERROR)
+                ApiError::new("InternalServerException", format!("could not prepare the Athena results bucket: {e}"))
+                    .with_status(StatusCode::INTERNAL_SERVER_ERROR)
             })?;
             let catalog = app.catalogs.account(&caller.account_id).map_err(glue::glue_err)?;
             let athena = Athena {
@@ -260,7 +263,8 @@ mod tests {
         let uri: http::Uri = "/".parse().unwrap();
         let json = headers(&[("x-amz-target", "AmazonAthena.ListWorkGroups"), ("content-type", "application/x-amz-json-1.1")]);
         assert_eq!(Api::Athena.wire(&Method::POST, &json, &uri), Wire::AwsJson(Version::V1_1));
-        let json10 = headers(&[("x-amz-target", "AWSSecurityTokenServiceV20110615.GetCallerIdentity"), ("content-type", "application/x-amz-json-1.0")]);
+        let json10 =
+            headers(&[("x-amz-target", "AWSSecurityTokenServiceV20110615.GetCallerIdentity"), ("content-type", "application/x-amz-json-1.0")]);
         assert_eq!(Api::Sts.wire(&Method::POST, &json10, &uri), Wire::AwsJson(Version::V1_0));
         assert_eq!(Api::Athena.wire(&Method::GET, &HeaderMap::new(), &"/workgroups/primary".parse().unwrap()), Wire::RestJson);
         assert_eq!(Api::Sts.wire(&Method::POST, &headers(&[("content-type", "application/x-www-form-urlencoded")]), &uri), Wire::Query);

@@ -10,6 +10,7 @@ mod idle;
 mod init;
 mod protocol;
 mod s3;
+mod serve;
 mod sigv4;
 mod sts;
 mod users;
@@ -71,5 +72,5 @@ fn main() {
 
 fn run(settings: app::Settings) -> app::anyhow_like::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().thread_name("minerva-http").build()?;
-    runtime.block_on(app::serve(settings))
+    runtime.block_on(serve::serve(settings))
 }

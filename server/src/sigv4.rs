@@ -89,7 +89,8 @@ impl Authorization {
             return Self::presigned(uri);
         };
         let auth = auth.to_str().map_err(|_| AuthError::Malformed("the Authorization header is not ASCII".into()))?;
-        let rest = auth.strip_prefix("AWS4-HMAC-SHA256").ok_or_else(|| AuthError::Malformed("only AWS4-HMAC-SHA256 signatures are supported".into()))?;
+        let rest =
+            auth.strip_prefix("AWS4-HMAC-SHA256").ok_or_else(|| AuthError::Malformed("only AWS4-HMAC-SHA256 signatures are supported".into()))?;
         let (mut credential, mut signed_headers, mut signature) = (None, None, None);
         for part in rest.split(',') {
             let part = part.trim();
@@ -104,8 +105,10 @@ impl Authorization {
         let (Some(credential), Some(signed_headers), Some(signature)) = (credential, signed_headers, signature) else {
             return Err(AuthError::Malformed("the Authorization header lacks Credential, SignedHeaders or Signature".into()));
         };
-        let amz_date =
-            headers.get("x-amz-date").and_then(|v| v.to_str().ok()).ok_or_else(|| AuthError::Malformed("the request has no X-Amz-Date header".into()))?;
+        let amz_date = headers
+            .get("x-amz-date")
+            .and_then(|v| v.to_str().ok())
+            .ok_or_else(|| AuthError::Malformed("the request has no X-Amz-Date header".into()))?;
         Ok(Authorization {
             credential: credential.to_string(),
             signed_headers: signed_headers.to_string(),

@@ -100,7 +100,8 @@ async fn wait(athena: &aws_sdk_athena::Client, id: &str) -> aws_sdk_athena::type
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn product_reviews_through_the_rust_sdk() {
     let server = Server::start();
-    let (s3, glue, athena, sts) = (client!(aws_sdk_s3, server), client!(aws_sdk_glue, server), client!(aws_sdk_athena, server), client!(aws_sdk_sts, server));
+    let (s3, glue, athena, sts) =
+        (client!(aws_sdk_s3, server), client!(aws_sdk_glue, server), client!(aws_sdk_athena, server), client!(aws_sdk_sts, server));
 
     let me = sts.get_caller_identity().send().await.unwrap();
     assert_eq!(me.account(), Some("000000000000"));
@@ -112,7 +113,8 @@ async fn product_reviews_through_the_rust_sdk() {
     assert_eq!(head.content_length(), Some(data.len() as i64));
 
     glue.create_database().database_input(DatabaseInput::builder().name("shop").build().unwrap()).send().await.unwrap();
-    let names = ["row_id", "clothing_id", "age", "title", "review_text", "rating", "recommended", "positive_feedback", "division", "department", "class"];
+    let names =
+        ["row_id", "clothing_id", "age", "title", "review_text", "rating", "recommended", "positive_feedback", "division", "department", "class"];
     let columns: Vec<Column> = names.iter().map(|n| Column::builder().name(*n).r#type("string").build().unwrap()).collect();
     let table = TableInput::builder()
         .name("reviews")

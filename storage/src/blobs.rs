@@ -146,7 +146,8 @@ impl BlobDir {
                 let path = self.tmp.join(&id);
                 let f = tokio::fs::File::create(&path).await.map_err(|e| Error::io("creating a staging file", e))?;
                 // From here on the staged body owns the file, so that an error removes it.
-                file = Some((f, Staged { id: id.clone(), path, inline: None, size: 0, md5: [0; 16], checksums: Checksums::default(), promoted: false }));
+                file =
+                    Some((f, Staged { id: id.clone(), path, inline: None, size: 0, md5: [0; 16], checksums: Checksums::default(), promoted: false }));
                 let (f, _) = file.as_mut().expect("just set");
                 f.write_all(&std::mem::take(&mut held)).await.map_err(|e| Error::io("writing a staging file", e))?;
             }

@@ -39,9 +39,9 @@ pub use checksum::{ChecksumAlgorithm, Checksums, ExpectedDigests};
 pub use error::{DigestKind, Error, ErrorKind, Result};
 pub use kv::{Kv, KvIter, KvOp, KvTree, SledKv};
 pub use lake::BucketStore;
-pub use location::{BadLocation, S3Location, escape_partition_value, unescape_partition_value};
 pub use listing::{ListPage, ListQuery, VersionEntry, VersionQuery, VersionsPage};
-pub use multipart::{CompleteOptions, CompletedPart, PartsPage, UploadOptions, UploadsPage};
+pub use location::{BadLocation, S3Location, escape_partition_value, unescape_partition_value};
+pub use multipart::{CompleteOptions, CompletedPart, CopySource, PartsPage, UploadOptions, UploadsPage};
 pub use objects::{CopyOptions, DeleteResult, ObjectBody, ObjectInfo, PutOptions, ReadOptions};
 pub use records::{
     BucketConfig, BucketRecord, ChecksumType, CorsRule, ObjectHeaders, ObjectRecord, PartRecord, PartSummary, UploadRecord, Versioning,

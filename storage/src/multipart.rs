@@ -62,6 +62,13 @@ pub struct UploadsPage {
     pub next_upload_id_marker: Option<String>,
 }
 
+/// The object (a version of it, a range of it) UploadPartCopy reads.
+pub struct CopySource<'a> {
+    pub bucket: &'a str,
+    pub key: &'a str,
+    pub read: ReadOptions,
+}
+
 impl Store {
     pub async fn create_multipart_upload(&self, bucket: &str, key: &str, options: UploadOptions) -> Result<UploadRecord> {
         validate_key(key)?;
@@ -160,20 +167,17 @@ impl Store {
 
     /// UploadPartCopy: a part whose body is (a range of) an existing object. `check_source` sees
     /// the source version before anything is written. Returns the part and the source's record.
-    #[allow(clippy::too_many_arguments)]
     pub async fn upload_part_copy(
         &self,
         bucket: &str,
         key: &str,
         upload_id: &str,
         number: u32,
-        src_bucket: &str,
-        src_key: &str,
-        source: ReadOptions,
+        source: CopySource<'_>,
         check_source: impl FnOnce(&ObjectRecord) -> Result<()>,
     ) -> Result<(PartRecord, ObjectRecord)> {
         self.upload(bucket, key, upload_id)?;
-        let body = self.open_object(src_bucket, src_key, &source).await?;
+        let body = self.open_object(source.bucket, source.key, &source.read).await?;
         check_source(&body.info.record)?;
         let src = body.info.record.clone();
         let part = self.upload_part(bucket, key, upload_id, number, body.stream, PutOptions::default()).await?;

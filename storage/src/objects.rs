@@ -195,7 +195,8 @@ impl Store {
             }
             let segments: Vec<(String, u64)> = info.record.segments.iter().map(|s| (s.blob.clone(), s.len)).collect();
             let (blobs, wanted) = (self.inner.blobs.clone(), ranges.clone());
-            let read = tokio::task::spawn_blocking(move || blobs.read_ranges(&segments, &wanted)).await.map_err(|e| Error::Internal(e.to_string()))??;
+            let read =
+                tokio::task::spawn_blocking(move || blobs.read_ranges(&segments, &wanted)).await.map_err(|e| Error::Internal(e.to_string()))??;
             if let Some(parts) = read {
                 return Ok((info, parts));
             }

@@ -267,9 +267,11 @@ async fn object_store_view_reads_writes_and_lists() {
     assert_eq!(tail.bytes().await.unwrap(), Bytes::from_static(b"ata"));
     // A ranged read holds to its preconditions: the version's ETag matches, another does not.
     let etag = os.head(&Path::from("t/sub/b.parquet")).await.unwrap().e_tag.expect("an ETag");
-    let matching = object_store::GetOptions { if_match: Some(etag.clone()), range: Some(object_store::GetRange::Bounded(0..4)), ..Default::default() };
+    let matching =
+        object_store::GetOptions { if_match: Some(etag.clone()), range: Some(object_store::GetRange::Bounded(0..4)), ..Default::default() };
     assert_eq!(os.get_opts(&Path::from("t/sub/b.parquet"), matching).await.unwrap().bytes().await.unwrap(), Bytes::from_static(b"PAR1"));
-    let stale = object_store::GetOptions { if_match: Some("\"0123\"".into()), range: Some(object_store::GetRange::Bounded(0..4)), ..Default::default() };
+    let stale =
+        object_store::GetOptions { if_match: Some("\"0123\"".into()), range: Some(object_store::GetRange::Bounded(0..4)), ..Default::default() };
     assert!(matches!(os.get_opts(&Path::from("t/sub/b.parquet"), stale).await, Err(object_store::Error::Precondition { .. })));
     let changed = object_store::GetOptions { if_none_match: Some(etag), range: Some(object_store::GetRange::Suffix(2)), ..Default::default() };
     assert!(matches!(os.get_opts(&Path::from("t/sub/b.parquet"), changed).await, Err(object_store::Error::NotModified { .. })));
@@ -308,7 +310,8 @@ async fn a_bucket_store_acting_for_someone_checks_every_call() {
     put(&store, "lake", "closed/b.csv", b"closed").await;
     let grants = Arc::new(Grants { allowed: vec![(GetObject, "open/"), (PutObject, "out/")], ..Default::default() });
     let os = storage::BucketStore::acting_for(store.clone(), "lake", grants.clone());
-    let denied = |r: object_store::Result<()>| matches!(r, Err(object_store::Error::PermissionDenied { ref path, .. }) if path.starts_with("s3://lake/"));
+    let denied =
+        |r: object_store::Result<()>| matches!(r, Err(object_store::Error::PermissionDenied { ref path, .. }) if path.starts_with("s3://lake/"));
     assert_eq!(os.get(&Path::from("open/a.csv")).await.unwrap().bytes().await.unwrap(), Bytes::from_static(b"open"));
     assert!(denied(os.get(&Path::from("closed/b.csv")).await.map(|_| ())));
     assert!(denied(os.head(&Path::from("closed/b.csv")).await.map(|_| ())));
@@ -321,7 +324,8 @@ async fn a_bucket_store_acting_for_someone_checks_every_call() {
     assert!(denied(os.delete(&Path::from("open/a.csv")).await));
     assert!(denied(os.copy(&Path::from("closed/b.csv"), &Path::from("out/b.csv")).await));
     // Nothing refused happened: the objects are as they were, no new ones appeared.
-    let keys: Vec<String> = store.list_objects("lake", &ListQuery { max_keys: 100, ..Default::default() }).unwrap().objects.into_iter().map(|o| o.key).collect();
+    let keys: Vec<String> =
+        store.list_objects("lake", &ListQuery { max_keys: 100, ..Default::default() }).unwrap().objects.into_iter().map(|o| o.key).collect();
     assert_eq!(keys, ["closed/b.csv", "open/a.csv", "out/c.csv"]);
     assert!(grants.asked.lock().unwrap().contains(&(ListBucket, None)));
     // The server's own store checks nothing.

@@ -161,7 +161,8 @@ async fn run(client: Arc<Client>, command: Command) -> Fallible<serde_json::Valu
         }
         Command::Multipart { bucket, key, size, part_size, concurrency } => multipart(client, bucket, key, size, part_size, concurrency).await,
         Command::Small { bucket, op, size, concurrency, seconds, prefix, keys } => {
-            small(client, bucket, op == "put", size, concurrency, Duration::from_secs_f64(seconds), prefix, keys).await
+            let run = SmallRun { bucket, put: op == "put", size, concurrency, duration: Duration::from_secs_f64(seconds), prefix, keys };
+            small(client, run).await
         }
         Command::Fill { bucket, prefix, count, size, concurrency } => fill(client, bucket, prefix, count, size, concurrency).await,
         Command::List { bucket, prefix, page } => {
@@ -243,9 +244,9 @@ async fn multipart(client: Arc<Client>, bucket: String, key: String, size: u64, 
     Ok(report)
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn small(
-    client: Arc<Client>,
+/// A run of small requests: `concurrency` workers PUT (or GET) objects of `size` bytes for
+/// `duration`, GETs over `keys` keys filled under `prefix`.
+struct SmallRun {
     bucket: String,
     put: bool,
     size: u64,
@@ -253,7 +254,10 @@ async fn small(
     duration: Duration,
     prefix: String,
     keys: u64,
-) -> Fallible<serde_json::Value> {
+}
+
+async fn small(client: Arc<Client>, run: SmallRun) -> Fallible<serde_json::Value> {
+    let SmallRun { bucket, put, size, concurrency, duration, prefix, keys } = run;
     let stop = Arc::new(AtomicBool::new(false));
     let mut workers = Vec::new();
     for w in 0..concurrency.max(1) {
@@ -264,7 +268,8 @@ async fn small(
             // A different walk through the keys per worker, without a random number generator.
             let mut n = (w as u64).wrapping_mul(7919) % keys.max(1);
             while !stop.load(Ordering::Relaxed) {
-                let path = if put { format!("/{bucket}/{prefix}w{w}/{}", n % 1000) } else { format!("/{bucket}/{}", key_name(&prefix, n % keys.max(1))) };
+                let path =
+                    if put { format!("/{bucket}/{prefix}w{w}/{}", n % 1000) } else { format!("/{bucket}/{}", key_name(&prefix, n % keys.max(1))) };
                 n = n.wrapping_add(104_729);
                 let t = Instant::now();
                 if put {
@@ -340,11 +345,7 @@ fn throughput(op: &str, bytes: u64, elapsed: Duration) -> serde_json::Value {
 }
 
 fn expect_ok(resp: &Response<Incoming>, what: &str) -> Fallible<()> {
-    if resp.status() == StatusCode::OK || resp.status() == StatusCode::NO_CONTENT {
-        Ok(())
-    } else {
-        Err(format!("{what}: {}", resp.status()).into())
-    }
+    if resp.status() == StatusCode::OK || resp.status() == StatusCode::NO_CONTENT { Ok(()) } else { Err(format!("{what}: {}", resp.status()).into()) }
 }
 
 /// Fails with the server's error text unless the reply is a success; reads it to the end.
@@ -403,12 +404,16 @@ impl Payload {
         let block = BLOCK.get_or_init(|| {
             // Not compressible and not all one byte, so no layer can shortcut it.
             let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
-            Bytes::from((0..1 << 20).map(|_| {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                x as u8
-            }).collect::<Vec<u8>>())
+            Bytes::from(
+                (0..1 << 20)
+                    .map(|_| {
+                        x ^= x << 13;
+                        x ^= x >> 7;
+                        x ^= x << 17;
+                        x as u8
+                    })
+                    .collect::<Vec<u8>>(),
+            )
         });
         Payload { block: block.clone(), remaining: len }
     }

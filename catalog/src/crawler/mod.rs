@@ -5,10 +5,10 @@
 //! Keys: `c/<name>` the crawler, `cr/<name>\0<start ms>` its runs, `cs/<name>\0<url>` what it
 //! learnt of each object (so an unchanged object is not read again).
 
-pub mod infer;
-pub mod parquet;
-pub mod plan;
-pub mod run;
+mod infer;
+mod parquet;
+mod plan;
+mod run;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};

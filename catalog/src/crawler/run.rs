@@ -424,7 +424,9 @@ pub(crate) async fn crawl(
                 location.push_str(file);
             }
             produced.insert(name.clone());
-            let report = write_table(catalog, crawler, &db, &name, &location, t, new_folders_only, &mut summary).await.map_err(|e| e.to_string())?;
+            let report = write_table(catalog, crawler, &TableAt { db: &db, name: &name, location: &location }, t, new_folders_only, &mut summary)
+                .await
+                .map_err(|e| e.to_string())?;
             summary.tables.push(report);
             progress(Progress { phase: "writing", done: i + 1, total: tables.len() });
         }
@@ -445,18 +447,23 @@ pub(crate) async fn crawl(
     Ok(summary)
 }
 
+/// Where a planned table goes: its database, name and location.
+struct TableAt<'a> {
+    db: &'a str,
+    name: &'a str,
+    location: &'a str,
+}
+
 /// Creates or updates one table with its partitions, in one atomic batch.
-#[allow(clippy::too_many_arguments)]
 async fn write_table(
     catalog: &Catalog,
     crawler: &Crawler,
-    db: &str,
-    name: &str,
-    location: &str,
+    at: &TableAt<'_>,
     t: &PlannedTable,
     new_folders_only: bool,
     summary: &mut RunSummary,
 ) -> crate::Result<TableReport> {
+    let TableAt { db, name, location } = *at;
     let _writes = catalog.writes.lock().await;
     let table_params = params(t, &crawler.name, t.records, t.objects, t.size);
     let mut table = Table {
@@ -654,4 +661,3 @@ mod tests {
         assert!(CrawlConfig::parse(r#"{"Grouping":{"TableLevelConfiguration":0}}"#).is_err());
     }
 }
-

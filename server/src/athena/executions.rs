@@ -5,7 +5,7 @@ use query::{QueryExecution, QueryState, StartQuery};
 use serde::{Deserialize, Serialize};
 
 use super::workgroups::check_workgroup;
-use super::{Athena, DATA_CATALOG, ENGINE_VERSION, catalogs::check_catalog, invalid, query_err};
+use super::{Athena, DATA_CATALOG, ENGINE, EngineVersion, ResultConfiguration, catalogs::check_catalog, invalid, query_err};
 use crate::protocol::{ApiError, Empty, Input, Paging};
 
 /// The longest `QueryString` Athena takes, in characters (a quota AWS does not raise).
@@ -62,7 +62,9 @@ pub async fn start(athena: &Athena<'_>, input: StartQueryExecutionInput) -> Resu
     let length = sql.chars().count();
     if !(1..=MAX_QUERY_LENGTH).contains(&length) {
         let bound = if length == 0 { "greater than or equal to 1".to_string() } else { format!("less than or equal to {MAX_QUERY_LENGTH}") };
-        return Err(invalid(format!("1 validation error detected: Value '{sql}' at 'queryString' failed to satisfy constraint: Member must have length {bound}")));
+        return Err(invalid(format!(
+            "1 validation error detected: Value '{sql}' at 'queryString' failed to satisfy constraint: Member must have length {bound}"
+        )));
     }
     let workgroup = check_workgroup(input.work_group.as_deref())?;
     let context = input.query_execution_context.unwrap_or_default();
@@ -108,12 +110,6 @@ pub struct QueryExecutionOutput {
     substatement_type: String,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     execution_parameters: Vec<String>,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct ResultConfiguration {
-    pub output_location: String,
 }
 
 #[derive(Serialize)]
@@ -180,21 +176,17 @@ pub struct ReuseInformation {
     reused_previous_result: bool,
 }
 
-#[derive(Serialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct EngineVersion {
-    pub selected_engine_version: &'static str,
-    pub effective_engine_version: &'static str,
-}
-
-pub const ENGINE: EngineVersion = EngineVersion { selected_engine_version: "AUTO", effective_engine_version: ENGINE_VERSION };
-
 impl From<QueryExecution> for QueryExecutionOutput {
     fn from(q: QueryExecution) -> Self {
         let athena_error = match (&q.state_change_reason, q.state) {
             (Some(reason), QueryState::Failed) => {
                 let category = q.error_category.unwrap_or(2);
-                Some(AthenaError { error_category: category, error_type: if category == 1 { 401 } else { 1000 }, retryable: false, error_message: reason.clone() })
+                Some(AthenaError {
+                    error_category: category,
+                    error_type: if category == 1 { 401 } else { 1000 },
+                    retryable: false,
+                    error_message: reason.clone(),
+                })
             }
             _ => None,
         };
@@ -367,7 +359,8 @@ pub async fn results(athena: &Athena<'_>, input: GetQueryResultsInput) -> Result
     if !(1..=MAX_RESULTS_PAGE).contains(&max) {
         return Err(invalid(format!("MaxResults must be between 1 and {MAX_RESULTS_PAGE}")));
     }
-    let page = athena.engine.results(&input.query_execution_id, athena.account, input.next_token.as_deref(), max as usize).await.map_err(query_err)?;
+    let page =
+        athena.engine.results(&input.query_execution_id, athena.account, input.next_token.as_deref(), max as usize).await.map_err(query_err)?;
     let rows = page.rows.into_iter().map(|r| Row { data: r.into_iter().map(|v| Datum { var_char_value: v }).collect() }).collect();
     let column_info = page
         .columns
@@ -385,7 +378,11 @@ pub async fn results(athena: &Athena<'_>, input: GetQueryResultsInput) -> Result
             nullable: "UNKNOWN",
         })
         .collect();
-    Ok(GetQueryResultsOutput { update_count: page.update_count, result_set: ResultSet { rows, result_set_metadata: ResultSetMetadata { column_info } }, next_token: page.next_token })
+    Ok(GetQueryResultsOutput {
+        update_count: page.update_count,
+        result_set: ResultSet { rows, result_set_metadata: ResultSetMetadata { column_info } },
+        next_token: page.next_token,
+    })
 }
 
 pub async fn stop(athena: &Athena<'_>, input: QueryExecutionIdInput) -> Result<Empty, ApiError> {

@@ -19,6 +19,24 @@ use crate::protocol::{ApiError, Document, Outcome, ServiceErrors, run};
 pub const TARGET_PREFIX: &str = "AmazonAthena";
 pub const PRIMARY_WORKGROUP: &str = "primary";
 const ENGINE_VERSION: &str = "Athena engine version 3";
+
+/// The engine version every workgroup and execution reports.
+#[derive(serde::Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct EngineVersion {
+    pub selected_engine_version: &'static str,
+    pub effective_engine_version: &'static str,
+}
+
+pub const ENGINE: EngineVersion = EngineVersion { selected_engine_version: "AUTO", effective_engine_version: ENGINE_VERSION };
+
+/// Where an execution's results go, as executions and workgroups describe it.
+#[derive(serde::Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ResultConfiguration {
+    pub output_location: String,
+}
+
 const DATA_CATALOG: &str = "AwsDataCatalog";
 
 /// What Athena's handlers work on.
@@ -71,11 +89,8 @@ fn metadata_err(e: catalog::Error) -> ApiError {
 
 const PAGE: &[(&str, &str, Kind)] = &[("NextToken", "NextToken", Kind::String), ("MaxResults", "MaxResults", Kind::Integer)];
 const WORKGROUP: &[(&str, &str, Kind)] = &[("WorkGroup", "WorkGroup", Kind::String)];
-const PAGE_IN_WORKGROUP: &[(&str, &str, Kind)] = &[
-    ("NextToken", "NextToken", Kind::String),
-    ("MaxResults", "MaxResults", Kind::Integer),
-    ("WorkGroup", "WorkGroup", Kind::String),
-];
+const PAGE_IN_WORKGROUP: &[(&str, &str, Kind)] =
+    &[("NextToken", "NextToken", Kind::String), ("MaxResults", "MaxResults", Kind::Integer), ("WorkGroup", "WorkGroup", Kind::String)];
 const METADATA_PAGE: &[(&str, &str, Kind)] = &[
     ("NextToken", "NextToken", Kind::String),
     ("MaxResults", "MaxResults", Kind::Integer),

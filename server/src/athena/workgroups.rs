@@ -3,8 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::executions::{ENGINE, EngineVersion, ResultConfiguration};
-use super::{Athena, PRIMARY_WORKGROUP, invalid};
+use super::{Athena, ENGINE, EngineVersion, PRIMARY_WORKGROUP, ResultConfiguration, invalid};
 use crate::protocol::{ApiError, Input};
 
 /// The workgroup a request names (`primary` when it names none), if it exists.
@@ -96,6 +95,12 @@ pub struct ListWorkGroupsOutput {
 }
 
 pub async fn list(athena: &Athena<'_>, _input: ListWorkGroupsInput) -> Result<ListWorkGroupsOutput, ApiError> {
-    let primary = WorkGroupSummary { name: PRIMARY_WORKGROUP, state: "ENABLED", description: DESCRIPTION, creation_time: athena.started, engine_version: ENGINE };
+    let primary = WorkGroupSummary {
+        name: PRIMARY_WORKGROUP,
+        state: "ENABLED",
+        description: DESCRIPTION,
+        creation_time: athena.started,
+        engine_version: ENGINE,
+    };
     Ok(ListWorkGroupsOutput { work_groups: vec![primary] })
 }

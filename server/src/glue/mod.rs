@@ -162,7 +162,11 @@ fn addressed(caller: &Caller<'_>, operation: &str, input: &Document) -> Result<C
     }
     Err(ApiError::new(
         "AccessDeniedException",
-        format!("User: {} is not authorized to perform: glue:{operation} on resource: arn:aws:glue:{}:{account}:catalog", caller.user.arn(), caller.region),
+        format!(
+            "User: {} is not authorized to perform: glue:{operation} on resource: arn:aws:glue:{}:{account}:catalog",
+            caller.user.arn(),
+            caller.region
+        ),
     ))
 }
 

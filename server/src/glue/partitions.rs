@@ -150,7 +150,8 @@ impl Input for CreatePartitionInput {
 }
 
 pub async fn create(glue: &Glue<'_>, input: CreatePartitionInput) -> Result<Empty, ApiError> {
-    let errors = glue.catalog.batch_create_partitions(&input.database_name, &input.table_name, vec![input.partition_input]).await.map_err(glue_err)?;
+    let errors =
+        glue.catalog.batch_create_partitions(&input.database_name, &input.table_name, vec![input.partition_input]).await.map_err(glue_err)?;
     first_error(errors)
 }
 
@@ -275,7 +276,8 @@ impl Input for DeletePartitionInput {
 }
 
 pub async fn delete(glue: &Glue<'_>, input: DeletePartitionInput) -> Result<Empty, ApiError> {
-    let errors = glue.catalog.batch_delete_partitions(&input.database_name, &input.table_name, vec![input.partition_values]).await.map_err(glue_err)?;
+    let errors =
+        glue.catalog.batch_delete_partitions(&input.database_name, &input.table_name, vec![input.partition_values]).await.map_err(glue_err)?;
     first_error(errors)
 }
 

@@ -118,7 +118,9 @@ pub struct GetResourcePolicyOutput {
 
 pub async fn get(glue: &Glue<'_>, _input: GetResourcePolicyInput) -> Result<GetResourcePolicyOutput, ApiError> {
     match glue.catalog.resource_policy().map_err(glue_err)? {
-        Some(p) => Ok(GetResourcePolicyOutput { policy_in_json: p.policy, policy_hash: p.hash, create_time: p.create_time, update_time: p.update_time }),
+        Some(p) => {
+            Ok(GetResourcePolicyOutput { policy_in_json: p.policy, policy_hash: p.hash, create_time: p.create_time, update_time: p.update_time })
+        }
         None => Err(ApiError::new("EntityNotFoundException", "Policy not found")),
     }
 }

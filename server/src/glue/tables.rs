@@ -94,10 +94,7 @@ impl Input for UpdateTableInput {
 }
 
 pub async fn update(glue: &Glue<'_>, input: UpdateTableInput) -> Result<Empty, ApiError> {
-    glue.catalog
-        .update_table(&input.database_name, input.table_input, input.skip_archive, input.version_id.as_deref())
-        .await
-        .map_err(glue_err)?;
+    glue.catalog.update_table(&input.database_name, input.table_input, input.skip_archive, input.version_id.as_deref()).await.map_err(glue_err)?;
     Ok(Empty {})
 }
 

@@ -59,5 +59,4 @@ mod tests {
         assert!(operation(&headers, "AWSGlue").is_err());
         assert!(operation(&HeaderMap::new(), "AWSGlue").is_err());
     }
-
 }

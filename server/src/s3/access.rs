@@ -182,9 +182,7 @@ impl Policy {
             }
             let conditional = s.get("Condition").is_some();
             if conditional {
-                tracing::warn!(
-                    "a policy statement has a Condition, which Minerva does not evaluate: an Allow is ignored, a Deny always applies"
-                );
+                tracing::warn!("a policy statement has a Condition, which Minerva does not evaluate: an Allow is ignored, a Deny always applies");
             }
             statements.push(Statement { effect, principals, actions, resources, conditional });
         }

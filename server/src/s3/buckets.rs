@@ -7,8 +7,9 @@ use storage::{CorsRule, Versioning};
 
 use crate::s3::Lake;
 use crate::s3::access::Policy;
+use crate::s3::dates::timestamp;
 use crate::s3::error::s3_err;
-use crate::s3::util::{owner, tag_set, tags_of, timestamp};
+use crate::s3::util::{owner, tag_set, tags_of};
 
 const BUCKET_ACLS: [&str; 4] = ["private", "public-read", "public-read-write", "authenticated-read"];
 

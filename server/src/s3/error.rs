@@ -4,7 +4,7 @@ use http::{HeaderMap, HeaderValue, StatusCode};
 use s3s::{S3Error, S3ErrorCode};
 use storage::ErrorKind;
 
-use crate::s3::util::{http_date_text, timestamp};
+use crate::s3::dates::{http_date_text, timestamp};
 
 /// Maps a storage error to its S3 error; internal faults are logged once here.
 pub fn s3_err(e: storage::Error) -> S3Error {

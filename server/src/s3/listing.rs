@@ -6,6 +6,7 @@ use s3s::{S3Request, S3Response, S3Result, s3_error};
 use storage::{ListQuery, VersionQuery};
 
 use crate::s3::Lake;
+use crate::s3::dates::*;
 use crate::s3::error::s3_err;
 use crate::s3::util::*;
 

@@ -8,6 +8,7 @@
 pub mod access;
 mod buckets;
 pub mod cors;
+mod dates;
 pub mod edge;
 pub mod error;
 mod listing;

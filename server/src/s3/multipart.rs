@@ -8,6 +8,7 @@ use storage::{ChecksumAlgorithm as Algo, CompleteOptions, Expected, ObjectHeader
 use crate::s3::Lake;
 use crate::s3::access::{Request as AccessRequest, action_for};
 use crate::s3::buckets::canned_acl;
+use crate::s3::dates::*;
 use crate::s3::error::s3_err;
 use crate::s3::objects::{MAX_PUT_SIZE, OBJECT_ACLS, check_metadata, stored_headers};
 use crate::s3::util::*;
@@ -112,15 +113,22 @@ impl Lake {
         );
         let (part, src) = self
             .store
-            .upload_part_copy(&input.bucket, &input.key, &input.upload_id, number, src_bucket, src_key, source, |rec| {
-                crate::s3::objects::check_copy_conditions(
-                    rec,
-                    conditions.0.as_ref(),
-                    conditions.1.as_ref(),
-                    conditions.2.as_ref(),
-                    conditions.3.as_ref(),
-                )
-            })
+            .upload_part_copy(
+                &input.bucket,
+                &input.key,
+                &input.upload_id,
+                number,
+                storage::CopySource { bucket: src_bucket, key: src_key, read: source },
+                |rec| {
+                    crate::s3::objects::check_copy_conditions(
+                        rec,
+                        conditions.0.as_ref(),
+                        conditions.1.as_ref(),
+                        conditions.2.as_ref(),
+                        conditions.3.as_ref(),
+                    )
+                },
+            )
             .await
             .map_err(s3_err)?;
         Ok(S3Response::new(UploadPartCopyOutput {

@@ -11,6 +11,7 @@ use storage::{Checksums, CopyOptions, Expected, ObjectHeaders, ObjectRecord, Put
 use crate::s3::Lake;
 use crate::s3::access::{Request as AccessRequest, action_for};
 use crate::s3::buckets::{canned_acl, grants};
+use crate::s3::dates::*;
 use crate::s3::error::s3_err;
 use crate::s3::util::*;
 

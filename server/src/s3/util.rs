@@ -6,7 +6,6 @@ use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::task::{Context, Poll};
-use std::time::SystemTime;
 
 use bytes::Bytes;
 use futures::{Stream, StreamExt, TryStreamExt};
@@ -16,27 +15,6 @@ use storage::{ChecksumAlgorithm as Algo, Checksums, ExpectedDigests};
 
 use crate::s3::ACCOUNT_DISPLAY_NAME;
 use crate::s3::error::s3_err;
-
-pub fn timestamp(t: chrono::DateTime<chrono::Utc>) -> Timestamp {
-    Timestamp::from(SystemTime::from(t))
-}
-
-/// A wire timestamp as chrono's, at the precision the wire carries.
-pub fn chrono_of(t: &Timestamp) -> chrono::DateTime<chrono::Utc> {
-    let odt: time::OffsetDateTime = t.clone().into();
-    chrono::DateTime::from_timestamp(odt.unix_timestamp(), odt.nanosecond()).unwrap_or_default()
-}
-
-/// An HTTP date (`Expires`) as stored text.
-pub fn http_date_text(t: &Timestamp) -> String {
-    let mut buf = Vec::new();
-    let _ = t.format(TimestampFormat::HttpDate, &mut buf);
-    String::from_utf8(buf).unwrap_or_default()
-}
-
-pub fn http_date_of(text: &str) -> Option<Timestamp> {
-    Timestamp::parse(TimestampFormat::HttpDate, text).ok()
-}
 
 pub fn etag(v: &str) -> ETag {
     ETag::Strong(v.to_string())
@@ -366,14 +344,5 @@ mod tests {
         for bad in ["0-9", "bytes=5-1", "bytes=-3", "bytes=2-"] {
             assert!(copy_source_range(bad).is_err(), "{bad}");
         }
-    }
-
-    #[test]
-    fn timestamps_round_trip() {
-        let now = chrono::DateTime::from_timestamp(1_700_000_000, 0).unwrap();
-        assert_eq!(chrono_of(&timestamp(now)), now);
-        let text = http_date_text(&timestamp(now));
-        assert_eq!(text, "Tue, 14 Nov 2023 22:13:20 GMT");
-        assert_eq!(chrono_of(&http_date_of(&text).unwrap()), now);
     }
 }
