@@ -6,7 +6,8 @@ use std::sync::Arc;
 
 use chrono::NaiveDate;
 use datafusion::arrow::array::{
-    Array, ArrayRef, AsArray, BooleanArray, Int64Builder, ListArray, ListBuilder, MapArray, PrimitiveBuilder, Scalar, UInt32Array, new_null_array,
+    Array, ArrayRef, AsArray, BooleanArray, Int64Array, Int64Builder, ListArray, ListBuilder, MapArray, PrimitiveBuilder, Scalar, UInt32Array,
+    new_null_array,
 };
 use datafusion::arrow::buffer::OffsetBuffer;
 use datafusion::arrow::compute::kernels::cmp::eq;
@@ -20,7 +21,7 @@ use datafusion::logical_expr::{
 };
 use datafusion::prelude::SessionContext;
 
-use super::{Ret, arg, func};
+use super::{Ret, arg, func, map_rows};
 
 pub fn functions() -> Vec<ScalarUDF> {
     vec![
@@ -195,17 +196,11 @@ fn array_position(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
     let item_type = list.values().data_type().clone();
     let needle = arg(name, &a[1], &item_type)?;
     let offsets = list.value_offsets();
-    let mut out = Int64Builder::new();
-    for i in 0..list.len() {
-        if list.is_null(i) || needle.is_null(i) {
-            out.append_null();
-            continue;
-        }
+    map_rows::<Int64Array, _>(&[&list, &needle], |i| {
         let (start, end) = (offsets[i] as usize, offsets[i + 1] as usize);
         let hits: BooleanArray = eq(&list.values().slice(start, end - start), &Scalar::new(needle.slice(i, 1)))?;
-        out.append_value(hits.iter().position(|h| h == Some(true)).map(|p| p as i64 + 1).unwrap_or(0));
-    }
-    Ok(Arc::new(out.finish()))
+        Ok(Some(hits.iter().position(|h| h == Some(true)).map(|p| p as i64 + 1).unwrap_or(0)))
+    })
 }
 
 /// `[1, 2, …, n]` for each row, n the length of its longest array or map: the ordinals of

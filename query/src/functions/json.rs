@@ -280,17 +280,10 @@ fn cast_ret(args: &ReturnFieldArgs) -> Result<FieldRef> {
 
 /// `CAST(value AS JSON)`: arrays become JSON arrays, maps and rows objects, text a JSON string.
 fn to_json(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
-    let mut out = StringBuilder::new();
-    let all_null = a[0].data_type().is_null();
-    for i in 0..a[0].len() {
-        if all_null || a[0].is_null(i) {
-            out.append_null();
-            continue;
-        }
-        let v = scalar_to_json(&datafusion::common::ScalarValue::try_from_array(&a[0], i)?)?;
-        out.append_value(v.to_string());
+    if a[0].data_type().is_null() {
+        return Ok(datafusion::arrow::array::new_null_array(&DataType::Utf8, a[0].len()));
     }
-    Ok(Arc::new(out.finish()))
+    map_rows::<StringArray, _>(&[&a[0]], |i| Ok(Some(scalar_to_json(&datafusion::common::ScalarValue::try_from_array(&a[0], i)?)?.to_string())))
 }
 
 fn scalar_to_json(s: &datafusion::common::ScalarValue) -> Result<Value> {

@@ -7,9 +7,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use datafusion::arrow::array::{
-    Array, ArrayRef, AsArray, BinaryArray, Int32Array, Int64Array, Int64Builder, ListBuilder, StringArray, StringBuilder,
-};
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, BinaryArray, Int32Array, Int64Array, ListBuilder, StringArray, StringBuilder};
 use datafusion::arrow::datatypes::{DataType, Field, Int64Type};
 use datafusion::common::{Result, exec_err};
 use datafusion::logical_expr::ScalarUDF;
@@ -118,20 +116,13 @@ fn regexp_extract(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
     let (text, pattern) = (strings(name, &a[0], &mut s1)?, strings(name, &a[1], &mut s2)?);
     let groups = a.get(2).map(|g| ints(name, g)).transpose()?;
     let mut cache = Patterns::default();
-    let mut out = StringBuilder::new();
-    for i in 0..text.len() {
-        if text.is_null(i) || pattern.is_null(i) || groups.as_ref().is_some_and(|g| g.is_null(i)) {
-            out.append_null();
-            continue;
-        }
+    let mut args: Vec<&dyn Array> = vec![text, pattern];
+    args.extend(groups.iter().map(|g| g as &dyn Array));
+    map_rows::<StringArray, _>(&args, |i| {
         let re = cache.get(name, pattern.value(i))?;
         let group = group_index(re, groups.as_ref().map(|g| g.value(i)).unwrap_or(0))?;
-        match re.captures(text.value(i)).and_then(|c| c.get(group)) {
-            Some(m) => out.append_value(m.as_str()),
-            None => out.append_null(),
-        }
-    }
-    Ok(Arc::new(out.finish()))
+        Ok(re.captures(text.value(i)).and_then(|c| c.get(group)).map(|m| m.as_str().to_string()))
+    })
 }
 
 fn regexp_extract_all(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
@@ -402,28 +393,17 @@ fn from_utf8(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
         None => None,
         Some(r) if r.data_type().is_integer() => {
             let codes = ints(name, r)?;
-            let mut b = StringBuilder::new();
-            for i in 0..codes.len() {
-                if codes.is_null(i) {
-                    b.append_null();
-                } else {
-                    match char::from_u32(codes.value(i) as u32) {
-                        Some(c) => b.append_value(c.to_string()),
-                        None => return exec_err!("{name}: invalid replacement character {}", codes.value(i)),
-                    }
-                }
-            }
-            Some(Arc::new(b.finish()))
+            Some(map_rows::<StringArray, _>(&[&codes], |i| match char::from_u32(codes.value(i) as u32) {
+                Some(c) => Ok(Some(c.to_string())),
+                None => exec_err!("{name}: invalid replacement character {}", codes.value(i)),
+            })?)
         }
         Some(r) => Some(arg(name, r, &DataType::Utf8)?),
     };
     let replacement = replacement.as_ref().map(|r| r.as_string::<i32>());
-    let mut out = StringBuilder::new();
-    for i in 0..bytes.len() {
-        if bytes.is_null(i) || replacement.is_some_and(|r| r.is_null(i)) {
-            out.append_null();
-            continue;
-        }
+    let mut args: Vec<&dyn Array> = vec![bytes];
+    args.extend(replacement.map(|r| r as &dyn Array));
+    map_rows::<StringArray, _>(&args, |i| {
         let with = replacement.map(|r| r.value(i)).unwrap_or("\u{FFFD}");
         if with.chars().count() > 1 {
             return exec_err!("{name}: replacement character string must empty or a single character");
@@ -435,9 +415,8 @@ fn from_utf8(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
                 text.push_str(with);
             }
         }
-        out.append_value(text);
-    }
-    Ok(Arc::new(out.finish()))
+        Ok(Some(text))
+    })
 }
 
 /// `strpos(string, substring[, instance])`: 1-based character position of the n-th occurrence
@@ -447,26 +426,21 @@ fn strpos(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
     let (mut s1, mut s2) = (None, None);
     let (text, needle) = (strings(name, &a[0], &mut s1)?, strings(name, &a[1], &mut s2)?);
     let instance = a.get(2).map(|x| ints(name, x)).transpose()?;
-    let mut out = Int64Builder::new();
-    for i in 0..text.len() {
-        if text.is_null(i) || needle.is_null(i) || instance.as_ref().is_some_and(|x| x.is_null(i)) {
-            out.append_null();
-            continue;
-        }
+    let mut args: Vec<&dyn Array> = vec![text, needle];
+    args.extend(instance.iter().map(|x| x as &dyn Array));
+    map_rows::<Int64Array, _>(&args, |i| {
         let (s, n) = (text.value(i), needle.value(i));
         let k = instance.as_ref().map(|x| x.value(i)).unwrap_or(1);
         if k == 0 {
             return exec_err!("{name}: 'instance' must be a positive or negative number");
         }
         if n.is_empty() {
-            out.append_value(1);
-            continue;
+            return Ok(Some(1));
         }
         let positions: Vec<usize> = s.match_indices(n).map(|(b, _)| b).collect();
         let found = if k > 0 { positions.get(k as usize - 1) } else { positions.len().checked_sub((-k) as usize).and_then(|j| positions.get(j)) };
-        out.append_value(found.map(|b| s[..*b].chars().count() as i64 + 1).unwrap_or(0));
-    }
-    Ok(Arc::new(out.finish()))
+        Ok(Some(found.map(|b| s[..*b].chars().count() as i64 + 1).unwrap_or(0)))
+    })
 }
 
 enum UrlPart {
@@ -484,69 +458,45 @@ fn parse_url(s: &str) -> Option<url::Url> {
 fn url_part(a: &[ArrayRef], part: UrlPart) -> Result<ArrayRef> {
     let mut s = None;
     let text = strings("url_extract", &a[0], &mut s)?;
-    let mut out = StringBuilder::new();
-    for i in 0..text.len() {
-        let value = if text.is_null(i) {
-            None
-        } else {
-            parse_url(text.value(i)).and_then(|u| match part {
-                UrlPart::Protocol => Some(u.scheme().to_string()),
-                UrlPart::Host => u.host_str().map(str::to_string),
-                UrlPart::Path => Some(u.path().to_string()),
-                UrlPart::Query => u.query().map(str::to_string),
-                UrlPart::Fragment => u.fragment().map(str::to_string),
-            })
-        };
-        out.append_option(value);
-    }
-    Ok(Arc::new(out.finish()))
+    map_rows::<StringArray, _>(&[text], |i| {
+        Ok(parse_url(text.value(i)).and_then(|u| match part {
+            UrlPart::Protocol => Some(u.scheme().to_string()),
+            UrlPart::Host => u.host_str().map(str::to_string),
+            UrlPart::Path => Some(u.path().to_string()),
+            UrlPart::Query => u.query().map(str::to_string),
+            UrlPart::Fragment => u.fragment().map(str::to_string),
+        }))
+    })
 }
 
 fn url_extract_port(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
     let mut s = None;
     let text = strings("url_extract_port", &a[0], &mut s)?;
-    let mut out = Int64Builder::new();
-    for i in 0..text.len() {
-        // Trino returns the port written in the URL, not the scheme's default.
-        let port = if text.is_null(i) { None } else { parse_url(text.value(i)).and_then(|u| u.port()).map(i64::from) };
-        out.append_option(port);
-    }
-    Ok(Arc::new(out.finish()))
+    // Trino returns the port written in the URL, not the scheme's default.
+    map_rows::<Int64Array, _>(&[text], |i| Ok(parse_url(text.value(i)).and_then(|u| u.port()).map(i64::from)))
 }
 
 fn url_extract_parameter(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
     let name = "url_extract_parameter";
     let (mut s1, mut s2) = (None, None);
     let (text, param) = (strings(name, &a[0], &mut s1)?, strings(name, &a[1], &mut s2)?);
-    let mut out = StringBuilder::new();
-    for i in 0..text.len() {
-        if text.is_null(i) || param.is_null(i) {
-            out.append_null();
-            continue;
-        }
+    map_rows::<StringArray, _>(&[text, param], |i| {
         let want = param.value(i);
-        let value = parse_url(text.value(i)).and_then(|u| {
+        Ok(parse_url(text.value(i)).and_then(|u| {
             u.query().and_then(|q| {
                 q.split('&').find_map(|pair| {
                     let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
                     (k == want).then(|| v.to_string())
                 })
             })
-        });
-        out.append_option(value);
-    }
-    Ok(Arc::new(out.finish()))
+        }))
+    })
 }
 
 fn url_encode(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
     let mut s = None;
     let text = strings("url_encode", &a[0], &mut s)?;
-    let mut out = StringBuilder::new();
-    for i in 0..text.len() {
-        if text.is_null(i) {
-            out.append_null();
-            continue;
-        }
+    map_rows::<StringArray, _>(&[text], |i| {
         // Java's URLEncoder: letters, digits and `.-*_` stay; space becomes `+`.
         let mut enc = String::new();
         for b in text.value(i).bytes() {
@@ -556,28 +506,17 @@ fn url_encode(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
                 b => enc.push_str(&format!("%{b:02X}")),
             }
         }
-        out.append_value(enc);
-    }
-    Ok(Arc::new(out.finish()))
+        Ok(Some(enc))
+    })
 }
 
 fn url_decode(a: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
     let mut s = None;
     let text = strings("url_decode", &a[0], &mut s)?;
-    let mut out = StringBuilder::new();
-    for i in 0..text.len() {
-        if text.is_null(i) {
-            out.append_null();
-            continue;
-        }
-        let plus = text.value(i).replace('+', " ");
-        let decoded = percent_decode(&plus);
-        match String::from_utf8(decoded) {
-            Ok(v) => out.append_value(v),
-            Err(_) => return exec_err!("url_decode: the input is not valid UTF-8 once decoded"),
-        }
-    }
-    Ok(Arc::new(out.finish()))
+    map_rows::<StringArray, _>(&[text], |i| match String::from_utf8(percent_decode(&text.value(i).replace('+', " "))) {
+        Ok(v) => Ok(Some(v)),
+        Err(_) => exec_err!("url_decode: the input is not valid UTF-8 once decoded"),
+    })
 }
 
 fn percent_decode(s: &str) -> Vec<u8> {
