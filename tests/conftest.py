@@ -57,6 +57,37 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def clean_env() -> dict:
+    """The environment of a user who set nothing: no MINERVA_ or AWS_ variables."""
+    return {k: v for k, v in os.environ.items() if not k.startswith(("MINERVA_", "AWS_"))} | {"MINERVA_LOG": "info"}
+
+
+def wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 20.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, "minerva exited early"
+        try:
+            with urllib.request.urlopen(url + "/_minerva/health", timeout=1) as r:
+                if r.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.05)  # polling for readiness
+    raise AssertionError("not ready")
+
+
+def started(command: list, url: str, cwd=None) -> subprocess.Popen:
+    """`minerva serve …` as a user starts it (clean environment), once it answers its health check."""
+    proc = subprocess.Popen(command, cwd=cwd, env=clean_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_healthy(url, proc)
+    return proc
+
+
+def stopped(proc: subprocess.Popen):
+    """Stops a server as SIGTERM does, which must end it cleanly."""
+    proc.terminate()
+    assert proc.wait(timeout=30) == 0
+
+
 class Server:
     """One `minerva serve` process; can be stopped, killed and started again on the same data."""
 

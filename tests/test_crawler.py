@@ -320,6 +320,17 @@ def test_the_crawl_command(workdir, tmp_path):
     busy = subprocess.run([binary(), "crawl", "s3://cli-lake/weather/", "--database", "cli", "--data-dir", str(server.data_dir)],
                           capture_output=True, text=True, timeout=60)
     assert busy.returncode != 0 and "StartCrawler" in busy.stderr
+    held = f"another Minerva (pid {server.proc.pid}) is using the data directory {server.data_dir.resolve()}"
+    assert held in busy.stderr and busy.stderr.count("another Minerva") == 1, busy.stderr
+    # Run from a folder that holds no data directory, it refuses rather than make an empty one.
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    lost = subprocess.run([binary(), "crawl", "s3://cli-lake/weather/", "--database", "cli"], cwd=elsewhere,
+                          env={k: v for k, v in os.environ.items() if k != "MINERVA_DATA_DIR"},
+                          capture_output=True, text=True, timeout=60)
+    assert lost.returncode != 0, lost.stderr
+    assert f"{elsewhere / 'minerva-data'} holds no Minerva data" in lost.stderr, lost.stderr
+    assert list(elsewhere.iterdir()) == []
     assert server.stop() == 0
     # On a terminal: a progress bar, redrawn in place (a carriage return, the line, then erase to
     # its end) through the phases, the reading one up to every object.

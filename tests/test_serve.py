@@ -1,30 +1,10 @@
 """`minerva serve` on its embedded defaults and configured from the environment."""
 
-import os
 import subprocess
-import time
-import urllib.request
 
 import boto3
 
-from conftest import SECRET_KEY, binary, free_port
-
-
-def wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 20.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        assert proc.poll() is None, "minerva exited early"
-        try:
-            with urllib.request.urlopen(url + "/_minerva/health", timeout=1) as r:
-                if r.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.05)  # polling for readiness
-    raise AssertionError("not ready")
-
-
-def clean_env() -> dict:
-    return {k: v for k, v in os.environ.items() if not k.startswith(("MINERVA_", "AWS_"))} | {"MINERVA_LOG": "info"}
+from conftest import SECRET_KEY, binary, clean_env, free_port, started, stopped, wait_healthy
 
 
 def test_embedded_defaults(tmp_path):
@@ -78,3 +58,64 @@ def test_bad_settings_fail_with_a_message(tmp_path):
                           capture_output=True, text=True, timeout=30)
     assert proc.returncode != 0
     assert "not-an-address" in proc.stderr
+
+
+def test_the_data_directory_is_named_and_a_second_server_is_refused_in_one_sentence(tmp_path):
+    port = free_port()
+    proc = subprocess.Popen([binary(), "serve", "--address", f"127.0.0.1:{port}", "--data-dir", "data"], cwd=tmp_path,
+                            env=clean_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        wait_healthy(f"http://127.0.0.1:{port}", proc)
+        # The second one, on the same directory by another relative path, stops at once.
+        second = subprocess.run([binary(), "serve", "--address", f"127.0.0.1:{free_port()}", "--data-dir", "./data/"],
+                                cwd=tmp_path, env=clean_env(), capture_output=True, text=True, timeout=60)
+        assert second.returncode != 0
+        error = [line for line in second.stderr.splitlines() if line.startswith("minerva: ")]
+        directory = tmp_path / "data"
+        assert error == [f"minerva: another Minerva (pid {proc.pid}) is using the data directory {directory}"], second.stderr
+        assert "WouldBlock" not in second.stderr and "Os {" not in second.stderr
+    finally:
+        proc.terminate()
+        out, _ = proc.communicate(timeout=30)
+    assert proc.returncode == 0
+    # The first line of the log names the directory, absolute.
+    first = out.splitlines()[0]
+    assert "starting" in first and str(tmp_path / "data") in first, out
+
+
+def test_reset_empties_the_data_directory_only_while_no_server_has_it(tmp_path):
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    serve = [binary(), "serve", "--address", f"127.0.0.1:{port}", "--data-dir", "data"]
+
+    def client(service):
+        return boto3.client(service, endpoint_url=url, aws_access_key_id="minerva", aws_secret_access_key="minerva-secret",
+                            region_name="us-east-1")
+
+    def reset():
+        return subprocess.run([binary(), "reset", "--data-dir", "data"], cwd=tmp_path, env=clean_env(), capture_output=True,
+                              text=True, timeout=60)
+
+    # A folder that holds no Minerva data is left alone.
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "notes.txt").write_text("mine")
+    refused = reset()
+    assert refused.returncode != 0 and "holds no Minerva data" in refused.stderr, refused.stderr
+    (tmp_path / "data" / "notes.txt").unlink()
+    proc = started(serve, url, tmp_path)
+    try:
+        client("s3").create_bucket(Bucket="kept-until-reset")
+        client("glue").create_database(DatabaseInput={"Name": "shop"})
+        busy = reset()
+        assert busy.returncode != 0 and f"(pid {proc.pid})" in busy.stderr, busy.stderr
+    finally:
+        stopped(proc)
+    done = reset()
+    assert done.returncode == 0 and str(tmp_path / "data") in done.stderr, done.stderr
+    proc = started(serve, url, tmp_path)
+    try:
+        buckets = [b["Name"] for b in client("s3").list_buckets()["Buckets"]]
+        assert buckets == ["aws-athena-query-results-000000000000-us-east-1"]
+        assert [d["Name"] for d in client("glue").get_databases()["DatabaseList"]] == ["default"]
+    finally:
+        stopped(proc)

@@ -36,18 +36,14 @@ impl Context {
     /// The table (or view) a name names, in Athena's words when it or its database is missing.
     pub(crate) fn table(&self, name: &Name) -> Result<Table> {
         let db = self.database_of(name);
-        self.catalog.get_database(&db).map_err(|_| not_found(format!("Database {db} not found")))?;
-        self.catalog.get_table(&db, &name.name).map_err(|_| not_found(format!("Table {db}.{} not found", name.name)))
+        self.catalog.get_database(&db).map_err(|_| Error::SchemaNotFound(db.clone()))?;
+        self.catalog.get_table(&db, &name.name).map_err(|_| Error::TableNotFound { database: db, table: name.name.clone() })
     }
 
     /// Plans a query in the statement's session.
     pub(crate) async fn dataframe(&self, sql: &str) -> Result<DataFrame> {
         plan_query(&self.session, sql).await
     }
-}
-
-pub(crate) fn not_found(what: String) -> Error {
-    Error::Catalog(catalog::Error::NotFound(what))
 }
 
 pub(crate) fn already_exists(what: String) -> Error {

@@ -111,6 +111,12 @@ pub struct QueryExecution {
     /// 1 system, 2 user, 3 other: Athena's `AthenaError.ErrorCategory`.
     #[serde(default)]
     pub error_category: Option<u8>,
+    /// Athena's `AthenaError.ErrorType` (see [`crate::failure`]).
+    #[serde(default)]
+    pub error_type: Option<u16>,
+    /// Athena's `AthenaError.Retryable`.
+    #[serde(default)]
+    pub retryable: bool,
     pub database: Option<String>,
     pub catalog: Option<String>,
     pub workgroup: String,
@@ -177,8 +183,19 @@ pub struct Engine {
     inner: Arc<Inner>,
 }
 
-/// How many spilled runs one merge pass reads at once.
+/// How many spilled runs one merge pass reads at most at once.
 const SPILL_MERGE_FAN_IN: usize = 8;
+/// What one spilled run being merged may hold: a batch of wide rows (8,192 rows of two 64-byte
+/// strings, with their sort keys in row format) is about 2 MiB.
+const MERGE_RUN_MEMORY: usize = 4 << 20;
+
+/// How many runs a merge pass reads at once, so that every partition of a query can merge at
+/// the same time within the query's memory: under a small limit (32 MiB over two cores), eight
+/// runs a partition took all of it whenever both partitions merged at once, and the merge of
+/// their sorted streams above them found nothing left.
+fn spill_merge_fan_in(query_memory_limit: usize, threads: usize) -> usize {
+    (query_memory_limit / (threads.max(1) * MERGE_RUN_MEMORY)).clamp(2, SPILL_MERGE_FAN_IN)
+}
 
 struct Inner {
     store: Store,
@@ -288,7 +305,8 @@ impl Engine {
         // A merge of spilled runs reads this many at a time (more passes over more runs):
         // unbounded, it took as many as the query's memory could seat, and the operator above it
         // (the merge of the partitions' sorted streams) found nothing left.
-        let mut disks = datafusion::execution::disk_manager::DiskManagerBuilder::default().with_max_spill_merge_fan_in(SPILL_MERGE_FAN_IN);
+        let fan_in = spill_merge_fan_in(config.query_memory_limit, config.threads);
+        let mut disks = datafusion::execution::disk_manager::DiskManagerBuilder::default().with_max_spill_merge_fan_in(fan_in);
         if let Some(dir) = &config.spill_dir {
             // Spill files of a process that was killed are never read again: start empty.
             if dir.exists() {
@@ -314,6 +332,7 @@ impl Engine {
             {
                 q.state = QueryState::Failed;
                 q.state_change_reason = Some("GENERIC_INTERNAL_ERROR: the server stopped while the query ran".into());
+                (q.error_category, q.error_type, q.retryable) = (Some(1), Some(200), true);
                 q.completed = Some(now());
                 history.put(&k, &serde_json::to_vec(&q).unwrap_or_default())?;
             }
@@ -375,6 +394,8 @@ impl Engine {
             state: QueryState::Queued,
             state_change_reason: None,
             error_category: None,
+            error_type: None,
+            retryable: false,
             database: request.database.clone(),
             catalog: request.catalog.clone(),
             workgroup: request.workgroup.clone(),
@@ -458,11 +479,17 @@ impl Engine {
                         q.planning_ms = o.planning_ms;
                     }
                     Err(e) => {
-                        let reason = e.athena_reason();
-                        tracing::info!(id, reason = %reason, "query failed");
+                        let failure = crate::failure::failure(&e);
+                        if failure.category == 1 {
+                            tracing::error!(id, reason = %failure.reason, error = ?e, "query failed");
+                        } else {
+                            tracing::info!(id, reason = %failure.reason, "query failed");
+                        }
                         q.state = QueryState::Failed;
-                        q.error_category = Some(if e.kind() == crate::ErrorKind::Internal { 1 } else { 2 });
-                        q.state_change_reason = Some(reason);
+                        q.error_category = Some(failure.category);
+                        q.error_type = Some(failure.error_type);
+                        q.retryable = failure.retryable;
+                        q.state_change_reason = Some(failure.reason);
                     }
                 }
                 times.record(&mut q);

@@ -11,6 +11,7 @@ mod delimited;
 mod dialect;
 mod engine;
 mod error;
+mod failure;
 mod functions;
 mod lateral;
 mod location;

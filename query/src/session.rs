@@ -107,6 +107,8 @@ impl Sessions {
             .with_create_default_catalog_and_schema(false)
             .with_information_schema(false)
             .with_target_partitions(self.threads.max(1));
+        // Errors say where in the statement they are (`line 1:8:`), as Athena's do.
+        config.options_mut().sql_parser.collect_spans = true;
         // Files of a megabyte or more are read in byte ranges, one per core, not whole.
         config.options_mut().optimizer.repartition_file_min_size = 1 << 20;
         // A sort keeps this much back for merging what it spilled; DataFusion's 10 MB would
@@ -134,7 +136,8 @@ impl Sessions {
 /// unsigned types in the output (Athena has none).
 pub(crate) async fn plan_query(ctx: &SessionContext, sql: &str) -> Result<DataFrame> {
     let state = ctx.state();
-    let mut statements = DFParserBuilder::new(sql).with_dialect(&AthenaDialect).build()?.parse_statements()?;
+    let mut statements =
+        DFParserBuilder::new(sql).with_dialect(&AthenaDialect).build()?.parse_statements().map_err(|e| crate::failure::parse_error(sql, e))?;
     if statements.len() != 1 {
         return Err(Error::Syntax("line 1:1: only one statement may run at a time".into()));
     }
@@ -143,7 +146,15 @@ pub(crate) async fn plan_query(ctx: &SessionContext, sql: &str) -> Result<DataFr
         crate::rewrite::rewrite(s)?;
         sql::name_unnamed_columns(s);
     }
-    let plan = state.statement_to_plan(statement).await?;
+    // Where each table named is, for an error about its schema (see `failure::place`).
+    let mut named = Vec::new();
+    if let DfStatement::Statement(s) = &statement {
+        let _ = datafusion::sql::sqlparser::ast::visit_relations(s.as_ref(), |name| {
+            named.push(crate::failure::Named::of(name));
+            std::ops::ControlFlow::<()>::Continue(())
+        });
+    }
+    let plan = state.statement_to_plan(statement).await.map_err(|e| crate::failure::place(e, &named))?;
     SQLOptions::new().with_allow_ddl(false).with_allow_dml(false).with_allow_statements(false).verify_plan(&plan)?;
     let df = ctx.execute_logical_plan(plan).await?;
     let needs_cast = df.schema().fields().iter().any(|f| signed_type(f.data_type()).is_some());

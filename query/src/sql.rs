@@ -456,6 +456,19 @@ impl<'a> Cursor<'a> {
         }
     }
 
+    /// Checks that a query starts here, as Trino's grammar expects one after `AS` or a target.
+    fn query_start(&self) -> Result<()> {
+        match self.peek() {
+            Some(Token::LParen) => Ok(()),
+            Some(Token::Word(w))
+                if w.quote_style.is_none() && matches!(w.value.to_ascii_uppercase().as_str(), "SELECT" | "WITH" | "VALUES" | "TABLE") =>
+            {
+                Ok(())
+            }
+            _ => Err(self.unexpected("'(', 'SELECT', 'TABLE', 'VALUES', 'WITH'")),
+        }
+    }
+
     /// The text up to the token that closes the parenthesis just eaten, which it eats.
     fn parenthesized(&mut self) -> Result<String> {
         let start = self.sig.get(self.at).copied().unwrap_or(self.all.len());
@@ -685,6 +698,7 @@ pub fn plan_with(sql: &str, parameters: &[String]) -> Result<Plan> {
                 } else {
                     Vec::new()
                 };
+            c.query_start()?;
             let query = c.rest();
             if query.is_empty() {
                 return Err(c.unexpected("a query"));
@@ -774,6 +788,7 @@ fn parse_create(c: &mut Cursor) -> Result<Plan> {
     if c.eat_word("VIEW") {
         let name = c.name()?;
         c.expect_word("AS")?;
+        c.query_start()?;
         let query = c.rest();
         if query.is_empty() {
             return Err(c.unexpected("a query"));
@@ -866,6 +881,7 @@ fn parse_create(c: &mut Cursor) -> Result<Plan> {
 fn parse_ctas(c: &mut Cursor, name: Name, if_not_exists: bool) -> Result<Plan> {
     let properties = if c.eat_word("WITH") { with_properties(c)? } else { BTreeMap::new() };
     c.expect_word("AS")?;
+    c.query_start()?;
     let start = c.at;
     // Trino allows `… WITH DATA` (the default) and `… WITH NO DATA` after the query.
     let n = c.sig.len();

@@ -7,7 +7,7 @@ use catalog::{Column, Database, SerDeInfo, StorageDescriptor, Table};
 use datafusion::physical_plan::{collect, displayable};
 use storage::{ListQuery, S3Location};
 
-use crate::context::{Context, Outcome, already_exists, not_found};
+use crate::context::{Context, Outcome, already_exists};
 use crate::error::{Error, Result};
 use crate::location;
 use crate::partitioned::{partition_for, partition_path};
@@ -383,7 +383,7 @@ fn show_tables(cx: &Context, database: Option<String>, pattern: Option<String>, 
 async fn create_table(cx: &Context, t: CreateTable) -> Result<Outcome> {
     let catalog = &cx.catalog;
     let db = cx.database_of(&t.name);
-    catalog.get_database(&db).map_err(|_| not_found(format!("Database {db} not found")))?;
+    catalog.get_database(&db).map_err(|_| Error::SchemaNotFound(db.clone()))?;
     if catalog.get_table(&db, &t.name.name).is_ok() {
         return if t.if_not_exists { Ok(Outcome::default()) } else { Err(already_exists(format!("Table {db}.{} already exists", t.name.name))) };
     }
@@ -507,7 +507,7 @@ async fn repair(cx: &Context, name: &Name) -> Result<Outcome> {
 async fn create_view(cx: &Context, name: &Name, or_replace: bool, query: &str) -> Result<Outcome> {
     let catalog = &cx.catalog;
     let db = cx.database_of(name);
-    catalog.get_database(&db).map_err(|_| not_found(format!("Database {db} not found")))?;
+    catalog.get_database(&db).map_err(|_| Error::SchemaNotFound(db.clone()))?;
     let existing = catalog.get_table(&db, &name.name).ok();
     if let Some(t) = &existing {
         if !is_view(t) {

@@ -133,9 +133,14 @@ impl CatalogProvider for GlueCatalogProvider {
         self.catalog.list_databases().map(|d| d.into_iter().map(|d| d.name).collect()).unwrap_or_default()
     }
 
+    /// A database that does not exist is a schema too, whose every table is the typed
+    /// `SchemaNotFound`: DataFusion would otherwise say only that the table is not found.
     fn schema(&self, name: &str) -> Option<Arc<dyn SchemaProvider>> {
-        let db = self.catalog.get_database(name).ok()?;
-        Some(Arc::new(GlueSchema { catalog: self.catalog.clone(), store: self.store.clone(), database: db.name, views: self.views.clone() }))
+        let database = match self.catalog.get_database(name) {
+            Ok(db) => Ok(db.name),
+            Err(_) => Err(name.to_string()),
+        };
+        Some(Arc::new(GlueSchema { catalog: self.catalog.clone(), store: self.store.clone(), database, views: self.views.clone() }))
     }
 }
 
@@ -143,18 +148,24 @@ impl CatalogProvider for GlueCatalogProvider {
 struct GlueSchema {
     catalog: Catalog,
     store: Store,
-    database: String,
+    /// The database, or the name of one that does not exist.
+    database: std::result::Result<String, String>,
     views: Option<Arc<dyn ViewPlanner>>,
 }
 
 #[async_trait]
 impl SchemaProvider for GlueSchema {
     fn table_names(&self) -> Vec<String> {
-        self.catalog.list_tables(&self.database, None).map(|t| t.into_iter().map(|t| t.name).collect()).unwrap_or_default()
+        let Ok(database) = &self.database else { return Vec::new() };
+        self.catalog.list_tables(database, None).map(|t| t.into_iter().map(|t| t.name).collect()).unwrap_or_default()
     }
 
     async fn table(&self, name: &str) -> DfResult<Option<Arc<dyn TableProvider>>> {
-        let table = match self.catalog.get_table(&self.database, name) {
+        let database = match &self.database {
+            Ok(database) => database,
+            Err(missing) => return Err(DataFusionError::External(Box::new(crate::error::Error::SchemaNotFound(missing.clone())))),
+        };
+        let table = match self.catalog.get_table(database, name) {
             Ok(t) => t,
             Err(catalog::Error::NotFound(_)) => return Ok(None),
             Err(e) => return Err(DataFusionError::External(Box::new(e))),
@@ -169,7 +180,7 @@ impl SchemaProvider for GlueSchema {
     }
 
     fn table_exist(&self, name: &str) -> bool {
-        self.catalog.get_table(&self.database, name).is_ok()
+        self.database.as_ref().is_ok_and(|database| self.catalog.get_table(database, name).is_ok())
     }
 }
 

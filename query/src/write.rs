@@ -441,12 +441,12 @@ async fn create_table_as(cx: &Context, ctas: CreateTableAs) -> Result<Outcome> {
     let (name, properties, query) = (&name, &properties, query.as_str());
     let catalog = &cx.catalog;
     let database = cx.database_of(name);
-    let database = catalog.get_database(&database)?.name;
+    let database = catalog.get_database(&database).map_err(|_| Error::SchemaNotFound(database.clone()))?.name;
     if catalog.get_table(&database, &name.name).is_ok() {
         if if_not_exists {
             return Ok(Outcome::default());
         }
-        return Err(Error::Catalog(catalog::Error::AlreadyExists(format!("Table {database}.{} already exists", name.name))));
+        return Err(Error::TableAlreadyExists { database, table: name.name.clone() });
     }
     let spec = Spec::from_properties(properties, Format::Parquet)?;
     let location = match properties.get("external_location") {
@@ -456,7 +456,7 @@ async fn create_table_as(cx: &Context, ctas: CreateTableAs) -> Result<Outcome> {
     let S3Location { bucket, key: prefix } = location::parse(&location)?;
     cx.store.head_bucket(&bucket)?;
     if !keys_under(&cx.store, &bucket, &prefix)?.is_empty() {
-        return Err(invalid(format!("HIVE_PATH_ALREADY_EXISTS: Target directory for table '{database}.{}' already exists: {location}", name.name)));
+        return Err(Error::PathExists(format!("Target directory for table '{database}.{}' already exists: {location}", name.name)));
     }
     let df = cx.dataframe(query).await?;
     let fields: Vec<(String, DataType)> = df.schema().fields().iter().map(|f| (f.name().to_lowercase(), f.data_type().clone())).collect();
@@ -525,10 +525,8 @@ async fn insert_into(cx: &Context, insert: Insert) -> Result<Outcome> {
     let Insert { name, columns, query } = insert;
     let (name, columns, query) = (&name, columns.as_slice(), query.as_str());
     let database = cx.database_of(name);
-    let table = cx
-        .catalog
-        .get_table(&database, &name.name)
-        .map_err(|_| Error::Catalog(catalog::Error::NotFound(format!("Table {database}.{} not found", name.name))))?;
+    let table =
+        cx.catalog.get_table(&database, &name.name).map_err(|_| Error::TableNotFound { database: database.clone(), table: name.name.clone() })?;
     if is_view(&table) {
         return Err(invalid(format!("Inserting into views is not supported: {database}.{}", name.name)));
     }
@@ -583,7 +581,7 @@ async fn unload(cx: &Context, unload: Unload) -> Result<Outcome> {
     let S3Location { bucket, key: prefix } = location::parse(&location)?;
     cx.store.head_bucket(&bucket)?;
     if !keys_under(&cx.store, &bucket, &prefix)?.is_empty() {
-        return Err(invalid(format!("HIVE_PATH_ALREADY_EXISTS: Target directory for UNLOAD already exists: {location}")));
+        return Err(Error::PathExists(format!("Target directory for UNLOAD already exists: {location}")));
     }
     let df = cx.dataframe(query).await?;
     let written = write_rows(cx, df, &location, &spec).await?;

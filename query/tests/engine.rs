@@ -278,7 +278,7 @@ async fn a_query_over_its_memory_limit_spills_or_fails_and_the_engine_goes_on() 
     assert_eq!(q.state, QueryState::Failed);
     let reason = q.state_change_reason.unwrap_or_default();
     assert!(reason.starts_with("EXCEEDED_LOCAL_MEMORY_LIMIT: Query exceeded the per-query memory limit of 48.0MB"), "{reason}");
-    assert_eq!(q.error_category, Some(2), "a resource error is the user's");
+    assert_eq!((q.error_category, q.error_type, q.retryable), (Some(2), Some(0), false), "a resource error is the user's");
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     while f.engine.memory_reserved() > 0 || f.engine.tasks_alive() > 0 {
         assert!(std::time::Instant::now() < deadline, "the failed query still holds {} bytes", f.engine.memory_reserved());
@@ -350,6 +350,7 @@ async fn a_query_past_its_time_limit_fails_and_stops() {
         "{:?}",
         q.state_change_reason
     );
+    assert_eq!((q.error_category, q.error_type, q.retryable), (Some(1), Some(206), true));
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     while f.engine.tasks_alive() > 0 || f.engine.memory_reserved() > 0 {
         assert!(std::time::Instant::now() < deadline, "the timed-out query still runs or holds {} bytes", f.engine.memory_reserved());

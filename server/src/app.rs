@@ -158,6 +158,7 @@ struct SharedAccess(Arc<Access>);
 #[async_trait::async_trait]
 impl s3s::access::S3Access for SharedAccess {
     async fn check(&self, cx: &mut s3s::access::S3AccessContext<'_>) -> S3Result<()> {
+        crate::log::operation(cx.s3_op().name());
         self.0.check(cx).await
     }
 }

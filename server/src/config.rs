@@ -155,9 +155,11 @@ impl ServeArgs {
             })
             .collect();
         let users = Users::new(primary, others)?;
+        let data_dir: PathBuf = self.data_dir.or(file.data_dir).unwrap_or_else(|| DEFAULT_DATA_DIR.into());
         Ok(Settings {
             address,
-            data_dir: self.data_dir.or(file.data_dir).unwrap_or_else(|| DEFAULT_DATA_DIR.into()),
+            // Absolute, so that the log and every error say which directory it is.
+            data_dir: absolute(data_dir),
             region,
             users,
             query_memory: query_memory_mb * 1024 * 1024,
@@ -171,6 +173,15 @@ impl ServeArgs {
             },
             init_dir: self.init_dir.or(file.init_dir),
         })
+    }
+}
+
+/// A directory as an absolute path without `.` components or a trailing slash (symbolic links
+/// are not followed: the path is the one the user gave).
+pub fn absolute(dir: PathBuf) -> PathBuf {
+    match std::path::absolute(&dir) {
+        Ok(path) => path.components().collect(),
+        Err(_) => dir,
     }
 }
 

@@ -50,13 +50,21 @@ async fn crawl(args: CrawlArgs) -> Result<(), Box<dyn std::error::Error + Send +
     if !args.path.starts_with("s3://") {
         return Err(format!("{} is not an s3:// path", args.path).into());
     }
-    let kv = storage::open_data_dir(&args.data_dir).map_err(|e| {
-        format!(
-            "cannot open {} ({e}); if `minerva serve` is running on it, stop it, or start a crawler through the Glue API (StartCrawler)",
-            args.data_dir.display()
+    let dir = crate::config::absolute(args.data_dir.clone());
+    // A crawl reads a lake that is there: it never makes an empty data directory of a wrong path.
+    if !storage::is_data_dir(&dir) {
+        return Err(format!(
+            "{}; pass --data-dir (or MINERVA_DATA_DIR) the directory `minerva serve` uses",
+            storage::Error::NotADataDir { dir: dir.clone() }
         )
+        .into());
+    }
+    let kv = storage::open_data_dir(&dir).map_err(|e| match e {
+        storage::Error::InUse { .. } => format!("{e}: stop it, or start a crawler through its Glue API (StartCrawler)"),
+        e => format!("cannot open the data directory {}: {e}", dir.display()),
     })?;
-    let (store, _) = Store::open(&args.data_dir, kv.clone(), &args.region)?;
+    eprintln!("data directory {}", dir.display());
+    let (store, _) = Store::open(&dir, kv.clone(), &args.region)?;
     // The crawl is the primary account's, as a server's default user's would be.
     let catalogs = Catalogs::new(kv);
     catalogs.adopt_shared_catalog(crate::users::PRIMARY_ACCOUNT).await?;

@@ -171,6 +171,7 @@ pub async fn api_request(app: &App, api: Api, req: Request, request_id: &str) ->
         Err(e) => return wire.encode("", request_id, Err(e)),
     };
     tracing::Span::current().record("op", format!("{}.{operation}", api.name()));
+    crate::log::operation(operation.to_string());
     let outcome = call(app, api, caller, &operation, input).await;
     wire.encode(&operation, request_id, outcome)
 }

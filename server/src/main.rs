@@ -8,6 +8,7 @@ mod dispatch;
 mod glue;
 mod idle;
 mod init;
+mod log;
 mod protocol;
 mod s3;
 mod serve;
@@ -30,6 +31,12 @@ enum Command {
     Serve(config::ServeArgs),
     /// Crawl an S3 prefix of a data directory into Glue tables, as a Glue crawler would.
     Crawl(crawl_cmd::CrawlArgs),
+    /// Empty a data directory, with the server stopped: every bucket, object, table and query goes.
+    Reset {
+        /// The data directory.
+        #[arg(long, env = "MINERVA_DATA_DIR", default_value = "./minerva-data")]
+        data_dir: std::path::PathBuf,
+    },
     /// Exit 0 if the server answers its health check (for container HEALTHCHECKs).
     Healthcheck {
         /// The server's address; a wildcard address means this host.
@@ -39,35 +46,47 @@ enum Command {
 }
 
 fn main() {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("MINERVA_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,minerva=info,storage=info,query=info,catalog=info"));
-    use std::io::IsTerminal;
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_target(false)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .init();
+    log::init();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Serve(args) => match args.settings() {
-            Ok(settings) => run(settings),
+            Ok(settings) => {
+                let dir = settings.data_dir.display().to_string();
+                // Every start-up error says which data directory it is about.
+                run(settings).map_err(|e| {
+                    let message = chain(e.as_ref());
+                    let message = if message.contains(&dir) { message } else { format!("{message} (data directory {dir})") };
+                    message.into()
+                })
+            }
             Err(e) => Err(e.into()),
         },
         Command::Crawl(args) => crawl_cmd::run(args),
+        Command::Reset { data_dir } => {
+            let dir = config::absolute(data_dir);
+            storage::reset_data_dir(&dir).map(|()| eprintln!("emptied the data directory {}", dir.display())).map_err(|e| e.into())
+        }
         Command::Healthcheck { address } => init::healthcheck(&address),
     };
     if let Err(e) = result {
-        // Print the whole chain, so the cause is never hidden behind a summary.
-        let mut message = e.to_string();
-        let mut source = e.source();
-        while let Some(s) = source {
-            message.push_str(&format!(": {s}"));
-            source = s.source();
-        }
-        eprintln!("minerva: {message}");
+        eprintln!("minerva: {}", chain(e.as_ref()));
         std::process::exit(1);
     }
+}
+
+/// An error and its causes, so that the cause is never hidden behind a summary; a cause whose
+/// words its error already repeats is said once.
+fn chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut message = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !message.contains(&text) {
+            message.push_str(&format!(": {text}"));
+        }
+        source = s.source();
+    }
+    message
 }
 
 fn run(settings: app::Settings) -> app::anyhow_like::Result<()> {

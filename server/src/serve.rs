@@ -36,6 +36,7 @@ async fn edge(State(app): State<Arc<App>>, req: Request) -> Response {
         Service::S3 => "s3",
         Service::Api(api) => api.name(),
     };
+    let access_key = crate::log::access_key(req.headers(), req.uri());
     // `op` is filled in once the request's protocol has named its operation.
     let span = tracing::debug_span!("request", %method, %path, service = label, op = tracing::field::Empty, id = %request_id);
     let handled = async {
@@ -44,12 +45,21 @@ async fn edge(State(app): State<Arc<App>>, req: Request) -> Response {
             Service::Api(api) => dispatch::api_request(&app, api, req, &request_id).await,
         }
     };
-    let mut response = handled.instrument(span.clone()).await;
+    let (mut response, note) = crate::log::noted(handled.instrument(span)).await;
     if let Ok(v) = HeaderValue::from_str(&request_id) {
         response.headers_mut().insert("x-amzn-requestid", v.clone());
         response.headers_mut().entry("x-amz-request-id").or_insert(v);
     }
-    tracing::debug!(parent: &span, status = response.status().as_u16(), ms = started.elapsed().as_millis() as u64, "answered");
+    crate::log::answered(crate::log::Answered {
+        service: label,
+        method: &method,
+        path: &path,
+        status: response.status(),
+        took: started.elapsed(),
+        request_id: &request_id,
+        access_key: access_key.as_deref(),
+        note,
+    });
     response
 }
 
@@ -81,6 +91,9 @@ async fn s3_request(app: &App, req: Request) -> Response {
         response = post_policy_denial(response).await;
     }
     response = crate::s3::error::explain_bare(response).await;
+    if response.status().is_client_error() || response.status().is_server_error() {
+        response = crate::s3::error::noted(response).await;
+    }
     exchange.finish(&mut response);
     crate::s3::cors::decorate(&app.store, &method, &path, origin.as_deref(), &mut response);
     response
@@ -131,6 +144,7 @@ async fn post_policy_denial(response: Response) -> Response {
 /// Serves until SIGTERM or Ctrl-C, then stops accepting and lets in-flight requests finish.
 pub async fn serve(settings: Settings) -> anyhow_like::Result<()> {
     let opened = Instant::now();
+    tracing::info!(data_dir = %settings.data_dir.display(), version = env!("CARGO_PKG_VERSION"), "minerva is starting on {}", settings.data_dir.display());
     let app = App::open(&settings).await?;
     // Seeding comes before listening: once the health check answers, the seed is in place.
     crate::init::seed(&app, &settings.data_dir, &settings.init_buckets, settings.init_dir.as_deref()).await?;

@@ -101,9 +101,22 @@ pub enum Error {
     Corrupt(String),
     #[error("internal error: {0}")]
     Internal(String),
+    /// Another process holds the data directory's lock.
+    #[error("{}", in_use_message(dir, *pid))]
+    InUse { dir: std::path::PathBuf, pid: Option<u32> },
+    /// A directory that holds no Minerva data where one was required.
+    #[error("{} holds no Minerva data (it has no FORMAT file)", dir.display())]
+    NotADataDir { dir: std::path::PathBuf },
     /// A query or crawl acting for someone touched an object that person may not: Athena's words.
     #[error("Permission denied on S3 path: {path}")]
     AccessDenied { path: String },
+}
+
+fn in_use_message(dir: &std::path::Path, pid: Option<u32>) -> String {
+    match pid {
+        Some(pid) => format!("another Minerva (pid {pid}) is using the data directory {}", dir.display()),
+        None => format!("another Minerva is using the data directory {}", dir.display()),
+    }
 }
 
 impl Error {
@@ -114,7 +127,8 @@ impl Error {
             }
             Error::PreconditionFailed | Error::ConditionalConflict => ErrorKind::Conflict,
             Error::BucketAlreadyOwnedByYou(_) | Error::BucketAlreadyExists(_) => ErrorKind::AlreadyExists,
-            Error::BucketNotEmpty(_) => ErrorKind::Conflict,
+            Error::BucketNotEmpty(_) | Error::InUse { .. } => ErrorKind::Conflict,
+            Error::NotADataDir { .. } => ErrorKind::NotFound,
             Error::InvalidBucketName { .. }
             | Error::InvalidKey(_)
             | Error::BadDigest(_)

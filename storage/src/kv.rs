@@ -75,6 +75,8 @@ pub struct SledKv {
     space: Arc<Space>,
     commits: Arc<GroupCommit>,
     committer: Option<std::thread::JoinHandle<()>>,
+    /// The data directory's lock (see `open_data_dir`), released after the fields above.
+    lock: Option<std::fs::File>,
 }
 
 /// Makes sled's log durable for every flush, one round for all the flushes waiting at once.
@@ -216,7 +218,13 @@ impl SledKv {
                 .spawn(move || commits.run(db, log))
                 .map_err(|e| Error::io("starting the index committer", e))?
         };
-        Ok(SledKv { db, space: Arc::new(Space::new(path)), commits, committer: Some(committer) })
+        Ok(SledKv { db, space: Arc::new(Space::new(path)), commits, committer: Some(committer), lock: None })
+    }
+
+    /// Keeps the data directory's lock for as long as the store is open.
+    pub(crate) fn holding(mut self, lock: std::fs::File) -> Self {
+        self.lock = Some(lock);
+        self
     }
 }
 

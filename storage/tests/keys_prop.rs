@@ -112,6 +112,7 @@ fn check(keys: Vec<String>, page: usize) -> Result<(), TestCaseError> {
     prop_assert_eq!(beside, vec![std::ffi::OsString::from("data")]);
     for f in files(&root) {
         let ok = f == "FORMAT"
+            || f == "LOCK"
             || f.starts_with("index/")
             || f.strip_prefix("objects/").is_some_and(|rest| {
                 let (dir, name) = rest.split_once('/').unwrap_or(("", ""));

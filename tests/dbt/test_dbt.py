@@ -5,6 +5,7 @@ say so."""
 
 import csv
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -12,10 +13,12 @@ from collections import defaultdict
 from pathlib import Path
 
 import pytest
+import yaml
 
 from conftest import DATA, RESULTS_BUCKET, unique, wait_query
 
 PROJECT = Path(__file__).parent / "project"
+README = Path(__file__).resolve().parent.parent.parent / "README.md"
 SEED_ROWS = 400
 
 
@@ -47,19 +50,16 @@ def project(server, tmp_path_factory):
     schema = unique("dbt").replace("-", "_")
     data_bucket = unique("dbt-data")
     server.client("s3").create_bucket(Bucket=data_bucket)
-    (directory / "profiles.yml").write_text(json.dumps({"minerva": {"target": "local", "outputs": {"local": {
-        "type": "athena",
-        "region_name": "us-east-1",
-        "endpoint_url": server.url,
-        "aws_access_key_id": "test-access",
-        "aws_secret_access_key": "test-secret-key",
-        "s3_staging_dir": f"s3://{RESULTS_BUCKET}/dbt/",
-        "s3_data_dir": f"s3://{data_bucket}/tables/",
-        "database": "awsdatacatalog",
-        "schema": schema,
-        "threads": 2,
-        "poll_interval": 0.05,
-    }}}}))
+    # The README's profile, as users copy it: only where the server is, who signs, and where the
+    # tables go differ; threads and polling are this suite's.
+    readme = [b for b in re.findall(r"```yaml\n(.*?)```", README.read_text(), re.S) if b.startswith("minerva:")]
+    assert len(readme) == 1
+    profile = yaml.safe_load(readme[0])
+    local = profile["minerva"]["outputs"]["local"]
+    assert local["s3_staging_dir"] == f"s3://{RESULTS_BUCKET}/dbt/"
+    local.update(endpoint_url=server.url, aws_access_key_id="test-access", aws_secret_access_key="test-secret-key",
+                 s3_data_dir=f"s3://{data_bucket}/tables/", schema=schema, threads=2, poll_interval=0.05)
+    (directory / "profiles.yml").write_text(json.dumps(profile))
     return directory, schema, rows
 
 

@@ -180,11 +180,12 @@ impl From<QueryExecution> for QueryExecutionOutput {
     fn from(q: QueryExecution) -> Self {
         let athena_error = match (&q.state_change_reason, q.state) {
             (Some(reason), QueryState::Failed) => {
+                // Records written before the engine kept the type have only the category.
                 let category = q.error_category.unwrap_or(2);
                 Some(AthenaError {
                     error_category: category,
-                    error_type: if category == 1 { 401 } else { 1000 },
-                    retryable: false,
+                    error_type: q.error_type.unwrap_or(if category == 1 { 200 } else { 1000 }),
+                    retryable: q.retryable,
                     error_message: reason.clone(),
                 })
             }

@@ -75,13 +75,9 @@ impl ApiError {
         ApiError::new("UnknownOperationException", message).with_status(StatusCode::NOT_FOUND)
     }
 
-    /// Logs the error once: faults (5xx) as errors, a client's mistakes quietly.
+    /// Notes the error for the request's line in the log (see `crate::log`).
     pub fn log(&self) {
-        if self.status.is_server_error() {
-            tracing::error!(code = %self.code, message = %self.message, "request failed");
-        } else {
-            tracing::debug!(code = %self.code, message = %self.message, "request refused");
-        }
+        crate::log::error(&self.code, &self.message);
     }
 }
 

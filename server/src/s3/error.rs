@@ -134,3 +134,30 @@ pub async fn explain_bare(response: axum::response::Response) -> axum::response:
     parts.headers.remove(http::header::CONTENT_LENGTH);
     axum::response::Response::from_parts(parts, axum::body::Body::from(xml))
 }
+
+/// Notes an S3 error answer's code and message for the request's line in the log (see
+/// `crate::log`): read from the error document when it is small, else named by the status
+/// (HEAD answers carry no document).
+pub async fn noted(response: axum::response::Response) -> axum::response::Response {
+    use axum::body::HttpBody;
+    const MOST: usize = 8 * 1024;
+    let status = response.status();
+    let by_status = || (status.canonical_reason().unwrap_or("Error").replace(' ', ""), String::new());
+    if response.body().size_hint().exact().is_none_or(|n| n as usize > MOST) {
+        let (code, message) = by_status();
+        crate::log::error(code, message);
+        return response;
+    }
+    let (parts, body) = response.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, MOST).await else {
+        return axum::response::Response::from_parts(parts, axum::body::Body::empty());
+    };
+    let text = String::from_utf8_lossy(&bytes);
+    let element = |name: &str| text.split(&format!("<{name}>")).nth(1).and_then(|rest| rest.split(&format!("</{name}>")).next()).map(str::to_string);
+    let (code, message) = match element("Code") {
+        Some(code) => (code, element("Message").unwrap_or_default()),
+        None => by_status(),
+    };
+    crate::log::error(code, message);
+    axum::response::Response::from_parts(parts, axum::body::Body::from(bytes))
+}
