@@ -138,14 +138,14 @@ class Server:
     def kill(self) -> int:
         return self.stop(signal.SIGKILL)
 
-    def client(self, service: str, secret: str = SECRET_KEY, access_key: str = ACCESS_KEY, **config):
+    def client(self, service: str, secret: str = SECRET_KEY, access_key: str = ACCESS_KEY, region_name: str = REGION, **config):
         cfg = Config(retries={"max_attempts": config.pop("max_attempts", 3), "mode": "standard"}, **config)
         return boto3.client(
             service,
             endpoint_url=self.url,
             aws_access_key_id=access_key,
             aws_secret_access_key=secret,
-            region_name=REGION,
+            region_name=region_name,
             config=cfg,
         )
 

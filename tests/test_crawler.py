@@ -372,3 +372,20 @@ def test_the_crawl_command(workdir, tmp_path):
             ["2024-01-01", "100", "49.5"], ["2024-01-02", "100", "49.5"], ["2024-01-03", "100", "49.5"]]
     finally:
         server.stop(signal.SIGKILL)
+
+
+def test_a_crawl_that_finds_nothing_says_so(server, s3, glue, setup):
+    bucket, db = setup
+    crawler(glue, "finds-nothing", db, f"s3://{bucket}/empty/")
+    last = run(glue, "finds-nothing")["LastCrawl"]
+    assert last["Status"] == "SUCCEEDED"
+    assert last["ErrorMessage"] == f"The crawl found no objects under s3://{bucket}/empty/: no table was made"
+    s3.put_object(Bucket=bucket, Key="junk/a.bin", Body=b"\x00\x01\x02 not a table")
+    crawler(glue, "finds-junk", db, f"s3://{bucket}/junk/")
+    last = run(glue, "finds-junk")["LastCrawl"]
+    assert last["Status"] == "SUCCEEDED" and last["ErrorMessage"].startswith(
+        f"The crawl could not classify any of the 1 objects under s3://{bucket}/junk/, so no table was made (the first, s3://{bucket}/junk/a.bin: "), last
+    assert glue.get_tables(DatabaseName=db)["TableList"] == []
+    # Once it finds a table, the message is gone.
+    s3.put_object(Bucket=bucket, Key="empty/t/a.csv", Body=b"a,b\n1,2\n")
+    assert "ErrorMessage" not in run(glue, "finds-nothing")["LastCrawl"]

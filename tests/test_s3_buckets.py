@@ -3,6 +3,9 @@ ACLs, the bucket policy subset, presigned URLs with expiry, and POST uploads wit
 
 import datetime
 import json
+import subprocess
+import sys
+from pathlib import Path
 from unittest import mock
 
 import botocore.auth
@@ -10,7 +13,7 @@ import pytest
 import urllib3
 from botocore.exceptions import ClientError
 
-from conftest import code, shifted_clock, unique
+from conftest import code, shifted_clock, unique, wait_query
 
 HTTP = urllib3.PoolManager(retries=False, timeout=30)
 
@@ -202,3 +205,41 @@ def test_post_object_upload_with_a_signed_policy(server, s3, bucket):
     assert r.status == 403
     with pytest.raises(ClientError):
         s3.head_object(Bucket=bucket, Key="uploads/late.txt")
+
+
+def test_buckets_in_any_region_as_each_regions_endpoint_makes_them(server):
+    """Every region is served: a client signing for eu-west-1 makes buckets there (the aws CLI's
+    `s3 mb` with AWS_DEFAULT_REGION=eu-west-1), and HeadBucket and GetBucketLocation say where."""
+    name = unique("euwest")
+    env = dict(server.env(), AWS_DEFAULT_REGION="eu-west-1", AWS_REGION="eu-west-1", AWS_PAGER="")
+    made = subprocess.run([str(Path(sys.executable).parent / "aws"), "s3", "mb", f"s3://{name}"], env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert made.returncode == 0, made.stderr
+    s3 = server.client("s3")
+    assert s3.get_bucket_location(Bucket=name)["LocationConstraint"] == "eu-west-1"
+    assert s3.head_bucket(Bucket=name)["ResponseMetadata"]["HTTPHeaders"]["x-amz-bucket-region"] == "eu-west-1"
+    sydney = server.client("s3", region_name="ap-southeast-2")
+    other = unique("apse2")
+    sydney.create_bucket(Bucket=other, CreateBucketConfiguration={"LocationConstraint": "ap-southeast-2"})
+    assert s3.get_bucket_location(Bucket=other)["LocationConstraint"] == "ap-southeast-2"
+    # A regional endpoint refuses a bucket without a constraint, or for another region, as on S3.
+    with pytest.raises(ClientError) as e:
+        sydney.create_bucket(Bucket=unique("noloc"))
+    assert code(e) == "IllegalLocationConstraintException"
+    with pytest.raises(ClientError) as e:
+        sydney.create_bucket(Bucket=unique("wrong"), CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+    assert code(e) == "IllegalLocationConstraintException"
+    listed = {b["Name"]: b.get("BucketRegion") for b in s3.list_buckets()["Buckets"]}
+    assert listed[name] == "eu-west-1" and listed[other] == "ap-southeast-2"
+    # Glue and Athena answer in any region too; Athena's results go to the caller's bucket of
+    # that region, as on AWS.
+    athena = server.client("athena", region_name="eu-west-1")
+    qid = athena.start_query_execution(QueryString="SELECT 1")["QueryExecutionId"]
+    done = wait_query(athena, qid)
+    assert done["Status"]["State"] == "SUCCEEDED", done["Status"]
+    assert done["ResultConfiguration"]["OutputLocation"].startswith("s3://aws-athena-query-results-000000000000-eu-west-1/")
+    assert s3.get_bucket_location(Bucket="aws-athena-query-results-000000000000-eu-west-1")["LocationConstraint"] == "eu-west-1"
+    assert server.client("glue", region_name="eu-west-1").get_database(Name="default")["Database"]["Name"] == "default"
+    ls = subprocess.run([str(Path(sys.executable).parent / "aws"), "s3", "ls", f"s3://{name}"], env=env,
+                        capture_output=True, text=True, timeout=120)
+    assert ls.returncode == 0, ls.stderr

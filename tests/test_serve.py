@@ -1,6 +1,7 @@
 """`minerva serve` on its embedded defaults and configured from the environment."""
 
 import subprocess
+import time
 
 import boto3
 
@@ -119,3 +120,42 @@ def test_reset_empties_the_data_directory_only_while_no_server_has_it(tmp_path):
         assert [d["Name"] for d in client("glue").get_databases()["DatabaseList"]] == ["default"]
     finally:
         stopped(proc)
+
+
+def test_results_retention_sweeps_old_results_and_nothing_else(workdir):
+    from conftest import Server, wait_query
+
+    server = Server(workdir / "retention-data", workdir / "retention.log", ("--results-retention-days", "0.0001")).start()
+    try:
+        s3, athena = server.client("s3"), server.client("athena")
+        results = "aws-athena-query-results-000000000000-us-east-1"
+        s3.put_object(Bucket=results, Key="notes/kept.txt", Body=b"mine")
+        s3.put_object(Bucket=results, Key="0b4f8c2e.csv", Body=b"not a query's")
+        s3.create_bucket(Bucket="elsewhere")
+        s3.put_object(Bucket="elsewhere", Key="0b4f8c2e-1d3a-4b5c-9e7f-123456789abc.csv", Body=b"not in a results bucket")
+
+        def run(sql):
+            qid = athena.start_query_execution(QueryString=sql)["QueryExecutionId"]
+            assert wait_query(athena, qid)["Status"]["State"] == "SUCCEEDED"
+            return qid
+
+        run("CREATE DATABASE kept")
+        ctas = run("CREATE TABLE kept.t AS SELECT 1 AS x")
+        qid = run("SELECT 42")
+        # The query's result files go once they are older than the retention (8.64 s).
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            keys = {o["Key"] for o in s3.list_objects_v2(Bucket=results).get("Contents", [])}
+            if f"{qid}.csv" not in keys:
+                break
+            time.sleep(0.2)  # polling for the sweep, which runs every 2.16 s
+        assert f"{qid}.csv" not in keys and f"{qid}.csv.metadata" not in keys and f"tables/{ctas}-manifest.csv" not in keys, keys
+        # What is not a result file stays: the user's files, the CTAS table's data, other buckets.
+        assert {"notes/kept.txt", "0b4f8c2e.csv"} <= keys, keys
+        assert any(k.startswith(f"tables/{ctas}/") for k in keys), keys
+        assert [o["Key"] for o in s3.list_objects_v2(Bucket="elsewhere")["Contents"]] == ["0b4f8c2e-1d3a-4b5c-9e7f-123456789abc.csv"]
+        # The table still answers.
+        rows = athena.get_query_results(QueryExecutionId=run("SELECT x FROM kept.t"))["ResultSet"]["Rows"]
+        assert rows[1]["Data"][0]["VarCharValue"] == "1"
+    finally:
+        server.stop()

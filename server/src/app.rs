@@ -39,6 +39,8 @@ pub struct Settings {
     pub max_queries: usize,
     /// How long a connection may idle while sending request headers or a body.
     pub idle_timeout: Duration,
+    /// How long Athena's result files are kept (for ever without one).
+    pub results_retention: Option<Duration>,
     /// Buckets to create at start, and a folder to apply on the first start.
     pub init_buckets: Vec<String>,
     pub init_dir: Option<PathBuf>,
@@ -126,7 +128,7 @@ impl App {
             },
         };
         // The primary user's Athena results bucket exists from the start, as the console makes it.
-        app.results_location(settings.users.primary()).await?;
+        app.results_location(settings.users.primary(), &settings.region).await?;
         Ok(Arc::new(app))
     }
 }
@@ -164,13 +166,13 @@ impl s3s::access::S3Access for SharedAccess {
 }
 
 impl App {
-    /// The caller's default Athena result location,
+    /// The caller's default Athena result location in a region,
     /// `s3://aws-athena-query-results-<account>-<region>/`, creating the bucket (owned by the
-    /// caller) the first time.
-    pub async fn results_location(&self, user: &User) -> Result<String, storage::Error> {
-        let bucket = format!("aws-athena-query-results-{}-{}", user.account_id, self.region);
+    /// caller, in that region) the first time.
+    pub async fn results_location(&self, user: &User, region: &str) -> Result<String, storage::Error> {
+        let bucket = format!("aws-athena-query-results-{}-{region}", user.account_id);
         if self.store.head_bucket(&bucket).is_err() {
-            match self.store.create_bucket(&bucket, &user.access_key).await {
+            match self.store.create_bucket_in(&bucket, &user.access_key, region).await {
                 Ok(_) | Err(storage::Error::BucketAlreadyOwnedByYou(_) | storage::Error::BucketAlreadyExists(_)) => {}
                 Err(e) => return Err(e),
             }

@@ -74,6 +74,10 @@ pub struct ServeArgs {
     /// body, before it is closed [default: 60].
     #[arg(long, env = "MINERVA_IDLE_TIMEOUT_SECS")]
     idle_timeout_secs: Option<u64>,
+    /// Days Athena's result files are kept; older ones are removed in the background (fractions
+    /// of a day allowed) [default: kept for ever].
+    #[arg(long, env = "MINERVA_RESULTS_RETENTION_DAYS")]
+    results_retention_days: Option<f64>,
     /// Buckets to create at start, comma-separated (those that exist are kept).
     #[arg(long, env = "MINERVA_INIT_BUCKETS", value_delimiter = ',')]
     init_buckets: Vec<String>,
@@ -106,6 +110,7 @@ struct FileSettings {
     query_timeout_secs: Option<u64>,
     max_queries: Option<usize>,
     idle_timeout_secs: Option<u64>,
+    results_retention_days: Option<f64>,
     #[serde(default)]
     init_buckets: Vec<String>,
     init_dir: Option<PathBuf>,
@@ -156,6 +161,11 @@ impl ServeArgs {
             .collect();
         let users = Users::new(primary, others)?;
         let data_dir: PathBuf = self.data_dir.or(file.data_dir).unwrap_or_else(|| DEFAULT_DATA_DIR.into());
+        let results_retention = match self.results_retention_days.or(file.results_retention_days) {
+            None => None,
+            Some(days) if days.is_finite() && days > 0.0 && days < 1e6 => Some(Duration::from_secs_f64(days * 86_400.0)),
+            Some(days) => return Err(format!("results retention {days} days: give a number of days above 0")),
+        };
         Ok(Settings {
             address,
             // Absolute, so that the log and every error say which directory it is.
@@ -167,6 +177,7 @@ impl ServeArgs {
             query_timeout: Duration::from_secs(query_timeout),
             max_queries,
             idle_timeout: Duration::from_secs(idle),
+            results_retention,
             init_buckets: {
                 let flags: Vec<String> = self.init_buckets.into_iter().map(|b| b.trim().to_string()).filter(|b| !b.is_empty()).collect();
                 if flags.is_empty() { file.init_buckets } else { flags }

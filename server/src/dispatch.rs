@@ -159,8 +159,8 @@ pub async fn api_request(app: &App, api: Api, req: Request, request_id: &str) ->
         Ok(b) => b,
         Err(e) => return wire.encode("", request_id, Err(ApiError::serialization(e))),
     };
-    let caller = match sigv4::verify(&parts.method, &parts.uri, &parts.headers, &body, app.users.credentials()) {
-        Ok(signed) => app.users.get(&signed.access_key),
+    let (caller, region) = match sigv4::verify(&parts.method, &parts.uri, &parts.headers, &body, app.users.credentials()) {
+        Ok(signed) => (app.users.get(&signed.access_key), signed.region),
         Err(e) => return wire.encode("", request_id, Err(api.auth_error(e))),
     };
     let Some(caller) = caller else {
@@ -172,12 +172,13 @@ pub async fn api_request(app: &App, api: Api, req: Request, request_id: &str) ->
     };
     tracing::Span::current().record("op", format!("{}.{operation}", api.name()));
     crate::log::operation(operation.to_string());
-    let outcome = call(app, api, caller, &operation, input).await;
+    let outcome = call(app, api, caller, &region, &operation, input).await;
     wire.encode(&operation, request_id, outcome)
 }
 
-/// Runs one operation of a service for the caller.
-async fn call(app: &App, api: Api, caller: &User, operation: &str, input: Document) -> Outcome {
+/// Runs one operation of a service for the caller, in the region the request was signed for
+/// (every region is served, as one endpoint each would be).
+async fn call(app: &App, api: Api, caller: &User, region: &str, operation: &str, input: Document) -> Outcome {
     match api {
         Api::Glue => {
             let caller = glue::Caller {
@@ -192,7 +193,7 @@ async fn call(app: &App, api: Api, caller: &User, operation: &str, input: Docume
         }
         Api::Athena => {
             // The caller's own results bucket, made on first use, as on AWS each account has one.
-            let output_location = app.results_location(caller).await.map_err(|e| {
+            let output_location = app.results_location(caller, region).await.map_err(|e| {
                 ApiError::new("InternalServerException", format!("could not prepare the Athena results bucket: {e}"))
                     .with_status(StatusCode::INTERNAL_SERVER_ERROR)
             })?;

@@ -54,7 +54,7 @@ pub async fn seed(app: &App, data_dir: &Path, buckets: &[String], dir: Option<&P
             }
         }
     }
-    let output_dir = app.results_location(&owner).await?;
+    let output_dir = app.results_location(&owner, &app.region).await?;
     let mut statements = 0;
     for file in sorted_entries(dir)?.into_iter().filter(|p| p.extension().is_some_and(|e| e == "sql")) {
         let text = std::fs::read_to_string(&file).map_err(|e| format!("reading {}: {e}", file.display()))?;

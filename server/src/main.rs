@@ -10,6 +10,7 @@ mod idle;
 mod init;
 mod log;
 mod protocol;
+mod retention;
 mod s3;
 mod serve;
 mod sigv4;

@@ -159,6 +159,9 @@ pub async fn serve(settings: Settings) -> anyhow_like::Result<()> {
         ready_ms = opened.elapsed().as_millis() as u64,
         "minerva is serving S3, Glue, Athena and STS at http://{address}"
     );
+    if let Some(retention) = settings.results_retention {
+        crate::retention::spawn(app.clone(), retention);
+    }
     let router = router(app.clone());
     let mut builder = hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new());
     // A client that does not finish sending its request headers in time loses the connection.

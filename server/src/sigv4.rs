@@ -52,7 +52,7 @@ pub enum AuthError {
 #[derive(Debug, Clone)]
 pub struct Signed {
     pub access_key: String,
-    #[allow(dead_code)] // Kept for region checks and audit logging.
+    /// The region the request was signed for: the endpoint it was sent to.
     pub region: String,
     #[allow(dead_code)] // Requests are dispatched by the scope before they are verified.
     pub service: String,

@@ -392,14 +392,20 @@ impl Store {
 
     // ---- buckets ----
 
-    /// Creates a bucket owned by `owner` (an access key id).
+    /// Creates a bucket owned by `owner` (an access key id), in the store's region.
     pub async fn create_bucket(&self, name: &str, owner: &str) -> Result<BucketRecord> {
+        let region = self.inner.region.clone();
+        self.create_bucket_in(name, owner, &region).await
+    }
+
+    /// Creates a bucket owned by `owner` in `region` (any region: every one is served here).
+    pub async fn create_bucket_in(&self, name: &str, owner: &str, region: &str) -> Result<BucketRecord> {
         validate_bucket_name(name)?;
         let record = BucketRecord {
             v: RECORD_VERSION,
             name: name.to_string(),
             created: Utc::now(),
-            region: self.inner.region.clone(),
+            region: region.to_string(),
             owner: owner.to_string(),
             versioning: Versioning::Unversioned,
             config: BucketConfig::default(),

@@ -355,9 +355,10 @@ impl Catalog {
         self.running.remove(name);
         let mut c = self.get_crawler(name)?;
         let end = model::now();
+        let paths: Vec<&str> = c.targets.s3_targets.iter().map(|t| t.path.as_str()).collect();
         let (status, error) = match outcome {
             Ok(_) if cancelled => ("CANCELLED", None),
-            Ok(_) => ("SUCCEEDED", None),
+            Ok(summary) => ("SUCCEEDED", found_nothing(summary, &paths)),
             Err(e) => ("FAILED", Some(e.clone())),
         };
         c.state = READY.into();
@@ -451,6 +452,23 @@ impl Catalog {
     }
 }
 
+/// Why a crawl that succeeded made no table, if it made none: no object under its targets, or
+/// none it could read. Said in the last crawl's message (and the log), where a user looks.
+fn found_nothing(s: &RunSummary, paths: &[&str]) -> Option<String> {
+    if !s.tables.is_empty() || !s.tables_created.is_empty() || !s.tables_updated.is_empty() {
+        return None;
+    }
+    let targets = paths.join(", ");
+    Some(match s.skipped.first() {
+        None if s.objects_read + s.objects_reused == 0 => format!("The crawl found no objects under {targets}: no table was made"),
+        None => format!("The crawl found no table in the objects under {targets}"),
+        Some((object, reason)) => format!(
+            "The crawl could not classify any of the {} objects under {targets}, so no table was made (the first, {object}: {reason})",
+            s.skipped.len()
+        ),
+    })
+}
+
 fn log_outcome(name: &str, outcome: &std::result::Result<RunSummary, String>) {
     match outcome {
         Ok(s) => {
@@ -466,6 +484,14 @@ fn log_outcome(name: &str, outcome: &std::result::Result<RunSummary, String>) {
             );
             for (object, reason) in &s.skipped {
                 tracing::warn!(crawler = name, object = %object, reason = %reason, "crawl skipped a file");
+            }
+            if s.tables.is_empty() && s.tables_created.is_empty() && s.tables_updated.is_empty() {
+                tracing::warn!(
+                    crawler = name,
+                    objects_read = s.objects_read,
+                    skipped = s.skipped.len(),
+                    "the crawl found nothing to make a table of"
+                );
             }
         }
         Err(e) => tracing::warn!(crawler = name, error = %e, "crawl failed"),

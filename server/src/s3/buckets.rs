@@ -79,35 +79,48 @@ pub fn grants(acl: Option<&str>, owner_account: &str) -> Vec<Grant> {
     out
 }
 
+/// A region name as AWS forms them: `eu-west-1`, `us-gov-west-1`, `ap-southeast-2`.
+fn valid_region(r: &str) -> bool {
+    let parts: Vec<&str> = r.split('-').collect();
+    parts.len() >= 3
+        && parts.iter().all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()))
+        && parts.last().is_some_and(|n| n.bytes().all(|b| b.is_ascii_digit()))
+}
+
 impl Lake {
     pub(super) async fn create_bucket(&self, req: S3Request<CreateBucketInput>) -> S3Result<S3Response<CreateBucketOutput>> {
         let caller = self.caller_of(&req)?;
+        // Every region is served here: the region a request is signed for is the endpoint it
+        // was sent to (the server's own for an unsigned one), and the rules are S3's for that
+        // endpoint: a bucket is made in the endpoint's region, named as the constraint (none
+        // for us-east-1).
+        let endpoint = req.region.as_ref().map(|r| r.as_str().to_string()).unwrap_or_else(|| self.store.region().to_string());
         let input = req.input;
         let name = input.bucket;
-        let region = self.store.region();
-        if let Some(c) = input.create_bucket_configuration.as_ref().and_then(|c| c.location_constraint.as_ref()) {
+        let region = match input.create_bucket_configuration.as_ref().and_then(|c| c.location_constraint.as_ref()).map(|c| c.as_str()) {
             // S3 refuses us-east-1 named explicitly: that region is the absence of a constraint.
-            if c.as_str() == "us-east-1" {
-                return Err(s3_error!(InvalidLocationConstraint, "The specified location-constraint is not valid"));
-            }
-            if c.as_str() != region && !(c.as_str().is_empty() && region == "us-east-1") {
+            Some("us-east-1") => return Err(s3_error!(InvalidLocationConstraint, "The specified location-constraint is not valid")),
+            Some("") | None if endpoint == "us-east-1" => "us-east-1".to_string(),
+            Some("") | None => {
                 return Err(s3_error!(
                     IllegalLocationConstraintException,
-                    "The {} location constraint is incompatible for the region specific endpoint this request was sent to.",
-                    c.as_str()
+                    "The unspecified location constraint is incompatible for the region specific endpoint this request was sent to."
                 ));
             }
-        } else if region != "us-east-1" {
-            return Err(s3_error!(
-                IllegalLocationConstraintException,
-                "The unspecified location constraint is incompatible for the region specific endpoint this request was sent to."
-            ));
-        }
+            Some(c) if !valid_region(c) => return Err(s3_error!(InvalidLocationConstraint, "The specified location-constraint is not valid")),
+            Some(c) if c == endpoint => c.to_string(),
+            Some(c) => {
+                return Err(s3_error!(
+                    IllegalLocationConstraintException,
+                    "The {c} location constraint is incompatible for the region specific endpoint this request was sent to."
+                ));
+            }
+        };
         let acl = match input.acl.as_ref() {
             Some(a) => Some(canned_acl(Some(a.as_str()), None, &BUCKET_ACLS)?),
             None => None,
         };
-        match self.store.create_bucket(&name, &caller.access_key).await {
+        match self.store.create_bucket_in(&name, &caller.access_key, &region).await {
             Ok(_) => {
                 if acl.is_some() {
                     self.store
@@ -120,7 +133,7 @@ impl Lake {
                 }
             }
             // us-east-1 answers a re-create by the owner with success, for historical reasons.
-            Err(storage::Error::BucketAlreadyOwnedByYou(_)) if region == "us-east-1" => {}
+            Err(storage::Error::BucketAlreadyOwnedByYou(_)) if region == "us-east-1" && endpoint == "us-east-1" => {}
             Err(e) => return Err(s3_err(e)),
         }
         Ok(S3Response::new(CreateBucketOutput { location: Some(format!("/{name}")) }))
