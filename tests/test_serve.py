@@ -2,10 +2,11 @@
 
 import subprocess
 import time
+import urllib.request
 
 import boto3
 
-from conftest import SECRET_KEY, binary, clean_env, free_port, started, stopped, wait_healthy
+from conftest import SECRET_KEY, binary, clean_env, free_port, started, stopped, wait_healthy, wait_query
 
 
 def test_embedded_defaults(tmp_path):
@@ -123,7 +124,7 @@ def test_reset_empties_the_data_directory_only_while_no_server_has_it(tmp_path):
 
 
 def test_results_retention_sweeps_old_results_and_nothing_else(workdir):
-    from conftest import Server, wait_query
+    from conftest import Server
 
     server = Server(workdir / "retention-data", workdir / "retention.log", ("--results-retention-days", "0.0001")).start()
     try:
@@ -159,3 +160,34 @@ def test_results_retention_sweeps_old_results_and_nothing_else(workdir):
         assert rows[1]["Data"][0]["VarCharValue"] == "1"
     finally:
         server.stop()
+
+
+def test_metrics_are_prometheus_text_that_counts_what_was_served(server):
+    from prometheus_client.parser import text_string_to_metric_families
+
+    s3, athena = server.client("s3"), server.client("athena")
+    s3.list_buckets()
+    before = scrape(server)
+    s3.list_buckets()
+    qid = athena.start_query_execution(QueryString="SELECT 1")["QueryExecutionId"]
+    assert wait_query(athena, qid)["Status"]["State"] == "SUCCEEDED"
+    after = scrape(server)
+    key = ("minerva_requests_total", (("operation", "ListBuckets"), ("service", "s3"), ("status", "200")))
+    assert after[key] == before[key] + 1
+    assert after[("minerva_queries_finished_total", (("state", "SUCCEEDED"),))] >= before[("minerva_queries_finished_total", (("state", "SUCCEEDED"),))] + 1
+    assert after[("minerva_request_duration_seconds_count", (("operation", "ListBuckets"), ("service", "s3")))] == before[key] + 1
+    assert after[("minerva_resident_memory_bytes", ())] > 1 << 20
+    assert ("minerva_queries", (("state", "RUNNING"),)) in after
+    assert any(name == "minerva_requests_total" and dict(labels).get("operation") == "StartQueryExecution" for name, labels in after)
+    families = {f.name for f in text_string_to_metric_families(urllib.request.urlopen(server.url + "/_minerva/metrics").read().decode())}
+    assert {"minerva_requests", "minerva_request_duration_seconds", "minerva_queries", "minerva_query_memory_bytes"} <= families
+
+
+def scrape(server) -> dict:
+    """Every sample of /_minerva/metrics, parsed as Prometheus parses the text format."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    with urllib.request.urlopen(server.url + "/_minerva/metrics") as r:
+        assert r.headers["Content-Type"].startswith("text/plain; version=0.0.4")
+        text = r.read().decode()
+    return {(s.name, tuple(sorted(s.labels.items()))): s.value for f in text_string_to_metric_families(text) for s in f.samples}

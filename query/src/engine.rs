@@ -7,7 +7,7 @@
 //! DataFusion's memory pool bounds what they hold together, spilling where it can.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -214,6 +214,19 @@ struct Inner {
     unrecorded: Mutex<HashMap<String, QueryExecution>>,
     /// Query tasks alive (queued, running, or still unwinding after a stop).
     tasks: Arc<AtomicUsize>,
+    /// Queries that reached each final state since start: succeeded, failed, cancelled.
+    finished: [AtomicU64; 3],
+}
+
+/// How many queries are in each state: those waiting or running now, and those that ended since
+/// the engine started.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct QueryCounts {
+    pub queued: u64,
+    pub running: u64,
+    pub succeeded: u64,
+    pub failed: u64,
+    pub cancelled: u64,
 }
 
 /// Counts a query task from its spawn until its future is dropped, however it ends.
@@ -350,6 +363,7 @@ impl Engine {
                 permits: Arc::new(tokio::sync::Semaphore::new(config.max_concurrent.max(1))),
                 config,
                 live: Mutex::new(HashMap::new()),
+                finished: Default::default(),
                 unrecorded: Mutex::new(HashMap::new()),
                 tasks: Arc::new(AtomicUsize::new(0)),
             }),
@@ -503,6 +517,15 @@ impl Engine {
 
     /// Records a query's final state; if the record cannot be written, keeps it in memory.
     async fn save_final(&self, q: QueryExecution) {
+        let slot = match q.state {
+            QueryState::Succeeded => Some(0),
+            QueryState::Failed => Some(1),
+            QueryState::Cancelled => Some(2),
+            QueryState::Queued | QueryState::Running => None,
+        };
+        if let Some(i) = slot {
+            self.inner.finished[i].fetch_add(1, Ordering::Relaxed);
+        }
         let saved = match self.save(&q) {
             Ok(()) => self.inner.kv.flush().await.map_err(Error::from),
             Err(e) => Err(e),
@@ -516,6 +539,14 @@ impl Engine {
     /// Query tasks still alive: queued, running, or not yet unwound after a stop.
     pub fn tasks_alive(&self) -> usize {
         self.inner.tasks.load(Ordering::SeqCst)
+    }
+
+    /// Queries by state: waiting and running now, ended since start.
+    pub fn query_counts(&self) -> QueryCounts {
+        let live = self.inner.live.lock().unwrap_or_else(|p| p.into_inner());
+        let running = live.values().filter(|l| l.q.state == QueryState::Running).count() as u64;
+        let [succeeded, failed, cancelled] = [0, 1, 2].map(|i| self.inner.finished[i].load(Ordering::Relaxed));
+        QueryCounts { queued: live.len() as u64 - running, running, succeeded, failed, cancelled }
     }
 
     /// Bytes the running queries hold in the memory pool.

@@ -29,7 +29,7 @@ mod views;
 mod wrap;
 mod write;
 
-pub use engine::{Engine, EngineConfig, QueryExecution, QueryState, StartQuery};
+pub use engine::{Engine, EngineConfig, QueryCounts, QueryExecution, QueryState, StartQuery};
 pub use error::{Error, ErrorKind, Result};
 pub use results::ResultPage;
 pub use sql::StatementType;

@@ -58,6 +58,8 @@ pub struct App {
     pub idle_timeout: Duration,
     /// When the server started, in seconds since the epoch.
     pub started: f64,
+    /// What has been served, for `/_minerva/metrics`.
+    pub metrics: crate::metrics::Metrics,
     pub s3: S3Service,
 }
 
@@ -115,6 +117,7 @@ impl App {
             region: settings.region.clone(),
             idle_timeout: settings.idle_timeout,
             started: chrono::Utc::now().timestamp_millis() as f64 / 1000.0,
+            metrics: Default::default(),
             s3: {
                 let mut builder = S3ServiceBuilder::new(Lake { store: store.clone(), users: settings.users.clone(), access: access.clone() });
                 builder.set_auth(Auth(settings.users.clone()));

@@ -9,6 +9,7 @@ mod glue;
 mod idle;
 mod init;
 mod log;
+mod metrics;
 mod protocol;
 mod retention;
 mod s3;

@@ -19,7 +19,12 @@ use crate::dispatch::{self, Service};
 
 /// The whole HTTP surface, callable without a socket in tests.
 pub fn router(app: Arc<App>) -> Router {
-    Router::new().route("/_minerva/health", get(health)).fallback(edge).with_state(app)
+    Router::new().route("/_minerva/health", get(health)).route("/_minerva/metrics", get(metrics)).fallback(edge).with_state(app)
+}
+
+async fn metrics(State(app): State<Arc<App>>) -> impl IntoResponse {
+    let text = app.metrics.render(app.engine.query_counts(), app.engine.memory_reserved());
+    (StatusCode::OK, [(http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], text)
 }
 
 async fn health() -> impl IntoResponse {
@@ -37,6 +42,7 @@ async fn edge(State(app): State<Arc<App>>, req: Request) -> Response {
         Service::Api(api) => api.name(),
     };
     let access_key = crate::log::access_key(req.headers(), req.uri());
+    let received = content_length(req.headers());
     // `op` is filled in once the request's protocol has named its operation.
     let span = tracing::debug_span!("request", %method, %path, service = label, op = tracing::field::Empty, id = %request_id);
     let handled = async {
@@ -50,6 +56,14 @@ async fn edge(State(app): State<Arc<App>>, req: Request) -> Response {
         response.headers_mut().insert("x-amzn-requestid", v.clone());
         response.headers_mut().entry("x-amz-request-id").or_insert(v);
     }
+    app.metrics.record(crate::metrics::Served {
+        service: label,
+        operation: note.operation.as_deref().unwrap_or("-"),
+        status: response.status().as_u16(),
+        took: started.elapsed(),
+        received,
+        sent: content_length(response.headers()),
+    });
     crate::log::answered(crate::log::Answered {
         service: label,
         method: &method,
@@ -61,6 +75,10 @@ async fn edge(State(app): State<Arc<App>>, req: Request) -> Response {
         note,
     });
     response
+}
+
+fn content_length(headers: &http::HeaderMap) -> Option<u64> {
+    headers.get(http::header::CONTENT_LENGTH)?.to_str().ok()?.parse().ok()
 }
 
 /// S3: CORS preflights are answered here (s3s knows no OPTIONS); everything else goes to s3s
