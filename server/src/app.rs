@@ -70,7 +70,11 @@ impl S3Auth for Auth {
     async fn get_secret_key(&self, access_key: &str) -> S3Result<SecretKey> {
         match self.0.credentials().secret(access_key) {
             Some(secret) => Ok(SecretKey::from(secret)),
-            None => Err(s3_error!(InvalidAccessKeyId, "The AWS Access Key Id you provided does not exist in our records.")),
+            None => Err(s3_error!(
+                InvalidAccessKeyId,
+                "The AWS Access Key Id you provided does not exist in our records.{}",
+                crate::users::UNKNOWN_KEY_HINT
+            )),
         }
     }
 }

@@ -74,6 +74,10 @@ pub struct ServeArgs {
     /// body, before it is closed [default: 60].
     #[arg(long, env = "MINERVA_IDLE_TIMEOUT_SECS")]
     idle_timeout_secs: Option<u64>,
+    /// Accept every access key no user has as the primary user's, without checking signatures
+    /// (what suites written against LocalStack's `test`/`test` expect). For tests only.
+    #[arg(long, env = "MINERVA_ANY_CREDENTIALS")]
+    any_credentials: bool,
     /// Days Athena's result files are kept; older ones are removed in the background (fractions
     /// of a day allowed) [default: kept for ever].
     #[arg(long, env = "MINERVA_RESULTS_RETENTION_DAYS")]
@@ -111,6 +115,8 @@ struct FileSettings {
     max_queries: Option<usize>,
     idle_timeout_secs: Option<u64>,
     results_retention_days: Option<f64>,
+    #[serde(default)]
+    any_credentials: bool,
     #[serde(default)]
     init_buckets: Vec<String>,
     init_dir: Option<PathBuf>,
@@ -160,6 +166,7 @@ impl ServeArgs {
             })
             .collect();
         let users = Users::new(primary, others)?;
+        let users = if self.any_credentials || file.any_credentials { users.accepting_any_credentials() } else { users };
         let data_dir: PathBuf = self.data_dir.or(file.data_dir).unwrap_or_else(|| DEFAULT_DATA_DIR.into());
         let results_retention = match self.results_retention_days.or(file.results_retention_days) {
             None => None,

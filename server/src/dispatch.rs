@@ -18,7 +18,7 @@ use crate::protocol::aws_json::{self, Version};
 use crate::protocol::{ApiError, Document, Outcome, query, rest_json};
 use crate::sigv4::{self, AuthError};
 use crate::sts;
-use crate::users::User;
+use crate::users::{UNKNOWN_KEY_HINT, User};
 
 /// The largest Glue, Athena or STS request body accepted.
 const MAX_BODY: usize = 16 * 1024 * 1024;
@@ -107,14 +107,18 @@ impl Api {
     /// A failed sign-in, in the service's words.
     fn auth_error(self, e: AuthError) -> ApiError {
         let (code, message) = match (self, e) {
-            (Api::Sts, AuthError::UnknownKey) => ("InvalidClientTokenId", "The security token included in the request is invalid.".to_string()),
+            (Api::Sts, AuthError::UnknownKey) => {
+                ("InvalidClientTokenId", format!("The security token included in the request is invalid.{UNKNOWN_KEY_HINT}"))
+            }
             (Api::Sts, AuthError::Missing) => ("MissingAuthenticationToken", "Request is missing Authentication Token".to_string()),
             (Api::Sts, AuthError::Expired) => {
                 ("SignatureDoesNotMatch", "Signature expired: the presigned request is past its X-Amz-Expires.".to_string())
             }
             (Api::Sts, AuthError::Mismatch | AuthError::Malformed(_)) => ("SignatureDoesNotMatch", SIGNATURE_MISMATCH.to_string()),
             (_, AuthError::Missing) => ("MissingAuthenticationTokenException", "Missing Authentication Token".to_string()),
-            (_, AuthError::UnknownKey) => ("UnrecognizedClientException", "The security token included in the request is invalid.".to_string()),
+            (_, AuthError::UnknownKey) => {
+                ("UnrecognizedClientException", format!("The security token included in the request is invalid.{UNKNOWN_KEY_HINT}"))
+            }
             (_, AuthError::Mismatch) => ("InvalidSignatureException", SIGNATURE_MISMATCH.to_string()),
             (_, AuthError::Expired) => {
                 ("InvalidSignatureException", "Signature expired: the presigned request is past its X-Amz-Expires.".to_string())
@@ -161,6 +165,11 @@ pub async fn api_request(app: &App, api: Api, req: Request, request_id: &str) ->
     };
     let (caller, region) = match sigv4::verify(&parts.method, &parts.uri, &parts.headers, &body, app.users.credentials()) {
         Ok(signed) => (app.users.get(&signed.access_key), signed.region),
+        Err(AuthError::UnknownKey) => match sigv4::claimed(&parts.headers, &parts.uri) {
+            // `--any-credentials`: a key no user has stands for the primary user.
+            Some((key, region)) if app.users.stands_in(&key) => (Some(app.users.primary()), region),
+            _ => return wire.encode("", request_id, Err(api.auth_error(AuthError::UnknownKey))),
+        },
         Err(e) => return wire.encode("", request_id, Err(api.auth_error(e))),
     };
     let Some(caller) = caller else {

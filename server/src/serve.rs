@@ -163,6 +163,12 @@ async fn post_policy_denial(response: Response) -> Response {
 pub async fn serve(settings: Settings) -> anyhow_like::Result<()> {
     let opened = Instant::now();
     tracing::info!(data_dir = %settings.data_dir.display(), version = env!("CARGO_PKG_VERSION"), "minerva is starting on {}", settings.data_dir.display());
+    if settings.users.any_credentials() {
+        tracing::warn!(
+            primary = %settings.users.primary().access_key,
+            "--any-credentials: every access key no user has is taken as the primary user's, its signature unchecked; for tests only"
+        );
+    }
     let app = App::open(&settings).await?;
     // Seeding comes before listening: once the health check answers, the seed is in place.
     crate::init::seed(&app, &settings.data_dir, &settings.init_buckets, settings.init_dir.as_deref()).await?;

@@ -171,6 +171,13 @@ pub(crate) fn header_value(headers: &HeaderMap, name: &str) -> String {
 }
 
 /// Checks a signed request (header or presigned) against the known credentials.
+/// The access key and region a SigV4 request claims, unchecked (header or presigned).
+pub fn claimed(headers: &HeaderMap, uri: &Uri) -> Option<(String, String)> {
+    let credential = Authorization::of(headers, uri).ok()?.credential;
+    let scope: Vec<&str> = credential.split('/').collect();
+    (scope.len() == 5).then(|| (scope[0].to_string(), scope[2].to_string()))
+}
+
 pub fn verify(method: &Method, uri: &Uri, headers: &HeaderMap, body: &[u8], creds: &Credentials) -> Result<Signed, AuthError> {
     let Authorization { credential, signed_headers, signature, amz_date, expires } = Authorization::of(headers, uri)?;
     let scope: Vec<&str> = credential.split('/').collect();

@@ -12,6 +12,9 @@ use sha2::{Digest, Sha256};
 
 use crate::sigv4::Credentials;
 
+/// Said after the service's own words when a request's access key is no user's.
+pub const UNKNOWN_KEY_HINT: &str = " (Minerva knows no user with this access key: sign with a configured one, or start the server with --any-credentials to accept any key as its primary user's, as LocalStack does.)";
+
 /// The account of the primary user.
 pub const PRIMARY_ACCOUNT: &str = "000000000000";
 
@@ -42,6 +45,8 @@ pub struct Users {
     by_key: Arc<HashMap<String, User>>,
     primary: Arc<User>,
     credentials: Credentials,
+    /// `--any-credentials`: an access key no user has is taken as the primary user's, unchecked.
+    any_credentials: bool,
 }
 
 impl Users {
@@ -60,7 +65,23 @@ impl Users {
             }
         }
         let credentials = Credentials::new(by_key.values().map(|u| (u.access_key.clone(), u.secret_key.clone())));
-        Ok(Users { by_key: Arc::new(by_key), primary: Arc::new(primary), credentials })
+        Ok(Users { by_key: Arc::new(by_key), primary: Arc::new(primary), credentials, any_credentials: false })
+    }
+
+    /// Takes every access key no user has as the primary user's, without checking its
+    /// signature: what suites written against LocalStack (`test`/`test`) expect. For tests only.
+    pub fn accepting_any_credentials(mut self) -> Self {
+        self.any_credentials = true;
+        self
+    }
+
+    /// Whether a request signed with this key is taken as the primary user's, unchecked.
+    pub fn stands_in(&self, access_key: &str) -> bool {
+        self.any_credentials && !self.by_key.contains_key(access_key)
+    }
+
+    pub fn any_credentials(&self) -> bool {
+        self.any_credentials
     }
 
     pub fn get(&self, access_key: &str) -> Option<&User> {

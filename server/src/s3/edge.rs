@@ -23,6 +23,7 @@ use crate::users::Users;
 static DATE_CONDITIONS: [HeaderName; 2] = [header::IF_MODIFIED_SINCE, header::IF_UNMODIFIED_SINCE];
 
 /// The parts of a header-signed SigV4 request's Authorization header.
+#[derive(Clone)]
 struct Authorization {
     /// `<access key>/<date>/<region>/<service>/aws4_request`.
     credential: String,
@@ -107,10 +108,32 @@ fn prepare(mut req: Request, users: &Users) -> Result<Request, Box<Response>> {
         }
         return Err(Box::new(answer));
     }
+    if let Some(auth) = auth.as_ref().filter(|a| users.stands_in(&a.access_key)) {
+        stand_in_for(&mut req, auth, users);
+        return Ok(req);
+    }
     if matches!(*req.method(), Method::GET | Method::HEAD) {
         ignore_malformed_dates(&mut req, auth.as_ref(), users);
     }
     Ok(req)
+}
+
+/// `--any-credentials`: a header-signed request with a key no user has is signed again with the
+/// primary user's key, unchecked, so that s3s takes it as the primary user's. (Presigned URLs,
+/// SigV2 and signed payload chunks are not: they need a user's own key.)
+fn stand_in_for(req: &mut Request, auth: &Authorization, users: &Users) {
+    let primary = users.primary();
+    let Some(amz_date) = req.headers().get("x-amz-date").and_then(|v| v.to_str().ok()).map(str::to_string) else { return };
+    let raw_path = req.uri().path().to_string();
+    let decoded = percent_encoding::percent_decode_str(&raw_path).decode_utf8_lossy().into_owned();
+    let path = percent_encoding::utf8_percent_encode(&decoded, sigv4::UNRESERVED_AND_SLASH).to_string();
+    let credential = format!("{}/{}", primary.access_key, auth.scope);
+    let ours = Authorization { access_key: primary.access_key.clone(), credential: credential.clone(), ..auth.clone() };
+    let Some(signature) = signature(req, &path, &auth.signed_headers, &ours, &amz_date, &primary.secret_key) else { return };
+    let value = format!("AWS4-HMAC-SHA256 Credential={credential}, SignedHeaders={}, Signature={signature}", auth.signed_headers.join(";"));
+    if let Ok(v) = HeaderValue::from_str(&value) {
+        req.headers_mut().insert(header::AUTHORIZATION, v);
+    }
 }
 
 fn has_body(headers: &HeaderMap) -> bool {
