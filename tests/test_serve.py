@@ -1,7 +1,9 @@
 """`minerva serve` on its embedded defaults and configured from the environment."""
 
+import json
 import subprocess
 import time
+import urllib.error
 import urllib.request
 
 import boto3
@@ -191,3 +193,41 @@ def scrape(server) -> dict:
         assert r.headers["Content-Type"].startswith("text/plain; version=0.0.4")
         text = r.read().decode()
     return {(s.name, tuple(sorted(s.labels.items()))): s.value for f in text_string_to_metric_families(text) for s in f.samples}
+
+
+def test_post_reset_empties_a_running_server_only_when_allowed(workdir, server):
+    from conftest import Server
+
+    refused = urllib.request.Request(server.url + "/_minerva/reset", method="POST")
+    try:
+        urllib.request.urlopen(refused)
+        raise AssertionError("a server without --allow-reset was reset")
+    except urllib.error.HTTPError as e:
+        assert e.code == 403 and "--allow-reset" in e.read().decode()
+    own = Server(workdir / "resettable-data", workdir / "resettable.log", ("--allow-reset",)).start()
+    try:
+        s3, glue, athena = own.client("s3"), own.client("glue"), own.client("athena")
+        s3.create_bucket(Bucket="versioned")
+        s3.put_bucket_versioning(Bucket="versioned", VersioningConfiguration={"Status": "Enabled"})
+        for body in (b"one", b"two"):
+            s3.put_object(Bucket="versioned", Key="k", Body=body)
+        s3.delete_object(Bucket="versioned", Key="k")
+        s3.create_multipart_upload(Bucket="versioned", Key="unfinished")
+        glue.create_database(DatabaseInput={"Name": "gone"})
+        qid = athena.start_query_execution(QueryString="SELECT 1")["QueryExecutionId"]
+        assert wait_query(athena, qid)["Status"]["State"] == "SUCCEEDED"
+        with urllib.request.urlopen(urllib.request.Request(own.url + "/_minerva/reset", method="POST")) as r:
+            assert r.status == 200
+            counts = json.loads(r.read())
+        assert counts == {"buckets": 2, "queries": 1}, counts
+        # As new: the results bucket and the default database, nothing else.
+        assert [b["Name"] for b in s3.list_buckets()["Buckets"]] == ["aws-athena-query-results-000000000000-us-east-1"]
+        assert s3.list_objects_v2(Bucket="aws-athena-query-results-000000000000-us-east-1")["KeyCount"] == 0
+        assert [d["Name"] for d in glue.get_databases()["DatabaseList"]] == ["default"]
+        assert athena.list_query_executions()["QueryExecutionIds"] == []
+        # And it goes on serving.
+        s3.create_bucket(Bucket="versioned")
+        qid = athena.start_query_execution(QueryString="SELECT 2")["QueryExecutionId"]
+        assert wait_query(athena, qid)["Status"]["State"] == "SUCCEEDED"
+    finally:
+        assert own.stop() == 0

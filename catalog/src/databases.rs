@@ -79,6 +79,22 @@ impl Catalog {
         self.commit(ops).await
     }
 
+    /// Empties the catalog as if the account were new (databases, tables, partitions, crawlers,
+    /// the resource policy), in one batch, then gives it its `default` database again. Refused
+    /// while a crawl runs.
+    pub async fn clear(&self) -> Result<()> {
+        {
+            let _guard = self.writes.lock().await;
+            if self.running.any() {
+                return Err(Error::Conflict("a crawler is running: stop it before the catalog is emptied".into()));
+            }
+            let ops = self.deletes_under(b"")?;
+            self.commit(ops).await?;
+        }
+        self.provision_default_database().await?;
+        Ok(())
+    }
+
     /// Delete operations for every entry under a prefix.
     pub(crate) fn deletes_under(&self, prefix: &[u8]) -> Result<Vec<KvOp>> {
         self.tree.scan_prefix(prefix).map(|e| e.map(|(k, _)| KvOp::Delete(k)).map_err(Error::from)).collect()

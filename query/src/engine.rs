@@ -597,6 +597,25 @@ impl Engine {
         Ok(all.into_iter().map(|(_, id)| id).collect())
     }
 
+    /// Forgets every query of every account: running ones are stopped first. Returns how many
+    /// records went.
+    pub async fn forget_all(&self) -> Result<usize> {
+        let live: Vec<(String, String)> = {
+            let live = self.inner.live.lock().unwrap_or_else(|p| p.into_inner());
+            live.values().map(|l| (l.q.id.clone(), self.owner(&l.q).to_string())).collect()
+        };
+        for (id, account) in live {
+            self.stop(&id, &account).await?;
+        }
+        self.inner.unrecorded.lock().unwrap_or_else(|p| p.into_inner()).clear();
+        let ops: Vec<storage::KvOp> =
+            self.inner.history.scan_prefix(b"q/").map(|e| e.map(|(k, _)| storage::KvOp::Delete(k))).collect::<std::result::Result<_, _>>()?;
+        let n = ops.len();
+        self.inner.history.apply(ops)?;
+        self.inner.kv.flush().await?;
+        Ok(n)
+    }
+
     /// Cancels one of the account's queries. Stopping a finished query changes nothing, as on
     /// Athena.
     pub async fn stop(&self, id: &str, account: &str) -> Result<()> {

@@ -41,6 +41,8 @@ pub struct Settings {
     pub idle_timeout: Duration,
     /// How long Athena's result files are kept (for ever without one).
     pub results_retention: Option<Duration>,
+    /// Whether `POST /_minerva/reset` empties the server.
+    pub allow_reset: bool,
     /// Buckets to create at start, and a folder to apply on the first start.
     pub init_buckets: Vec<String>,
     pub init_dir: Option<PathBuf>,
@@ -60,6 +62,8 @@ pub struct App {
     pub started: f64,
     /// What has been served, for `/_minerva/metrics`.
     pub metrics: crate::metrics::Metrics,
+    /// Whether `POST /_minerva/reset` empties the server (`--allow-reset`).
+    pub allow_reset: bool,
     pub s3: S3Service,
 }
 
@@ -122,6 +126,7 @@ impl App {
             idle_timeout: settings.idle_timeout,
             started: chrono::Utc::now().timestamp_millis() as f64 / 1000.0,
             metrics: Default::default(),
+            allow_reset: settings.allow_reset,
             s3: {
                 let mut builder = S3ServiceBuilder::new(Lake { store: store.clone(), users: settings.users.clone(), access: access.clone() });
                 builder.set_auth(Auth(settings.users.clone()));

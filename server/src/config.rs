@@ -78,6 +78,10 @@ pub struct ServeArgs {
     /// (what suites written against LocalStack's `test`/`test` expect). For tests only.
     #[arg(long, env = "MINERVA_ANY_CREDENTIALS")]
     any_credentials: bool,
+    /// Answer `POST /_minerva/reset`, which empties the running server (every bucket, table and
+    /// query). For test suites only.
+    #[arg(long, env = "MINERVA_ALLOW_RESET")]
+    allow_reset: bool,
     /// Days Athena's result files are kept; older ones are removed in the background (fractions
     /// of a day allowed) [default: kept for ever].
     #[arg(long, env = "MINERVA_RESULTS_RETENTION_DAYS")]
@@ -117,6 +121,8 @@ struct FileSettings {
     results_retention_days: Option<f64>,
     #[serde(default)]
     any_credentials: bool,
+    #[serde(default)]
+    allow_reset: bool,
     #[serde(default)]
     init_buckets: Vec<String>,
     init_dir: Option<PathBuf>,
@@ -185,6 +191,7 @@ impl ServeArgs {
             max_queries,
             idle_timeout: Duration::from_secs(idle),
             results_retention,
+            allow_reset: self.allow_reset || file.allow_reset,
             init_buckets: {
                 let flags: Vec<String> = self.init_buckets.into_iter().map(|b| b.trim().to_string()).filter(|b| !b.is_empty()).collect();
                 if flags.is_empty() { file.init_buckets } else { flags }

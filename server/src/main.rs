@@ -11,6 +11,7 @@ mod init;
 mod log;
 mod metrics;
 mod protocol;
+mod reset;
 mod retention;
 mod s3;
 mod serve;

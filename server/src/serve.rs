@@ -19,7 +19,12 @@ use crate::dispatch::{self, Service};
 
 /// The whole HTTP surface, callable without a socket in tests.
 pub fn router(app: Arc<App>) -> Router {
-    Router::new().route("/_minerva/health", get(health)).route("/_minerva/metrics", get(metrics)).fallback(edge).with_state(app)
+    Router::new()
+        .route("/_minerva/health", get(health))
+        .route("/_minerva/metrics", get(metrics))
+        .route("/_minerva/reset", axum::routing::post(crate::reset::reset))
+        .fallback(edge)
+        .with_state(app)
 }
 
 async fn metrics(State(app): State<Arc<App>>) -> impl IntoResponse {

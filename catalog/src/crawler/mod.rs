@@ -245,6 +245,10 @@ impl Running {
             f.store(true, Ordering::SeqCst);
         }
     }
+
+    pub(crate) fn any(&self) -> bool {
+        !self.0.lock().unwrap_or_else(|p| p.into_inner()).is_empty()
+    }
 }
 
 impl Catalog {
