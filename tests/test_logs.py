@@ -34,6 +34,7 @@ def test_one_line_per_request_and_every_failed_sign_in(workdir, monkeypatch):
         with pytest.raises(ClientError):
             server.client("sts", access_key="nobody", max_attempts=1).get_caller_identity()
         server.client("glue", max_attempts=1).get_databases()
+        server.client("glue", max_attempts=1).get_database(Name="default")
     finally:
         assert server.stop() == 0
     lines = [json.loads(line) for line in log.read_text().splitlines() if line.startswith("{")]
@@ -46,7 +47,7 @@ def test_one_line_per_request_and_every_failed_sign_in(workdir, monkeypatch):
         return found[0]
 
     ok = only(operation="PutObject")
-    assert (ok["level"], ok["service"], ok["method"], ok["path"], ok["status"]) == ("INFO", "s3", "PUT", "/logged/a.txt", 200)
+    assert (ok["level"], ok["service"], ok["method"], ok["resource"], ok["status"]) == ("INFO", "s3", "PUT", "/logged/a.txt", 200)
     assert ok["request_id"] == put["ResponseMetadata"]["RequestId"] and ok["ms"] >= 0
     missing = only(code="NoSuchKey")
     assert missing["level"] == "INFO" and missing["status"] == 404
@@ -57,6 +58,7 @@ def test_one_line_per_request_and_every_failed_sign_in(workdir, monkeypatch):
         refused = [a for a in answers if a["service"] == service and a["level"] == "WARN"]
         assert len(refused) == 1 and refused[0]["access_key"] == key and refused[0]["reason"], (service, refused)
     assert only(operation="GetDatabases", level="INFO")["status"] == 200
+    assert only(operation="GetDatabase")["resource"] == "default"
     # Each refusal is said once, by this line, and nothing a client did is an ERROR.
     text = log.read_text()
     assert text.count("SignatureDoesNotMatch") == 1, text

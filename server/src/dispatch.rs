@@ -181,8 +181,21 @@ pub async fn api_request(app: &App, api: Api, req: Request, request_id: &str) ->
     };
     tracing::Span::current().record("op", format!("{}.{operation}", api.name()));
     crate::log::operation(operation.to_string());
+    if let Some(resource) = resource_of(&input) {
+        crate::log::resource(resource);
+    }
     let outcome = call(app, api, caller, &region, &operation, input).await;
     wire.encode(&operation, request_id, outcome)
+}
+
+/// What a request is about, for its log line: the members Glue's and Athena's operations name
+/// their resources by (`DatabaseName` and `TableName` together as `db.table`).
+fn resource_of(input: &Document) -> Option<String> {
+    let text = |k: &str| input.get(k).and_then(|v| v.as_str()).filter(|s| !s.is_empty());
+    if let (Some(db), Some(table)) = (text("DatabaseName"), text("TableName")) {
+        return Some(format!("{db}.{table}"));
+    }
+    ["QueryExecutionId", "DatabaseName", "Name", "CrawlerName", "WorkGroup", "CatalogId"].into_iter().find_map(text).map(str::to_string)
 }
 
 /// Runs one operation of a service for the caller, in the region the request was signed for

@@ -53,6 +53,8 @@ fn filter(setting: Option<&str>) -> EnvFilter {
 #[derive(Debug, Default)]
 pub struct Note {
     pub operation: Option<String>,
+    /// What a Glue, Athena or STS request is about (a database, table, crawler, query id).
+    pub resource: Option<String>,
     pub error: Option<(String, String)>,
 }
 
@@ -71,6 +73,11 @@ pub async fn noted<F: std::future::Future>(handling: F) -> (F::Output, Note) {
 /// Names the operation the request is (`GetObject`, `Athena.StartQueryExecution`).
 pub fn operation(name: impl Into<String>) {
     let _ = NOTE.try_with(|n| n.lock().unwrap_or_else(|p| p.into_inner()).operation = Some(name.into()));
+}
+
+/// Names what the request is about, for the services whose path does not say it.
+pub fn resource(name: impl Into<String>) {
+    let _ = NOTE.try_with(|n| n.lock().unwrap_or_else(|p| p.into_inner()).resource = Some(name.into()));
 }
 
 /// Records the error the request is answered with, in the protocol's own words.
@@ -119,24 +126,26 @@ pub struct Answered<'a> {
 pub fn answered(a: Answered<'_>) {
     let Answered { service, method, path, status, took, request_id, access_key, note } = a;
     let operation = note.operation.as_deref().unwrap_or("-");
+    // S3's path names the bucket and key; the other services' requests name theirs in the body.
+    let resource = note.resource.as_deref().unwrap_or(path);
     let ms = took.as_secs_f64() * 1000.0;
     let status = status.as_u16();
     let key = access_key.unwrap_or("-");
     match note.error {
         Some((code, message)) if status >= 500 => {
-            tracing::error!(service, operation, %method, path, status, ms, request_id, access_key = key, code, reason = message, "request failed")
+            tracing::error!(service, operation, %method, resource, status, ms, request_id, access_key = key, code, reason = message, "request failed")
         }
         Some((code, message)) if !matches!(status, 304 | 404 | 412) => {
-            tracing::warn!(service, operation, %method, path, status, ms, request_id, access_key = key, code, reason = message, "request refused")
+            tracing::warn!(service, operation, %method, resource, status, ms, request_id, access_key = key, code, reason = message, "request refused")
         }
         Some((code, message)) => {
-            tracing::info!(service, operation, %method, path, status, ms, request_id, access_key = key, code, reason = message, "request answered")
+            tracing::info!(service, operation, %method, resource, status, ms, request_id, access_key = key, code, reason = message, "request answered")
         }
-        None if status >= 500 => tracing::error!(service, operation, %method, path, status, ms, request_id, access_key = key, "request failed"),
+        None if status >= 500 => tracing::error!(service, operation, %method, resource, status, ms, request_id, access_key = key, "request failed"),
         None if status >= 400 && !matches!(status, 404 | 412) => {
-            tracing::warn!(service, operation, %method, path, status, ms, request_id, access_key = key, "request refused")
+            tracing::warn!(service, operation, %method, resource, status, ms, request_id, access_key = key, "request refused")
         }
-        None => tracing::info!(service, operation, %method, path, status, ms, request_id, "request answered"),
+        None => tracing::info!(service, operation, %method, resource, status, ms, request_id, "request answered"),
     }
 }
 
