@@ -2,7 +2,7 @@
 //! runs for long. Requests by service, operation and status with their latencies and bytes,
 //! queries by state, and memory (the queries' pool and the process's resident set).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write;
 use std::sync::Mutex;
 use std::time::Duration;
@@ -10,12 +10,25 @@ use std::time::Duration;
 /// Upper bounds (seconds) of the latency histogram's buckets.
 const BUCKETS: [f64; 10] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1.0, 5.0];
 
-/// What has been served since start.
+/// What has been served since start: per service, per operation, the answers by status and
+/// their latencies; per service, the bytes. One lock, and no allocation once an operation has
+/// been seen.
 #[derive(Default)]
 pub struct Metrics {
-    requests: Mutex<BTreeMap<(String, String, u16), u64>>,
-    latency: Mutex<BTreeMap<(String, String), Histogram>>,
-    bytes: Mutex<BTreeMap<(String, &'static str), u64>>,
+    services: Mutex<HashMap<&'static str, Service>>,
+}
+
+#[derive(Default)]
+struct Service {
+    operations: HashMap<String, Operation>,
+    received: u64,
+    sent: u64,
+}
+
+#[derive(Default)]
+struct Operation {
+    statuses: BTreeMap<u16, u64>,
+    latency: Histogram,
 }
 
 #[derive(Default)]
@@ -26,9 +39,16 @@ struct Histogram {
     sum: f64,
 }
 
+/// A service's operations in name order.
+fn sorted(service: &Service) -> Vec<(&String, &Operation)> {
+    let mut ops: Vec<(&String, &Operation)> = service.operations.iter().collect();
+    ops.sort_by(|a, b| a.0.cmp(b.0));
+    ops
+}
+
 /// One answered request, as the metrics count it.
 pub struct Served<'a> {
-    pub service: &'a str,
+    pub service: &'static str,
     pub operation: &'a str,
     pub status: u16,
     pub took: Duration,
@@ -39,51 +59,64 @@ pub struct Served<'a> {
 
 impl Metrics {
     pub fn record(&self, s: Served<'_>) {
-        *self.requests.lock().unwrap_or_else(|p| p.into_inner()).entry((s.service.into(), s.operation.into(), s.status)).or_default() += 1;
-        {
-            let mut latency = self.latency.lock().unwrap_or_else(|p| p.into_inner());
-            let h = latency.entry((s.service.into(), s.operation.into())).or_default();
-            let secs = s.took.as_secs_f64();
-            if let Some(i) = BUCKETS.iter().position(|b| secs <= *b) {
-                h.counts[i] += 1;
-            }
-            h.count += 1;
-            h.sum += secs;
+        let mut services = self.services.lock().unwrap_or_else(|p| p.into_inner());
+        let service = services.entry(s.service).or_default();
+        service.received += s.received.unwrap_or(0);
+        service.sent += s.sent.unwrap_or(0);
+        let operation = match service.operations.get_mut(s.operation) {
+            Some(o) => o,
+            None => service.operations.entry(s.operation.to_string()).or_default(),
+        };
+        *operation.statuses.entry(s.status).or_default() += 1;
+        let h = &mut operation.latency;
+        let secs = s.took.as_secs_f64();
+        if let Some(i) = BUCKETS.iter().position(|b| secs <= *b) {
+            h.counts[i] += 1;
         }
-        let mut bytes = self.bytes.lock().unwrap_or_else(|p| p.into_inner());
-        for (direction, n) in [("received", s.received), ("sent", s.sent)] {
-            if let Some(n) = n {
-                *bytes.entry((s.service.into(), direction)).or_default() += n;
-            }
-        }
+        h.count += 1;
+        h.sum += secs;
     }
 
     /// The exposition: these metrics, the engine's queries and memory, the process's memory.
     pub fn render(&self, queries: query::QueryCounts, query_memory: usize) -> String {
         let mut out = String::new();
+        let services = self.services.lock().unwrap_or_else(|p| p.into_inner());
+        let mut names: Vec<&&str> = services.keys().collect();
+        names.sort();
         out.push_str("# HELP minerva_requests_total Requests answered, by service, operation and HTTP status.\n");
         out.push_str("# TYPE minerva_requests_total counter\n");
-        for ((service, operation, status), n) in self.requests.lock().unwrap_or_else(|p| p.into_inner()).iter() {
-            let _ = writeln!(out, "minerva_requests_total{{service=\"{service}\",operation=\"{}\",status=\"{status}\"}} {n}", label(operation));
+        for name in &names {
+            for (operation, o) in sorted(&services[**name]) {
+                for (status, n) in &o.statuses {
+                    let _ = writeln!(out, "minerva_requests_total{{service=\"{name}\",operation=\"{}\",status=\"{status}\"}} {n}", label(operation));
+                }
+            }
         }
         out.push_str("# HELP minerva_request_duration_seconds Time from a request's arrival to its answer's headers.\n");
         out.push_str("# TYPE minerva_request_duration_seconds histogram\n");
-        for ((service, operation), h) in self.latency.lock().unwrap_or_else(|p| p.into_inner()).iter() {
-            let labels = format!("service=\"{service}\",operation=\"{}\"", label(operation));
-            let mut cumulative = 0;
-            for (bound, n) in BUCKETS.iter().zip(h.counts) {
-                cumulative += n;
-                let _ = writeln!(out, "minerva_request_duration_seconds_bucket{{{labels},le=\"{bound}\"}} {cumulative}");
+        for name in &names {
+            for (operation, o) in sorted(&services[**name]) {
+                let labels = format!("service=\"{name}\",operation=\"{}\"", label(operation));
+                let h = &o.latency;
+                let mut cumulative = 0;
+                for (bound, n) in BUCKETS.iter().zip(h.counts) {
+                    cumulative += n;
+                    let _ = writeln!(out, "minerva_request_duration_seconds_bucket{{{labels},le=\"{bound}\"}} {cumulative}");
+                }
+                let _ = writeln!(out, "minerva_request_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {}", h.count);
+                let _ = writeln!(out, "minerva_request_duration_seconds_sum{{{labels}}} {}", h.sum);
+                let _ = writeln!(out, "minerva_request_duration_seconds_count{{{labels}}} {}", h.count);
             }
-            let _ = writeln!(out, "minerva_request_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {}", h.count);
-            let _ = writeln!(out, "minerva_request_duration_seconds_sum{{{labels}}} {}", h.sum);
-            let _ = writeln!(out, "minerva_request_duration_seconds_count{{{labels}}} {}", h.count);
         }
         out.push_str("# HELP minerva_bytes_total Request and response body bytes, where their length was declared.\n");
         out.push_str("# TYPE minerva_bytes_total counter\n");
-        for ((service, direction), n) in self.bytes.lock().unwrap_or_else(|p| p.into_inner()).iter() {
-            let _ = writeln!(out, "minerva_bytes_total{{service=\"{service}\",direction=\"{direction}\"}} {n}");
+        for name in &names {
+            let service = &services[**name];
+            for (direction, n) in [("received", service.received), ("sent", service.sent)] {
+                let _ = writeln!(out, "minerva_bytes_total{{service=\"{name}\",direction=\"{direction}\"}} {n}");
+            }
         }
+        drop(services);
         out.push_str("# HELP minerva_queries Athena queries waiting or running now.\n# TYPE minerva_queries gauge\n");
         let _ = writeln!(out, "minerva_queries{{state=\"QUEUED\"}} {}", queries.queued);
         let _ = writeln!(out, "minerva_queries{{state=\"RUNNING\"}} {}", queries.running);
