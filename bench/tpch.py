@@ -130,6 +130,8 @@ if engine == "datafusion":
 else:
     import duckdb
     con = duckdb.connect()
+    # Its progress bar goes to stdout, before the result line, once a query takes long enough.
+    con.execute("SET enable_progress_bar = false")
     for t in tables:
         columns = "{" + ", ".join(f"'{f.name}': '{duck_type(f.type)}'" for f in schemas[t]) + "}"
         reader = f"read_parquet('{data}/{t}.parquet')" if fmt == "parquet" else f"read_csv('{data}/{t}.csv', header=true, columns={columns})"
@@ -150,14 +152,18 @@ print("RESULT " + json.dumps(out))
 
 def run_peer(engine: str, fmt: str, data: Path, runs: int, queries: dict):
     """Runs a peer in a child process: its results, and its peak memory (KiB)."""
-    proc = subprocess.Popen([sys.executable, "-c", PEER, engine, fmt, str(data), str(runs), json.dumps(queries)], stdout=subprocess.PIPE, text=True)
-    out = proc.stdout.read()
-    _, status, usage = os.wait4(proc.pid, 0)
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    if proc.returncode != 0:
-        raise RuntimeError(f"{engine} failed ({proc.returncode})")
-    # Only the marked line: an engine may print notices of its own.
-    result = next(line for line in out.splitlines() if line.startswith("RESULT "))
+    with tempfile.TemporaryFile("w+") as err:
+        proc = subprocess.Popen([sys.executable, "-c", PEER, engine, fmt, str(data), str(runs), json.dumps(queries)],
+                                stdout=subprocess.PIPE, stderr=err, text=True)
+        out = proc.stdout.read()
+        _, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        err.seek(0)
+        said = err.read()[-2000:]
+    # Only the marked text: an engine may print notices of its own.
+    result = next((line[line.index("RESULT "):] for line in out.splitlines() if "RESULT " in line), None)
+    if proc.returncode != 0 or result is None:
+        raise RuntimeError(f"{engine} over {fmt} failed (exit {proc.returncode}, {len(out)} bytes out): {said}")
     return json.loads(result[len("RESULT "):]), usage.ru_maxrss
 
 
