@@ -130,22 +130,17 @@ pub fn answered(a: Answered<'_>) {
     let resource = note.resource.as_deref().unwrap_or(path);
     let ms = took.as_secs_f64() * 1000.0;
     let status = status.as_u16();
-    let key = access_key.unwrap_or("-");
-    match note.error {
-        Some((code, message)) if status >= 500 => {
-            tracing::error!(service, operation, %method, resource, status, ms, request_id, access_key = key, code, reason = message, "request failed")
-        }
-        Some((code, message)) if !matches!(status, 304 | 404 | 412) => {
-            tracing::warn!(service, operation, %method, resource, status, ms, request_id, access_key = key, code, reason = message, "request refused")
-        }
-        Some((code, message)) => {
-            tracing::info!(service, operation, %method, resource, status, ms, request_id, access_key = key, code, reason = message, "request answered")
-        }
-        None if status >= 500 => tracing::error!(service, operation, %method, resource, status, ms, request_id, access_key = key, "request failed"),
-        None if status >= 400 && !matches!(status, 404 | 412) => {
-            tracing::warn!(service, operation, %method, resource, status, ms, request_id, access_key = key, "request refused")
-        }
-        None => tracing::info!(service, operation, %method, resource, status, ms, request_id, "request answered"),
+    // Absent fields (no error, an unsigned request) are left out of the line.
+    let (code, reason) = match &note.error {
+        Some((code, message)) => (Some(code.as_str()), Some(message.as_str())),
+        None => (None, None),
+    };
+    if status >= 500 {
+        tracing::error!(service, operation, %method, resource, status, ms, request_id, access_key, code, reason, "request failed");
+    } else if status >= 400 && !matches!(status, 404 | 412) {
+        tracing::warn!(service, operation, %method, resource, status, ms, request_id, access_key, code, reason, "request refused");
+    } else {
+        tracing::info!(service, operation, %method, resource, status, ms, request_id, access_key, code, reason, "request answered");
     }
 }
 

@@ -61,11 +61,12 @@ async fn edge(State(app): State<Arc<App>>, req: Request) -> Response {
         response.headers_mut().insert("x-amzn-requestid", v.clone());
         response.headers_mut().entry("x-amz-request-id").or_insert(v);
     }
+    let took = started.elapsed();
     app.metrics.record(crate::metrics::Served {
         service: label,
         operation: note.operation.as_deref().unwrap_or("-"),
         status: response.status().as_u16(),
-        took: started.elapsed(),
+        took,
         received,
         sent: content_length(response.headers()),
     });
@@ -74,7 +75,7 @@ async fn edge(State(app): State<Arc<App>>, req: Request) -> Response {
         method: &method,
         path: &path,
         status: response.status(),
-        took: started.elapsed(),
+        took,
         request_id: &request_id,
         access_key: access_key.as_deref(),
         note,
@@ -113,10 +114,7 @@ async fn s3_request(app: &App, req: Request) -> Response {
     if method == Method::POST && response.status() == StatusCode::BAD_REQUEST {
         response = post_policy_denial(response).await;
     }
-    response = crate::s3::error::explain_bare(response).await;
-    if response.status().is_client_error() || response.status().is_server_error() {
-        response = crate::s3::error::noted(response).await;
-    }
+    response = crate::s3::error::finish_error(response).await;
     exchange.finish(&mut response);
     crate::s3::cors::decorate(&app.store, &method, &path, origin.as_deref(), &mut response);
     response

@@ -112,52 +112,41 @@ fn standard_message(code: &str) -> Option<&'static str> {
     })
 }
 
-/// Gives an error document that carries only a code the message S3 sends with that code.
-/// Only small client-error documents are read; every other answer passes untouched.
-pub async fn explain_bare(response: axum::response::Response) -> axum::response::Response {
-    use axum::body::HttpBody;
-    let small = response.body().size_hint().exact().is_some_and(|n| n <= 512);
-    if !response.status().is_client_error() || !small {
-        return response;
-    }
-    let (mut parts, body) = response.into_parts();
-    let Ok(bytes) = axum::body::to_bytes(body, 512).await else {
-        return axum::response::Response::from_parts(parts, axum::body::Body::empty());
-    };
-    let text = String::from_utf8_lossy(&bytes);
-    let code = text.split("<Code>").nth(1).and_then(|rest| rest.split("</Code>").next());
-    let message = code.filter(|_| !text.contains("<Message>")).and_then(standard_message);
-    let (Some(code), Some(message)) = (code, message) else {
-        return axum::response::Response::from_parts(parts, axum::body::Body::from(bytes));
-    };
-    let xml = text.replacen(&format!("<Code>{code}</Code>"), &format!("<Code>{code}</Code><Message>{message}</Message>"), 1);
-    parts.headers.remove(http::header::CONTENT_LENGTH);
-    axum::response::Response::from_parts(parts, axum::body::Body::from(xml))
-}
-
-/// Notes an S3 error answer's code and message for the request's line in the log (see
-/// `crate::log`): read from the error document when it is small, else named by the status
-/// (HEAD answers carry no document).
-pub async fn noted(response: axum::response::Response) -> axum::response::Response {
+/// Finishes an S3 error answer, reading its document once (only a small one): a document that
+/// carries only a code gets the message S3 sends with that code, and the code and message are
+/// noted for the request's line in the log (see `crate::log`); an answer without a document
+/// (HEAD) is named by its status. Other answers pass untouched.
+pub async fn finish_error(response: axum::response::Response) -> axum::response::Response {
     use axum::body::HttpBody;
     const MOST: usize = 8 * 1024;
     let status = response.status();
+    if !status.is_client_error() && !status.is_server_error() {
+        return response;
+    }
     let by_status = || (status.canonical_reason().unwrap_or("Error").replace(' ', ""), String::new());
     if response.body().size_hint().exact().is_none_or(|n| n as usize > MOST) {
         let (code, message) = by_status();
         crate::log::error(code, message);
         return response;
     }
-    let (parts, body) = response.into_parts();
+    let (mut parts, body) = response.into_parts();
     let Ok(bytes) = axum::body::to_bytes(body, MOST).await else {
         return axum::response::Response::from_parts(parts, axum::body::Body::empty());
     };
     let text = String::from_utf8_lossy(&bytes);
-    let element = |name: &str| text.split(&format!("<{name}>")).nth(1).and_then(|rest| rest.split(&format!("</{name}>")).next()).map(str::to_string);
-    let (code, message) = match element("Code") {
-        Some(code) => (code, element("Message").unwrap_or_default()),
-        None => by_status(),
+    let element = |name: &str| text.split(&format!("<{name}>")).nth(1).and_then(|rest| rest.split(&format!("</{name}>")).next());
+    let Some(code) = element("Code") else {
+        let (code, message) = by_status();
+        crate::log::error(code, message);
+        return axum::response::Response::from_parts(parts, axum::body::Body::from(bytes));
+    };
+    let missing = element("Message").is_none().then(|| standard_message(code)).flatten().filter(|_| status.is_client_error());
+    let Some(message) = missing else {
+        crate::log::error(code, element("Message").unwrap_or_default());
+        return axum::response::Response::from_parts(parts, axum::body::Body::from(bytes));
     };
     crate::log::error(code, message);
-    axum::response::Response::from_parts(parts, axum::body::Body::from(bytes))
+    let xml = text.replacen(&format!("<Code>{code}</Code>"), &format!("<Code>{code}</Code><Message>{message}</Message>"), 1);
+    parts.headers.remove(http::header::CONTENT_LENGTH);
+    axum::response::Response::from_parts(parts, axum::body::Body::from(xml))
 }
