@@ -42,7 +42,11 @@ def failed(athena, sql: str, db: str) -> dict:
     ("SELECT id / qty FROM items", "DIVISION_BY_ZERO: Division by zero", 2, 1001),
     ("SELECT CAST(code AS INTEGER) FROM items", "INVALID_CAST_ARGUMENT: Cannot cast 'abc' to INT", 2, 1001),
     ("SELECT CAST(id + 3000000000 AS INTEGER) FROM items", "NUMERIC_VALUE_OUT_OF_RANGE: Out of range for integer: 3000000001", 2, 1001),
-    ("UPDATE items SET qty = 1", "NOT_SUPPORTED: ", 2, 1006),
+    ("UPDATE items SET qty = 1", "NOT_SUPPORTED: Modifying Hive table rows is only supported for transactional tables", 2, 1006),
+    ("DELETE FROM items WHERE id = 1", "NOT_SUPPORTED: Modifying Hive table rows is only supported for transactional tables", 2, 1006),
+    ("MERGE INTO items t USING items s ON t.id = s.id WHEN MATCHED THEN DELETE",
+     "NOT_SUPPORTED: Modifying Hive table rows is only supported for transactional tables", 2, 1006),
+    ("DELETE FROM nope", "TABLE_NOT_FOUND: Table 'awsdatacatalog.{db}.nope' does not exist", 2, 1006),
 ])
 def test_each_failure_in_athenas_words_and_numbers(server, shop, sql, reason, category, error_type):
     status = failed(server.client("athena"), sql, shop)

@@ -214,6 +214,8 @@ def test_post_reset_empties_a_running_server_only_when_allowed(workdir, server):
         s3.delete_object(Bucket="versioned", Key="k")
         s3.create_multipart_upload(Bucket="versioned", Key="unfinished")
         glue.create_database(DatabaseInput={"Name": "gone"})
+        athena.create_work_group(Name="gone")
+        athena.create_named_query(Name="gone", Database="default", QueryString="SELECT 1")
         qid = athena.start_query_execution(QueryString="SELECT 1")["QueryExecutionId"]
         assert wait_query(athena, qid)["Status"]["State"] == "SUCCEEDED"
         with urllib.request.urlopen(urllib.request.Request(own.url + "/_minerva/reset", method="POST")) as r:
@@ -225,6 +227,8 @@ def test_post_reset_empties_a_running_server_only_when_allowed(workdir, server):
         assert s3.list_objects_v2(Bucket="aws-athena-query-results-000000000000-us-east-1")["KeyCount"] == 0
         assert [d["Name"] for d in glue.get_databases()["DatabaseList"]] == ["default"]
         assert athena.list_query_executions()["QueryExecutionIds"] == []
+        assert [w["Name"] for w in athena.list_work_groups()["WorkGroups"]] == ["primary"]
+        assert athena.list_named_queries()["NamedQueryIds"] == []
         # And it goes on serving.
         s3.create_bucket(Bucket="versioned")
         qid = athena.start_query_execution(QueryString="SELECT 2")["QueryExecutionId"]

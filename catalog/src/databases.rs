@@ -2,17 +2,30 @@
 
 use storage::KvOp;
 
+use crate::indexes::index_prefix;
 use crate::model::{self, Database, Table};
+use crate::tags::{Tags, database_tags_key, table_tags_prefix};
 use crate::{Catalog, Error, Result, db_key, decode, encode, partition_prefix, table_prefix, validate, version_prefix};
 
 impl Catalog {
-    pub async fn create_database(&self, mut db: Database) -> Result<Database> {
+    pub async fn create_database(&self, db: Database) -> Result<Database> {
+        self.create_tagged_database(db, Tags::new()).await
+    }
+
+    /// Creates a database with its tags, in one batch.
+    pub async fn create_tagged_database(&self, mut db: Database, tags: Tags) -> Result<Database> {
         validate::database(&mut db)?;
+        validate::tags(&tags)?;
         db.create_time.get_or_insert_with(model::now);
-        if !self.tree.compare_and_swap(&db_key(&db.name), None, Some(&encode(&db)))? {
+        let _writes = self.writes.lock().await;
+        if self.tree.get(&db_key(&db.name))?.is_some() {
             return Err(Error::AlreadyExists(format!("Database already exists: {}", db.name)));
         }
-        self.kv.flush().await?;
+        let mut ops = vec![KvOp::Put(db_key(&db.name), encode(&db))];
+        if !tags.is_empty() {
+            ops.push(KvOp::Put(database_tags_key(&db.name), encode(&tags)));
+        }
+        self.commit(ops).await?;
         Ok(db)
     }
 
@@ -68,13 +81,15 @@ impl Catalog {
     /// Deletes a database with its tables, their versions and their partitions, as Glue does.
     pub async fn delete_database(&self, name: &str) -> Result<()> {
         let db = self.get_database(name)?;
-        let mut ops = vec![KvOp::Delete(db_key(&db.name))];
+        let mut ops = vec![KvOp::Delete(db_key(&db.name)), KvOp::Delete(database_tags_key(&db.name))];
+        ops.extend(self.deletes_under(&table_tags_prefix(&db.name))?);
         for entry in self.tree.scan_prefix(&table_prefix(&db.name)) {
             let (k, v) = entry?;
             let table: Table = decode(&v)?;
             ops.push(KvOp::Delete(k));
             ops.extend(self.deletes_under(&partition_prefix(&db.name, &table.name))?);
             ops.extend(self.deletes_under(&version_prefix(&db.name, &table.name))?);
+            ops.extend(self.deletes_under(&index_prefix(&db.name, &table.name))?);
         }
         self.commit(ops).await
     }

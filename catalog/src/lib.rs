@@ -6,15 +6,18 @@
 //! Input is checked against Glue's constraints before anything is written.
 //!
 //! Tree `catalog` keys: `d/<db>`, `t/<db>\0<table>`, `tv/<db>\0<table>\0<version>` (archived
-//! table versions), `p/<db>\0<table>\0<values joined by \x1f>`, `c/<crawler>` (crawlers).
+//! table versions), `p/<db>\0<table>\0<values joined by \x1f>`, `pi/<db>\0<table>\0<index>`
+//! (partition indexes), `c/<crawler>` (crawlers), `g/…` (tags, see `tags`).
 
 mod crawler;
 mod databases;
 mod expression;
+mod indexes;
 mod model;
 mod partitions;
 mod policy;
 mod tables;
+mod tags;
 mod validate;
 
 use std::sync::Arc;
@@ -24,10 +27,12 @@ use storage::{Kv, KvOp, KvTree};
 
 pub use crawler::{Crawler, CrawlerMetrics, LastCrawl, Progress, RecrawlPolicy, Resolver, RunSummary, S3Target, SchemaChangePolicy, Targets};
 pub use expression::PartitionFilter;
+pub use indexes::{MAX_INDEXES, PartitionIndex};
 pub use model::{Column, Database, Parameters, Partition, SerDeInfo, StorageDescriptor, Table, Timestamp, now};
 pub use partitions::{PartitionPage, PartitionQuery, Segment};
 pub use policy::{Exists as PolicyExists, ResourcePolicy};
 pub use tables::{SearchFilter, SearchQuery, TableVersion};
+pub use tags::{Tagged, Tags, check_tags};
 pub use validate::normalize_name;
 
 /// The version written into every catalog record.
@@ -65,6 +70,9 @@ pub enum Error {
     /// A crawler in the wrong state for the request.
     #[error("{message}")]
     CrawlerState { state: CrawlerState, message: String },
+    /// A resource would have more of something than Glue allows.
+    #[error("{0}")]
+    LimitExceeded(String),
     #[error("the catalog store failed: {0}")]
     Store(#[from] storage::Error),
     #[error("a catalog record is corrupt: {0}")]
@@ -78,6 +86,7 @@ impl Error {
             Error::AlreadyExists(_) => ErrorKind::AlreadyExists,
             Error::InvalidInput(_) => ErrorKind::InvalidInput,
             Error::Conflict(_) | Error::CrawlerState { .. } | Error::ConditionFailed(_) => ErrorKind::Conflict,
+            Error::LimitExceeded(_) => ErrorKind::ResourceExhausted,
             Error::Store(_) | Error::Corrupt(_) => ErrorKind::Internal,
         }
     }

@@ -5,7 +5,9 @@ use std::cmp::Ordering;
 
 use storage::KvOp;
 
+use crate::indexes::{PartitionIndex, index_prefix};
 use crate::model::{self, Table};
+use crate::tags::table_tags_key;
 use crate::{
     Catalog, Error, ItemError, Result, decode, encode, matches_expression, partition_prefix, table_key, table_prefix, validate, version_key,
     version_prefix,
@@ -101,7 +103,12 @@ fn search_matches(t: &Table, q: &SearchQuery) -> Result<bool> {
 }
 
 impl Catalog {
-    pub async fn create_table(&self, db: &str, mut table: Table) -> Result<Table> {
+    pub async fn create_table(&self, db: &str, table: Table) -> Result<Table> {
+        self.create_indexed_table(db, table, &[]).await
+    }
+
+    /// Creates a table with its partition indexes, in one batch.
+    pub async fn create_indexed_table(&self, db: &str, mut table: Table, indexes: &[PartitionIndex]) -> Result<Table> {
         let db = self.get_database(db)?.name;
         validate::table(&mut table)?;
         table.database_name = db.clone();
@@ -109,10 +116,13 @@ impl Catalog {
         table.create_time = Some(now);
         table.update_time = Some(now);
         table.version_id = Some("0".into());
-        if !self.tree.compare_and_swap(&table_key(&db, &table.name), None, Some(&encode(&table)))? {
+        let mut ops = self.index_puts(&table, indexes)?;
+        let _writes = self.writes.lock().await;
+        if self.tree.get(&table_key(&db, &table.name))?.is_some() {
             return Err(Error::AlreadyExists(format!("Table already exists: {}", table.name)));
         }
-        self.kv.flush().await?;
+        ops.push(KvOp::Put(table_key(&db, &table.name), encode(&table)));
+        self.commit(ops).await?;
         Ok(table)
     }
 
@@ -169,9 +179,11 @@ impl Catalog {
     pub async fn delete_table(&self, db: &str, name: &str) -> Result<()> {
         let _writes = self.writes.lock().await;
         let table = self.get_table(db, name)?;
-        let mut ops = vec![KvOp::Delete(table_key(&table.database_name, &table.name))];
+        let mut ops =
+            vec![KvOp::Delete(table_key(&table.database_name, &table.name)), KvOp::Delete(table_tags_key(&table.database_name, &table.name))];
         ops.extend(self.deletes_under(&partition_prefix(&table.database_name, &table.name))?);
         ops.extend(self.deletes_under(&version_prefix(&table.database_name, &table.name))?);
+        ops.extend(self.deletes_under(&index_prefix(&table.database_name, &table.name))?);
         self.commit(ops).await
     }
 

@@ -122,6 +122,24 @@ pub fn partition(p: &mut Partition, keys: usize) -> Result<()> {
     parameters("partition", &p.parameters)
 }
 
+/// Tags, as Glue takes them: at most 50, keys of 1 to 128 characters that do not start with
+/// `aws:`, values of at most 256.
+pub fn tags(tags: &std::collections::BTreeMap<String, String>) -> Result<()> {
+    if tags.len() > crate::tags::MAX_TAGS {
+        return Err(invalid(format!("a resource can have at most {} tags, not {}", crate::tags::MAX_TAGS, tags.len())));
+    }
+    for (key, value) in tags {
+        if key.is_empty() || key.chars().count() > 128 {
+            return Err(invalid(format!("the tag key {key:?} must be between 1 and 128 characters long")));
+        }
+        if key.to_ascii_lowercase().starts_with("aws:") {
+            return Err(invalid(format!("the tag key {key} is reserved: keys may not start with aws:")));
+        }
+        at_most("a tag value", value, 256)?;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

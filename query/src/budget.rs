@@ -168,12 +168,23 @@ impl MemoryPool for QueryPool {
 ///
 /// It also keeps the first write of the query that failed: DataFusion's file sinks report a
 /// failed write as "Error encountered while finalizing writes!", without the cause.
-#[derive(Debug, Default)]
+///
+/// And the rows the query's scans produced (its `InputRows`), and the bytes it may scan at most
+/// (its workgroup's `BytesScannedCutoffPerQuery`), past which its operators stop.
+#[derive(Debug)]
 pub struct Scanned {
     /// The ranges read of each object, sorted and apart.
     read: std::sync::Mutex<HashMap<String, Vec<Range<u64>>>>,
     total: AtomicU64,
+    rows: AtomicU64,
+    cutoff: u64,
     failed_write: std::sync::Mutex<Option<FailedWrite>>,
+}
+
+impl Default for Scanned {
+    fn default() -> Self {
+        Scanned::with_cutoff(None)
+    }
 }
 
 /// Why a write of the query failed.
@@ -186,6 +197,31 @@ pub struct FailedWrite {
 }
 
 impl Scanned {
+    pub fn with_cutoff(cutoff: Option<u64>) -> Self {
+        Scanned {
+            read: Default::default(),
+            total: AtomicU64::new(0),
+            rows: AtomicU64::new(0),
+            cutoff: cutoff.unwrap_or(u64::MAX),
+            failed_write: Default::default(),
+        }
+    }
+
+    /// Whether the query has read more than it may.
+    pub fn over_cutoff(&self) -> bool {
+        self.bytes() > self.cutoff
+    }
+
+    /// Counts rows a scan produced.
+    pub fn add_rows(&self, n: usize) {
+        self.rows.fetch_add(n as u64, Ordering::Relaxed);
+    }
+
+    /// Rows the query's scans produced.
+    pub fn rows(&self) -> u64 {
+        self.rows.load(Ordering::Relaxed)
+    }
+
     /// The first write of the query that failed, if one did.
     pub fn failed_write(&self) -> Option<FailedWrite> {
         self.failed_write.lock().unwrap_or_else(|p| p.into_inner()).clone()

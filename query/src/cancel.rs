@@ -2,14 +2,16 @@
 //!
 //! Aborting a task only takes effect when the task next yields, and a DataFusion operator can
 //! work for minutes inside one poll (an aggregate draining a join that never returns `Pending`).
-//! So every operator of a query's physical plan is wrapped in a [`CancelExec`] that checks the
+//! So every operator of a query's physical plan is wrapped in a `CancelExec` (a [`WrapExec`] of [`Cancel`]) that checks the
 //! query's [`CancelToken`] each time a batch passes: a stopped query fails at the next batch
 //! boundary of whichever operator is busy, its streams are dropped and its memory returned. The
 //! wrapper also spends Tokio's cooperative budget, so a busy query yields to the other queries on
 //! the runtime and an abort lands at once.
 //!
 //! The wrappers are added by a physical optimizer rule that runs last, only in the sessions of
-//! queries that execute (never for EXPLAIN, whose output would show them).
+//! queries that execute (never for EXPLAIN, whose output would show them). The same wrappers
+//! stop a query that has read more than its workgroup allows, and count the rows its scans
+//! (the plan's leaves) produce.
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -26,6 +28,8 @@ use datafusion::physical_plan::coop::make_cooperative;
 use datafusion::physical_plan::{ExecutionPlan, RecordBatchStream, SendableRecordBatchStream};
 use futures::{Stream, StreamExt};
 
+use crate::budget::Scanned;
+use crate::error::SCAN_LIMIT;
 use crate::wrap::{Wrap, WrapExec};
 
 /// The name of the operator that stops a query's plan (EXPLAIN leaves it out).
@@ -48,22 +52,25 @@ impl CancelToken {
     }
 }
 
-/// Wraps every operator of a plan in a [`CancelExec`] bound to one query's token.
+/// Wraps every operator of a plan in a `CancelExec` bound to one query's token and reads.
 #[derive(Debug)]
 pub struct CancelRule {
     token: CancelToken,
+    scanned: Arc<Scanned>,
 }
 
 impl CancelRule {
-    pub fn new(token: CancelToken) -> Self {
-        CancelRule { token }
+    pub fn new(token: CancelToken, scanned: Arc<Scanned>) -> Self {
+        CancelRule { token, scanned }
     }
 }
 
 impl PhysicalOptimizerRule for CancelRule {
     fn optimize(&self, plan: Arc<dyn ExecutionPlan>, _config: &ConfigOptions) -> Result<Arc<dyn ExecutionPlan>> {
-        let wrapped =
-            plan.transform_up(|node| Ok(Transformed::yes(Arc::new(CancelExec::cancelling(node, self.token.clone())) as Arc<dyn ExecutionPlan>)))?;
+        let wrapped = plan.transform_up(|node| {
+            let cancel = Cancel { token: self.token.clone(), scanned: self.scanned.clone(), leaf: node.children().is_empty() };
+            Ok(Transformed::yes(Arc::new(WrapExec::new(node, cancel)) as Arc<dyn ExecutionPlan>))
+        })?;
         Ok(wrapped.data)
     }
 
@@ -76,18 +83,22 @@ impl PhysicalOptimizerRule for CancelRule {
     }
 }
 
-/// Passes its input's batches through unchanged, failing once the query is cancelled. Code
-/// that inspects a plan by downcasting sees the wrapped operator, as if the wrapper were not
-/// there.
-pub type CancelExec = WrapExec<Cancel>;
-
-/// What a [`CancelExec`] does: checks the token before each batch and spends Tokio's budget.
+/// What a `CancelExec` does: checks the token and the reads' cutoff before each batch,
+/// counts a leaf's rows, and spends Tokio's budget.
 #[derive(Debug, Clone)]
-pub struct Cancel(CancelToken);
+pub struct Cancel {
+    token: CancelToken,
+    scanned: Arc<Scanned>,
+    /// The operator reads the query's input (a scan): its rows are the query's input rows.
+    leaf: bool,
+}
 
-impl CancelExec {
-    pub fn cancelling(input: Arc<dyn ExecutionPlan>, token: CancelToken) -> Self {
-        WrapExec::new(input, Cancel(token))
+impl Cancel {
+    fn stopped(&self) -> Option<DataFusionError> {
+        if self.token.is_cancelled() {
+            return Some(DataFusionError::Execution(CANCELLED.into()));
+        }
+        self.scanned.over_cutoff().then(|| DataFusionError::Execution(SCAN_LIMIT.into()))
     }
 }
 
@@ -101,30 +112,36 @@ impl Wrap for Cancel {
     }
 
     fn check(&self) -> Result<()> {
-        if self.0.is_cancelled() {
-            return Err(DataFusionError::Execution(CANCELLED.into()));
+        match self.stopped() {
+            Some(e) => Err(e),
+            None => Ok(()),
         }
-        Ok(())
     }
 
     fn wrap(&self, input: SendableRecordBatchStream) -> Result<SendableRecordBatchStream> {
-        Ok(make_cooperative(Box::pin(CancelStream { input, token: self.0.clone() })))
+        Ok(make_cooperative(Box::pin(CancelStream { input, cancel: self.clone() })))
     }
 }
 
 struct CancelStream {
     input: SendableRecordBatchStream,
-    token: CancelToken,
+    cancel: Cancel,
 }
 
 impl Stream for CancelStream {
     type Item = Result<RecordBatch>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        if self.token.is_cancelled() {
-            return Poll::Ready(Some(Err(DataFusionError::Execution(CANCELLED.into()))));
+        if let Some(e) = self.cancel.stopped() {
+            return Poll::Ready(Some(Err(e)));
         }
-        self.input.poll_next_unpin(cx)
+        let next = self.input.poll_next_unpin(cx);
+        if self.cancel.leaf
+            && let Poll::Ready(Some(Ok(batch))) = &next
+        {
+            self.cancel.scanned.add_rows(batch.num_rows());
+        }
+        next
     }
 }
 

@@ -58,6 +58,10 @@ pub(crate) struct Outcome {
     pub manifest: Option<String>,
     pub scanned: u64,
     pub planning_ms: u64,
+    /// Rows the statement's scans produced.
+    pub input_rows: u64,
+    /// The size of its result file.
+    pub output_bytes: u64,
     /// What a DDL or utility statement prints, one line a row.
     pub lines: Vec<String>,
 }

@@ -23,9 +23,10 @@ use crate::cancel::CancelToken;
 use crate::context::{Context, Outcome};
 use crate::error::{Error, Result};
 use crate::location;
+use crate::registry::Registry;
 use crate::results::{self, ResultPage};
 use crate::session::{Acting, SessionFor, Sessions};
-use crate::sql::{self, Plan, StatementType, Write};
+use crate::sql::{self, Plan, Prepared, StatementType, Write};
 use crate::statements;
 use crate::tables::LakeRegistry;
 use crate::types::ColumnInfo;
@@ -155,6 +156,22 @@ pub struct QueryExecution {
     /// together (`TotalExecutionTimeInMillis`). Zero until the query ends.
     #[serde(default)]
     pub total_ms: u64,
+    /// The rest of Athena's `ResultConfiguration` (encryption, ACL, expected bucket owner), as
+    /// the workgroup or the client set it.
+    #[serde(default)]
+    pub result_configuration: serde_json::Map<String, serde_json::Value>,
+    /// Result reuse was asked for, with this maximum age in minutes.
+    #[serde(default)]
+    pub reuse_max_age_minutes: Option<u32>,
+    /// The result is an earlier execution's, reused.
+    #[serde(default)]
+    pub reused: bool,
+    /// Rows the query's scans produced (`InputRows` of its runtime statistics).
+    #[serde(default)]
+    pub input_rows: u64,
+    /// The size of its result file (`OutputBytes`).
+    #[serde(default)]
+    pub output_bytes: u64,
 }
 
 /// What StartQueryExecution asks for.
@@ -176,6 +193,13 @@ pub struct StartQuery {
     /// against them, as S3 would check the caller's own request. None: the engine's own work
     /// (seeding a data directory, tests).
     pub acting_for: Option<Arc<dyn storage::Permissions>>,
+    /// The rest of the execution's `ResultConfiguration` (see [`QueryExecution`]).
+    pub result_configuration: serde_json::Map<String, serde_json::Value>,
+    /// The workgroup's `BytesScannedCutoffPerQuery`: a query that reads more is cancelled.
+    pub bytes_scanned_cutoff: Option<u64>,
+    /// Result reuse: the newest result of the same statement, in the same workgroup, catalog
+    /// and database, at most this many minutes old, answers the query.
+    pub reuse_max_age_minutes: Option<u32>,
 }
 
 #[derive(Clone)]
@@ -202,6 +226,7 @@ struct Inner {
     catalogs: Catalogs,
     kv: Arc<dyn storage::Kv>,
     history: Arc<dyn KvTree>,
+    registry: Registry,
     runtime: Mutex<Option<tokio::runtime::Runtime>>,
     handle: tokio::runtime::Handle,
     sessions: Arc<Sessions>,
@@ -351,12 +376,14 @@ impl Engine {
             }
         }
         let handle = runtime.handle().clone();
+        let registry = Registry::open(kv.clone())?;
         Ok(Engine {
             inner: Arc::new(Inner {
                 store,
                 catalogs,
                 kv,
                 history,
+                registry,
                 runtime: Mutex::new(Some(runtime)),
                 handle,
                 sessions,
@@ -368,6 +395,11 @@ impl Engine {
                 tasks: Arc::new(AtomicUsize::new(0)),
             }),
         })
+    }
+
+    /// Athena's resources: workgroups, named queries, prepared statements, data catalogs.
+    pub fn registry(&self) -> &Registry {
+        &self.inner.registry
     }
 
     fn save(&self, q: &QueryExecution) -> Result<()> {
@@ -391,9 +423,12 @@ impl Engine {
                 return Ok(String::from_utf8_lossy(&existing).into_owned());
             }
         }
+        if let Some(id) = self.reuse(&request).await? {
+            return Ok(id);
+        }
         // A statement that cannot even be classified still becomes an execution that FAILED, as
         // on Athena, so the client learns why from GetQueryExecution.
-        let planned = sql::plan_with(&request.sql, &request.execution_parameters);
+        let planned = self.plan(&request);
         let statement_type = planned.as_ref().map(|p| p.statement_type()).unwrap_or(StatementType::Dml);
         let substatement_type = planned.as_ref().map(|p| p.substatement_type().to_string()).ok();
         // Rows of a SELECT go to a CSV file; what other statements print, to a text file.
@@ -428,6 +463,11 @@ impl Engine {
             preprocessing_ms: 0,
             service_ms: 0,
             total_ms: 0,
+            result_configuration: request.result_configuration.clone(),
+            reuse_max_age_minutes: request.reuse_max_age_minutes,
+            reused: false,
+            input_rows: 0,
+            output_bytes: 0,
         };
         self.save(&q)?;
         // Once its id is returned, the execution exists, crash or not.
@@ -469,6 +509,80 @@ impl Engine {
         Ok(id)
     }
 
+    /// The statement a request runs: EXECUTE runs the statement its workgroup prepared under
+    /// that name, with the values of `USING` or the request's execution parameters.
+    fn plan(&self, request: &StartQuery) -> Result<Plan> {
+        match sql::prepared(&request.sql)? {
+            None => sql::plan_with(&request.sql, &request.execution_parameters),
+            Some(Prepared::Execute { name, using }) => {
+                let statement = self.inner.registry.prepared_statement(&request.account, &request.workgroup, &name)?;
+                let parameters = match (using.is_empty(), request.execution_parameters.is_empty()) {
+                    (true, _) => &request.execution_parameters,
+                    (false, true) => &using,
+                    (false, false) => {
+                        return Err(Error::Syntax("line 1:1: EXECUTE takes its values from USING or from the execution parameters, not both".into()));
+                    }
+                };
+                sql::plan_with(&statement.query_statement, parameters)
+            }
+            Some(Prepared::Prepare { name, statement }) => {
+                check_prepared(&statement)?;
+                Ok(Plan::Prepared(Prepared::Prepare { name, statement }))
+            }
+            Some(deallocate) => Ok(Plan::Prepared(deallocate)),
+        }
+    }
+
+    /// Answers a request from an earlier result if it asks for reuse and one is young enough:
+    /// the newest succeeded query of the same text, workgroup, catalog and database. The new
+    /// execution succeeds at once, pointing at the earlier result file.
+    async fn reuse(&self, request: &StartQuery) -> Result<Option<String>> {
+        let Some(minutes) = request.reuse_max_age_minutes else { return Ok(None) };
+        let oldest = now() - f64::from(minutes) * 60.0;
+        let catalog = |c: &Option<String>| c.as_deref().unwrap_or("awsdatacatalog").to_lowercase();
+        let mut newest: Option<QueryExecution> = None;
+        for entry in self.inner.history.scan_prefix(b"q/") {
+            let (_, v) = entry?;
+            let Ok(q) = serde_json::from_slice::<QueryExecution>(&v) else { continue };
+            let fits = q.state == QueryState::Succeeded
+                && self.owner(&q) == request.account
+                && q.query == request.sql
+                && q.workgroup == request.workgroup
+                && catalog(&q.catalog) == catalog(&request.catalog)
+                && q.database == request.database
+                && q.execution_parameters == request.execution_parameters
+                && q.substatement_type.as_deref() == Some("SELECT")
+                && q.completed.is_some_and(|c| c >= oldest);
+            if fits && newest.as_ref().is_none_or(|n| n.completed < q.completed) {
+                newest = Some(q);
+            }
+        }
+        let Some(earlier) = newest else { return Ok(None) };
+        let id = uuid::Uuid::new_v4().to_string();
+        let at = now();
+        let q = QueryExecution {
+            id: id.clone(),
+            account: Some(request.account.clone()),
+            submitted: at,
+            completed: Some(at),
+            queue_ms: 0,
+            engine_ms: 0,
+            data_scanned: 0,
+            planning_ms: 0,
+            preprocessing_ms: 0,
+            service_ms: 0,
+            total_ms: 0,
+            input_rows: 0,
+            reuse_max_age_minutes: Some(minutes),
+            reused: true,
+            ..earlier
+        };
+        self.save(&q)?;
+        self.inner.kv.flush().await?;
+        self.inner.finished[0].fetch_add(1, Ordering::Relaxed);
+        Ok(Some(id))
+    }
+
     fn update(&self, id: &str, f: impl FnOnce(&mut QueryExecution)) {
         let mut live = self.inner.live.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(entry) = live.get_mut(id) {
@@ -490,7 +604,14 @@ impl Engine {
                         q.rows = o.rows;
                         q.manifest_location = o.manifest;
                         q.data_scanned = o.scanned;
+                        q.input_rows = o.input_rows;
+                        q.output_bytes = o.output_bytes;
                         q.planning_ms = o.planning_ms;
+                    }
+                    Err(Error::ScanLimitExceeded) => {
+                        tracing::info!(id, "query cancelled: it read more than its workgroup allows");
+                        q.state = QueryState::Cancelled;
+                        q.state_change_reason = Some(Error::ScanLimitExceeded.to_string());
                     }
                     Err(e) => {
                         let failure = crate::failure::failure(&e);
@@ -682,7 +803,10 @@ impl Engine {
     }
 
     async fn run(&self, id: &str, plan: Plan, request: &StartQuery, output_dir: &str, cancel: CancelToken) -> Result<Outcome> {
-        let scanned = Arc::new(Scanned::default());
+        if let Plan::Prepared(p) = plan {
+            return self.prepared(id, p, request, output_dir).await;
+        }
+        let scanned = Arc::new(Scanned::with_cutoff(request.bytes_scanned_cutoff));
         let catalog = self.inner.catalogs.account(&request.account)?;
         let acting = Acting(request.acting_for.clone());
         let session = self.inner.sessions.session(SessionFor {
@@ -706,9 +830,14 @@ impl Engine {
         let executed = tokio::time::timeout(timeout, execute(&cx, plan)).await;
         drop(cx);
         released(id, runtime).await;
+        // However it ended, a query that read more than it may was stopped for it.
+        if scanned.over_cutoff() {
+            return Err(Error::ScanLimitExceeded);
+        }
         match executed {
             Ok(Ok(mut o)) => {
                 o.scanned = scanned.bytes();
+                o.input_rows = scanned.rows();
                 Ok(o)
             }
             // A file sink says only that a write failed; the write itself said why.
@@ -726,6 +855,42 @@ impl Engine {
     }
 }
 
+impl Engine {
+    /// PREPARE and DEALLOCATE PREPARE: the workgroup's prepared statements change, and the
+    /// (empty) text result is written.
+    async fn prepared(&self, id: &str, statement: Prepared, request: &StartQuery, output_dir: &str) -> Result<Outcome> {
+        let S3Location { bucket, key } = location::parse(output_dir)?;
+        Acting(request.acting_for.clone()).check(storage::Action::PutObject, &bucket, Some(&format!("{key}{id}.txt")))?;
+        let registry = &self.inner.registry;
+        match statement {
+            Prepared::Prepare { name, statement } => {
+                let prepared = crate::registry::PreparedStatement {
+                    v: 0,
+                    name,
+                    workgroup: request.workgroup.clone(),
+                    query_statement: statement,
+                    description: None,
+                    last_modified: 0.0,
+                };
+                registry.put_prepared_statement(&request.account, prepared, true, false).await?;
+            }
+            Prepared::Deallocate { name } => registry.delete_prepared_statement(&request.account, &request.workgroup, &name).await?,
+            Prepared::Execute { .. } => return Err(Error::Internal("EXECUTE is planned as the statement it runs".into())),
+        }
+        results::put_text(&self.inner.store, output_dir, &format!("{id}.txt"), &[]).await?;
+        Ok(Outcome::default())
+    }
+}
+
+/// Checks that a statement to prepare is one Athena can run: classified as it would be run,
+/// each `?` a NULL.
+pub fn check_prepared(statement: &str) -> Result<()> {
+    if sql::prepared(statement)?.is_some() {
+        return Err(Error::Syntax("line 1:1: a prepared statement cannot PREPARE, EXECUTE or DEALLOCATE".into()));
+    }
+    sql::plan_with(statement, &vec!["NULL".to_string(); sql::placeholders(statement)?]).map(drop)
+}
+
 /// Runs a statement and writes its result file: a query's rows, or what a statement prints.
 async fn execute(cx: &Context, plan: Plan) -> Result<Outcome> {
     // The files every statement leaves in the output location are the caller's writes: a
@@ -741,8 +906,8 @@ async fn execute(cx: &Context, plan: Plan) -> Result<Outcome> {
             let planning = Instant::now();
             let df = cx.dataframe(&q.sql).await?;
             let planning_ms = planning.elapsed().as_millis() as u64;
-            let (columns, rows) = results::write_csv(&cx.store, &cx.id, df, &cx.output_dir).await?;
-            return Ok(Outcome { columns, rows, planning_ms, ..Default::default() });
+            let (columns, rows, output_bytes) = results::write_csv(&cx.store, &cx.id, df, &cx.output_dir).await?;
+            return Ok(Outcome { columns, rows, planning_ms, output_bytes, ..Default::default() });
         }
         Plan::Write(Write::Unload(u)) => {
             // UNLOAD is DML: its result file is the (empty) CSV.
@@ -753,7 +918,13 @@ async fn execute(cx: &Context, plan: Plan) -> Result<Outcome> {
         Plan::Write(w) => write::run(cx, w).await?,
         Plan::Explain(e) => statements::explain(cx, e).await?,
         Plan::Ddl(d) => statements::run(cx, d).await?,
-        Plan::Unsupported(u) => return Err(Error::InvalidInput(u.reason)),
+        Plan::Unsupported(u) => {
+            if let Some(name) = &u.target {
+                cx.table(name)?;
+            }
+            return Err(Error::InvalidInput(u.reason));
+        }
+        Plan::Prepared(_) => return Err(Error::Internal("prepared statements are the engine's to run".into())),
     };
     results::put_text(&cx.store, &cx.output_dir, &format!("{}.txt", cx.id), &outcome.lines).await?;
     Ok(outcome)

@@ -7,6 +7,9 @@ use datafusion::error::DataFusionError;
 /// through `functions::invalid_argument`.
 pub const INVALID_ARGUMENT: &str = "INVALID_FUNCTION_ARGUMENT: ";
 
+/// What a query that read more than its workgroup allows stops with, as Athena words it.
+pub const SCAN_LIMIT: &str = "Bytes scanned limit was exceeded";
+
 /// What sort of failure an error is: the kinds storage and catalog use too.
 pub use storage::ErrorKind;
 
@@ -45,6 +48,12 @@ pub enum Error {
     /// A write's target directory already holds files: HIVE_PATH_ALREADY_EXISTS.
     #[error("{0}")]
     PathExists(String),
+    /// EXECUTE or DEALLOCATE names a statement its workgroup has not prepared: Trino's NOT_FOUND.
+    #[error("Prepared statement not found: {0}")]
+    PreparedNotFound(String),
+    /// The query read more than its workgroup's `BytesScannedCutoffPerQuery`: Athena cancels it.
+    #[error("{}", SCAN_LIMIT)]
+    ScanLimitExceeded,
     /// A Hive DDL statement failed: the message is Hive's, which Athena reports as it is.
     #[error("{message}")]
     Hive { kind: ErrorKind, message: String },
@@ -53,7 +62,7 @@ pub enum Error {
 impl Error {
     pub fn kind(&self) -> ErrorKind {
         match self {
-            Error::NotFound(_) | Error::SchemaNotFound(_) | Error::TableNotFound { .. } => ErrorKind::NotFound,
+            Error::NotFound(_) | Error::SchemaNotFound(_) | Error::TableNotFound { .. } | Error::PreparedNotFound(_) => ErrorKind::NotFound,
             Error::TableAlreadyExists { .. } => ErrorKind::AlreadyExists,
             Error::PathExists(_) => ErrorKind::Conflict,
             Error::InvalidInput(_) | Error::Syntax(_) => ErrorKind::InvalidInput,
@@ -65,7 +74,7 @@ impl Error {
                 _ => ErrorKind::InvalidInput,
             },
             Error::Internal(_) => ErrorKind::Internal,
-            Error::Timeout(_) => ErrorKind::ResourceExhausted,
+            Error::Timeout(_) | Error::ScanLimitExceeded => ErrorKind::ResourceExhausted,
             Error::Hive { kind, .. } => *kind,
         }
     }

@@ -41,6 +41,8 @@ pub enum Code {
     TypeMismatch,
     SemanticError,
     NotSupported,
+    /// What a statement names (a prepared statement) does not exist.
+    NotFound,
     /// A catalog entry a statement would create exists.
     AlreadyExists,
     TableAlreadyExists,
@@ -72,6 +74,7 @@ impl Code {
             Code::TypeMismatch => "TYPE_MISMATCH",
             Code::SemanticError => "SEMANTIC_ERROR",
             Code::NotSupported => "NOT_SUPPORTED",
+            Code::NotFound => "NOT_FOUND",
             Code::AlreadyExists => "ALREADY_EXISTS",
             Code::TableAlreadyExists => "TABLE_ALREADY_EXISTS",
             Code::HivePathAlreadyExists => "HIVE_PATH_ALREADY_EXISTS",
@@ -140,6 +143,9 @@ pub fn failure(e: &Error) -> Failure {
         Error::Syntax(m) => Code::SyntaxError.failure(m.clone()),
         Error::SchemaNotFound(_) => Code::SchemaNotFound.failure(e.to_string()),
         Error::TableNotFound { .. } => Code::TableNotFound.failure(e.to_string()),
+        Error::PreparedNotFound(_) => Code::NotFound.failure(e.to_string()),
+        // Athena cancels such a query; its reason has no name.
+        Error::ScanLimitExceeded => Failure { reason: e.to_string(), ..Code::GenericUserError.failure("") },
         Error::InvalidInput(m) => Code::NotSupported.failure(m.clone()),
         Error::Timeout(m) => Code::ExceededTimeLimit.failure(m.clone()),
         Error::Hive { message, .. } => Code::DdlFailed.failure(message.clone()),

@@ -16,6 +16,7 @@ mod functions;
 mod lateral;
 mod location;
 mod partitioned;
+mod registry;
 mod render;
 mod results;
 mod rewrite;
@@ -29,8 +30,9 @@ mod views;
 mod wrap;
 mod write;
 
-pub use engine::{Engine, EngineConfig, QueryCounts, QueryExecution, QueryState, StartQuery};
+pub use engine::{Engine, EngineConfig, QueryCounts, QueryExecution, QueryState, StartQuery, check_prepared};
 pub use error::{Error, ErrorKind, Result};
+pub use registry::{AWS_DATA_CATALOG, Contents, DataCatalog, NamedQuery, PRIMARY, PreparedStatement, Registry, WorkGroup};
 pub use results::ResultPage;
 pub use sql::StatementType;
 pub use types::ColumnInfo;

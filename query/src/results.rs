@@ -29,8 +29,8 @@ pub struct ResultPage {
 }
 
 /// Streams a query's rows into `<output_dir><id>.csv`, then writes the `.metadata` companion.
-/// Returns the columns and the number of rows.
-pub(crate) async fn write_csv(store: &Store, id: &str, df: DataFrame, output_dir: &str) -> Result<(Vec<ColumnInfo>, u64)> {
+/// Returns the columns, the number of rows and the result file's size.
+pub(crate) async fn write_csv(store: &Store, id: &str, df: DataFrame, output_dir: &str) -> Result<(Vec<ColumnInfo>, u64, u64)> {
     let S3Location { bucket, key: prefix } = location::parse(output_dir)?;
     store.head_bucket(&bucket)?;
     let columns: Vec<ColumnInfo> = df.schema().fields().iter().map(|f| athena_column(f)).collect();
@@ -78,10 +78,10 @@ pub(crate) async fn write_csv(store: &Store, id: &str, df: DataFrame, output_dir
     };
     let (written, produced) = futures::join!(writer, producer);
     let rows = produced?;
-    written?;
+    let size = written?.size;
     let metadata = serde_json::to_vec(&serde_json::json!({ "columns": columns, "rows": rows })).unwrap_or_default();
     put_bytes(store, &bucket, &format!("{prefix}{id}.csv.metadata"), metadata).await?;
-    Ok((columns, rows))
+    Ok((columns, rows, size))
 }
 
 /// Writes lines of text, each ended by a newline, to `<output_dir><name>`.

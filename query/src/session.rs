@@ -97,7 +97,7 @@ impl Sessions {
                     Some(p) => Arc::new(LakeRegistry::acting_for(self.store.clone(), p.clone())),
                     None => shared.object_store_registry.clone(),
                 },
-                scanned: of.scanned,
+                scanned: of.scanned.clone(),
             }),
         });
         let schema = of.database.map(|d| d.trim_matches('`').trim_matches('"').to_lowercase()).unwrap_or_else(|| "default".into());
@@ -122,7 +122,7 @@ impl Sessions {
             .with_analyzer_rule(Arc::new(crate::lateral::LateralUnnest))
             .with_physical_optimizer_rule(Arc::new(crate::coalesce::CoalesceRule));
         if let Some(token) = of.cancel {
-            state = state.with_physical_optimizer_rule(Arc::new(CancelRule::new(token)));
+            state = state.with_physical_optimizer_rule(Arc::new(CancelRule::new(token, of.scanned)));
         }
         let ctx = SessionContext::new_with_state(state.build());
         let views = Arc::new(Views { sessions: self.clone(), catalog: of.catalog.clone(), acting: of.acting });

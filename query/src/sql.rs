@@ -98,6 +98,8 @@ pub enum Plan {
     Ddl(Ddl),
     /// A statement Minerva does not run.
     Unsupported(Unsupported),
+    /// PREPARE or DEALLOCATE PREPARE (EXECUTE is planned as the statement it runs).
+    Prepared(Prepared),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -150,6 +152,9 @@ pub struct Unload {
 pub struct Unsupported {
     pub statement_type: StatementType,
     pub reason: String,
+    /// The table it would change, which must exist for the statement to get as far as the
+    /// reason (UPDATE, DELETE and MERGE on a Hive table).
+    pub target: Option<Name>,
 }
 
 /// DDL against the Glue catalog, and SHOW and DESCRIBE.
@@ -187,6 +192,7 @@ impl Plan {
             Plan::Ddl(d) if d.is_utility() => StatementType::Utility,
             Plan::Ddl(_) => StatementType::Ddl,
             Plan::Unsupported(u) => u.statement_type,
+            Plan::Prepared(_) => StatementType::Utility,
         }
     }
 
@@ -200,6 +206,9 @@ impl Plan {
             Plan::Write(Write::Unload(_)) => "UNLOAD",
             Plan::Ddl(d) => d.substatement_type(),
             Plan::Unsupported(_) => "UNKNOWN",
+            Plan::Prepared(Prepared::Prepare { .. }) => "PREPARE",
+            Plan::Prepared(Prepared::Execute { .. }) => "EXECUTE",
+            Plan::Prepared(Prepared::Deallocate { .. }) => "DEALLOCATE",
         }
     }
 }
@@ -247,6 +256,92 @@ impl Ddl {
             Ddl::Describe { .. } => "DESCRIBE_TABLE",
         }
     }
+}
+
+/// `PREPARE name FROM statement`, `EXECUTE name [USING value, …]` and `DEALLOCATE PREPARE name`:
+/// read before a statement is planned, since a prepared body keeps its `?` placeholders and
+/// EXECUTE runs the statement it names.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Prepared {
+    Prepare {
+        name: String,
+        statement: String,
+    },
+    /// `using` holds each value's SQL text, in order.
+    Execute {
+        name: String,
+        using: Vec<String>,
+    },
+    Deallocate {
+        name: String,
+    },
+}
+
+/// The prepared-statement statement `sql` is, if it is one.
+pub fn prepared(sql: &str) -> Result<Option<Prepared>> {
+    let tokens = Tokenizer::new(&AthenaDialect, sql).with_unescape(false).tokenize().map_err(|e| Error::Syntax(format!("line {e}")))?;
+    let mut tokens: Vec<Token> = tokens;
+    while matches!(tokens.last(), Some(Token::SemiColon | Token::Whitespace(_))) {
+        tokens.pop();
+    }
+    let mut c = Cursor::new(&tokens);
+    let statement = match c.peek_word().as_deref() {
+        Some("PREPARE") => {
+            c.next();
+            let name = c.ident()?;
+            c.expect_word("FROM")?;
+            let statement = c.rest();
+            if statement.is_empty() {
+                return Err(c.unexpected("a statement"));
+            }
+            Prepared::Prepare { name, statement }
+        }
+        Some("EXECUTE") => {
+            c.next();
+            let name = c.ident()?;
+            let mut using = Vec::new();
+            if c.eat_word("USING") {
+                // Values are split at the commas outside parentheses and brackets.
+                let (mut depth, mut value) = (0i32, Vec::new());
+                let start = c.sig.get(c.at).copied().unwrap_or(tokens.len());
+                for t in &tokens[start..] {
+                    match t {
+                        Token::LParen | Token::LBracket => depth += 1,
+                        Token::RParen | Token::RBracket => depth -= 1,
+                        Token::Comma if depth == 0 => {
+                            using.push(render(&value).trim().to_string());
+                            value.clear();
+                            continue;
+                        }
+                        _ => {}
+                    }
+                    value.push(t.clone());
+                }
+                using.push(render(&value).trim().to_string());
+                if using.iter().any(String::is_empty) {
+                    return Err(syntax("mismatched input 'USING'. Expecting: <expression>"));
+                }
+            } else {
+                c.done()?;
+            }
+            Prepared::Execute { name, using }
+        }
+        Some("DEALLOCATE") => {
+            c.next();
+            c.expect_word("PREPARE")?;
+            let name = c.ident()?;
+            c.done()?;
+            Prepared::Deallocate { name }
+        }
+        _ => return Ok(None),
+    };
+    Ok(Some(statement))
+}
+
+/// How many `?` placeholders a statement has.
+pub fn placeholders(sql: &str) -> Result<usize> {
+    let tokens = Tokenizer::new(&AthenaDialect, sql).with_unescape(false).tokenize().map_err(|e| Error::Syntax(format!("line {e}")))?;
+    Ok(tokens.iter().filter(|t| matches!(t, Token::Placeholder(p) if p == "?")).count())
 }
 
 /// Tokenises and rewrites identifiers the Athena way: quoted identifiers are case-insensitive
@@ -688,6 +783,7 @@ pub fn plan_with(sql: &str, parameters: &[String]) -> Result<Plan> {
                 return Ok(Plan::Unsupported(Unsupported {
                     statement_type: StatementType::Dml,
                     reason: "INSERT OVERWRITE is not supported by Athena".into(),
+                    target: None,
                 }));
             }
             c.expect_word("INTO")?;
@@ -715,9 +811,27 @@ pub fn plan_with(sql: &str, parameters: &[String]) -> Result<Plan> {
             c.done()?;
             Ok(Plan::Write(Write::Unload(Unload { query, location, properties })))
         }
-        "UPDATE" | "DELETE" | "MERGE" | "PREPARE" | "EXECUTE" | "DEALLOCATE" | "OPTIMIZE" | "VACUUM" => {
-            Ok(Plan::Unsupported(Unsupported { statement_type: StatementType::Dml, reason: format!("{first} statements are not supported") }))
+        // Row-level changes work on Iceberg tables only; a Hive table refuses them as Trino's
+        // Hive connector does, once the table is known to exist.
+        "UPDATE" | "DELETE" | "MERGE" => {
+            c.next();
+            match first.as_str() {
+                "DELETE" => c.expect_word("FROM")?,
+                "MERGE" => c.expect_word("INTO")?,
+                _ => {}
+            }
+            let target = c.name()?;
+            Ok(Plan::Unsupported(Unsupported {
+                statement_type: StatementType::Dml,
+                reason: "Modifying Hive table rows is only supported for transactional tables".into(),
+                target: Some(target),
+            }))
         }
+        "OPTIMIZE" | "VACUUM" => Ok(Plan::Unsupported(Unsupported {
+            statement_type: StatementType::Dml,
+            reason: format!("{first} is supported for Iceberg tables only"),
+            target: None,
+        })),
         _ => {
             let found = c.peek().map(|t| t.to_string()).unwrap_or_default();
             Err(Error::Syntax(format!(
@@ -871,7 +985,11 @@ fn parse_create(c: &mut Cursor) -> Result<Plan> {
     c.done()?;
     if !external {
         if t.properties.get("table_type").is_some_and(|v| v.eq_ignore_ascii_case("iceberg")) {
-            return Ok(Plan::Unsupported(Unsupported { statement_type: StatementType::Ddl, reason: "Iceberg tables are not supported".into() }));
+            return Ok(Plan::Unsupported(Unsupported {
+                statement_type: StatementType::Ddl,
+                reason: "Iceberg tables are not supported".into(),
+                target: None,
+            }));
         }
         return Err(syntax("Non-external tables are not supported: use CREATE EXTERNAL TABLE (or CREATE TABLE AS)"));
     }

@@ -58,8 +58,6 @@ pub struct App {
     pub access: Arc<Access>,
     pub region: String,
     pub idle_timeout: Duration,
-    /// When the server started, in seconds since the epoch.
-    pub started: f64,
     /// What has been served, for `/_minerva/metrics`.
     pub metrics: crate::metrics::Metrics,
     /// Whether `POST /_minerva/reset` empties the server (`--allow-reset`).
@@ -124,7 +122,6 @@ impl App {
             access: access.clone(),
             region: settings.region.clone(),
             idle_timeout: settings.idle_timeout,
-            started: chrono::Utc::now().timestamp_millis() as f64 / 1000.0,
             metrics: Default::default(),
             allow_reset: settings.allow_reset,
             s3: {

@@ -226,7 +226,8 @@ async fn call(app: &App, api: Api, caller: &User, region: &str, operation: &str,
                 acting_for: app.access.acting_for(caller),
                 catalog,
                 output_location: &output_location,
-                started: app.started,
+                store: &app.store,
+                users: &app.users,
             };
             athena::call(&athena, operation, input).await
         }

@@ -1,7 +1,8 @@
 //! `POST /_minerva/reset` (only with `--allow-reset`): empties a running server, as `minerva
 //! reset` empties a stopped one's data directory, for test suites that start each test on a new
 //! lake. Every query is stopped and forgotten, every bucket emptied (every version, delete
-//! marker and unfinished upload) and deleted, every account's catalog emptied; then the server
+//! marker and unfinished upload) and deleted, every account's catalog emptied, every workgroup, named query, prepared statement and
+//! data catalog forgotten; then the server
 //! is as a new one: `default` databases, the primary user's results bucket. Meant for between
 //! tests: requests sent meanwhile may see part of the old state or part of the new.
 
@@ -36,6 +37,7 @@ pub async fn reset(State(app): State<Arc<App>>) -> Response {
 /// Empties everything; returns how many buckets and query records went.
 async fn empty(app: &App) -> Result<(usize, usize), Box<dyn std::error::Error + Send + Sync>> {
     let queries = app.engine.forget_all().await?;
+    app.engine.registry().clear().await?;
     for user in app.users.all() {
         app.catalogs.account(&user.account_id)?.clear().await?;
     }

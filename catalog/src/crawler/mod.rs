@@ -273,8 +273,14 @@ impl Catalog {
         Ok(())
     }
 
-    pub async fn create_crawler(&self, mut crawler: Crawler) -> Result<Crawler> {
+    pub async fn create_crawler(&self, crawler: Crawler) -> Result<Crawler> {
+        self.create_tagged_crawler(crawler, crate::Tags::new()).await
+    }
+
+    /// Creates a crawler with its tags, in one batch.
+    pub async fn create_tagged_crawler(&self, mut crawler: Crawler, tags: crate::Tags) -> Result<Crawler> {
         check(&mut crawler)?;
+        crate::validate::tags(&tags)?;
         let now = model::now();
         crawler.state = READY.into();
         crawler.creation_time = Some(now);
@@ -282,10 +288,15 @@ impl Catalog {
         crawler.version = 1;
         crawler.last_crawl = None;
         crawler.crawl_elapsed_time = 0;
-        if !self.tree.compare_and_swap(&crawler_key(&crawler.name), None, Some(&encode(&crawler)))? {
+        let _writes = self.writes.lock().await;
+        if self.tree.get(&crawler_key(&crawler.name))?.is_some() {
             return Err(Error::AlreadyExists(format!("Crawler with name {} has already been created", crawler.name)));
         }
-        self.kv.flush().await?;
+        let mut ops = vec![KvOp::Put(crawler_key(&crawler.name), encode(&crawler))];
+        if !tags.is_empty() {
+            ops.push(KvOp::Put(crate::tags::crawler_tags_key(&crawler.name), encode(&tags)));
+        }
+        self.commit(ops).await?;
         Ok(crawler)
     }
 
@@ -323,7 +334,7 @@ impl Catalog {
         if c.state != READY {
             return Err(state_error(crate::CrawlerState::Running, format!("Crawler {name} is running and cannot be deleted")));
         }
-        let mut ops = vec![KvOp::Delete(crawler_key(name))];
+        let mut ops = vec![KvOp::Delete(crawler_key(name)), KvOp::Delete(crate::tags::crawler_tags_key(name))];
         ops.extend(self.deletes_under(&runs_prefix(name))?);
         ops.extend(self.deletes_under(&cache_prefix(name))?);
         self.commit(ops).await

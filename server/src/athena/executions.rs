@@ -1,11 +1,19 @@
 //! Athena query executions: StartQueryExecution, GetQueryExecution, BatchGetQueryExecution,
-//! GetQueryResults, StopQueryExecution, ListQueryExecutions.
+//! GetQueryResults, GetQueryRuntimeStatistics, StopQueryExecution, ListQueryExecutions.
+//!
+//! A query runs as its workgroup says: a disabled workgroup runs none; its result configuration
+//! fills in what the client leaves out, or overrides what it sends when the workgroup enforces
+//! it; its `BytesScannedCutoffPerQuery` stops a query that reads more; an `ExpectedBucketOwner`
+//! that does not own the results bucket makes writing the results an access denied.
 
-use query::{QueryExecution, QueryState, StartQuery};
+use std::sync::Arc;
+
+use query::{PRIMARY, QueryExecution, QueryState, StartQuery};
 use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
 
-use super::workgroups::check_workgroup;
-use super::{Athena, DATA_CATALOG, ENGINE, EngineVersion, ResultConfiguration, catalogs::check_catalog, invalid, query_err};
+use super::workgroups::{check_result_configuration, workgroup};
+use super::{Athena, DATA_CATALOG, ENGINE, EngineVersion, catalogs::check_catalog, invalid, query_err};
 use crate::protocol::{ApiError, Empty, Input, Paging};
 
 /// The longest `QueryString` Athena takes, in characters (a quota AWS does not raise).
@@ -24,10 +32,23 @@ pub struct QueryExecutionContext {
 
 #[derive(Deserialize, Default)]
 #[serde(rename_all = "PascalCase")]
-pub struct ResultConfigurationInput {
+pub struct ResultReuseInput {
     #[serde(default)]
-    pub output_location: Option<String>,
+    pub result_reuse_by_age_configuration: Option<ReuseByAge>,
 }
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "PascalCase")]
+pub struct ReuseByAge {
+    #[serde(default)]
+    pub enabled: bool,
+    #[serde(default)]
+    pub max_age_in_minutes: Option<i64>,
+}
+
+/// Athena's default and largest `MaxAgeInMinutes`: 60 minutes and 7 days.
+const DEFAULT_REUSE_MINUTES: i64 = 60;
+const MAX_REUSE_MINUTES: i64 = 10_080;
 
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
@@ -38,7 +59,9 @@ pub struct StartQueryExecutionInput {
     #[serde(default)]
     pub query_execution_context: Option<QueryExecutionContext>,
     #[serde(default)]
-    pub result_configuration: Option<ResultConfigurationInput>,
+    pub result_configuration: Option<Map<String, Value>>,
+    #[serde(default)]
+    pub result_reuse_configuration: Option<ResultReuseInput>,
     #[serde(default)]
     pub work_group: Option<String>,
     /// Values for the query's `?` placeholders, as SQL literals.
@@ -66,15 +89,49 @@ pub async fn start(athena: &Athena<'_>, input: StartQueryExecutionInput) -> Resu
             "1 validation error detected: Value '{sql}' at 'queryString' failed to satisfy constraint: Member must have length {bound}"
         )));
     }
-    let workgroup = check_workgroup(input.work_group.as_deref())?;
+    let wg = workgroup(athena, input.work_group.as_deref())?;
+    if !wg.enabled() {
+        return Err(invalid(format!("WorkGroup {} is disabled.", wg.name)));
+    }
     let context = input.query_execution_context.unwrap_or_default();
     // A database may arrive quoted as the console quotes it.
     let database = context.database.map(|d| d.trim_matches('`').trim_matches('"').to_string());
-    check_catalog(context.catalog.as_deref())?;
-    let output_dir = input.result_configuration.and_then(|r| r.output_location).unwrap_or_else(|| athena.output_location.to_string());
-    if !output_dir.starts_with("s3://") {
-        return Err(invalid(format!("OutputLocation {output_dir} is not an s3:// location")));
+    check_catalog(athena, context.catalog.as_deref()).map_err(|e| invalid(e.message))?;
+    let client = input.result_configuration.unwrap_or_default();
+    check_result_configuration(&client)?;
+    // The workgroup's settings are the defaults; when it enforces them, the client's are
+    // ignored, except for a location where the workgroup has none (a query needs one).
+    let mut result_configuration = wg.result_configuration();
+    if !wg.enforced() {
+        result_configuration.extend(client);
+    } else if let Some(location) = client.get("OutputLocation") {
+        result_configuration.entry("OutputLocation").or_insert_with(|| location.clone());
     }
+    let output_dir = match result_configuration.remove("OutputLocation") {
+        Some(Value::String(location)) => location,
+        _ if wg.name == PRIMARY => athena.output_location.to_string(),
+        _ => {
+            return Err(invalid(
+                "No output location provided. An output location is required either through the Workgroup result configuration setting or as an API input.",
+            ));
+        }
+    };
+    let reuse_max_age_minutes = match input.result_reuse_configuration.and_then(|r| r.result_reuse_by_age_configuration) {
+        Some(ReuseByAge { enabled: true, max_age_in_minutes }) => {
+            let minutes = max_age_in_minutes.unwrap_or(DEFAULT_REUSE_MINUTES);
+            if !(0..=MAX_REUSE_MINUTES).contains(&minutes) {
+                return Err(invalid(format!(
+                    "1 validation error detected: Value '{minutes}' at 'resultReuseConfiguration.resultReuseByAgeConfiguration.maxAgeInMinutes' failed to satisfy constraint: Member must have value less than or equal to {MAX_REUSE_MINUTES}"
+                )));
+            }
+            Some(minutes as u32)
+        }
+        _ => None,
+    };
+    let acting_for = match result_configuration.get("ExpectedBucketOwner").and_then(Value::as_str) {
+        Some(expected) => expecting_owner(athena, &output_dir, expected),
+        None => athena.acting_for.clone(),
+    };
     let query_execution_id = athena
         .engine
         .start(StartQuery {
@@ -82,15 +139,41 @@ pub async fn start(athena: &Athena<'_>, input: StartQueryExecutionInput) -> Resu
             sql,
             database,
             catalog: context.catalog,
-            workgroup: workgroup.to_string(),
+            workgroup: wg.name.clone(),
             output_dir,
             client_request_token: input.client_request_token,
             execution_parameters: input.execution_parameters.unwrap_or_default(),
-            acting_for: Some(athena.acting_for.clone()),
+            acting_for: Some(acting_for),
+            result_configuration,
+            bytes_scanned_cutoff: wg.bytes_scanned_cutoff(),
+            reuse_max_age_minutes,
         })
         .await
         .map_err(query_err)?;
     Ok(StartQueryExecutionOutput { query_execution_id })
+}
+
+/// The caller's permissions, except that writing to the results bucket is denied if the
+/// bucket's owner is not the expected one (S3's `ExpectedBucketOwner`).
+fn expecting_owner(athena: &Athena<'_>, output_dir: &str, expected: &str) -> Arc<dyn storage::Permissions> {
+    let bucket = output_dir.trim_start_matches("s3://").split('/').next().unwrap_or_default().to_string();
+    match athena.bucket_account(&bucket) {
+        Some(owner) if owner != expected => Arc::new(OwnerMismatch { inner: athena.acting_for.clone(), bucket }),
+        _ => athena.acting_for.clone(),
+    }
+}
+
+/// Denies everything on one bucket, whose owner is not who the caller expected.
+#[derive(Debug)]
+struct OwnerMismatch {
+    inner: Arc<dyn storage::Permissions>,
+    bucket: String,
+}
+
+impl storage::Permissions for OwnerMismatch {
+    fn allows(&self, action: storage::Action, bucket: &str, key: Option<&str>) -> bool {
+        bucket != self.bucket && self.inner.allows(action, bucket, key)
+    }
 }
 
 /// A query execution as Athena describes it.
@@ -100,7 +183,7 @@ pub struct QueryExecutionOutput {
     query_execution_id: String,
     query: String,
     statement_type: &'static str,
-    result_configuration: ResultConfiguration,
+    result_configuration: Map<String, Value>,
     result_reuse_configuration: ResultReuseConfiguration,
     query_execution_context: ExecutionContext,
     status: Status,
@@ -122,6 +205,8 @@ pub struct ResultReuseConfiguration {
 #[serde(rename_all = "PascalCase")]
 pub struct Enabled {
     enabled: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    max_age_in_minutes: Option<u32>,
 }
 
 #[derive(Serialize)]
@@ -196,10 +281,17 @@ impl From<QueryExecution> for QueryExecutionOutput {
             0 => q.completed.map(|c| ((c - q.submitted) * 1000.0).max(0.0) as u64).unwrap_or(0),
             t => t,
         };
+        let mut result_configuration = q.result_configuration;
+        result_configuration.insert("OutputLocation".into(), Value::String(q.output_location));
         QueryExecutionOutput {
             statement_type: q.statement_type.as_str(),
-            result_configuration: ResultConfiguration { output_location: q.output_location },
-            result_reuse_configuration: ResultReuseConfiguration { result_reuse_by_age_configuration: Enabled { enabled: false } },
+            result_configuration,
+            result_reuse_configuration: ResultReuseConfiguration {
+                result_reuse_by_age_configuration: Enabled {
+                    enabled: q.reuse_max_age_minutes.is_some(),
+                    max_age_in_minutes: q.reuse_max_age_minutes,
+                },
+            },
             query_execution_context: ExecutionContext { database: q.database, catalog: q.catalog.unwrap_or_else(|| DATA_CATALOG.to_lowercase()) },
             status: Status {
                 state: q.state.as_str(),
@@ -216,7 +308,7 @@ impl From<QueryExecution> for QueryExecutionOutput {
                 service_pre_processing_time_in_millis: q.preprocessing_ms,
                 query_planning_time_in_millis: q.planning_ms,
                 service_processing_time_in_millis: q.service_ms,
-                result_reuse_information: ReuseInformation { reused_previous_result: false },
+                result_reuse_information: ReuseInformation { reused_previous_result: q.reused },
                 data_manifest_location: q.manifest_location,
             },
             work_group: q.workgroup,
@@ -413,8 +505,84 @@ pub struct ListQueryExecutionsOutput {
 }
 
 pub async fn list(athena: &Athena<'_>, input: ListQueryExecutionsInput) -> Result<ListQueryExecutionsOutput, ApiError> {
-    let workgroup = check_workgroup(input.work_group.as_deref())?;
-    let ids = athena.engine.list(workgroup, athena.account).map_err(query_err)?;
+    let wg = workgroup(athena, input.work_group.as_deref())?;
+    let ids = athena.engine.list(&wg.name, athena.account).map_err(query_err)?;
     let (page, next_token) = Paging::new(input.next_token.as_deref(), input.max_results, 50, 50, "InvalidRequestException")?.page(&ids);
     Ok(ListQueryExecutionsOutput { query_execution_ids: page.to_vec(), next_token })
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Timeline {
+    query_queue_time_in_millis: u64,
+    service_pre_processing_time_in_millis: u64,
+    query_planning_time_in_millis: u64,
+    engine_execution_time_in_millis: u64,
+    service_processing_time_in_millis: u64,
+    total_execution_time_in_millis: u64,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct RuntimeRows {
+    input_rows: u64,
+    input_bytes: u64,
+    output_bytes: u64,
+    output_rows: u64,
+}
+
+/// The stage that wrote the result: Minerva runs a query as one stage.
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct OutputStage {
+    stage_id: u64,
+    state: &'static str,
+    output_bytes: u64,
+    output_rows: u64,
+    input_bytes: u64,
+    input_rows: u64,
+    execution_time: u64,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct QueryRuntimeStatistics {
+    timeline: Timeline,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rows: Option<RuntimeRows>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    output_stage: Option<OutputStage>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct GetQueryRuntimeStatisticsOutput {
+    query_runtime_statistics: QueryRuntimeStatistics,
+}
+
+/// The timeline of any execution; the rows and the output stage once it has ended (a reused
+/// result read nothing).
+pub async fn runtime_statistics(athena: &Athena<'_>, input: QueryExecutionIdInput) -> Result<GetQueryRuntimeStatisticsOutput, ApiError> {
+    let q = athena.engine.get(&input.query_execution_id, athena.account).map_err(query_err)?;
+    let timeline = Timeline {
+        query_queue_time_in_millis: q.queue_ms,
+        service_pre_processing_time_in_millis: q.preprocessing_ms,
+        query_planning_time_in_millis: q.planning_ms,
+        engine_execution_time_in_millis: q.engine_ms,
+        service_processing_time_in_millis: q.service_ms,
+        total_execution_time_in_millis: q.total_ms,
+    };
+    let ended = q.state.is_final();
+    let output_rows = if q.statement_type == query::StatementType::Dml { q.rows } else { 0 };
+    let rows = ended.then_some(RuntimeRows { input_rows: q.input_rows, input_bytes: q.data_scanned, output_bytes: q.output_bytes, output_rows });
+    let output_stage = ended.then(|| OutputStage {
+        stage_id: 0,
+        state: if q.state == QueryState::Succeeded { "FINISHED" } else { "FAILED" },
+        output_bytes: q.output_bytes,
+        output_rows,
+        input_bytes: q.data_scanned,
+        input_rows: q.input_rows,
+        execution_time: q.engine_ms,
+    });
+    Ok(GetQueryRuntimeStatisticsOutput { query_runtime_statistics: QueryRuntimeStatistics { timeline, rows, output_stage } })
 }

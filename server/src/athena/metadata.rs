@@ -52,7 +52,7 @@ fn paging(next_token: Option<&str>, max_results: Option<i64>) -> Result<Paging, 
 }
 
 pub async fn list_databases(athena: &Athena<'_>, input: ListDatabasesInput) -> Result<ListDatabasesOutput, ApiError> {
-    check_catalog(Some(&input.catalog_name))?;
+    check_catalog(athena, Some(&input.catalog_name))?;
     let all = athena.catalog.list_databases().map_err(metadata_err)?;
     let (page, next_token) = paging(input.next_token.as_deref(), input.max_results)?.page(&all);
     Ok(ListDatabasesOutput { database_list: page.iter().cloned().map(Database::from).collect(), next_token })
@@ -76,7 +76,7 @@ pub struct GetDatabaseOutput {
 }
 
 pub async fn get_database(athena: &Athena<'_>, input: GetDatabaseInput) -> Result<GetDatabaseOutput, ApiError> {
-    check_catalog(Some(&input.catalog_name))?;
+    check_catalog(athena, Some(&input.catalog_name))?;
     let d = athena.catalog.get_database(&input.database_name).map_err(metadata_err)?;
     Ok(GetDatabaseOutput { database: d.into() })
 }
@@ -166,7 +166,7 @@ pub struct ListTableMetadataOutput {
 }
 
 pub async fn list_tables(athena: &Athena<'_>, input: ListTableMetadataInput) -> Result<ListTableMetadataOutput, ApiError> {
-    check_catalog(Some(&input.catalog_name))?;
+    check_catalog(athena, Some(&input.catalog_name))?;
     let all = athena.catalog.list_tables(&input.database_name, input.expression.as_deref()).map_err(metadata_err)?;
     let (page, next_token) = paging(input.next_token.as_deref(), input.max_results)?.page(&all);
     Ok(ListTableMetadataOutput { table_metadata_list: page.iter().map(TableMetadata::from).collect(), next_token })
@@ -191,7 +191,7 @@ pub struct GetTableMetadataOutput {
 }
 
 pub async fn get_table(athena: &Athena<'_>, input: GetTableMetadataInput) -> Result<GetTableMetadataOutput, ApiError> {
-    check_catalog(Some(&input.catalog_name))?;
+    check_catalog(athena, Some(&input.catalog_name))?;
     let t = athena.catalog.get_table(&input.database_name, &input.table_name).map_err(metadata_err)?;
     Ok(GetTableMetadataOutput { table_metadata: (&t).into() })
 }

@@ -1,11 +1,13 @@
 //! The Athena API: one typed handler per operation, grouped by resource (query executions,
-//! workgroups, data catalogs, catalog metadata), and the REST-JSON routes that today's SDKs
-//! send them on. Older SDKs (botocore up to 1.44.8, the AWS SDK for Rust) send the same
+//! workgroups, saved queries and prepared statements, data catalogs, tags, catalog metadata),
+//! and the REST-JSON routes that today's SDKs send them on. Older SDKs (botocore up to 1.44.8, the AWS SDK for Rust) send the same
 //! operations in AWS JSON 1.1 (`X-Amz-Target: AmazonAthena.<Op>`); see `protocol`.
 
 mod catalogs;
 mod executions;
 mod metadata;
+mod saved;
+mod tags;
 mod workgroups;
 
 use catalog::Catalog;
@@ -17,7 +19,6 @@ use crate::protocol::{ApiError, Document, Outcome, ServiceErrors, run};
 
 /// The `X-Amz-Target` prefix of Athena's operations in AWS JSON 1.1.
 pub const TARGET_PREFIX: &str = "AmazonAthena";
-pub const PRIMARY_WORKGROUP: &str = "primary";
 const ENGINE_VERSION: &str = "Athena engine version 3";
 
 /// The engine version every workgroup and execution reports.
@@ -30,13 +31,6 @@ pub struct EngineVersion {
 
 pub const ENGINE: EngineVersion = EngineVersion { selected_engine_version: "AUTO", effective_engine_version: ENGINE_VERSION };
 
-/// Where an execution's results go, as executions and workgroups describe it.
-#[derive(serde::Serialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct ResultConfiguration {
-    pub output_location: String,
-}
-
 const DATA_CATALOG: &str = "AwsDataCatalog";
 
 /// What Athena's handlers work on.
@@ -48,10 +42,24 @@ pub struct Athena<'a> {
     pub acting_for: std::sync::Arc<dyn storage::Permissions>,
     /// The caller's Glue catalog (Athena's `AwsDataCatalog`).
     pub catalog: Catalog,
-    /// The caller's default result location, `s3://…/`.
+    /// The caller's default result location, `s3://…/`: the `primary` workgroup's unless
+    /// it was given one.
     pub output_location: &'a str,
-    /// When the server started: the primary workgroup's creation time.
-    pub started: f64,
+    /// The lake, to know who owns a bucket.
+    pub store: &'a storage::Store,
+    pub users: &'a crate::users::Users,
+}
+
+impl Athena<'_> {
+    /// The account that owns a bucket, if it exists.
+    pub fn bucket_account(&self, bucket: &str) -> Option<String> {
+        let owner = self.store.head_bucket(bucket).ok()?.owner;
+        Some(self.users.get(&owner).unwrap_or(self.users.primary()).account_id.clone())
+    }
+}
+
+fn now() -> f64 {
+    chrono::Utc::now().timestamp_millis() as f64 / 1000.0
 }
 
 /// Athena's words for the errors every protocol needs.
@@ -74,6 +82,9 @@ fn invalid(message: impl Into<String>) -> ApiError {
 
 fn query_err(e: query::Error) -> ApiError {
     match e.kind() {
+        _ if matches!(e, query::Error::PreparedNotFound(_)) => {
+            ApiError::new("ResourceNotFoundException", e.to_string()).with("ResourceName", e.to_string())
+        }
         query::ErrorKind::Internal => ApiError::new("InternalServerException", e.to_string()).with_status(StatusCode::INTERNAL_SERVER_ERROR),
         query::ErrorKind::ResourceExhausted => ApiError::new("TooManyRequestsException", e.to_string()),
         _ => invalid(e.to_string()),
@@ -111,12 +122,42 @@ pub static ROUTES: &[Route] = &[
     ]),
     Route::new(Method::POST, "/query-executions/{QueryExecutionId}/stop", "StopQueryExecution"),
     Route::new(Method::POST, "/batch-get-query-executions", "BatchGetQueryExecution"),
+    Route::new(Method::GET, "/query-executions/{QueryExecutionId}/runtime-statistics", "GetQueryRuntimeStatistics"),
     // ---- workgroups ----
+    Route::new(Method::POST, "/workgroups", "CreateWorkGroup"),
     Route::new(Method::GET, "/workgroups", "ListWorkGroups").query(PAGE),
     Route::new(Method::GET, "/workgroups/{WorkGroup}", "GetWorkGroup"),
+    Route::new(Method::PATCH, "/workgroups/{WorkGroup}", "UpdateWorkGroup"),
+    Route::new(Method::DELETE, "/workgroups/{WorkGroup}", "DeleteWorkGroup").query(&[(
+        "RecursiveDeleteOption",
+        "RecursiveDeleteOption",
+        Kind::Boolean,
+    )]),
+    Route::new(Method::GET, "/engine-versions", "ListEngineVersions").query(PAGE),
+    // ---- named queries ----
+    Route::new(Method::POST, "/named-queries", "CreateNamedQuery"),
+    Route::new(Method::GET, "/named-queries", "ListNamedQueries").query(PAGE_IN_WORKGROUP),
+    Route::new(Method::GET, "/named-queries/{NamedQueryId}", "GetNamedQuery"),
+    Route::new(Method::PATCH, "/named-queries/{NamedQueryId}", "UpdateNamedQuery"),
+    Route::new(Method::DELETE, "/named-queries/{NamedQueryId}", "DeleteNamedQuery"),
+    Route::new(Method::POST, "/batch-get-named-queries", "BatchGetNamedQuery"),
+    // ---- prepared statements ----
+    Route::new(Method::POST, "/workgroups/{WorkGroup}/prepared-statements", "CreatePreparedStatement"),
+    Route::new(Method::GET, "/workgroups/{WorkGroup}/prepared-statements", "ListPreparedStatements").query(PAGE),
+    Route::new(Method::GET, "/workgroups/{WorkGroup}/prepared-statements/{StatementName}", "GetPreparedStatement"),
+    Route::new(Method::PATCH, "/workgroups/{WorkGroup}/prepared-statements/{StatementName}", "UpdatePreparedStatement"),
+    Route::new(Method::DELETE, "/workgroups/{WorkGroup}/prepared-statements/{StatementName}", "DeletePreparedStatement"),
+    Route::new(Method::POST, "/workgroups/{WorkGroup}/batch-get-prepared-statements", "BatchGetPreparedStatement"),
     // ---- data catalogs ----
+    Route::new(Method::POST, "/data-catalogs", "CreateDataCatalog"),
     Route::new(Method::GET, "/data-catalogs", "ListDataCatalogs").query(PAGE_IN_WORKGROUP),
     Route::new(Method::GET, "/data-catalogs/{Name}", "GetDataCatalog").query(WORKGROUP),
+    Route::new(Method::PATCH, "/data-catalogs/{Name}", "UpdateDataCatalog"),
+    Route::new(Method::DELETE, "/data-catalogs/{Name}", "DeleteDataCatalog").query(&[("DeleteCatalogOnly", "DeleteCatalogOnly", Kind::Boolean)]),
+    // ---- tags ----
+    Route::new(Method::POST, "/tags/{ResourceARN}", "TagResource"),
+    Route::new(Method::DELETE, "/tags/{ResourceARN}", "UntagResource").query(&[("TagKeys", "TagKeys", Kind::StringList)]),
+    Route::new(Method::GET, "/tags/{ResourceARN}", "ListTagsForResource").query(PAGE),
     // ---- catalog metadata ----
     Route::new(Method::GET, "/data-catalogs/{CatalogName}/databases", "ListDatabases").query(METADATA_PAGE),
     Route::new(Method::GET, "/data-catalogs/{CatalogName}/databases/{DatabaseName}", "GetDatabase").query(WORKGROUP),
@@ -141,12 +182,38 @@ pub async fn call(athena: &Athena<'_>, operation: &str, input: Document) -> Outc
         "GetQueryResults" => run(input, e, |i| executions::results(athena, i)).await,
         "StopQueryExecution" => run(input, e, |i| executions::stop(athena, i)).await,
         "ListQueryExecutions" => run(input, e, |i| executions::list(athena, i)).await,
+        "GetQueryRuntimeStatistics" => run(input, e, |i| executions::runtime_statistics(athena, i)).await,
         // ---- workgroups ----
+        "CreateWorkGroup" => run(input, e, |i| workgroups::create(athena, i)).await,
         "GetWorkGroup" => run(input, e, |i| workgroups::get(athena, i)).await,
         "ListWorkGroups" => run(input, e, |i| workgroups::list(athena, i)).await,
+        "UpdateWorkGroup" => run(input, e, |i| workgroups::update(athena, i)).await,
+        "DeleteWorkGroup" => run(input, e, |i| workgroups::delete(athena, i)).await,
+        "ListEngineVersions" => run(input, e, |i| workgroups::engine_versions(athena, i)).await,
+        // ---- named queries ----
+        "CreateNamedQuery" => run(input, e, |i| saved::create_named(athena, i)).await,
+        "GetNamedQuery" => run(input, e, |i| saved::get_named(athena, i)).await,
+        "BatchGetNamedQuery" => run(input, e, |i| saved::batch_get_named(athena, i)).await,
+        "ListNamedQueries" => run(input, e, |i| saved::list_named(athena, i)).await,
+        "UpdateNamedQuery" => run(input, e, |i| saved::update_named(athena, i)).await,
+        "DeleteNamedQuery" => run(input, e, |i| saved::delete_named(athena, i)).await,
+        // ---- prepared statements ----
+        "CreatePreparedStatement" => run(input, e, |i| saved::create_prepared(athena, i)).await,
+        "GetPreparedStatement" => run(input, e, |i| saved::get_prepared(athena, i)).await,
+        "BatchGetPreparedStatement" => run(input, e, |i| saved::batch_get_prepared(athena, i)).await,
+        "ListPreparedStatements" => run(input, e, |i| saved::list_prepared(athena, i)).await,
+        "UpdatePreparedStatement" => run(input, e, |i| saved::update_prepared(athena, i)).await,
+        "DeletePreparedStatement" => run(input, e, |i| saved::delete_prepared(athena, i)).await,
         // ---- data catalogs ----
+        "CreateDataCatalog" => run(input, e, |i| catalogs::create(athena, i)).await,
         "ListDataCatalogs" => run(input, e, |i| catalogs::list(athena, i)).await,
         "GetDataCatalog" => run(input, e, |i| catalogs::get(athena, i)).await,
+        "UpdateDataCatalog" => run(input, e, |i| catalogs::update(athena, i)).await,
+        "DeleteDataCatalog" => run(input, e, |i| catalogs::delete(athena, i)).await,
+        // ---- tags ----
+        "TagResource" => run(input, e, |i| tags::tag(athena, i)).await,
+        "UntagResource" => run(input, e, |i| tags::untag(athena, i)).await,
+        "ListTagsForResource" => run(input, e, |i| tags::list(athena, i)).await,
         // ---- catalog metadata ----
         "ListDatabases" => run(input, e, |i| metadata::list_databases(athena, i)).await,
         "GetDatabase" => run(input, e, |i| metadata::get_database(athena, i)).await,

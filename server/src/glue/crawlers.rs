@@ -71,19 +71,24 @@ impl CrawlerDefinition {
                 }
             )*};
         }
+        // An empty string clears a text member, as Glue takes it (Terraform sends `Schedule`,
+        // `TablePrefix` and `Configuration` empty when they are unset).
+        macro_rules! given_text {
+            ($($field:ident),*) => {$(
+                match self.$field {
+                    Some(v) if v.is_empty() => c.$field = None,
+                    Some(v) => c.$field = Some(v),
+                    None => {}
+                }
+            )*};
+        }
         given!(targets, classifiers, schema_change_policy, recrawl_policy);
-        given_optional!(
-            role,
-            database_name,
-            description,
-            table_prefix,
-            lineage_configuration,
-            configuration,
-            crawler_security_configuration,
-            lake_formation_configuration
-        );
-        if let Some(expression) = self.schedule {
-            c.schedule = Some(schedule(expression));
+        given_optional!(role, database_name, description, lineage_configuration, lake_formation_configuration);
+        given_text!(table_prefix, configuration, crawler_security_configuration);
+        match self.schedule {
+            Some(expression) if expression.is_empty() => c.schedule = None,
+            Some(expression) => c.schedule = Some(schedule(expression)),
+            None => {}
         }
         for (k, v) in self.other {
             if !NOT_KEPT.contains(&k.as_str()) {
@@ -102,14 +107,23 @@ impl Input for CrawlerDefinition {
 #[serde(transparent)]
 pub struct CreateCrawlerInput(CrawlerDefinition);
 
+/// CreateCrawler's `Tags`, which belong to the crawler's resource, not its definition.
+fn tags_of(definition: &CrawlerDefinition) -> Result<catalog::Tags, ApiError> {
+    match definition.other.get("Tags") {
+        None | Some(Value::Null) => Ok(catalog::Tags::new()),
+        Some(tags) => serde_json::from_value(tags.clone()).map_err(|e| ApiError::serialization(format!("Tags: {e}"))),
+    }
+}
+
 impl Input for CreateCrawlerInput {
     const REQUIRED: &'static [&'static str] = &["Name", "Role"];
 }
 
 pub async fn create(glue: &Glue<'_>, CreateCrawlerInput(definition): CreateCrawlerInput) -> Result<Empty, ApiError> {
+    let tags = tags_of(&definition)?;
     let mut crawler = Crawler { name: definition.name.clone(), ..Default::default() };
     definition.apply(&mut crawler);
-    glue.catalog.create_crawler(crawler).await.map_err(glue_err)?;
+    glue.catalog.create_tagged_crawler(crawler, tags).await.map_err(glue_err)?;
     Ok(Empty {})
 }
 

@@ -10,6 +10,8 @@ use crate::protocol::{ApiError, Empty, Input};
 #[serde(rename_all = "PascalCase")]
 pub struct CreateDatabaseInput {
     pub database_input: Database,
+    #[serde(default)]
+    pub tags: Option<catalog::Tags>,
 }
 
 impl Input for CreateDatabaseInput {
@@ -17,7 +19,7 @@ impl Input for CreateDatabaseInput {
 }
 
 pub async fn create(glue: &Glue<'_>, input: CreateDatabaseInput) -> Result<Empty, ApiError> {
-    glue.catalog.create_database(input.database_input).await.map_err(glue_err)?;
+    glue.catalog.create_tagged_database(input.database_input, input.tags.unwrap_or_default()).await.map_err(glue_err)?;
     Ok(Empty {})
 }
 

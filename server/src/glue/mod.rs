@@ -1,5 +1,5 @@
 //! The Glue Data Catalog API: one typed handler per operation, grouped by resource (databases,
-//! tables, partitions, crawlers). Glue is spoken in AWS JSON 1.1 (`X-Amz-Target: AWSGlue.<Op>`);
+//! tables with their partition indexes, partitions, crawlers, tags). Glue is spoken in AWS JSON 1.1 (`X-Amz-Target: AWSGlue.<Op>`);
 //! the protocol lives in `protocol`, not here.
 
 mod crawlers;
@@ -7,6 +7,7 @@ mod databases;
 mod partitions;
 mod policy;
 mod tables;
+mod tags;
 
 use std::sync::Arc;
 
@@ -208,6 +209,9 @@ pub async fn call(caller: &Caller<'_>, operation: &str, input: Document) -> Outc
         "DeleteTableVersion" => run(input, e, |i| tables::delete_version(glue, i)).await,
         "BatchDeleteTableVersion" => run(input, e, |i| tables::batch_delete_versions(glue, i)).await,
         "SearchTables" => run(input, e, |i| tables::search(glue, i)).await,
+        "CreatePartitionIndex" => run(input, e, |i| tables::create_index(glue, i)).await,
+        "GetPartitionIndexes" => run(input, e, |i| tables::indexes(glue, i)).await,
+        "DeletePartitionIndex" => run(input, e, |i| tables::delete_index(glue, i)).await,
         // ---- partitions ----
         "GetPartitions" => run(input, e, |i| partitions::list(glue, i)).await,
         "GetPartition" => run(input, e, |i| partitions::get(glue, i)).await,
@@ -229,6 +233,10 @@ pub async fn call(caller: &Caller<'_>, operation: &str, input: Document) -> Outc
         "StartCrawler" => run(input, e, |i| crawlers::start(glue, i)).await,
         "StopCrawler" => run(input, e, |i| crawlers::stop(glue, i)).await,
         "GetCrawlerMetrics" => run(input, e, |i| crawlers::metrics(glue, i)).await,
+        // ---- tags ----
+        "TagResource" => run(input, e, |i| tags::tag(glue, i)).await,
+        "UntagResource" => run(input, e, |i| tags::untag(glue, i)).await,
+        "GetTags" => run(input, e, |i| tags::get(glue, i)).await,
         // ---- the catalog's resource policy ----
         "PutResourcePolicy" => run(input, e, |i| policy::put(glue, i)).await,
         "GetResourcePolicy" => run(input, e, |i| policy::get(glue, i)).await,

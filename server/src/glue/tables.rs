@@ -2,7 +2,7 @@
 //! BatchDeleteTable, GetTableVersions, GetTableVersion, DeleteTableVersion,
 //! BatchDeleteTableVersion, SearchTables.
 
-use catalog::{SearchFilter, SearchQuery, Table};
+use catalog::{PartitionIndex, SearchFilter, SearchQuery, Table};
 use serde::{Deserialize, Serialize};
 
 use super::{ErrorDetail, Glue, InCatalog, glue_err, page_of};
@@ -13,6 +13,8 @@ use crate::protocol::{ApiError, Empty, Input, Paging};
 pub struct CreateTableInput {
     pub database_name: String,
     pub table_input: Table,
+    #[serde(default)]
+    pub partition_indexes: Option<Vec<PartitionIndex>>,
 }
 
 impl Input for CreateTableInput {
@@ -20,7 +22,92 @@ impl Input for CreateTableInput {
 }
 
 pub async fn create(glue: &Glue<'_>, input: CreateTableInput) -> Result<Empty, ApiError> {
-    glue.catalog.create_table(&input.database_name, input.table_input).await.map_err(glue_err)?;
+    let indexes = input.partition_indexes.unwrap_or_default();
+    glue.catalog.create_indexed_table(&input.database_name, input.table_input, &indexes).await.map_err(glue_err)?;
+    Ok(Empty {})
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct CreatePartitionIndexInput {
+    pub database_name: String,
+    pub table_name: String,
+    pub partition_index: PartitionIndex,
+}
+
+impl Input for CreatePartitionIndexInput {
+    const REQUIRED: &'static [&'static str] = &["DatabaseName", "TableName", "PartitionIndex", "PartitionIndex.Keys", "PartitionIndex.IndexName"];
+}
+
+pub async fn create_index(glue: &Glue<'_>, input: CreatePartitionIndexInput) -> Result<Empty, ApiError> {
+    glue.catalog.create_partition_index(&input.database_name, &input.table_name, input.partition_index).await.map_err(glue_err)?;
+    Ok(Empty {})
+}
+
+/// Its `NextToken` is accepted and ignored: a table has at most three indexes, one page.
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct GetPartitionIndexesInput {
+    pub database_name: String,
+    pub table_name: String,
+}
+
+impl Input for GetPartitionIndexesInput {
+    const REQUIRED: &'static [&'static str] = &["DatabaseName", "TableName"];
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct KeySchemaElement {
+    name: String,
+    r#type: String,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct PartitionIndexDescriptor {
+    index_name: String,
+    keys: Vec<KeySchemaElement>,
+    index_status: &'static str,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct GetPartitionIndexesOutput {
+    partition_index_descriptor_list: Vec<PartitionIndexDescriptor>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next_token: Option<String>,
+}
+
+/// A table's partition indexes, each key with its type, all ACTIVE.
+pub async fn indexes(glue: &Glue<'_>, input: GetPartitionIndexesInput) -> Result<GetPartitionIndexesOutput, ApiError> {
+    let table = glue.catalog.get_table(&input.database_name, &input.table_name).map_err(glue_err)?;
+    let all = glue.catalog.partition_indexes(&input.database_name, &input.table_name).map_err(glue_err)?;
+    let typed = |key: &str| {
+        let column = table.partition_keys.iter().find(|k| k.name.eq_ignore_ascii_case(key));
+        KeySchemaElement { name: key.to_string(), r#type: column.and_then(|c| c.r#type.clone()).unwrap_or_else(|| "string".into()) }
+    };
+    let partition_index_descriptor_list = all
+        .into_iter()
+        .map(|i| PartitionIndexDescriptor { keys: i.keys.iter().map(|k| typed(k)).collect(), index_name: i.index_name, index_status: "ACTIVE" })
+        .collect();
+    Ok(GetPartitionIndexesOutput { partition_index_descriptor_list, next_token: None })
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct DeletePartitionIndexInput {
+    pub database_name: String,
+    pub table_name: String,
+    pub index_name: String,
+}
+
+impl Input for DeletePartitionIndexInput {
+    const REQUIRED: &'static [&'static str] = &["DatabaseName", "TableName", "IndexName"];
+}
+
+pub async fn delete_index(glue: &Glue<'_>, input: DeletePartitionIndexInput) -> Result<Empty, ApiError> {
+    glue.catalog.delete_partition_index(&input.database_name, &input.table_name, &input.index_name).await.map_err(glue_err)?;
     Ok(Empty {})
 }
 

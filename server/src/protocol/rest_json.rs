@@ -12,7 +12,6 @@ use super::{ApiError, Document, Outcome};
 
 /// How a member bound outside the body is typed (the query string and headers carry text).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[allow(dead_code)] // Athena's operations bind no boolean yet; the protocol has them.
 pub enum Kind {
     String,
     Integer,

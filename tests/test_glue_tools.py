@@ -1,0 +1,235 @@
+"""Glue as tools drive it: tags on databases, tables and crawlers by their ARNs (and at
+creation), partition indexes, and the calls Terraform's AWS provider makes for
+aws_glue_catalog_database, aws_glue_catalog_table and aws_glue_crawler, replayed in its order
+with the members it sends. Bad input is refused with Glue's exception and changes nothing."""
+
+import pytest
+from botocore.exceptions import ClientError
+
+from conftest import REGION, unique
+
+pytestmark = pytest.mark.core
+
+ACCOUNT = "000000000000"
+
+
+@pytest.fixture
+def glue(server):
+    """A Glue client that leaves checking its input to the server."""
+    return server.client("glue", parameter_validation=False)
+
+
+def refused(call, **kwargs) -> str:
+    with pytest.raises(ClientError) as e:
+        call(**kwargs)
+    return e.value.response["Error"]["Code"]
+
+
+def arn(kind: str, *names: str) -> str:
+    return f"arn:aws:glue:{REGION}:{ACCOUNT}:{kind}/{'/'.join(names)}"
+
+
+def partitioned(glue, db: str, name: str, **extra):
+    glue.create_table(DatabaseName=db, TableInput={
+        "Name": name,
+        "PartitionKeys": [{"Name": "year", "Type": "string"}, {"Name": "month", "Type": "int"}, {"Name": "day", "Type": "string"}],
+        "StorageDescriptor": {"Columns": [{"Name": "v", "Type": "bigint"}], "Location": f"s3://nowhere/{name}/"},
+    }, **extra)
+
+
+def test_tags_on_databases_tables_and_crawlers(glue):
+    db = unique("tagged").replace("-", "_")
+    glue.create_database(DatabaseInput={"Name": db}, Tags={"team": "data"})
+    assert glue.get_tags(ResourceArn=arn("database", db))["Tags"] == {"team": "data"}
+    glue.create_table(DatabaseName=db, TableInput={"Name": "t", "StorageDescriptor": {"Columns": [{"Name": "a", "Type": "int"}]}})
+    assert glue.get_tags(ResourceArn=arn("table", db, "t"))["Tags"] == {}
+    glue.tag_resource(ResourceArn=arn("table", db, "t"), TagsToAdd={"pii": "no", "owner": "me"})
+    glue.tag_resource(ResourceArn=arn("table", db, "t"), TagsToAdd={"owner": "you"})
+    glue.untag_resource(ResourceArn=arn("table", db, "t"), TagsToRemove=["pii", "absent"])
+    assert glue.get_tags(ResourceArn=arn("table", db, "t"))["Tags"] == {"owner": "you"}
+    crawler = unique("tagged-crawler")
+    glue.create_crawler(Name=crawler, Role="arn:aws:iam::000000000000:role/glue", DatabaseName=db,
+                        Targets={"S3Targets": [{"Path": "s3://nowhere/"}]}, Tags={"env": "dev"})
+    assert glue.get_tags(ResourceArn=arn("crawler", crawler))["Tags"] == {"env": "dev"}
+    assert "Tags" not in glue.get_crawler(Name=crawler)["Crawler"]
+
+    # Bad input is Glue's exception and changes nothing.
+    for call, kwargs, expected in [
+        (glue.tag_resource, {"ResourceArn": arn("table", db, "t"), "TagsToAdd": {"aws:x": "y"}}, "InvalidInputException"),
+        (glue.tag_resource, {"ResourceArn": arn("table", db, "t"), "TagsToAdd": {f"k{i}": "v" for i in range(50)}}, "InvalidInputException"),
+        (glue.tag_resource, {"ResourceArn": arn("table", db, "t"), "TagsToAdd": {"k": "v" * 257}}, "InvalidInputException"),
+        (glue.tag_resource, {"ResourceArn": "not-an-arn", "TagsToAdd": {"a": "b"}}, "InvalidInputException"),
+        (glue.tag_resource, {"ResourceArn": arn("table", db, "missing"), "TagsToAdd": {"a": "b"}}, "EntityNotFoundException"),
+        (glue.get_tags, {"ResourceArn": arn("database", "missing_db")}, "EntityNotFoundException"),
+        (glue.get_tags, {"ResourceArn": f"arn:aws:glue:{REGION}:111111111111:database/{db}"}, "EntityNotFoundException"),
+        (glue.get_tags, {"ResourceArn": arn("connection", "c")}, "InvalidInputException"),
+        (glue.create_database, {"DatabaseInput": {"Name": db + "_2"}, "Tags": {"aws:no": "x"}}, "InvalidInputException"),
+    ]:
+        assert refused(call, **kwargs) == expected, kwargs
+    assert glue.get_tags(ResourceArn=arn("table", db, "t"))["Tags"] == {"owner": "you"}
+    assert refused(glue.get_database, Name=db + "_2") == "EntityNotFoundException"
+
+    # Tags go with what they tag: a table (and database) made again under the same name has none.
+    glue.delete_crawler(Name=crawler)
+    glue.create_crawler(Name=crawler, Role="r", DatabaseName=db, Targets={"S3Targets": [{"Path": "s3://nowhere/"}]})
+    assert glue.get_tags(ResourceArn=arn("crawler", crawler))["Tags"] == {}
+    glue.delete_table(DatabaseName=db, Name="t")
+    glue.create_table(DatabaseName=db, TableInput={"Name": "t", "StorageDescriptor": {"Columns": [{"Name": "a", "Type": "int"}]}})
+    assert glue.get_tags(ResourceArn=arn("table", db, "t"))["Tags"] == {}
+    glue.tag_resource(ResourceArn=arn("table", db, "t"), TagsToAdd={"x": "1"})
+    glue.delete_database(Name=db)
+    glue.create_database(DatabaseInput={"Name": db})
+    glue.create_table(DatabaseName=db, TableInput={"Name": "t", "StorageDescriptor": {"Columns": [{"Name": "a", "Type": "int"}]}})
+    assert glue.get_tags(ResourceArn=arn("database", db))["Tags"] == {}
+    assert glue.get_tags(ResourceArn=arn("table", db, "t"))["Tags"] == {}
+    glue.delete_crawler(Name=crawler)
+    glue.delete_database(Name=db)
+
+
+def test_partition_indexes(glue):
+    db = unique("indexed").replace("-", "_")
+    glue.create_database(DatabaseInput={"Name": db})
+    partitioned(glue, db, "events", PartitionIndexes=[{"IndexName": "by_year", "Keys": ["year"]}])
+    glue.create_partition_index(DatabaseName=db, TableName="events", PartitionIndex={"IndexName": "by_month", "Keys": ["year", "month"]})
+    listed = glue.get_partition_indexes(DatabaseName=db, TableName="events")["PartitionIndexDescriptorList"]
+    assert sorted((i["IndexName"], [(k["Name"], k["Type"]) for k in i["Keys"]], i["IndexStatus"]) for i in listed) == [
+        ("by_month", [("year", "string"), ("month", "int")], "ACTIVE"),
+        ("by_year", [("year", "string")], "ACTIVE"),
+    ]
+    # GetPartitions answers the same with an index on its filter's keys.
+    glue.batch_create_partition(DatabaseName=db, TableName="events", PartitionInputList=[
+        {"Values": [y, m, "01"], "StorageDescriptor": {"Location": f"s3://nowhere/events/{y}/{m}/"}}
+        for y in ("2023", "2024") for m in ("1", "2")])
+    found = glue.get_partitions(DatabaseName=db, TableName="events", Expression="year = '2024' AND month = 2")["Partitions"]
+    assert [p["Values"] for p in found] == [["2024", "2", "01"]]
+    everything = glue.get_partitions(DatabaseName=db, TableName="events", Expression="")["Partitions"]
+    assert len(everything) == 4
+    segments = [glue.get_partitions(DatabaseName=db, TableName="events", Segment={"SegmentNumber": i, "TotalSegments": 2})["Partitions"]
+                for i in range(2)]
+    assert sorted(tuple(p["Values"]) for s in segments for p in s) == sorted(tuple(p["Values"]) for p in everything)
+
+    for call, kwargs, expected in [
+        (glue.create_partition_index, {"DatabaseName": db, "TableName": "events", "PartitionIndex": {"IndexName": "by_year", "Keys": ["year"]}},
+         "AlreadyExistsException"),
+        (glue.create_partition_index, {"DatabaseName": db, "TableName": "events", "PartitionIndex": {"IndexName": "bad", "Keys": ["v"]}},
+         "InvalidInputException"),
+        (glue.create_partition_index, {"DatabaseName": db, "TableName": "events", "PartitionIndex": {"IndexName": "twice", "Keys": ["day", "day"]}},
+         "InvalidInputException"),
+        (glue.create_partition_index, {"DatabaseName": db, "TableName": "missing", "PartitionIndex": {"IndexName": "x", "Keys": ["year"]}},
+         "EntityNotFoundException"),
+        (glue.delete_partition_index, {"DatabaseName": db, "TableName": "events", "IndexName": "nope"}, "EntityNotFoundException"),
+        (glue.create_table, {"DatabaseName": db, "TableInput": {"Name": "broken", "PartitionKeys": [{"Name": "k", "Type": "string"}]},
+                             "PartitionIndexes": [{"IndexName": "i", "Keys": ["nope"]}]}, "InvalidInputException"),
+    ]:
+        assert refused(call, **kwargs) == expected, kwargs
+    assert refused(glue.get_table, DatabaseName=db, Name="broken") == "EntityNotFoundException"
+    glue.create_partition_index(DatabaseName=db, TableName="events", PartitionIndex={"IndexName": "by_day", "Keys": ["day"]})
+    assert refused(glue.create_partition_index, DatabaseName=db, TableName="events",
+                   PartitionIndex={"IndexName": "fourth", "Keys": ["month"]}) == "ResourceNumberLimitExceededException"
+    assert len(glue.get_partition_indexes(DatabaseName=db, TableName="events")["PartitionIndexDescriptorList"]) == 3
+    glue.delete_partition_index(DatabaseName=db, TableName="events", IndexName="by_day")
+    assert len(glue.get_partition_indexes(DatabaseName=db, TableName="events")["PartitionIndexDescriptorList"]) == 2
+    # Indexes go with their table.
+    glue.delete_table(DatabaseName=db, Name="events")
+    partitioned(glue, db, "events")
+    assert glue.get_partition_indexes(DatabaseName=db, TableName="events")["PartitionIndexDescriptorList"] == []
+    glue.delete_database(Name=db)
+
+
+def test_terraform_aws_glue_catalog_database_sequence(glue):
+    """internal/service/glue/catalog_database.go: create with CatalogId and tags; read is
+    GetDatabase with CatalogId then GetTags; an update retags, then UpdateDatabase; delete with
+    CatalogId; a read after it is EntityNotFoundException."""
+    name = unique("tf_db").replace("-", "_")
+    db_arn = arn("database", name)
+    glue.create_database(CatalogId=ACCOUNT, DatabaseInput={"Name": name, "Description": "managed", "LocationUri": "s3://lake/db/",
+                                                            "Parameters": {"k": "v"}}, Tags={"Name": name})
+    for _ in range(2):  # apply, then refresh
+        got = glue.get_database(CatalogId=ACCOUNT, Name=name)["Database"]
+        assert (got["Name"], got["CatalogId"], got["Description"], got["LocationUri"]) == (name, ACCOUNT, "managed", "s3://lake/db/")
+        assert glue.get_tags(ResourceArn=db_arn)["Tags"] == {"Name": name}
+    glue.untag_resource(ResourceArn=db_arn, TagsToRemove=["Name"])
+    glue.tag_resource(ResourceArn=db_arn, TagsToAdd={"Stage": "test"})
+    permissions = got.get("CreateTableDefaultPermissions", [])
+    glue.update_database(CatalogId=ACCOUNT, Name=name, DatabaseInput={"Name": name, "Description": "changed", "LocationUri": "s3://lake/db/",
+                                                                        "Parameters": {"k": "w"}, "CreateTableDefaultPermissions": permissions})
+    got = glue.get_database(CatalogId=ACCOUNT, Name=name)["Database"]
+    assert (got["Description"], got["Parameters"]) == ("changed", {"k": "w"})
+    assert glue.get_tags(ResourceArn=db_arn)["Tags"] == {"Stage": "test"}
+    glue.delete_database(CatalogId=ACCOUNT, Name=name)
+    assert refused(glue.get_database, CatalogId=ACCOUNT, Name=name) == "EntityNotFoundException"
+
+
+def test_terraform_aws_glue_catalog_table_sequence(glue):
+    """internal/service/glue/catalog_table.go: CreateTable with CatalogId, PartitionIndexes and a
+    StorageDescriptor whose unset strings are empty; every read is GetTable then
+    GetPartitionIndexes (with the CatalogId GetTable returned); UpdateTable after a GetTable;
+    DeleteTable."""
+    db = unique("tf_tables").replace("-", "_")
+    glue.create_database(DatabaseInput={"Name": db})
+    name = "events"
+    columns = [{"Name": "id", "Type": "bigint", "Comment": ""}, {"Name": "body", "Type": "string", "Comment": ""}]
+    storage = {
+        "Columns": columns, "Location": "s3://lake/events/", "InputFormat": "", "OutputFormat": "", "Compressed": False,
+        "NumberOfBuckets": 0, "StoredAsSubDirectories": False, "BucketColumns": [], "SortColumns": [], "Parameters": {},
+        "SerdeInfo": {"Name": "", "SerializationLibrary": "org.openx.data.jsonserde.JsonSerDe", "Parameters": {}},
+    }
+    glue.create_table(CatalogId=ACCOUNT, DatabaseName=db, TableInput={
+        "Name": name, "Description": "", "Owner": "", "TableType": "EXTERNAL_TABLE", "Parameters": {"classification": "json"},
+        "PartitionKeys": [{"Name": "dt", "Type": "string", "Comment": ""}], "StorageDescriptor": storage,
+        "Retention": 0, "ViewOriginalText": "", "ViewExpandedText": "",
+    }, PartitionIndexes=[{"IndexName": "by_dt", "Keys": ["dt"]}])
+
+    def read():
+        table = glue.get_table(CatalogId=ACCOUNT, DatabaseName=db, Name=name)["Table"]
+        indexes = glue.get_partition_indexes(CatalogId=table["CatalogId"], DatabaseName=db, TableName=name)["PartitionIndexDescriptorList"]
+        return table, indexes
+
+    for _ in range(2):
+        table, indexes = read()
+        assert table["StorageDescriptor"]["Location"] == "s3://lake/events/" and table["TableType"] == "EXTERNAL_TABLE"
+        assert [(i["IndexName"], i["IndexStatus"]) for i in indexes] == [("by_dt", "ACTIVE")]
+    glue.get_table(CatalogId=ACCOUNT, DatabaseName=db, Name=name)
+    glue.update_table(CatalogId=ACCOUNT, DatabaseName=db, TableInput={
+        "Name": name, "Description": "events, changed", "Owner": "", "TableType": "EXTERNAL_TABLE",
+        "Parameters": {"classification": "json"}, "PartitionKeys": [{"Name": "dt", "Type": "string", "Comment": ""}],
+        "StorageDescriptor": dict(storage, Columns=columns + [{"Name": "extra", "Type": "int", "Comment": ""}]),
+        "Retention": 0, "ViewOriginalText": "", "ViewExpandedText": "",
+    })
+    table, indexes = read()
+    assert table["Description"] == "events, changed" and [c["Name"] for c in table["StorageDescriptor"]["Columns"]] == ["id", "body", "extra"]
+    assert len(indexes) == 1
+    glue.delete_table(CatalogId=ACCOUNT, DatabaseName=db, Name=name)
+    assert refused(glue.get_table, CatalogId=ACCOUNT, DatabaseName=db, Name=name) == "EntityNotFoundException"
+    glue.delete_database(Name=db)
+
+
+def test_terraform_aws_glue_crawler_sequence(glue):
+    """internal/service/glue/crawler.go: CreateCrawler with tags and the targets' empty strings;
+    read is GetCrawler then GetTags; an update retags, then UpdateCrawler with empty Schedule,
+    TablePrefix and Configuration; DeleteCrawler; a read after it is EntityNotFoundException."""
+    db = unique("tf_crawl").replace("-", "_")
+    glue.create_database(DatabaseInput={"Name": db})
+    name = unique("tf-crawler")
+    crawler_arn = arn("crawler", name)
+    target = {"Path": "s3://lake/raw/", "ConnectionName": "", "EventQueueArn": "", "DlqEventQueueArn": "", "Exclusions": []}
+    glue.create_crawler(Name=name, DatabaseName=db, Role="arn:aws:iam::000000000000:role/glue", Targets={"S3Targets": [target]},
+                        SchemaChangePolicy={"UpdateBehavior": "UPDATE_IN_DATABASE", "DeleteBehavior": "DEPRECATE_IN_DATABASE"},
+                        Tags={"Name": name})
+    for _ in range(2):
+        crawler = glue.get_crawler(Name=name)["Crawler"]
+        assert (crawler["Name"], crawler["DatabaseName"], crawler["State"]) == (name, db, "READY")
+        assert crawler["Targets"]["S3Targets"][0]["Path"] == "s3://lake/raw/"
+        assert glue.get_tags(ResourceArn=crawler_arn)["Tags"] == {"Name": name}
+    glue.untag_resource(ResourceArn=crawler_arn, TagsToRemove=["Name"])
+    glue.tag_resource(ResourceArn=crawler_arn, TagsToAdd={"Stage": "test"})
+    glue.update_crawler(Name=name, DatabaseName=db, Role="arn:aws:iam::000000000000:role/glue",
+                        Targets={"S3Targets": [dict(target, Path="s3://lake/raw2/")]}, Schedule="", TablePrefix="", Configuration="",
+                        Description="changed")
+    crawler = glue.get_crawler(Name=name)["Crawler"]
+    assert crawler["Targets"]["S3Targets"][0]["Path"] == "s3://lake/raw2/" and crawler["Description"] == "changed"
+    assert "Schedule" not in crawler
+    assert glue.get_tags(ResourceArn=crawler_arn)["Tags"] == {"Stage": "test"}
+    glue.delete_crawler(Name=name)
+    assert refused(glue.get_crawler, Name=name) == "EntityNotFoundException"
+    glue.delete_database(Name=db)
