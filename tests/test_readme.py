@@ -122,4 +122,13 @@ def test_every_readme_block_runs_as_written(tmp_path):
     assert [v.split(":")[1] for v in compose["volumes"]] == [v.split(":")[1] for v in tested["volumes"]]
     assert compose["build"]["dockerfile"] == tested["build"]["dockerfile"]
 
+    # The Terraform provider block sends every service it manages here to the server, with the
+    # README's keys, path-style S3 and no instance metadata.
+    provider = take("hcl", 'provider "aws"')
+    settings = dict(re.findall(r'^\s*(\w+)\s*=\s*"?([^"\n]*)"?\s*$', provider, re.M))
+    assert (settings["region"], settings["access_key"], settings["secret_key"]) == ("us-east-1", "minerva", "minerva-secret")
+    assert settings["s3_use_path_style"] == "true" and settings["skip_metadata_api_check"] == "true"
+    endpoints = dict(re.findall(r'^\s*(\w+)\s*=\s*"(http[^"]*)"', provider, re.M))
+    assert endpoints == {service: url for service in ("athena", "glue", "s3", "sts")}
+
     assert done == set(range(len(found))), [found[i][1][:60] for i in set(range(len(found))) - done]

@@ -1,5 +1,6 @@
 """dbt-athena against Minerva, as a data team's CI runs it: seed, run (twice: a re-run replaces
-its tables) and test a project over the users' product reviews. The tables dbt builds are read
+its tables and runs incremental models incrementally, insert_overwrite and append on
+partitioned tables), docs generate, and test a project over the users' product reviews. The tables dbt builds are read
 back through Athena and checked against the seed; one data test fails on purpose, and dbt must
 say so."""
 
@@ -105,6 +106,33 @@ def test_seed_run_and_test(server, athena, project):
     assert table["TableType"] == "EXTERNAL_TABLE" and table["StorageDescriptor"]["Location"].startswith("s3://")
     assert server.client("glue").get_table(DatabaseName=schema, Name="happy_reviews")["Table"]["TableType"] == "VIRTUAL_VIEW"
 
+    # Incremental models on partitioned tables, after a first run and an incremental one.
+    # insert_overwrite rebuilt the partitions of ratings 4 and 5 (each age plus 1000) and kept
+    # the others as they were.
+    by_rating = defaultdict(lambda: [0, 0])
+    for r in rows:
+        by_rating[r["rating"]][0] += 1
+        by_rating[r["rating"]][1] += r["age"] + (1000 if r["rating"] >= 4 else 0)
+    want = [[str(k), str(n), str(ages)] for k, (n, ages) in sorted(by_rating.items())]
+    assert query(athena, f"SELECT CAST(rating AS varchar), count(*), sum(age) FROM {schema}.ratings_overwritten GROUP BY 1 ORDER BY 1") == want
+    glue = server.client("glue")
+    partitions = glue.get_partitions(DatabaseName=schema, TableName="ratings_overwritten")["Partitions"]
+    assert sorted(p["Values"][0] for p in partitions) == sorted(str(k) for k in by_rating)
+    # append added the reviews below id 100 again.
+    again = sum(1 for r in rows if r["review_id"] < 100)
+    assert again > 0
+    assert query(athena, f"SELECT count(*) FROM {schema}.reviews_appended") == [[str(len(rows) + again)]]
+    classes = {r["class_name"] for r in rows}
+    assert {p["Values"][0] for p in glue.get_partitions(DatabaseName=schema, TableName="reviews_appended")["Partitions"]} == classes
+
+    # The docs: dbt reads the catalog back for every model and seed, with their columns.
+    docs = dbt(server, directory, "docs", "generate")
+    assert docs.returncode == 0, docs.stdout[-4000:]
+    nodes = json.loads((directory / "target" / "catalog.json").read_text())["nodes"]
+    described = {n.split(".")[-1]: [c.lower() for c in node["columns"]] for n, node in nodes.items()}
+    assert described["ratings_overwritten"] == ["review_id", "class_name", "age", "rating"], described
+    assert set(described) >= {"reviews", "reviews_per_class", "happy_reviews", "ratings_overwritten", "reviews_appended"}, described
+
     tested = dbt(server, directory, "test")
     assert tested.returncode == 1, tested.stdout[-4000:]
     results = json.loads((directory / "target" / "run_results.json").read_text())["results"]
@@ -112,4 +140,4 @@ def test_seed_run_and_test(server, athena, project):
     one_star = sum(1 for r in rows if r["rating"] == 1)
     assert one_star > 0
     assert outcome.pop("no_one_star_reviews") == ("fail", one_star)
-    assert len(outcome) == 5 and all(status == ("pass", 0) for status in outcome.values()), outcome
+    assert len(outcome) == 6 and all(status == ("pass", 0) for status in outcome.values()), outcome
