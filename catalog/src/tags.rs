@@ -19,9 +19,6 @@ pub enum Tagged {
     Crawler(String),
 }
 
-/// The most tags one resource may have.
-pub const MAX_TAGS: usize = 50;
-
 pub(crate) fn database_tags_key(db: &str) -> Vec<u8> {
     format!("g/d/{db}").into_bytes()
 }

@@ -12,6 +12,8 @@ const COMMENT_MAX: usize = 255;
 const PARAMETER_KEY_MAX: usize = 255;
 const PARAMETER_VALUE_MAX: usize = 512_000;
 const PARTITION_VALUE_MAX: usize = 1024;
+/// The most tags one resource may have.
+pub const MAX_TAGS: usize = 50;
 
 fn invalid(msg: String) -> Error {
     Error::InvalidInput(msg)
@@ -125,8 +127,8 @@ pub fn partition(p: &mut Partition, keys: usize) -> Result<()> {
 /// Tags, as Glue takes them: at most 50, keys of 1 to 128 characters that do not start with
 /// `aws:`, values of at most 256.
 pub fn tags(tags: &std::collections::BTreeMap<String, String>) -> Result<()> {
-    if tags.len() > crate::tags::MAX_TAGS {
-        return Err(invalid(format!("a resource can have at most {} tags, not {}", crate::tags::MAX_TAGS, tags.len())));
+    if tags.len() > MAX_TAGS {
+        return Err(invalid(format!("a resource can have at most {MAX_TAGS} tags, not {}", tags.len())));
     }
     for (key, value) in tags {
         if key.is_empty() || key.chars().count() > 128 {

@@ -54,6 +54,10 @@ pub enum Error {
     /// The query read more than its workgroup's `BytesScannedCutoffPerQuery`: Athena cancels it.
     #[error("{}", SCAN_LIMIT)]
     ScanLimitExceeded,
+    /// A query breaks a rule of the table it reads (an injected projected partition key without
+    /// an equality filter): Athena's CONSTRAINT_VIOLATION.
+    #[error("{0}")]
+    ConstraintViolation(String),
     /// A Hive DDL statement failed: the message is Hive's, which Athena reports as it is.
     #[error("{message}")]
     Hive { kind: ErrorKind, message: String },
@@ -65,7 +69,7 @@ impl Error {
             Error::NotFound(_) | Error::SchemaNotFound(_) | Error::TableNotFound { .. } | Error::PreparedNotFound(_) => ErrorKind::NotFound,
             Error::TableAlreadyExists { .. } => ErrorKind::AlreadyExists,
             Error::PathExists(_) => ErrorKind::Conflict,
-            Error::InvalidInput(_) | Error::Syntax(_) => ErrorKind::InvalidInput,
+            Error::InvalidInput(_) | Error::Syntax(_) | Error::ConstraintViolation(_) => ErrorKind::InvalidInput,
             Error::Catalog(e) => e.kind(),
             Error::Storage(e) => e.kind(),
             Error::DataFusion(e) => match e.find_root() {

@@ -43,6 +43,8 @@ pub enum Code {
     NotSupported,
     /// What a statement names (a prepared statement) does not exist.
     NotFound,
+    /// A query breaks a rule of a table it reads.
+    ConstraintViolation,
     /// A catalog entry a statement would create exists.
     AlreadyExists,
     TableAlreadyExists,
@@ -75,6 +77,7 @@ impl Code {
             Code::SemanticError => "SEMANTIC_ERROR",
             Code::NotSupported => "NOT_SUPPORTED",
             Code::NotFound => "NOT_FOUND",
+            Code::ConstraintViolation => "CONSTRAINT_VIOLATION",
             Code::AlreadyExists => "ALREADY_EXISTS",
             Code::TableAlreadyExists => "TABLE_ALREADY_EXISTS",
             Code::HivePathAlreadyExists => "HIVE_PATH_ALREADY_EXISTS",
@@ -144,6 +147,7 @@ pub fn failure(e: &Error) -> Failure {
         Error::SchemaNotFound(_) => Code::SchemaNotFound.failure(e.to_string()),
         Error::TableNotFound { .. } => Code::TableNotFound.failure(e.to_string()),
         Error::PreparedNotFound(_) => Code::NotFound.failure(e.to_string()),
+        Error::ConstraintViolation(m) => Code::ConstraintViolation.failure(m.clone()),
         // Athena cancels such a query; its reason has no name.
         Error::ScanLimitExceeded => Failure { reason: e.to_string(), ..Code::GenericUserError.failure("") },
         Error::InvalidInput(m) => Code::NotSupported.failure(m.clone()),
@@ -197,6 +201,7 @@ fn classify(e: &DataFusionError) -> (Code, String) {
         let code = match ours {
             Error::SchemaNotFound(_) => Code::SchemaNotFound,
             Error::TableNotFound { .. } => Code::TableNotFound,
+            Error::ConstraintViolation(_) => Code::ConstraintViolation,
             _ => Code::GenericUserError,
         };
         let message = match code.name() {

@@ -16,6 +16,7 @@ mod functions;
 mod lateral;
 mod location;
 mod partitioned;
+mod projection;
 mod registry;
 mod render;
 mod results;

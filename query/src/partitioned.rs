@@ -1,6 +1,7 @@
 //! A partitioned Glue table as DataFusion sees it: the catalog's partitions (each at its own
-//! location, Hive-style or not) are pruned with the query's filters on partition columns before
-//! a single file is listed, and each file carries its partition's values as constants.
+//! location, Hive-style or not), or those its partition projection computes, are pruned with
+//! the query's filters on partition columns before a single file is listed, and each file
+//! carries its partition's values as constants.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -26,6 +27,7 @@ use futures::TryStreamExt;
 use object_store::path::Path;
 
 use crate::location::directory_url;
+use crate::projection::Projection;
 
 /// A table with partition keys, read from the partitions the catalog lists.
 #[derive(Debug)]
@@ -39,6 +41,8 @@ pub struct PartitionedTable {
     pub(crate) partition_fields: Vec<Field>,
     /// File columns, then partition keys.
     pub(crate) schema: SchemaRef,
+    /// The table's partition projection: partitions from its properties, not the catalog.
+    pub(crate) projection: Option<Projection>,
 }
 
 fn df_err(e: impl std::error::Error + Send + Sync + 'static) -> DataFusionError {
@@ -135,7 +139,17 @@ impl TableProvider for PartitionedTable {
         filters: &[Expr],
         limit: Option<usize>,
     ) -> DfResult<Arc<dyn ExecutionPlan>> {
-        let partitions = self.catalog.get_partitions(&self.table.database_name, &self.table.name).map_err(df_err)?;
+        let partitions = match &self.projection {
+            Some(projection) => projection
+                .partitions(state, &self.partition_fields, filters)?
+                .into_iter()
+                .map(|(values, location)| match location {
+                    Some(location) => partition_for(&self.table, values, location),
+                    None => Partition { values, ..Default::default() },
+                })
+                .collect(),
+            None => self.catalog.get_partitions(&self.table.database_name, &self.table.name).map_err(df_err)?,
+        };
         let total = partitions.len();
         let partitions = self.prune(state, partitions, filters)?;
         tracing::debug!(table = %self.table.name, partitions = total, kept = partitions.len(), "pruned partitions");

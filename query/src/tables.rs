@@ -369,6 +369,7 @@ pub async fn listing_table(store: &Store, catalog: &Catalog, table: &Table) -> D
             file_schema,
             partition_fields: partition_fields.clone(),
             schema,
+            projection: crate::projection::Projection::of(table).map_err(|e| DataFusionError::External(Box::new(e)))?,
         })
     } else {
         let options = ListingOptions::new(format).with_file_extension("");

@@ -656,6 +656,12 @@ pub fn joda_format(t: &NaiveDateTime, zone: Option<&Tz>, pattern: &str) -> Resul
     Ok(out)
 }
 
+/// Parses with a Joda pattern (what the pattern leaves out is 1970-01-01 00:00:00), as
+/// partition projection reads its date ranges.
+pub fn joda_parse(text: &str, pattern: &str) -> Option<NaiveDateTime> {
+    parse_with(text, &joda_to_strftime(pattern).ok()?).map(|(t, _)| t)
+}
+
 /// Joda's pattern letters as chrono's, for parsing.
 fn joda_to_strftime(pattern: &str) -> Result<String> {
     let mut out = String::new();

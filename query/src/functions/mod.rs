@@ -16,6 +16,7 @@ use datafusion::common::{Result, ScalarValue, exec_err};
 use datafusion::execution::FunctionRegistry;
 use datafusion::logical_expr::{ColumnarValue, ReturnFieldArgs, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, TypeSignature, Volatility};
 use datafusion::prelude::SessionContext;
+pub use datetime::{joda_format, joda_parse};
 pub use kernel::map_rows;
 
 use crate::error::INVALID_ARGUMENT;
