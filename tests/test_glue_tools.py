@@ -1,12 +1,16 @@
 """Glue as tools drive it: tags on databases, tables and crawlers by their ARNs (and at
-creation), partition indexes, and the calls Terraform's AWS provider makes for
+creation), partition indexes, column statistics, user-defined functions, custom classifiers
+(and a crawler that applies one), and the calls Terraform's AWS provider makes for
 aws_glue_catalog_database, aws_glue_catalog_table and aws_glue_crawler, replayed in its order
 with the members it sends. Bad input is refused with Glue's exception and changes nothing."""
+
+import datetime
+import time
 
 import pytest
 from botocore.exceptions import ClientError
 
-from conftest import REGION, unique
+from conftest import REGION, unique, wait_query
 
 pytestmark = pytest.mark.core
 
@@ -233,3 +237,148 @@ def test_terraform_aws_glue_crawler_sequence(glue):
     glue.delete_crawler(Name=name)
     assert refused(glue.get_crawler, Name=name) == "EntityNotFoundException"
     glue.delete_database(Name=db)
+
+
+def test_column_statistics_of_tables_and_partitions(glue):
+    db = unique("stats").replace("-", "_")
+    glue.create_database(DatabaseInput={"Name": db})
+    partitioned(glue, db, "events")
+    glue.create_partition(DatabaseName=db, TableName="events", PartitionInput={"Values": ["2024", "1", "01"]})
+    analyzed = datetime.datetime(2024, 5, 1, tzinfo=datetime.timezone.utc)
+    long_stats = {"ColumnName": "v", "ColumnType": "bigint", "AnalyzedTime": analyzed, "StatisticsData": {
+        "Type": "LONG", "LongColumnStatisticsData": {"MinimumValue": 1, "MaximumValue": 99, "NumberOfNulls": 0, "NumberOfDistinctValues": 42}}}
+    string_stats = {"ColumnName": "year", "ColumnType": "string", "AnalyzedTime": analyzed, "StatisticsData": {
+        "Type": "STRING", "StringColumnStatisticsData": {"MaximumLength": 4, "AverageLength": 4.0, "NumberOfNulls": 0, "NumberOfDistinctValues": 2}}}
+    bad = [
+        {"ColumnName": "nope", "ColumnType": "bigint", "AnalyzedTime": analyzed, "StatisticsData": long_stats["StatisticsData"]},
+        {"ColumnName": "v", "ColumnType": "bigint", "AnalyzedTime": analyzed, "StatisticsData": {"Type": "LONG"}},
+        {"ColumnName": "v", "ColumnType": "bigint", "AnalyzedTime": analyzed, "StatisticsData": {"Type": "COMPLEX", "LongColumnStatisticsData": {}}},
+    ]
+    errors = glue.update_column_statistics_for_table(DatabaseName=db, TableName="events", ColumnStatisticsList=[long_stats, string_stats] + bad)["Errors"]
+    assert [(e["ColumnStatistics"]["ColumnName"], e["Error"]["ErrorCode"]) for e in errors] == [
+        ("nope", "EntityNotFoundException"), ("v", "InvalidInputException"), ("v", "InvalidInputException")]
+    got = glue.get_column_statistics_for_table(DatabaseName=db, TableName="events", ColumnNames=["v", "year", "day"])
+    assert {s["ColumnName"]: s["StatisticsData"] for s in got["ColumnStatisticsList"]} == {
+        "v": long_stats["StatisticsData"], "year": string_stats["StatisticsData"]}
+    assert got["ColumnStatisticsList"][0]["AnalyzedTime"] == analyzed
+    assert [(e["ColumnName"], e["Error"]["ErrorCode"]) for e in got["Errors"]] == [("day", "EntityNotFoundException")]
+    # A partition's statistics are its own; a partition key has none there.
+    values = ["2024", "1", "01"]
+    errors = glue.update_column_statistics_for_partition(DatabaseName=db, TableName="events", PartitionValues=values,
+                                                         ColumnStatisticsList=[long_stats, string_stats])["Errors"]
+    assert [e["ColumnStatistics"]["ColumnName"] for e in errors] == ["year"]
+    got = glue.get_column_statistics_for_partition(DatabaseName=db, TableName="events", PartitionValues=values, ColumnNames=["v"])
+    assert [s["ColumnName"] for s in got["ColumnStatisticsList"]] == ["v"]
+    assert refused(glue.get_column_statistics_for_partition, DatabaseName=db, TableName="events", PartitionValues=["1999", "1", "01"],
+                   ColumnNames=["v"]) == "EntityNotFoundException"
+    assert refused(glue.get_column_statistics_for_partition, DatabaseName=db, TableName="events", ColumnNames=["v"]) == "InvalidInputException"
+    glue.delete_column_statistics_for_table(DatabaseName=db, TableName="events", ColumnName="year")
+    assert refused(glue.delete_column_statistics_for_table, DatabaseName=db, TableName="events", ColumnName="year") == "EntityNotFoundException"
+    assert [s["ColumnName"] for s in glue.get_column_statistics_for_table(DatabaseName=db, TableName="events",
+                                                                          ColumnNames=["v", "year"])["ColumnStatisticsList"]] == ["v"]
+    # Statistics go with their partition, and with their table.
+    glue.delete_partition(DatabaseName=db, TableName="events", PartitionValues=values)
+    glue.create_partition(DatabaseName=db, TableName="events", PartitionInput={"Values": values})
+    assert glue.get_column_statistics_for_partition(DatabaseName=db, TableName="events", PartitionValues=values,
+                                                    ColumnNames=["v"])["ColumnStatisticsList"] == []
+    glue.delete_table(DatabaseName=db, Name="events")
+    partitioned(glue, db, "events")
+    assert glue.get_column_statistics_for_table(DatabaseName=db, TableName="events", ColumnNames=["v"])["ColumnStatisticsList"] == []
+    glue.delete_database(Name=db)
+
+
+def test_user_defined_functions(glue):
+    db = unique("udfs").replace("-", "_")
+    glue.create_database(DatabaseInput={"Name": db})
+    function = {"FunctionName": "To_Upper", "ClassName": "com.example.hive.ToUpper", "OwnerName": "etl", "OwnerType": "USER",
+                "FunctionType": "REGULAR_FUNCTION", "ResourceUris": [{"ResourceType": "JAR", "Uri": "s3://jars/udfs.jar"}]}
+    glue.create_user_defined_function(DatabaseName=db, FunctionInput=function)
+    glue.create_user_defined_function(DatabaseName=db, FunctionInput=dict(function, FunctionName="to_lower", ClassName="com.example.ToLower"))
+    got = glue.get_user_defined_function(DatabaseName=db, FunctionName="to_upper")["UserDefinedFunction"]
+    assert (got["FunctionName"], got["DatabaseName"], got["ClassName"], got["CatalogId"]) == ("to_upper", db, "com.example.hive.ToUpper", ACCOUNT)
+    assert got["ResourceUris"] == [{"ResourceType": "JAR", "Uri": "s3://jars/udfs.jar"}] and "CreateTime" in got
+    # The Hive metastore client lists them with the pattern `*`, per database or across all.
+    assert sorted(f["FunctionName"] for f in glue.get_user_defined_functions(DatabaseName=db, Pattern="*")["UserDefinedFunctions"]) == [
+        "to_lower", "to_upper"]
+    assert [f["FunctionName"] for f in glue.get_user_defined_functions(DatabaseName=db, Pattern="to_up*")["UserDefinedFunctions"]] == ["to_upper"]
+    assert {f["FunctionName"] for f in glue.get_user_defined_functions(Pattern="to_*")["UserDefinedFunctions"]} >= {"to_lower", "to_upper"}
+    glue.update_user_defined_function(DatabaseName=db, FunctionName="to_lower",
+                                      FunctionInput=dict(function, FunctionName="to_lower", ClassName="com.example.Lower2"))
+    assert glue.get_user_defined_function(DatabaseName=db, FunctionName="to_lower")["UserDefinedFunction"]["ClassName"] == "com.example.Lower2"
+    for call, kwargs, expected in [
+        (glue.create_user_defined_function, {"DatabaseName": db, "FunctionInput": function}, "AlreadyExistsException"),
+        (glue.create_user_defined_function, {"DatabaseName": db, "FunctionInput": {"FunctionName": "no_class"}}, "InvalidInputException"),
+        (glue.create_user_defined_function, {"DatabaseName": db, "FunctionInput": dict(function, FunctionName="x", FunctionType="MACRO")},
+         "InvalidInputException"),
+        (glue.create_user_defined_function, {"DatabaseName": "missing_db", "FunctionInput": function}, "EntityNotFoundException"),
+        (glue.get_user_defined_function, {"DatabaseName": db, "FunctionName": "missing"}, "EntityNotFoundException"),
+        (glue.delete_user_defined_function, {"DatabaseName": db, "FunctionName": "missing"}, "EntityNotFoundException"),
+    ]:
+        assert refused(call, **kwargs) == expected, kwargs
+    assert len(glue.get_user_defined_functions(DatabaseName=db, Pattern="*")["UserDefinedFunctions"]) == 2
+    glue.delete_user_defined_function(DatabaseName=db, FunctionName="to_upper")
+    assert refused(glue.get_user_defined_function, DatabaseName=db, FunctionName="to_upper") == "EntityNotFoundException"
+    # Functions go with their database.
+    glue.delete_database(Name=db)
+    glue.create_database(DatabaseInput={"Name": db})
+    assert glue.get_user_defined_functions(DatabaseName=db, Pattern="*")["UserDefinedFunctions"] == []
+    glue.delete_database(Name=db)
+
+
+def test_custom_classifiers_come_before_the_built_in_ones(server, glue):
+    s3, athena = server.client("s3"), server.client("athena")
+    bucket = unique("classified")
+    s3.create_bucket(Bucket=bucket)
+    # '~' is no delimiter Glue's built-in CSV classifier tries, and the file has no header.
+    s3.put_object(Bucket=bucket, Key="tilde/data.txt", Body=b"1~red~2.5\n2~green~3.5\n3~blue~10.0\n")
+    name = unique("tilde")
+    glue.create_classifier(CsvClassifier={"Name": name, "Delimiter": "~", "QuoteSymbol": "'", "ContainsHeader": "ABSENT",
+                                          "Header": ["id", "colour", "score"]})
+    json_name, grok_name = unique("json"), unique("grok")
+    glue.create_classifier(JsonClassifier={"Name": json_name, "JsonPath": "$[*]"})
+    glue.create_classifier(GrokClassifier={"Name": grok_name, "Classification": "logs", "GrokPattern": "%{COMBINEDAPACHELOG}"})
+    got = glue.get_classifier(Name=name)["Classifier"]["CsvClassifier"]
+    assert (got["Delimiter"], got["Header"], got["Version"]) == ("~", ["id", "colour", "score"], 1) and "CreationTime" in got
+    names = [next(iter(c.values()))["Name"] for c in glue.get_classifiers()["Classifiers"]]
+    assert {name, json_name, grok_name} <= set(names)
+    glue.update_classifier(GrokClassifier={"Name": grok_name, "GrokPattern": "%{COMMONAPACHELOG}"})
+    grok = glue.get_classifier(Name=grok_name)["Classifier"]["GrokClassifier"]
+    assert (grok["GrokPattern"], grok["Classification"], grok["Version"]) == ("%{COMMONAPACHELOG}", "logs", 2)
+    for call, kwargs, expected in [
+        (glue.create_classifier, {"CsvClassifier": {"Name": name}}, "AlreadyExistsException"),
+        (glue.create_classifier, {"CsvClassifier": {"Name": "x", "Delimiter": "ab"}}, "InvalidInputException"),
+        (glue.create_classifier, {"CsvClassifier": {"Name": "x", "ContainsHeader": "MAYBE"}}, "InvalidInputException"),
+        (glue.create_classifier, {"JsonClassifier": {"Name": "x", "JsonPath": "records"}}, "InvalidInputException"),
+        (glue.create_classifier, {"CsvClassifier": {"Name": "x"}, "JsonClassifier": {"Name": "y", "JsonPath": "$"}}, "InvalidInputException"),
+        (glue.update_classifier, {"JsonClassifier": {"Name": name, "JsonPath": "$"}}, "InvalidInputException"),
+        (glue.get_classifier, {"Name": "missing"}, "EntityNotFoundException"),
+        (glue.delete_classifier, {"Name": "missing"}, "EntityNotFoundException"),
+    ]:
+        assert refused(call, **kwargs) == expected, kwargs
+    assert glue.get_classifier(Name=name)["Classifier"]["CsvClassifier"]["Version"] == 1
+
+    db = unique("classified_db").replace("-", "_")
+    glue.create_database(DatabaseInput={"Name": db})
+    crawler_name = unique("with-classifier")
+    glue.create_crawler(Name=crawler_name, Role="r", DatabaseName=db, Classifiers=[name],
+                        Targets={"S3Targets": [{"Path": f"s3://{bucket}/tilde/"}]})
+    glue.start_crawler(Name=crawler_name)
+    deadline = time.monotonic() + 120
+    while glue.get_crawler(Name=crawler_name)["Crawler"]["State"] != "READY":
+        assert time.monotonic() < deadline, "the crawler did not finish"
+        time.sleep(0.1)  # polling the crawler's state, as Glue clients do
+    tables = glue.get_tables(DatabaseName=db)["TableList"]
+    assert len(tables) == 1, tables
+    table = tables[0]
+    assert [(c["Name"], c["Type"]) for c in table["StorageDescriptor"]["Columns"]] == [("id", "bigint"), ("colour", "string"), ("score", "double")]
+    assert table["Parameters"]["classification"] == "csv" and table["Parameters"]["delimiter"] == "~"
+    qid = athena.start_query_execution(QueryString=f'SELECT colour, score FROM "{table["Name"]}" WHERE id = 2',
+                                       QueryExecutionContext={"Database": db})["QueryExecutionId"]
+    q = wait_query(athena, qid)
+    assert q["Status"]["State"] == "SUCCEEDED", q["Status"]
+    assert [[d.get("VarCharValue") for d in r["Data"]] for r in athena.get_query_results(QueryExecutionId=qid)["ResultSet"]["Rows"][1:]] == [
+        ["green", "3.5"]]
+    glue.delete_crawler(Name=crawler_name)
+    for n in (name, json_name, grok_name):
+        glue.delete_classifier(Name=n)
+    assert refused(glue.get_classifier, Name=name) == "EntityNotFoundException"

@@ -2,8 +2,10 @@
 
 use storage::KvOp;
 
+use crate::functions::function_prefix;
 use crate::indexes::index_prefix;
 use crate::model::{self, Database, Table};
+use crate::statistics::{partitions_statistics_prefix, table_statistics_prefix};
 use crate::tags::{Tags, database_tags_key, table_tags_prefix};
 use crate::{Catalog, Error, Result, db_key, decode, encode, partition_prefix, table_prefix, validate, version_prefix};
 
@@ -83,6 +85,7 @@ impl Catalog {
         let db = self.get_database(name)?;
         let mut ops = vec![KvOp::Delete(db_key(&db.name)), KvOp::Delete(database_tags_key(&db.name))];
         ops.extend(self.deletes_under(&table_tags_prefix(&db.name))?);
+        ops.extend(self.deletes_under(&function_prefix(&db.name))?);
         for entry in self.tree.scan_prefix(&table_prefix(&db.name)) {
             let (k, v) = entry?;
             let table: Table = decode(&v)?;
@@ -90,6 +93,8 @@ impl Catalog {
             ops.extend(self.deletes_under(&partition_prefix(&db.name, &table.name))?);
             ops.extend(self.deletes_under(&version_prefix(&db.name, &table.name))?);
             ops.extend(self.deletes_under(&index_prefix(&db.name, &table.name))?);
+            ops.extend(self.deletes_under(&table_statistics_prefix(&db.name, &table.name))?);
+            ops.extend(self.deletes_under(&partitions_statistics_prefix(&db.name, &table.name))?);
         }
         self.commit(ops).await
     }

@@ -7,15 +7,20 @@
 //!
 //! Tree `catalog` keys: `d/<db>`, `t/<db>\0<table>`, `tv/<db>\0<table>\0<version>` (archived
 //! table versions), `p/<db>\0<table>\0<values joined by \x1f>`, `pi/<db>\0<table>\0<index>`
-//! (partition indexes), `c/<crawler>` (crawlers), `g/…` (tags, see `tags`).
+//! (partition indexes), `c/<crawler>` (crawlers), `g/…` (tags, see `tags`), `cs/…` and `ps/…`
+//! (column statistics, see `statistics`), `f/<db>\0<function>` (user-defined functions),
+//! `cl/<classifier>` (custom classifiers).
 
+mod classifiers;
 mod crawler;
 mod databases;
 mod expression;
+mod functions;
 mod indexes;
 mod model;
 mod partitions;
 mod policy;
+mod statistics;
 mod tables;
 mod tags;
 mod validate;
@@ -25,12 +30,15 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use storage::{Kv, KvOp, KvTree};
 
+pub use classifiers::Classifier;
 pub use crawler::{Crawler, CrawlerMetrics, LastCrawl, Progress, RecrawlPolicy, Resolver, RunSummary, S3Target, SchemaChangePolicy, Targets};
 pub use expression::PartitionFilter;
+pub use functions::UserDefinedFunction;
 pub use indexes::{MAX_INDEXES, PartitionIndex};
 pub use model::{Column, Database, Parameters, Partition, SerDeInfo, StorageDescriptor, Table, Timestamp, now};
 pub use partitions::{PartitionPage, PartitionQuery, Segment};
 pub use policy::{Exists as PolicyExists, ResourcePolicy};
+pub use statistics::ColumnStatistics;
 pub use tables::{SearchFilter, SearchQuery, TableVersion};
 pub use tags::{Tagged, Tags, check_tags};
 pub use validate::normalize_name;

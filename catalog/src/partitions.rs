@@ -5,6 +5,7 @@ use storage::KvOp;
 
 use crate::expression::PartitionFilter;
 use crate::model::{self, Partition, Table};
+use crate::statistics::partition_statistics_prefix;
 use crate::{Catalog, Error, ItemError, Result, decode, encode, partition_key, partition_prefix, validate};
 
 /// One of `total` disjoint parts of a table's partitions, for readers that fetch in parallel.
@@ -188,6 +189,7 @@ impl Catalog {
                 continue;
             }
             ops.push(KvOp::Delete(key));
+            ops.extend(self.deletes_under(&partition_statistics_prefix(&table.database_name, &table.name, &v))?);
         }
         self.commit(ops).await?;
         Ok(errors)

@@ -7,6 +7,7 @@ use storage::KvOp;
 
 use crate::indexes::{PartitionIndex, index_prefix};
 use crate::model::{self, Table};
+use crate::statistics::{partitions_statistics_prefix, table_statistics_prefix};
 use crate::tags::table_tags_key;
 use crate::{
     Catalog, Error, ItemError, Result, decode, encode, matches_expression, partition_prefix, table_key, table_prefix, validate, version_key,
@@ -184,6 +185,8 @@ impl Catalog {
         ops.extend(self.deletes_under(&partition_prefix(&table.database_name, &table.name))?);
         ops.extend(self.deletes_under(&version_prefix(&table.database_name, &table.name))?);
         ops.extend(self.deletes_under(&index_prefix(&table.database_name, &table.name))?);
+        ops.extend(self.deletes_under(&table_statistics_prefix(&table.database_name, &table.name))?);
+        ops.extend(self.deletes_under(&partitions_statistics_prefix(&table.database_name, &table.name))?);
         self.commit(ops).await
     }
 

@@ -338,6 +338,133 @@ pub fn infer_json(text: &[u8], complete: bool) -> Result<(Vec<(std::string::Stri
     }
 }
 
+/// A custom CSV classifier (Glue's `CsvClassifier`), which a crawler tries before its built-in
+/// ones: its delimiter and quote, whether the first row is a header (`None`: Glue's rule decides),
+/// the column names it gives, whether one column is a table, and the types it may infer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CsvClassifier {
+    pub delimiter: u8,
+    pub quote: u8,
+    pub header: Option<bool>,
+    pub names: Vec<std::string::String>,
+    pub single_column: bool,
+    /// With `CustomDatatypeConfigured`: the Glue types it may infer; any other is `string`.
+    pub types: Option<Vec<std::string::String>>,
+}
+
+impl CsvClassifier {
+    /// The classifier a stored `CsvClassifier` describes.
+    pub fn from_glue(body: &serde_json::Map<std::string::String, serde_json::Value>) -> CsvClassifier {
+        let text = |k: &str| body.get(k).and_then(serde_json::Value::as_str).filter(|s| !s.is_empty());
+        let byte = |k: &str, default: u8| text(k).and_then(|s| s.bytes().next()).unwrap_or(default);
+        let list = |k: &str| -> Vec<std::string::String> {
+            body.get(k)
+                .and_then(serde_json::Value::as_array)
+                .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect())
+                .unwrap_or_default()
+        };
+        CsvClassifier {
+            delimiter: byte("Delimiter", b','),
+            quote: byte("QuoteSymbol", b'"'),
+            header: match text("ContainsHeader") {
+                Some("PRESENT") => Some(true),
+                Some("ABSENT") => Some(false),
+                _ => None,
+            },
+            names: list("Header").iter().map(|n| n.to_lowercase()).collect(),
+            single_column: body.get("AllowSingleColumn").and_then(serde_json::Value::as_bool).unwrap_or(false),
+            types: body
+                .get("CustomDatatypeConfigured")
+                .and_then(serde_json::Value::as_bool)
+                .filter(|on| *on)
+                .map(|_| list("CustomDatatypes").iter().map(|t| t.to_uppercase()).collect()),
+        }
+    }
+
+    /// Reads a sample as this classifier does, if the sample is its kind of file: every row as
+    /// wide as the others (and as its names, if it gives them).
+    pub fn infer(&self, text: &[u8], complete: bool) -> Option<CsvInference> {
+        let text = text.strip_prefix(b"\xef\xbb\xbf").unwrap_or(text);
+        let mut reader = csv::ReaderBuilder::new().delimiter(self.delimiter).quote(self.quote).has_headers(false).flexible(true).from_reader(text);
+        let mut rows: Vec<Vec<std::string::String>> = Vec::new();
+        for record in reader.records() {
+            match record {
+                Ok(r) => rows.push(r.iter().map(str::to_string).collect()),
+                Err(_) => break,
+            }
+        }
+        if !complete && rows.len() > 1 {
+            rows.pop();
+        }
+        let width = rows.first()?.len();
+        let sample: Vec<&Vec<std::string::String>> = rows.iter().take(SAMPLE_RECORDS).collect();
+        let agree = sample.iter().filter(|r| r.len() == width).count();
+        if agree * 100 < sample.len() * 99 || (width < 2 && !self.single_column) || (!self.names.is_empty() && self.names.len() != width) {
+            return None;
+        }
+        let types_of = |rows: &[&Vec<std::string::String>]| -> Vec<Ty> {
+            let mut types = vec![Ty::Unknown; width];
+            for r in rows {
+                for (i, cell) in r.iter().enumerate().take(width) {
+                    types[i] = std::mem::replace(&mut types[i], Ty::Unknown).merge(scalar(cell));
+                }
+            }
+            types
+        };
+        let rest = types_of(&sample[1..]);
+        let header = self.header.unwrap_or_else(|| {
+            sample[0].iter().all(|c| matches!(scalar(c), Ty::String | Ty::Unknown)) && rest.iter().any(|t| !matches!(t, Ty::String | Ty::Unknown))
+        });
+        let types = if header { rest } else { types_of(&sample) };
+        let names: Vec<std::string::String> = if !self.names.is_empty() {
+            self.names.clone()
+        } else if header {
+            sample[0].iter().enumerate().map(|(i, c)| column_name(c, i)).collect()
+        } else {
+            (0..width).map(|i| format!("col{}", i + 1)).collect()
+        };
+        let allowed = |t: Ty| -> Ty {
+            let Some(types) = &self.types else { return t };
+            let glue = match &t {
+                Ty::BigInt => ["LONG", "INT", "SHORT"].as_slice(),
+                Ty::Double => &["DOUBLE", "FLOAT", "DECIMAL"],
+                Ty::Boolean => &["BOOLEAN"],
+                Ty::Date => &["DATE"],
+                Ty::Timestamp => &["TIMESTAMP"],
+                _ => return t,
+            };
+            if glue.iter().any(|g| types.iter().any(|t| t == g)) { t } else { Ty::String }
+        };
+        let quoted = text.contains(&self.quote);
+        let records = rows.len() as u64 - u64::from(header);
+        let layout = CsvLayout { delimiter: self.delimiter as char, header, quoted };
+        Some((names.into_iter().zip(types.into_iter().map(allowed)).collect(), layout, records))
+    }
+}
+
+/// Classifies and reads one text file's sample, trying the crawler's own CSV classifiers first.
+pub fn infer_text_with(
+    name: &str,
+    sample: &[u8],
+    size: u64,
+    sample_is_whole_file: bool,
+    text_limit: usize,
+    custom: &[CsvClassifier],
+) -> Result<FileSchema, std::string::String> {
+    if !custom.is_empty() && size > 0 && !sample.is_empty() {
+        let compression = Compression::detect(sample, name);
+        let (text, decoded_whole) = compression.decode(sample, text_limit)?;
+        let complete = sample_is_whole_file && decoded_whole;
+        for c in custom {
+            if let Some((columns, layout, n)) = c.infer(&text, complete) {
+                let records = estimate(n, text.len(), complete, size, sample.len());
+                return Ok(FileSchema { classification: "csv".into(), compression, columns, csv: Some(layout), records, size });
+            }
+        }
+    }
+    infer_text(name, sample, size, sample_is_whole_file, text_limit)
+}
+
 /// Classifies and reads one text file's sample.
 pub fn infer_text(name: &str, sample: &[u8], size: u64, sample_is_whole_file: bool, text_limit: usize) -> Result<FileSchema, std::string::String> {
     if size == 0 || sample.is_empty() {

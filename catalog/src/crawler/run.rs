@@ -12,7 +12,7 @@ use object_store::{GetOptions, GetRange, ObjectStore, ObjectStoreExt};
 use serde::{Deserialize, Serialize};
 use storage::KvOp;
 
-use super::infer::{FileSchema, infer_text};
+use super::infer::{CsvClassifier, FileSchema, infer_text_with};
 use super::plan::{Crawled, Grouping, PlannedPartition, PlannedTable, plan, sanitize};
 use super::{Crawler, cache_prefix};
 use crate::model::{self, Column, Parameters, Partition, SerDeInfo, StorageDescriptor, Table};
@@ -152,7 +152,12 @@ fn split_target(path: &str) -> Result<(String, String), String> {
 /// Reads what inference needs of an object. The outer error is a read that failed: the object is
 /// skipped this run and read again the next. The inner one is a file the crawler cannot classify,
 /// remembered until the object changes.
-async fn read_schema(store: &Arc<dyn ObjectStore>, path: &Path, size: u64) -> Result<Result<FileSchema, String>, String> {
+async fn read_schema(
+    store: &Arc<dyn ObjectStore>,
+    path: &Path,
+    size: u64,
+    custom: Arc<Vec<CsvClassifier>>,
+) -> Result<Result<FileSchema, String>, String> {
     let name = path.filename().unwrap_or_default().to_string();
     if size == 0 {
         return Ok(Err("empty file".into()));
@@ -171,7 +176,7 @@ async fn read_schema(store: &Arc<dyn ObjectStore>, path: &Path, size: u64) -> Re
     }
     let take = size.min(TEXT_SAMPLE as u64);
     let sample = store.get_range(path, 0..take).await.map_err(unreadable)?.to_vec();
-    tokio::task::spawn_blocking(move || infer_text(&name, &sample, size, take == size, TEXT_SAMPLE))
+    tokio::task::spawn_blocking(move || infer_text_with(&name, &sample, size, take == size, TEXT_SAMPLE, &custom))
         .await
         .map_err(|e| format!("inference failed: {e}"))
 }
@@ -278,6 +283,15 @@ pub(crate) async fn crawl(
         None => CrawlConfig::default(),
     };
     let new_folders_only = crawler.recrawl_policy.recrawl_behavior.as_deref() == Some("CRAWL_NEW_FOLDERS_ONLY");
+    // The crawler's own classifiers come first, in its order (those Minerva applies: CSV).
+    let mut custom = Vec::new();
+    for name in &crawler.classifiers {
+        let classifier = catalog.get_classifier(name).map_err(|e| format!("classifier {name}: {e}"))?;
+        if let Some(serde_json::Value::Object(body)) = classifier.get("CsvClassifier") {
+            custom.push(CsvClassifier::from_glue(body));
+        }
+    }
+    let custom = Arc::new(custom);
     let mut summary = RunSummary::default();
     let mut seen_urls = HashSet::new();
     let mut produced = HashSet::new();
@@ -347,8 +361,9 @@ pub(crate) async fn crawl(
         let mut done = 0usize;
         let mut reads = futures::stream::iter(jobs.into_iter().map(|(meta, relative, url)| {
             let store = store.clone();
+            let custom = custom.clone();
             async move {
-                let outcome = read_schema(&store, &meta.location, meta.size).await;
+                let outcome = read_schema(&store, &meta.location, meta.size, custom).await;
                 (meta, relative, url, outcome)
             }
         }))

@@ -1,11 +1,15 @@
 //! The Glue Data Catalog API: one typed handler per operation, grouped by resource (databases,
-//! tables with their partition indexes, partitions, crawlers, tags). Glue is spoken in AWS JSON 1.1 (`X-Amz-Target: AWSGlue.<Op>`);
+//! tables with their partition indexes and column statistics, partitions, user-defined
+//! functions, crawlers and their custom classifiers, tags). Glue is spoken in AWS JSON 1.1 (`X-Amz-Target: AWSGlue.<Op>`);
 //! the protocol lives in `protocol`, not here.
 
+mod classifiers;
 mod crawlers;
 mod databases;
+mod functions;
 mod partitions;
 mod policy;
+mod statistics;
 mod tables;
 mod tags;
 
@@ -212,6 +216,19 @@ pub async fn call(caller: &Caller<'_>, operation: &str, input: Document) -> Outc
         "CreatePartitionIndex" => run(input, e, |i| tables::create_index(glue, i)).await,
         "GetPartitionIndexes" => run(input, e, |i| tables::indexes(glue, i)).await,
         "DeletePartitionIndex" => run(input, e, |i| tables::delete_index(glue, i)).await,
+        // ---- column statistics ----
+        "UpdateColumnStatisticsForTable" => run(input, e, |i| statistics::update(glue, i, false)).await,
+        "UpdateColumnStatisticsForPartition" => run(input, e, |i| statistics::update(glue, i, true)).await,
+        "GetColumnStatisticsForTable" => run(input, e, |i| statistics::get(glue, i, false)).await,
+        "GetColumnStatisticsForPartition" => run(input, e, |i| statistics::get(glue, i, true)).await,
+        "DeleteColumnStatisticsForTable" => run(input, e, |i| statistics::delete(glue, i, false)).await,
+        "DeleteColumnStatisticsForPartition" => run(input, e, |i| statistics::delete(glue, i, true)).await,
+        // ---- user-defined functions ----
+        "CreateUserDefinedFunction" => run(input, e, |i| functions::create(glue, i)).await,
+        "GetUserDefinedFunction" => run(input, e, |i| functions::get(glue, i)).await,
+        "GetUserDefinedFunctions" => run(input, e, |i| functions::list(glue, i)).await,
+        "UpdateUserDefinedFunction" => run(input, e, |i| functions::update(glue, i)).await,
+        "DeleteUserDefinedFunction" => run(input, e, |i| functions::delete(glue, i)).await,
         // ---- partitions ----
         "GetPartitions" => run(input, e, |i| partitions::list(glue, i)).await,
         "GetPartition" => run(input, e, |i| partitions::get(glue, i)).await,
@@ -237,6 +254,12 @@ pub async fn call(caller: &Caller<'_>, operation: &str, input: Document) -> Outc
         "TagResource" => run(input, e, |i| tags::tag(glue, i)).await,
         "UntagResource" => run(input, e, |i| tags::untag(glue, i)).await,
         "GetTags" => run(input, e, |i| tags::get(glue, i)).await,
+        // ---- custom classifiers ----
+        "CreateClassifier" => run(input, e, |i| classifiers::create(glue, i)).await,
+        "GetClassifier" => run(input, e, |i| classifiers::get(glue, i)).await,
+        "GetClassifiers" => run(input, e, |i| classifiers::list(glue, i)).await,
+        "UpdateClassifier" => run(input, e, |i| classifiers::update(glue, i)).await,
+        "DeleteClassifier" => run(input, e, |i| classifiers::delete(glue, i)).await,
         // ---- the catalog's resource policy ----
         "PutResourcePolicy" => run(input, e, |i| policy::put(glue, i)).await,
         "GetResourcePolicy" => run(input, e, |i| policy::get(glue, i)).await,
