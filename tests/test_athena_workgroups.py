@@ -408,7 +408,7 @@ def test_result_reuse_and_runtime_statistics(athena, lake):
     assert code_of(e) == "InvalidRequestException"
 
 
-def test_tags_and_data_catalogs(athena):
+def test_tags_and_data_catalogs(athena, lake):
     wg = unique("tagged")
     athena.create_work_group(Name=wg, Tags=[{"Key": "team", "Value": "data"}, {"Key": "env", "Value": "dev"}])
     arn = f"arn:aws:athena:{REGION}:{ACCOUNT}:workgroup/{wg}"
@@ -440,8 +440,10 @@ def test_tags_and_data_catalogs(athena):
     assert name in [c["CatalogName"] for c in athena.list_data_catalogs()["DataCatalogsSummary"]]
     # A GLUE catalog of the caller's account answers as AwsDataCatalog does.
     assert "default" in [d["Name"] for d in athena.list_databases(CatalogName=name)["DatabaseList"]]
-    q = start(athena, "SELECT 1", QueryExecutionContext={"Catalog": name, "Database": "default"})
-    assert q["Status"]["State"] == "SUCCEEDED"
+    q = start(athena, "SELECT count(*) FROM small", QueryExecutionContext={"Catalog": name, "Database": lake["db"]})
+    assert q["Status"]["State"] == "SUCCEEDED", q["Status"]
+    q = start(athena, f'SELECT count(*) FROM {name}.{lake["db"]}.small')
+    assert q["Status"]["State"] == "SUCCEEDED" and rows(athena, q["QueryExecutionId"]) == [["3"]], q["Status"]
     catalog_arn = f"arn:aws:athena:{REGION}:{ACCOUNT}:datacatalog/{name}"
     assert athena.list_tags_for_resource(ResourceARN=catalog_arn)["Tags"] == [{"Key": "owner", "Value": "me"}]
     athena.update_data_catalog(Name=name, Type="GLUE", Description="still the lake", Parameters={"catalog-id": ACCOUNT})

@@ -815,6 +815,7 @@ impl Engine {
             database: request.database.as_deref(),
             cancel: Some(cancel.clone()),
             scanned: scanned.clone(),
+            aliases: self.inner.registry.glue_aliases(&request.account)?,
         })?;
         let timeout = self.inner.config.timeout;
         let runtime = Arc::downgrade(&session.runtime_env());

@@ -422,6 +422,16 @@ impl Registry {
         Ok(all)
     }
 
+    /// The names of the account's registered `GLUE` data catalogs of its own Glue catalog.
+    pub fn glue_aliases(&self, account: &str) -> Result<Vec<String>> {
+        Ok(self
+            .data_catalogs(account)?
+            .into_iter()
+            .filter(|c| c.r#type == "GLUE" && c.glue_account(account) == account && !c.name.eq_ignore_ascii_case(AWS_DATA_CATALOG))
+            .map(|c| c.name)
+            .collect())
+    }
+
     pub async fn create_data_catalog(&self, account: &str, catalog: DataCatalog) -> Result<()> {
         {
             let _w = self.lock();

@@ -3,19 +3,26 @@
 //! Before parsing, on tokens: quoted identifiers fold to lower case; the type of every `CAST` and
 //! `TRY_CAST` becomes one quoted name (`"__trino_type:array(integer)"`) that Minerva's type planner
 //! reads, because Trino's type syntax (`array(integer)`, `row(a bigint)`, `map(varchar, integer)`)
-//! is not SQL sqlparser knows.
+//! is not SQL sqlparser knows; `VALUES 1, 2` (rows of one value, unparenthesized) gets its
+//! parentheses.
 //!
 //! After parsing, on the syntax tree: literals take Trino's types (`1` is an `integer`, `1.5` a
 //! `decimal(2,1)`, `1e0` a `double`) except where a number is a position (`ORDER BY 1`) or a
 //! count (`LIMIT 10`); and calls that are not plain functions become what DataFusion plans:
-//! `if`, `try`, `count_if`, `max_by`/`min_by`, `approx_percentile`, `listagg`, JSON casts.
+//! `if`, `try`, `count_if`, `max_by`/`min_by`, `approx_percentile`, `listagg`, JSON casts;
+//! quantified comparisons (`x > ALL (subquery)`, `x < ANY (…)`) become aggregates of the
+//! subquery with Trino's three-valued answer; `e AT TIME ZONE z` reads a timestamp without a zone
+//! as UTC, as Trino does; `TIMESTAMP '2012-10-31 01:00 UTC'` literals (seconds optional, a zone
+//! making one with a time zone); a row's field by name (`CAST(… AS ROW(x …)).x`); and
+//! `TABLESAMPLE BERNOULLI (p)` / `SYSTEM (p)` as a sample of p percent of the rows.
 
 use std::collections::HashSet;
 use std::ops::ControlFlow;
 
 use datafusion::sql::sqlparser::ast::{
-    CastKind, DataType as SqlType, Expr, FunctionArg, FunctionArgExpr, FunctionArgumentClause, FunctionArguments, GroupByExpr, Ident, LimitClause,
-    ObjectName, ObjectNamePart, OrderByKind, Query, Select, Statement, TableFactor, Value, VisitMut, VisitorMut, visit_expressions_mut,
+    AccessExpr, BinaryOperator, CastKind, DataType as SqlType, Expr, FunctionArg, FunctionArgExpr, FunctionArgumentClause, FunctionArguments,
+    GroupByExpr, Ident, LimitClause, NamedWindowExpr, ObjectName, ObjectNamePart, OrderByKind, Query, Select, SetExpr, SetOperator, SetQuantifier,
+    Statement, TableFactor, TableSampleKind, Value, VisitMut, VisitorMut, WindowFrame, WindowFrameBound, WindowType, visit_expressions_mut,
 };
 use datafusion::sql::sqlparser::keywords::Keyword;
 use datafusion::sql::sqlparser::parser::Parser;
@@ -74,6 +81,56 @@ pub fn quote_cast_types(tokens: &mut Vec<Token>) {
     }
 }
 
+/// Gives `VALUES 1, 2, 3` (Trino's rows of one value each) the parentheses sqlparser needs:
+/// `VALUES (1), (2), (3)`. A list that starts with `(` is left as it is.
+pub fn parenthesize_values(tokens: &mut Vec<Token>) {
+    let significant = |tokens: &[Token], from: usize| (from..tokens.len()).find(|&j| !matches!(tokens[j], Token::Whitespace(_)));
+    let mut i = 0;
+    while i < tokens.len() {
+        let is_values = matches!(&tokens[i], Token::Word(w) if w.quote_style.is_none() && w.keyword == Keyword::VALUES);
+        // (Each space is a token: look ahead only from a VALUES.)
+        let Some(first) = is_values.then(|| significant(tokens, i + 1)).flatten() else {
+            i += 1;
+            continue;
+        };
+        if tokens[first] == Token::LParen {
+            i = first;
+            continue;
+        }
+        // The items run to a `)` that closes an outer parenthesis, a clause that follows the
+        // list, or the end; each is wrapped at the commas outside brackets.
+        let ends = [Keyword::ORDER, Keyword::LIMIT, Keyword::OFFSET, Keyword::FETCH, Keyword::UNION, Keyword::EXCEPT, Keyword::INTERSECT];
+        let (mut depth, mut j, mut starts) = (0i32, first, vec![first]);
+        while j < tokens.len() {
+            match &tokens[j] {
+                Token::LParen | Token::LBracket => depth += 1,
+                Token::RParen | Token::RBracket if depth == 0 => break,
+                Token::RParen | Token::RBracket => depth -= 1,
+                Token::Comma if depth == 0 => starts.push(j + 1),
+                Token::SemiColon if depth == 0 => break,
+                Token::Word(w) if depth == 0 && w.quote_style.is_none() && ends.contains(&w.keyword) => break,
+                _ => {}
+            }
+            j += 1;
+        }
+        let end = j;
+        let mut out: Vec<Token> = tokens[..first].to_vec();
+        for (k, start) in starts.iter().enumerate() {
+            let stop = starts.get(k + 1).map(|s| s - 1).unwrap_or(end);
+            out.push(Token::LParen);
+            out.extend(tokens[*start..stop].iter().cloned());
+            out.push(Token::RParen);
+            if k + 1 < starts.len() {
+                out.push(Token::Comma);
+            }
+        }
+        let resume = out.len();
+        out.extend(tokens[end..].iter().cloned());
+        *tokens = out;
+        i = resume;
+    }
+}
+
 /// The Trino type text a quoted cast type carries, if the type is one.
 pub fn cast_type_text(t: &SqlType) -> Option<String> {
     match t {
@@ -107,6 +164,14 @@ struct Rewriter {
 }
 
 impl Rewriter {
+    fn keep_frame(&mut self, frame: &WindowFrame) {
+        for bound in std::iter::once(&frame.start_bound).chain(frame.end_bound.iter()) {
+            if let WindowFrameBound::Preceding(Some(e)) | WindowFrameBound::Following(Some(e)) = bound {
+                self.keep_numbers([e.as_ref()]);
+            }
+        }
+    }
+
     fn keep_numbers<'a>(&mut self, exprs: impl IntoIterator<Item = &'a Expr>) {
         for e in exprs {
             if matches!(e, Expr::Value(v) if matches!(v.value, Value::Number(_, _))) {
@@ -120,6 +185,12 @@ impl VisitorMut for Rewriter {
     type Break = ();
 
     fn pre_visit_query(&mut self, query: &mut Query) -> ControlFlow<()> {
+        // DataFusion answers EXCEPT ALL and INTERSECT ALL with sets, not Trino's multisets: refused
+        // rather than answered wrongly.
+        if let Some(op) = multiset_operation(&query.body) {
+            self.error = Some(Error::InvalidInput(format!("{op} ALL is not supported")));
+            return ControlFlow::Break(());
+        }
         if let Some(order) = &query.order_by
             && let OrderByKind::Expressions(items) = &order.kind
         {
@@ -203,6 +274,33 @@ impl VisitorMut for Rewriter {
             let exprs: Vec<&Expr> = exprs.iter().collect();
             self.keep_numbers(exprs);
         }
+        for w in &select.named_window {
+            if let NamedWindowExpr::WindowSpec(spec) = &w.1
+                && let Some(frame) = &spec.window_frame
+            {
+                self.keep_frame(frame);
+            }
+        }
+        // TABLESAMPLE: the table becomes a sample of its rows.
+        for t in &mut select.from {
+            for factor in std::iter::once(&mut t.relation).chain(t.joins.iter_mut().map(|j| &mut j.relation)) {
+                if let Err(e) = sample(factor) {
+                    self.error = Some(e);
+                    return ControlFlow::Break(());
+                }
+            }
+        }
+        ControlFlow::Continue(())
+    }
+
+    fn pre_visit_expr(&mut self, expr: &mut Expr) -> ControlFlow<()> {
+        // A frame's offsets (`1 PRECEDING`) are counts.
+        if let Expr::Function(f) = expr
+            && let Some(WindowType::WindowSpec(spec)) = &f.over
+            && let Some(frame) = &spec.window_frame
+        {
+            self.keep_frame(frame);
+        }
         ControlFlow::Continue(())
     }
 
@@ -220,6 +318,104 @@ impl VisitorMut for Rewriter {
         }
         ControlFlow::Continue(())
     }
+}
+
+/// `TIMESTAMP '…'` as Trino reads it: seconds may be left out (`2012-10-31 01:00`), and a zone
+/// after the time (`UTC`, `America/Los_Angeles`, `+01:00`) makes a timestamp with a time zone.
+fn timestamp_literal(text: &str) -> Option<Expr> {
+    let text = text.trim();
+    let (date_time, zone) = match text.split_once(' ') {
+        Some((date, rest)) => match rest.trim().split_once(' ') {
+            Some((time, zone)) => (format!("{date} {time}"), Some(zone.trim())),
+            None if rest.contains(['+', 'Z']) || rest.chars().filter(|c| *c == '-').count() > 0 => {
+                let at = rest.find(['+', '-', 'Z'])?;
+                (format!("{date} {}", &rest[..at]), Some(&rest[at..]))
+            }
+            None => (format!("{date} {rest}"), None),
+        },
+        None => (text.to_string(), None),
+    };
+    // `HH:MM` has seconds added.
+    let with_seconds = match date_time.split_once(' ') {
+        Some((date, time)) if time.matches(':').count() == 1 => format!("{date} {time}:00"),
+        _ => date_time.clone(),
+    };
+    if with_seconds == text && zone.is_none() {
+        return None;
+    }
+    let literal = |s: &str| s.replace('\'', "''");
+    let sql = match zone {
+        // The wall-clock time in the literal's own zone.
+        Some(zone) => format!("with_timezone(TIMESTAMP '{}', '{}')", literal(&with_seconds), literal(zone)),
+        None => format!("TIMESTAMP '{}'", literal(&with_seconds)),
+    };
+    parse_expr(&sql).ok()
+}
+
+/// `x op ALL (subquery)` and `x op ANY (subquery)` with Trino's answer, from aggregates of the
+/// subquery's one column: true, false, or NULL where a NULL decides.
+fn quantified(left: &Expr, op: &BinaryOperator, right: &Expr, all: bool) -> Result<Option<Expr>> {
+    let query = match right {
+        Expr::Subquery(q) => q.to_string(),
+        _ => return Ok(None),
+    };
+    let of = |aggregate: &str| format!("(SELECT {aggregate} FROM ({query}) AS __q(__v))");
+    let (x, min, max, rows, values) = (format!("({left})"), of("min(__v)"), of("max(__v)"), of("count(*)"), of("count(__v)"));
+    // Whether some value equals x (a count, which DataFusion plans anywhere, where IN it plans
+    // only in filters).
+    let equal = format!("(SELECT count(*) FROM ({query}) AS __q(__v) WHERE __v = {x}) > 0");
+    // For ALL, the condition that some value fails the comparison; for ANY, that one passes it.
+    let decided = match (all, op) {
+        (true, BinaryOperator::Gt) => format!("{x} <= {max}"),
+        (true, BinaryOperator::GtEq) => format!("{x} < {max}"),
+        (true, BinaryOperator::Lt) => format!("{x} >= {min}"),
+        (true, BinaryOperator::LtEq) => format!("{x} > {min}"),
+        (true, BinaryOperator::Eq) | (false, BinaryOperator::NotEq) => format!("({x} <> {min} OR {x} <> {max})"),
+        (true, BinaryOperator::NotEq) | (false, BinaryOperator::Eq) => equal,
+        (false, BinaryOperator::Gt) => format!("{x} > {min}"),
+        (false, BinaryOperator::GtEq) => format!("{x} >= {min}"),
+        (false, BinaryOperator::Lt) => format!("{x} < {max}"),
+        (false, BinaryOperator::LtEq) => format!("{x} <= {max}"),
+        _ => return Err(Error::Syntax(format!("line 1:1: {op} cannot compare with ALL or ANY"))),
+    };
+    let (empty, found, otherwise) = if all { ("true", "false", "true") } else { ("false", "true", "false") };
+    let text = format!(
+        "CASE WHEN {rows} = 0 THEN {empty} WHEN {x} IS NULL THEN NULL WHEN {decided} THEN {found} WHEN {values} < {rows} THEN NULL ELSE {otherwise} END"
+    );
+    parse_expr(&text).map(Some)
+}
+
+/// An EXCEPT ALL or INTERSECT ALL in a query's set operations, if there is one.
+fn multiset_operation(body: &SetExpr) -> Option<SetOperator> {
+    match body {
+        SetExpr::SetOperation { op: op @ (SetOperator::Except | SetOperator::Intersect), set_quantifier: SetQuantifier::All, .. } => Some(*op),
+        SetExpr::SetOperation { left, right, .. } => multiset_operation(left).or_else(|| multiset_operation(right)),
+        _ => None,
+    }
+}
+
+/// `t TABLESAMPLE BERNOULLI (p)` (or SYSTEM) as `(SELECT * FROM t WHERE random() < p / 100) t`.
+fn sample(factor: &mut TableFactor) -> Result<()> {
+    let TableFactor::Table { name, alias, sample: sample @ Some(_), .. } = factor else { return Ok(()) };
+    let (TableSampleKind::BeforeTableAlias(s) | TableSampleKind::AfterTableAlias(s)) = sample.take().expect("matched Some");
+    let Some(quantity) = &s.quantity else { return Err(Error::Syntax("line 1:1: TABLESAMPLE needs a percentage".into())) };
+    let name_text = name.to_string();
+    let alias_text = match alias {
+        Some(a) => a.to_string(),
+        None => name.0.last().map(|p| p.to_string()).unwrap_or_default(),
+    };
+    let sql = format!("SELECT * FROM (SELECT * FROM {name_text} WHERE random() * 100 < CAST({} AS DOUBLE)) AS {alias_text}", quantity.value);
+    let statement = Parser::new(&AthenaDialect)
+        .try_with_sql(&sql)
+        .and_then(|mut p| p.parse_statement())
+        .map_err(|e| Error::Internal(format!("rewriting TABLESAMPLE to {sql:?}: {e}")))?;
+    if let Statement::Query(q) = statement
+        && let SetExpr::Select(select) = *q.body
+        && let Some(from) = select.from.into_iter().next()
+    {
+        *factor = from.relation;
+    }
+    Ok(())
 }
 
 /// A number literal as Trino types it.
@@ -282,6 +478,40 @@ fn rewrite_expr(expr: &Expr) -> Result<Option<Expr>> {
             _ => Ok(None),
         },
         Expr::Cast { kind, expr: inner, data_type, .. } => rewrite_cast(kind, inner, data_type),
+        Expr::AnyOp { left, compare_op, right, .. } => quantified(left, compare_op, right, false),
+        Expr::AllOp { left, compare_op, right } => quantified(left, compare_op, right, true),
+        Expr::AtTimeZone { timestamp, time_zone } => {
+            if matches!(timestamp.as_ref(), Expr::Cast { data_type, .. } if cast_type_text(data_type).is_some_and(|t| t.contains("with time zone"))) {
+                return Ok(None);
+            }
+            // Trino reads a timestamp without a zone as UTC; one with a zone keeps its instant.
+            // A zone named by a literal keeps the milliseconds (`at_timezone`).
+            let zoned = format!("CAST({timestamp} AS \"{TYPE_PREFIX}timestamp(3) with time zone\")");
+            let text = match time_zone.as_ref() {
+                Expr::Value(v) if matches!(v.value, Value::SingleQuotedString(_)) => format!("at_timezone({zoned}, {time_zone})"),
+                _ => format!("{zoned} AT TIME ZONE {time_zone}"),
+            };
+            parse_expr(&text).map(Some)
+        }
+        Expr::TypedString(ts) => {
+            let Some(text) = ts.value.clone().into_string() else { return Ok(None) };
+            match &ts.data_type {
+                SqlType::Timestamp(..) => Ok(timestamp_literal(&text)),
+                SqlType::Decimal(_) | SqlType::Numeric(_) | SqlType::Dec(_) => Ok(typed_number(text.trim())),
+                _ => Ok(None),
+            }
+        }
+        Expr::CompoundFieldAccess { root, access_chain } => {
+            // A row's field by name: `get_field(row, 'x')`, one level at a time.
+            let mut text = root.to_string();
+            for access in access_chain {
+                match access {
+                    AccessExpr::Dot(Expr::Identifier(field)) => text = format!("get_field({text}, '{}')", field.value.replace('\'', "''")),
+                    _ => return Ok(None),
+                }
+            }
+            parse_expr(&text).map(Some)
+        }
         Expr::Function(f) => {
             let Some(name) = function_name(&f.name) else { return Ok(None) };
             let args = plain_args(&f.args);
@@ -374,11 +604,14 @@ fn rewrite_cast(kind: &CastKind, inner: &Expr, data_type: &SqlType) -> Result<Op
         format!("__to_json({inner})")
     } else if produces_json || complex && !matches!(inner, Expr::Array(_)) {
         format!("__cast({inner}, '{quoted}')")
+    } else if text == "varchar" || text.starts_with("varchar(") {
+        format!("__varchar({inner})")
     } else {
         return Ok(None);
     };
+    // A cast to text cannot fail: TRY_CAST needs no `try` around it.
     let call = match kind {
-        CastKind::TryCast | CastKind::SafeCast => format!("__try(__t -> {call})"),
+        CastKind::TryCast | CastKind::SafeCast if !call.starts_with("__varchar(") => format!("__try(__t -> {call})"),
         _ => call,
     };
     parse_expr(&call).map(Some)
@@ -408,10 +641,7 @@ mod tests {
 
     #[test]
     fn cast_types_become_one_name() {
-        assert_eq!(
-            rewritten("SELECT CAST(x AS array(integer)), TRY_CAST(y AS varchar)"),
-            "SELECT __cast(x, 'array(integer)'), TRY_CAST(y AS \"__trino_type:varchar\")"
-        );
+        assert_eq!(rewritten("SELECT CAST(x AS array(integer)), TRY_CAST(y AS varchar)"), "SELECT __cast(x, 'array(integer)'), __varchar(y)");
     }
 
     #[test]

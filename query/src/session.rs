@@ -74,6 +74,9 @@ pub(crate) struct SessionFor<'a> {
     /// With a token, every operator of its plans checks it (see [`crate::cancel`]).
     pub cancel: Option<CancelToken>,
     pub scanned: Arc<Scanned>,
+    /// Other names of the same catalog: the account's registered `GLUE` data catalogs of its own
+    /// Glue catalog, which SQL may name (`lake.db.table`).
+    pub aliases: Vec<String>,
 }
 
 impl Sessions {
@@ -126,7 +129,11 @@ impl Sessions {
         }
         let ctx = SessionContext::new_with_state(state.build());
         let views = Arc::new(Views { sessions: self.clone(), catalog: of.catalog.clone(), acting: of.acting });
-        ctx.register_catalog(CATALOG_NAME, Arc::new(GlueCatalogProvider::new(of.catalog.clone(), self.store.clone()).with_views(views)));
+        let provider = Arc::new(GlueCatalogProvider::new(of.catalog.clone(), self.store.clone()).with_views(views));
+        for alias in &of.aliases {
+            ctx.register_catalog(alias.to_lowercase(), provider.clone());
+        }
+        ctx.register_catalog(CATALOG_NAME, provider);
         crate::functions::register(&ctx)?;
         Ok(ctx)
     }
@@ -216,6 +223,7 @@ impl ViewPlanner for Views {
                     database: Some(database),
                     cancel: None,
                     scanned: Arc::new(Scanned::default()),
+                    aliases: Vec::new(),
                 })?;
                 let sql = match sql::plan(sql)? {
                     Plan::Query(q) => q.sql,

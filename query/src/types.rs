@@ -371,7 +371,11 @@ pub fn type_name(t: &DataType, literal_len: Option<usize>) -> String {
             _ => "map".into(),
         },
         DataType::Struct(fields) => {
-            let inner: Vec<String> = fields.iter().map(|f| format!("{} {}", f.name(), trino_type(f, None))).collect();
+            // A row made without names (`ROW(1, 2.5e0)`) has DataFusion's `c0`, `c1`, …: Trino
+            // writes its fields' types alone.
+            let anonymous = fields.iter().enumerate().all(|(i, f)| f.name() == &format!("c{i}"));
+            let inner: Vec<String> =
+                fields.iter().map(|f| if anonymous { trino_type(f, None) } else { format!("{} {}", f.name(), trino_type(f, None)) }).collect();
             format!("row({})", inner.join(", "))
         }
         DataType::Dictionary(_, v) => type_name(v, literal_len),

@@ -18,7 +18,20 @@ pub fn functions() -> Vec<ScalarUDF> {
         ScalarUDF::new_from_impl(Opaque { signature: Signature::any(1, Volatility::Volatile) }),
         ScalarUDF::new_from_impl(TypeOf { signature: Signature::any(1, Volatility::Immutable) }),
         ScalarUDF::new_from_impl(CastLike { signature: Signature::any(2, Volatility::Immutable) }),
+        super::func("__varchar", &[1], super::Ret::Fixed(|| DataType::Utf8), varchar),
     ]
+}
+
+/// `CAST(x AS varchar)`: a timestamp as Trino writes it (`2012-10-31 01:00:00.000`, a zone after
+/// it), anything else as Arrow casts it.
+fn varchar(a: &[ArrayRef], t: &DataType) -> Result<ArrayRef> {
+    match a[0].data_type() {
+        DataType::Timestamp(..) => {
+            let rendered = crate::render::render_column(&a[0]).map_err(|e| DataFusionError::Execution(e.to_string()))?;
+            Ok(Arc::new(datafusion::arrow::array::StringArray::from(rendered)))
+        }
+        _ => Ok(datafusion::arrow::compute::cast(&a[0], t)?),
+    }
 }
 
 #[derive(Debug, PartialEq, Eq, Hash)]
