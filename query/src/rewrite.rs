@@ -9,7 +9,7 @@
 //! After parsing, on the syntax tree: literals take Trino's types (`1` is an `integer`, `1.5` a
 //! `decimal(2,1)`, `1e0` a `double`) except where a number is a position (`ORDER BY 1`) or a
 //! count (`LIMIT 10`); and calls that are not plain functions become what DataFusion plans:
-//! `if`, `try`, `count_if`, `max_by`/`min_by`, `approx_percentile`, `listagg`, JSON casts;
+//! `if`, `try`, `count_if`, `max_by`/`min_by`, `approx_percentile`, `listagg`, `zip_with`, JSON casts;
 //! quantified comparisons (`x > ALL (subquery)`, `x < ANY (…)`) become aggregates of the
 //! subquery with Trino's three-valued answer; `e AT TIME ZONE z` reads a timestamp without a zone
 //! as UTC, as Trino does; `TIMESTAMP '2012-10-31 01:00 UTC'` literals (seconds optional, a zone
@@ -569,12 +569,39 @@ fn rewrite_expr(expr: &Expr) -> Result<Option<Expr>> {
                     }
                 }
                 ("listagg", _) => return rewrite_listagg(f),
+                ("zip_with", Some([a, b, Expr::Lambda(lambda)])) => return zip_with(a, b, lambda),
                 _ => return Ok(None),
             };
             parse_expr(&text).map(Some)
         }
         _ => Ok(None),
     }
+}
+
+/// `zip_with(a, b, (x, y) -> f)` is `transform(arrays_zip(a, b), z -> f)` with `x` and `y` the
+/// pair's fields (the shorter array padded with NULLs, as Trino pads it).
+fn zip_with(a: &Expr, b: &Expr, lambda: &datafusion::sql::sqlparser::ast::LambdaFunction) -> Result<Option<Expr>> {
+    let params: Vec<String> = lambda.params.iter().map(|p| p.name.value.to_lowercase()).collect();
+    if params.len() != 2 {
+        return Err(Error::Syntax("line 1:1: zip_with's function takes two arguments".into()));
+    }
+    let mut body = (*lambda.body).clone();
+    let mut failed = None;
+    let _ = visit_expressions_mut(&mut body, |e| {
+        if let Expr::Identifier(id) = e
+            && let Some(i) = params.iter().position(|p| *p == id.value.to_lowercase())
+        {
+            match parse_expr(&format!("get_field(__z, '{}')", i + 1)) {
+                Ok(field) => *e = field,
+                Err(err) => failed = Some(err),
+            }
+        }
+        ControlFlow::<()>::Continue(())
+    });
+    if let Some(e) = failed {
+        return Err(e);
+    }
+    parse_expr(&format!("transform(arrays_zip({a}, {b}), __z -> {body})")).map(Some)
 }
 
 /// `listagg(x, sep) WITHIN GROUP (ORDER BY y)` is `string_agg(x, sep ORDER BY y)`.
