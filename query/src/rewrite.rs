@@ -185,8 +185,9 @@ impl VisitorMut for Rewriter {
     type Break = ();
 
     fn pre_visit_query(&mut self, query: &mut Query) -> ControlFlow<()> {
-        // DataFusion answers EXCEPT ALL and INTERSECT ALL with sets, not Trino's multisets: refused
-        // rather than answered wrongly.
+        // DataFusion answers EXCEPT ALL and INTERSECT ALL with sets, not Trino's multisets: those
+        // of a statement's own set operations are expanded before (`session::plan_query`); any
+        // left, in a subquery, is refused rather than answered wrongly.
         if let Some(op) = multiset_operation(&query.body) {
             self.error = Some(Error::InvalidInput(format!("{op} ALL is not supported")));
             return ControlFlow::Break(());

@@ -139,6 +139,44 @@ impl Sessions {
     }
 }
 
+/// `A EXCEPT ALL B` and `A INTERSECT ALL B` in a query's set operations, as Trino answers them
+/// (multisets: `{1, 1, 2} EXCEPT ALL {1}` is `{1, 2}`), where DataFusion answers with sets: each
+/// row numbered among its equals on both sides, the distinct operation over the numbered rows,
+/// and the numbers dropped. The left side is planned alone first, for its columns' names.
+fn expand_multisets<'a>(
+    ctx: &'a SessionContext,
+    body: &'a mut datafusion::sql::sqlparser::ast::SetExpr,
+) -> futures::future::BoxFuture<'a, Result<()>> {
+    use datafusion::sql::sqlparser::ast::{SetExpr, SetOperator, SetQuantifier};
+    Box::pin(async move {
+        let SetExpr::SetOperation { op, set_quantifier, left, right } = body else { return Ok(()) };
+        expand_multisets(ctx, left).await?;
+        expand_multisets(ctx, right).await?;
+        if !matches!(op, SetOperator::Except | SetOperator::Intersect) || *set_quantifier != SetQuantifier::All {
+            return Ok(());
+        }
+        let names: Vec<String> = plan_query(ctx, &left.to_string()).await?.schema().fields().iter().map(|f| f.name().clone()).collect();
+        let numbered: Vec<String> = (1..=names.len()).map(|i| format!("__c{i}")).collect();
+        let columns = numbered.join(", ");
+        let side = |q: &SetExpr, alias: &str| {
+            format!("SELECT {alias}.*, row_number() OVER (PARTITION BY {columns}) AS __n FROM ({q}) AS {alias}({columns})")
+        };
+        let outputs: Vec<String> = numbered.iter().zip(&names).map(|(c, n)| format!("{c} AS \"{}\"", n.replace('"', "\"\""))).collect();
+        let sql = format!(
+            "SELECT {} FROM (SELECT {columns}, __n FROM ({}) AS __l {op} SELECT {columns}, __n FROM ({}) AS __r) AS __m",
+            outputs.join(", "),
+            side(left, "__a"),
+            side(right, "__b"),
+        );
+        let parsed = datafusion::sql::sqlparser::parser::Parser::new(&AthenaDialect)
+            .try_with_sql(&sql)
+            .and_then(|mut p| p.parse_query())
+            .map_err(|e| Error::Internal(format!("rewriting {op} ALL: {e}")))?;
+        *body = SetExpr::Query(parsed);
+        Ok(())
+    })
+}
+
 /// Plans a query the Athena way: `_colN` names, no DDL or DML through DataFusion, and no
 /// unsigned types in the output (Athena has none).
 pub(crate) async fn plan_query(ctx: &SessionContext, sql: &str) -> Result<DataFrame> {
@@ -150,6 +188,9 @@ pub(crate) async fn plan_query(ctx: &SessionContext, sql: &str) -> Result<DataFr
     }
     let mut statement = statements.pop_front().expect("one statement");
     if let DfStatement::Statement(s) = &mut statement {
+        if let datafusion::sql::sqlparser::ast::Statement::Query(q) = s.as_mut() {
+            expand_multisets(ctx, &mut q.body).await?;
+        }
         crate::rewrite::rewrite(s)?;
         sql::name_unnamed_columns(s);
     }
