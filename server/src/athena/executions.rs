@@ -153,26 +153,34 @@ pub async fn start(athena: &Athena<'_>, input: StartQueryExecutionInput) -> Resu
     Ok(StartQueryExecutionOutput { query_execution_id })
 }
 
-/// The caller's permissions, except that writing to the results bucket is denied if the
-/// bucket's owner is not the expected one (S3's `ExpectedBucketOwner`).
+/// The caller's permissions, except that writing the results is denied if their bucket's owner
+/// is not the expected one (S3's `ExpectedBucketOwner` on the result writes; what else the query
+/// reads or writes is as it was).
 fn expecting_owner(athena: &Athena<'_>, output_dir: &str, expected: &str) -> Arc<dyn storage::Permissions> {
-    let bucket = output_dir.trim_start_matches("s3://").split('/').next().unwrap_or_default().to_string();
-    match athena.bucket_account(&bucket) {
-        Some(owner) if owner != expected => Arc::new(OwnerMismatch { inner: athena.acting_for.clone(), bucket }),
+    let (bucket, prefix) = output_dir.trim_start_matches("s3://").split_once('/').unwrap_or((output_dir.trim_start_matches("s3://"), ""));
+    match athena.bucket_account(bucket) {
+        Some(owner) if owner != expected => {
+            Arc::new(OwnerMismatch { inner: athena.acting_for.clone(), bucket: bucket.to_string(), prefix: prefix.to_string() })
+        }
         _ => athena.acting_for.clone(),
     }
 }
 
-/// Denies everything on one bucket, whose owner is not who the caller expected.
+/// Denies writes under the results location, whose bucket's owner is not who the caller
+/// expected.
 #[derive(Debug)]
 struct OwnerMismatch {
     inner: Arc<dyn storage::Permissions>,
     bucket: String,
+    prefix: String,
 }
 
 impl storage::Permissions for OwnerMismatch {
     fn allows(&self, action: storage::Action, bucket: &str, key: Option<&str>) -> bool {
-        bucket != self.bucket && self.inner.allows(action, bucket, key)
+        let results = bucket == self.bucket
+            && matches!(action, storage::Action::PutObject | storage::Action::DeleteObject)
+            && key.is_some_and(|k| k.starts_with(&self.prefix));
+        !results && self.inner.allows(action, bucket, key)
     }
 }
 
