@@ -354,6 +354,12 @@ def test_prepared_statements_by_api_and_sql(athena, lake):
     # A statement is its workgroup's: another workgroup has no such statement.
     q = start(athena, "EXECUTE by_id USING 1", QueryExecutionContext=context)
     assert q["Status"]["State"] == "FAILED" and q["Status"]["StateChangeReason"] == "NOT_FOUND: Prepared statement not found: by_id"
+    # Names are matched as SQL matches them, without regard to case.
+    athena.create_prepared_statement(StatementName="ByWord", WorkGroup=wg, QueryStatement="SELECT id FROM small WHERE word = ?")
+    q = start(athena, "EXECUTE byword USING 'c'", WorkGroup=wg, QueryExecutionContext=context)
+    assert rows(athena, q["QueryExecutionId"]) == [["3"]], q["Status"]
+    assert athena.get_prepared_statement(StatementName="BYWORD", WorkGroup=wg)["PreparedStatement"]["StatementName"] == "ByWord"
+    athena.delete_prepared_statement(StatementName="byWord", WorkGroup=wg)
     athena.update_prepared_statement(StatementName="by_id", WorkGroup=wg, QueryStatement="SELECT id * 10 FROM small WHERE id = ?")
     q = start(athena, "EXECUTE by_id USING 1", WorkGroup=wg, QueryExecutionContext=context)
     assert rows(athena, q["QueryExecutionId"]) == [["10"]]

@@ -118,3 +118,20 @@ def test_bad_projection_properties_fail_the_query(server, athena, lake):
     assert q["Status"]["State"] == "FAILED", q["Status"]
     assert "HIVE_INVALID_METADATA: the partition projection of table" in q["Status"]["StateChangeReason"], q["Status"]
     assert "sometimes is not a projection type" in q["Status"]["StateChangeReason"]
+    # Properties no partition list could honour fail the query, or answer, but never hang it.
+    for name, properties, reason in [
+        ("padded", "'projection.k.type' = 'integer', 'projection.k.range' = '1,2', 'projection.k.digits' = '1000000000'",
+         "digits must be at most 20"),
+        ("endless", "'projection.k.type' = 'integer', 'projection.k.range' = '-9223372036854775808,9223372036854775807'",
+         "HIVE_EXCEEDED_PARTITION_LIMIT"),
+        ("leaping", "'projection.k.type' = 'date', 'projection.k.format' = 'yyyy-MM-dd', 'projection.k.range' = 'NOW-99999999999999DAYS,NOW', "
+                    "'projection.k.interval' = '100000000000000', 'projection.k.interval.unit' = 'DAYS'", None),
+    ]:
+        q = run(athena, f"CREATE EXTERNAL TABLE {name} (a int) PARTITIONED BY (k string) LOCATION 's3://{bucket}/x/' "
+                        f"TBLPROPERTIES ('projection.enabled' = 'true', {properties})", db)
+        assert q["Status"]["State"] == "SUCCEEDED", q["Status"]
+        q = run(athena, f"SELECT count(*) FROM {name}", db)
+        if reason:
+            assert q["Status"]["State"] == "FAILED" and reason in q["Status"]["StateChangeReason"], q["Status"]
+        else:
+            assert q["Status"]["State"] in ("SUCCEEDED", "FAILED"), q["Status"]

@@ -39,7 +39,8 @@ fn check_whole(kind: &str, body: &Map<String, Value>) -> Result<()> {
     let text = |member: &str| body.get(member).and_then(Value::as_str).filter(|s| !s.is_empty());
     let single = |member: &str| -> Result<()> {
         match body.get(member).and_then(Value::as_str) {
-            Some(s) if s.chars().count() != 1 => Err(Error::InvalidInput(format!("{member} must be one character, not {s:?}"))),
+            // One byte of text: the crawler splits on bytes.
+            Some(s) if s.len() != 1 || !s.is_ascii() => Err(Error::InvalidInput(format!("{member} must be one ASCII character, not {s:?}"))),
             _ => Ok(()),
         }
     };

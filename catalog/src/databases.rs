@@ -3,11 +3,9 @@
 use storage::KvOp;
 
 use crate::functions::function_prefix;
-use crate::indexes::index_prefix;
 use crate::model::{self, Database, Table};
-use crate::statistics::{partitions_statistics_prefix, table_statistics_prefix};
 use crate::tags::{Tags, database_tags_key, table_tags_prefix};
-use crate::{Catalog, Error, Result, db_key, decode, encode, partition_prefix, table_prefix, validate, version_prefix};
+use crate::{Catalog, Error, Result, db_key, decode, encode, table_prefix, validate};
 
 impl Catalog {
     pub async fn create_database(&self, db: Database) -> Result<Database> {
@@ -82,6 +80,7 @@ impl Catalog {
 
     /// Deletes a database with its tables, their versions and their partitions, as Glue does.
     pub async fn delete_database(&self, name: &str) -> Result<()> {
+        let _writes = self.writes.lock().await;
         let db = self.get_database(name)?;
         let mut ops = vec![KvOp::Delete(db_key(&db.name)), KvOp::Delete(database_tags_key(&db.name))];
         ops.extend(self.deletes_under(&table_tags_prefix(&db.name))?);
@@ -90,11 +89,7 @@ impl Catalog {
             let (k, v) = entry?;
             let table: Table = decode(&v)?;
             ops.push(KvOp::Delete(k));
-            ops.extend(self.deletes_under(&partition_prefix(&db.name, &table.name))?);
-            ops.extend(self.deletes_under(&version_prefix(&db.name, &table.name))?);
-            ops.extend(self.deletes_under(&index_prefix(&db.name, &table.name))?);
-            ops.extend(self.deletes_under(&table_statistics_prefix(&db.name, &table.name))?);
-            ops.extend(self.deletes_under(&partitions_statistics_prefix(&db.name, &table.name))?);
+            ops.extend(self.table_belongings(&db.name, &table.name)?);
         }
         self.commit(ops).await
     }

@@ -180,14 +180,26 @@ impl Catalog {
     pub async fn delete_table(&self, db: &str, name: &str) -> Result<()> {
         let _writes = self.writes.lock().await;
         let table = self.get_table(db, name)?;
-        let mut ops =
-            vec![KvOp::Delete(table_key(&table.database_name, &table.name)), KvOp::Delete(table_tags_key(&table.database_name, &table.name))];
-        ops.extend(self.deletes_under(&partition_prefix(&table.database_name, &table.name))?);
-        ops.extend(self.deletes_under(&version_prefix(&table.database_name, &table.name))?);
-        ops.extend(self.deletes_under(&index_prefix(&table.database_name, &table.name))?);
-        ops.extend(self.deletes_under(&table_statistics_prefix(&table.database_name, &table.name))?);
-        ops.extend(self.deletes_under(&partitions_statistics_prefix(&table.database_name, &table.name))?);
+        let mut ops = vec![KvOp::Delete(table_key(&table.database_name, &table.name))];
+        ops.extend(self.table_belongings(&table.database_name, &table.name)?);
         self.commit(ops).await
+    }
+
+    /// The deletes of everything that belongs to a table besides its record: partitions,
+    /// versions, partition indexes, column statistics, tags. Every path that deletes a table
+    /// deletes these with it, so that a table made again under the name starts bare.
+    pub(crate) fn table_belongings(&self, db: &str, table: &str) -> Result<Vec<KvOp>> {
+        let mut ops = vec![KvOp::Delete(table_tags_key(db, table))];
+        for prefix in [
+            partition_prefix(db, table),
+            version_prefix(db, table),
+            index_prefix(db, table),
+            table_statistics_prefix(db, table),
+            partitions_statistics_prefix(db, table),
+        ] {
+            ops.extend(self.deletes_under(&prefix)?);
+        }
+        Ok(ops)
     }
 
     /// Deletes each named table; the ones that fail are reported, the rest are deleted.

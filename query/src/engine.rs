@@ -423,7 +423,7 @@ impl Engine {
                 return Ok(String::from_utf8_lossy(&existing).into_owned());
             }
         }
-        if let Some(id) = self.reuse(&request).await? {
+        if self.reuse(&request, &id).await? {
             return Ok(id);
         }
         // A statement that cannot even be classified still becomes an execution that FAILED, as
@@ -536,8 +536,12 @@ impl Engine {
     /// Answers a request from an earlier result if it asks for reuse and one is young enough:
     /// the newest succeeded query of the same text, workgroup, catalog and database. The new
     /// execution succeeds at once, pointing at the earlier result file.
-    async fn reuse(&self, request: &StartQuery) -> Result<Option<String>> {
-        let Some(minutes) = request.reuse_max_age_minutes else { return Ok(None) };
+    async fn reuse(&self, request: &StartQuery, id: &str) -> Result<bool> {
+        let Some(minutes) = request.reuse_max_age_minutes else { return Ok(false) };
+        // EXECUTE's text does not say what it runs (its statement may have changed since).
+        if matches!(sql::prepared(&request.sql), Ok(Some(_)) | Err(_)) {
+            return Ok(false);
+        }
         let oldest = now() - f64::from(minutes) * 60.0;
         let catalog = |c: &Option<String>| c.as_deref().unwrap_or("awsdatacatalog").to_lowercase();
         let mut newest: Option<QueryExecution> = None;
@@ -557,11 +561,10 @@ impl Engine {
                 newest = Some(q);
             }
         }
-        let Some(earlier) = newest else { return Ok(None) };
-        let id = uuid::Uuid::new_v4().to_string();
+        let Some(earlier) = newest else { return Ok(false) };
         let at = now();
         let q = QueryExecution {
-            id: id.clone(),
+            id: id.to_string(),
             account: Some(request.account.clone()),
             submitted: at,
             completed: Some(at),
@@ -580,7 +583,7 @@ impl Engine {
         self.save(&q)?;
         self.inner.kv.flush().await?;
         self.inner.finished[0].fetch_add(1, Ordering::Relaxed);
-        Ok(Some(id))
+        Ok(true)
     }
 
     fn update(&self, id: &str, f: impl FnOnce(&mut QueryExecution)) {

@@ -78,16 +78,21 @@ impl Unit {
         }
     }
 
+    /// `t` moved by `n` units; None where it leaves chrono's range (the properties are the
+    /// client's: nothing here may overflow or panic).
     fn add(self, t: NaiveDateTime, n: i64) -> Option<NaiveDateTime> {
-        let months = |m: i64| if m >= 0 { t.checked_add_months(Months::new(m as u32)) } else { t.checked_sub_months(Months::new((-m) as u32)) };
+        let months = |m: i64| {
+            let by = Months::new(u32::try_from(m.checked_abs()?).ok()?);
+            if m >= 0 { t.checked_add_months(by) } else { t.checked_sub_months(by) }
+        };
         match self {
-            Unit::Years => months(n * 12),
+            Unit::Years => months(n.checked_mul(12)?),
             Unit::Months => months(n),
-            Unit::Weeks => t.checked_add_signed(Duration::weeks(n)),
-            Unit::Days => t.checked_add_signed(Duration::days(n)),
-            Unit::Hours => t.checked_add_signed(Duration::hours(n)),
-            Unit::Minutes => t.checked_add_signed(Duration::minutes(n)),
-            Unit::Seconds => t.checked_add_signed(Duration::seconds(n)),
+            Unit::Weeks => t.checked_add_signed(Duration::try_weeks(n)?),
+            Unit::Days => t.checked_add_signed(Duration::try_days(n)?),
+            Unit::Hours => t.checked_add_signed(Duration::try_hours(n)?),
+            Unit::Minutes => t.checked_add_signed(Duration::try_minutes(n)?),
+            Unit::Seconds => t.checked_add_signed(Duration::try_seconds(n)?),
         }
     }
 }
@@ -144,6 +149,9 @@ impl Projection {
                         |s: &str| s.trim().parse::<i64>().map_err(|_| bad(table, format!("projection.{key}.range {range} is not two numbers")));
                     let interval = get(&key, "interval").map(|i| i.parse::<i64>()).transpose().map_err(|_| bad(table, "interval is not a number"))?;
                     let digits = get(&key, "digits").map(|d| d.parse::<usize>()).transpose().map_err(|_| bad(table, "digits is not a number"))?;
+                    if digits.is_some_and(|d| d > 20) {
+                        return Err(bad(table, format!("projection.{key}.digits must be at most 20")));
+                    }
                     Kind::Integer { start: number(start)?, end: number(end)?, interval: interval.unwrap_or(1).max(1), digits: digits.unwrap_or(0) }
                 }
                 Some("date") => {
@@ -233,10 +241,15 @@ fn candidates(kind: &Kind) -> DfResult<Vec<String>> {
     Ok(match kind {
         Kind::Enum(values) => values.clone(),
         Kind::Integer { start, end, interval, digits } => {
-            if (end - start) / interval > MAX_PARTITIONS as i64 {
+            // In i128: no range of i64 ends overflows.
+            let (start, end, interval) = (i128::from(*start), i128::from(*end), i128::from(*interval));
+            if end < start {
+                return Ok(Vec::new());
+            }
+            if (end - start) / interval >= MAX_PARTITIONS as i128 {
                 return Err(too_many());
             }
-            (0..).map(|i| start + i * interval).take_while(|v| v <= end).map(|v| format!("{v:0digits$}")).collect()
+            (0..).map(|i| start + i * interval).take_while(|v| *v <= end).map(|v| format!("{v:0digits$}")).collect()
         }
         Kind::Date { start, end, format, interval, unit } => {
             let mut out = Vec::new();

@@ -91,6 +91,9 @@ pub struct NamedQuery {
     pub database: String,
     pub query_string: String,
     pub workgroup: String,
+    /// The ClientRequestToken it was created with, whose record goes with it.
+    #[serde(default)]
+    pub token: Option<String>,
 }
 
 /// A statement prepared in a workgroup, run by `EXECUTE name [USING …]`.
@@ -177,8 +180,10 @@ fn prepared_prefix(account: &str, workgroup: &str) -> Vec<u8> {
     format!("p/{account}/{workgroup}/").into_bytes()
 }
 
+/// Statement names are matched without regard to case, as SQL names them (`EXECUTE ByWord` is
+/// `byword`).
 fn prepared_key(account: &str, workgroup: &str, name: &str) -> Vec<u8> {
-    format!("p/{account}/{workgroup}/{name}").into_bytes()
+    format!("p/{account}/{workgroup}/{}", name.to_lowercase()).into_bytes()
 }
 
 fn catalog_key(account: &str, name: &str) -> Vec<u8> {
@@ -265,18 +270,23 @@ impl Registry {
         Ok(Contents { named_queries, prepared_statements })
     }
 
-    /// Deletes a workgroup with its named queries and prepared statements, in one batch.
+    /// Deletes a workgroup with its named queries and prepared statements, in one batch; unless
+    /// `recursive`, only an empty one (`executions` is how many query executions it has).
     /// `primary` cannot be deleted.
-    pub async fn delete_workgroup(&self, account: &str, name: &str) -> Result<()> {
+    pub async fn delete_workgroup(&self, account: &str, name: &str, recursive: bool, executions: usize) -> Result<()> {
         if name == PRIMARY {
             return Err(Error::InvalidInput("Cannot delete primary workgroup".into()));
         }
         {
             let _w = self.lock();
             self.workgroup(account, name)?;
+            let contents = self.contents(account, name)?;
+            if !recursive && contents.named_queries + contents.prepared_statements + executions > 0 {
+                return Err(Error::InvalidInput(format!("WorkGroup {name} is not empty")));
+            }
             let mut ops = vec![KvOp::Delete(workgroup_key(account, name))];
             for q in self.named_queries(account, name)? {
-                ops.push(KvOp::Delete(named_key(account, &q.id)));
+                ops.extend(self.named_deletes(account, &q));
             }
             for entry in self.tree.scan_prefix(&prepared_prefix(account, name)) {
                 ops.push(KvOp::Delete(entry?.0));
@@ -298,7 +308,8 @@ impl Registry {
             {
                 return Ok(String::from_utf8_lossy(&existing).into_owned());
             }
-            let mut ops = vec![KvOp::Put(named_key(account, &query.id), encode(&NamedQuery { v: RECORD_VERSION, ..query.clone() }))];
+            let record = NamedQuery { v: RECORD_VERSION, token: token.map(str::to_string), ..query.clone() };
+            let mut ops = vec![KvOp::Put(named_key(account, &query.id), encode(&record))];
             if let Some(token) = token {
                 ops.push(KvOp::Put(format!("nt/{account}/{token}").into_bytes(), query.id.clone().into_bytes()));
             }
@@ -335,10 +346,19 @@ impl Registry {
     pub async fn delete_named_query(&self, account: &str, id: &str) -> Result<()> {
         {
             let _w = self.lock();
-            self.named_query(account, id)?;
-            self.tree.delete(&named_key(account, id))?;
+            let query = self.named_query(account, id)?;
+            self.tree.apply(self.named_deletes(account, &query))?;
         }
         self.durable().await
+    }
+
+    /// The deletes of a named query and of its token's record.
+    fn named_deletes(&self, account: &str, query: &NamedQuery) -> Vec<KvOp> {
+        let mut ops = vec![KvOp::Delete(named_key(account, &query.id))];
+        if let Some(token) = &query.token {
+            ops.push(KvOp::Delete(format!("nt/{account}/{token}").into_bytes()));
+        }
+        ops
     }
 
     // ---- prepared statements ----
@@ -509,6 +529,7 @@ mod tests {
             database: "db".into(),
             query_string: "SELECT 1".into(),
             workgroup: "etl".into(),
+            token: None,
         };
         r.create_named_query("111111111111", q, None).await.unwrap();
         let p = PreparedStatement {
@@ -521,11 +542,12 @@ mod tests {
         };
         r.put_prepared_statement("111111111111", p, false, false).await.unwrap();
         assert_eq!(r.contents("111111111111", "etl").unwrap(), Contents { named_queries: 1, prepared_statements: 1 });
-        r.delete_workgroup("111111111111", "etl").await.unwrap();
+        assert!(r.delete_workgroup("111111111111", "etl", false, 0).await.is_err());
+        r.delete_workgroup("111111111111", "etl", true, 0).await.unwrap();
         assert!(r.named_query("111111111111", "q1").is_err());
         assert!(r.prepared_statement("111111111111", "etl", "p").is_err());
         assert_eq!(r.workgroup("222222222222", "etl").unwrap().name, "etl");
-        assert!(r.delete_workgroup("111111111111", PRIMARY).await.is_err());
+        assert!(r.delete_workgroup("111111111111", PRIMARY, true, 0).await.is_err());
         assert_eq!(r.workgroups("111111111111").unwrap().iter().map(|w| w.name.as_str()).collect::<Vec<_>>(), [PRIMARY]);
     }
 }

@@ -85,50 +85,48 @@ pub fn quote_cast_types(tokens: &mut Vec<Token>) {
 /// `VALUES (1), (2), (3)`. A list that starts with `(` is left as it is.
 pub fn parenthesize_values(tokens: &mut Vec<Token>) {
     let significant = |tokens: &[Token], from: usize| (from..tokens.len()).find(|&j| !matches!(tokens[j], Token::Whitespace(_)));
+    if !tokens.iter().any(|t| matches!(t, Token::Word(w) if w.quote_style.is_none() && w.keyword == Keyword::VALUES)) {
+        return;
+    }
+    // One pass: tokens are copied to `out`, a bare list's items wrapped on the way.
+    let ends = [Keyword::ORDER, Keyword::LIMIT, Keyword::OFFSET, Keyword::FETCH, Keyword::UNION, Keyword::EXCEPT, Keyword::INTERSECT];
+    let mut out = Vec::with_capacity(tokens.len());
     let mut i = 0;
     while i < tokens.len() {
         let is_values = matches!(&tokens[i], Token::Word(w) if w.quote_style.is_none() && w.keyword == Keyword::VALUES);
+        out.push(tokens[i].clone());
+        i += 1;
         // (Each space is a token: look ahead only from a VALUES.)
-        let Some(first) = is_values.then(|| significant(tokens, i + 1)).flatten() else {
-            i += 1;
-            continue;
-        };
+        let Some(first) = is_values.then(|| significant(tokens, i)).flatten() else { continue };
         if tokens[first] == Token::LParen {
-            i = first;
             continue;
         }
         // The items run to a `)` that closes an outer parenthesis, a clause that follows the
         // list, or the end; each is wrapped at the commas outside brackets.
-        let ends = [Keyword::ORDER, Keyword::LIMIT, Keyword::OFFSET, Keyword::FETCH, Keyword::UNION, Keyword::EXCEPT, Keyword::INTERSECT];
-        let (mut depth, mut j, mut starts) = (0i32, first, vec![first]);
+        out.extend(tokens[i..first].iter().cloned());
+        let (mut depth, mut j) = (0i32, first);
+        out.push(Token::LParen);
         while j < tokens.len() {
             match &tokens[j] {
                 Token::LParen | Token::LBracket => depth += 1,
                 Token::RParen | Token::RBracket if depth == 0 => break,
                 Token::RParen | Token::RBracket => depth -= 1,
-                Token::Comma if depth == 0 => starts.push(j + 1),
+                Token::Comma if depth == 0 => {
+                    out.extend([Token::RParen, Token::Comma, Token::LParen]);
+                    j += 1;
+                    continue;
+                }
                 Token::SemiColon if depth == 0 => break,
                 Token::Word(w) if depth == 0 && w.quote_style.is_none() && ends.contains(&w.keyword) => break,
                 _ => {}
             }
+            out.push(tokens[j].clone());
             j += 1;
         }
-        let end = j;
-        let mut out: Vec<Token> = tokens[..first].to_vec();
-        for (k, start) in starts.iter().enumerate() {
-            let stop = starts.get(k + 1).map(|s| s - 1).unwrap_or(end);
-            out.push(Token::LParen);
-            out.extend(tokens[*start..stop].iter().cloned());
-            out.push(Token::RParen);
-            if k + 1 < starts.len() {
-                out.push(Token::Comma);
-            }
-        }
-        let resume = out.len();
-        out.extend(tokens[end..].iter().cloned());
-        *tokens = out;
-        i = resume;
+        out.push(Token::RParen);
+        i = j;
     }
+    *tokens = out;
 }
 
 /// The Trino type text a quoted cast type carries, if the type is one.

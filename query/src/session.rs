@@ -145,17 +145,19 @@ impl Sessions {
 /// and the numbers dropped. The left side is planned alone first, for its columns' names.
 fn expand_multisets<'a>(
     ctx: &'a SessionContext,
+    with: &'a str,
     body: &'a mut datafusion::sql::sqlparser::ast::SetExpr,
 ) -> futures::future::BoxFuture<'a, Result<()>> {
     use datafusion::sql::sqlparser::ast::{SetExpr, SetOperator, SetQuantifier};
     Box::pin(async move {
         let SetExpr::SetOperation { op, set_quantifier, left, right } = body else { return Ok(()) };
-        expand_multisets(ctx, left).await?;
-        expand_multisets(ctx, right).await?;
+        expand_multisets(ctx, with, left).await?;
+        expand_multisets(ctx, with, right).await?;
         if !matches!(op, SetOperator::Except | SetOperator::Intersect) || *set_quantifier != SetQuantifier::All {
             return Ok(());
         }
-        let names: Vec<String> = plan_query(ctx, &left.to_string()).await?.schema().fields().iter().map(|f| f.name().clone()).collect();
+        // Planned with the statement's WITH, which the left side may read.
+        let names: Vec<String> = plan_query(ctx, &format!("{with}{left}")).await?.schema().fields().iter().map(|f| f.name().clone()).collect();
         let numbered: Vec<String> = (1..=names.len()).map(|i| format!("__c{i}")).collect();
         let columns = numbered.join(", ");
         let side = |q: &SetExpr, alias: &str| {
@@ -189,7 +191,8 @@ pub(crate) async fn plan_query(ctx: &SessionContext, sql: &str) -> Result<DataFr
     let mut statement = statements.pop_front().expect("one statement");
     if let DfStatement::Statement(s) = &mut statement {
         if let datafusion::sql::sqlparser::ast::Statement::Query(q) = s.as_mut() {
-            expand_multisets(ctx, &mut q.body).await?;
+            let with = q.with.as_ref().map(|w| format!("{w} ")).unwrap_or_default();
+            expand_multisets(ctx, &with, &mut q.body).await?;
         }
         crate::rewrite::rewrite(s)?;
         sql::name_unnamed_columns(s);

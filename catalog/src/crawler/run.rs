@@ -572,6 +572,7 @@ async fn write_table(
             match crawler.schema_change_policy.delete_behavior.as_deref() {
                 Some("DELETE_FROM_DATABASE") => {
                     ops.push(KvOp::Delete(partition_key(db, name, values)));
+                    ops.extend(catalog.deletes_under(&crate::statistics::partition_statistics_prefix(db, name, values))?);
                     summary.partitions_deleted += 1;
                 }
                 Some("DEPRECATE_IN_DATABASE") => {
@@ -618,8 +619,7 @@ async fn retire_tables(
         match crawler.schema_change_policy.delete_behavior.as_deref() {
             Some("DELETE_FROM_DATABASE") => {
                 ops.push(KvOp::Delete(table_key(db, &name)));
-                ops.extend(catalog.deletes_under(&crate::partition_prefix(db, &name))?);
-                ops.extend(catalog.deletes_under(&crate::version_prefix(db, &name))?);
+                ops.extend(catalog.table_belongings(db, &name)?);
                 summary.tables_deleted.push(name);
             }
             Some("DEPRECATE_IN_DATABASE") => {

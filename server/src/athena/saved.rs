@@ -76,6 +76,7 @@ pub async fn create_named(athena: &Athena<'_>, input: CreateNamedQueryInput) -> 
         database: input.database,
         query_string: input.query_string,
         workgroup: wg.name,
+        token: None,
     };
     let registry = athena.engine.registry();
     let named_query_id = registry.create_named_query(athena.account, query, input.client_request_token.as_deref()).await.map_err(query_err)?;

@@ -341,15 +341,9 @@ pub async fn delete(athena: &Athena<'_>, input: DeleteWorkGroupInput) -> Result<
     }
     workgroup(athena, Some(&name))?;
     // Without the recursive option only an empty workgroup goes: no named queries, prepared
-    // statements or query executions.
-    if !input.recursive_delete_option.unwrap_or(false) {
-        let contents = registry.contents(athena.account, &name).map_err(query_err)?;
-        let executions = athena.engine.list(&name, athena.account).map_err(query_err)?.len();
-        if contents.named_queries + contents.prepared_statements + executions > 0 {
-            return Err(invalid(format!("WorkGroup {name} is not empty")));
-        }
-    }
-    registry.delete_workgroup(athena.account, &name).await.map_err(query_err)?;
+    // statements or query executions (checked by the registry as it deletes).
+    let executions = athena.engine.list(&name, athena.account).map_err(query_err)?.len();
+    registry.delete_workgroup(athena.account, &name, input.recursive_delete_option.unwrap_or(false), executions).await.map_err(query_err)?;
     Ok(Empty {})
 }
 
