@@ -497,7 +497,24 @@ impl Engine {
                 let _enter = span.enter();
                 tracing::debug!("running");
                 match planned {
-                    Ok(plan) => engine.run(&task_id, plan, &request, &output_dir, cancel).await,
+                    // A panic in the query's own code fails the query (its record would otherwise
+                    // say RUNNING for ever); the server goes on.
+                    Ok(plan) => match futures::FutureExt::catch_unwind(std::panic::AssertUnwindSafe(engine.run(
+                        &task_id,
+                        plan,
+                        &request,
+                        &output_dir,
+                        cancel,
+                    )))
+                    .await
+                    {
+                        Ok(outcome) => outcome,
+                        Err(panic) => {
+                            let what = panic.downcast_ref::<&str>().map(|s| s.to_string()).or_else(|| panic.downcast_ref::<String>().cloned());
+                            tracing::error!(id = %task_id, panic = ?what, "a query panicked");
+                            Err(Error::Internal(format!("the query failed unexpectedly: {}", what.unwrap_or_default())))
+                        }
+                    },
                     Err(e) => Err(e),
                 }
             };
