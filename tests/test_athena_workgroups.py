@@ -228,6 +228,11 @@ def test_workgroup_configuration_is_enforced(server, athena, lake):
     assert code_of(e) == "InvalidRequestException" and "is not empty" in message(e)
     athena.delete_work_group(WorkGroup=loose, RecursiveDeleteOption=True)
     athena.delete_work_group(WorkGroup=enforced, RecursiveDeleteOption=True)
+    # ... and its executions go with it: a workgroup made again under the name starts empty.
+    assert code_of(refused(athena.get_query_execution, QueryExecutionId=q["QueryExecutionId"])) == "InvalidRequestException"
+    athena.create_work_group(Name=loose, Configuration={"ResultConfiguration": {"OutputLocation": f"s3://{bucket}/{loose}/"}})
+    assert athena.list_query_executions(WorkGroup=loose)["QueryExecutionIds"] == []
+    athena.delete_work_group(WorkGroup=loose)
 
 
 def test_workgroup_without_output_location(athena):
@@ -409,6 +414,22 @@ def test_result_reuse_and_runtime_statistics(athena, lake):
     e = refused(athena.start_query_execution, QueryString=sql,
                 ResultReuseConfiguration={"ResultReuseByAgeConfiguration": {"Enabled": True, "MaxAgeInMinutes": 10081}})
     assert code_of(e) == "InvalidRequestException"
+    # A reused result under a ClientRequestToken: a retry with the token gets the same execution.
+    token = unique("token-for-reuse")
+    reused = athena.start_query_execution(QueryString=sql, QueryExecutionContext=context, ResultReuseConfiguration=reuse,
+                                          ClientRequestToken=token)["QueryExecutionId"]
+    again = athena.start_query_execution(QueryString=sql, QueryExecutionContext=context, ResultReuseConfiguration=reuse,
+                                         ClientRequestToken=token)["QueryExecutionId"]
+    assert again == reused and wait_query(athena, reused)["Statistics"]["ResultReuseInformation"] == {"ReusedPreviousResult": True}
+    assert rows(athena, again) == [["1", "a"], ["2", "b"], ["3", "c"]]
+    # EXECUTE always runs: its statement may have changed since.
+    athena.create_prepared_statement(StatementName="reused", WorkGroup="primary", QueryStatement="SELECT word FROM small WHERE id = ?")
+    before = start(athena, "EXECUTE reused USING 1", QueryExecutionContext=context, ResultReuseConfiguration=reuse)
+    athena.update_prepared_statement(StatementName="reused", WorkGroup="primary", QueryStatement="SELECT upper(word) FROM small WHERE id = ?")
+    after = start(athena, "EXECUTE reused USING 1", QueryExecutionContext=context, ResultReuseConfiguration=reuse)
+    assert after["Statistics"]["ResultReuseInformation"] == {"ReusedPreviousResult": False}
+    assert (rows(athena, before["QueryExecutionId"]), rows(athena, after["QueryExecutionId"])) == ([["a"]], [["A"]])
+    athena.delete_prepared_statement(StatementName="reused", WorkGroup="primary")
 
     stats = athena.get_query_runtime_statistics(QueryExecutionId=first["QueryExecutionId"])["QueryRuntimeStatistics"]
     assert stats["Rows"]["InputRows"] == 3 and stats["Rows"]["OutputRows"] == 3

@@ -2,8 +2,9 @@
 //! DeleteClassifier), kept in Glue's shape under `cl/<name>`: one of `CsvClassifier`,
 //! `JsonClassifier`, `GrokClassifier` or `XMLClassifier`, with its creation time, last update
 //! and version. A crawler tries the classifiers it names, in its order, before the built-in
-//! ones (see `crawler::infer`): CSV with its delimiter, quote, header and column names, and
-//! JSON by a JSON path; grok and XML classifiers are kept and described, not applied.
+//! ones (see `crawler::custom`): CSV with its delimiter, quote, header and column names, JSON
+//! records at a JSON path, and lines a grok pattern matches; XML classifiers are kept and
+//! described, not applied. JSON paths and grok patterns are checked when they are stored.
 
 use serde_json::{Map, Value};
 use storage::KvOp;
@@ -59,14 +60,13 @@ fn check_whole(kind: &str, body: &Map<String, Value>) -> Result<()> {
         }
         "JsonClassifier" => {
             let path = text("JsonPath").ok_or_else(|| Error::InvalidInput("a JSON classifier needs its JsonPath".into()))?;
-            if !path.starts_with('$') {
-                return Err(Error::InvalidInput(format!("JsonPath {path} must start with $")));
-            }
+            crate::crawler::JsonPathClassifier::parse(path).map_err(Error::InvalidInput)?;
         }
         "GrokClassifier" => {
-            if text("Classification").is_none() || text("GrokPattern").is_none() {
+            let (Some(_), Some(pattern)) = (text("Classification"), text("GrokPattern")) else {
                 return Err(Error::InvalidInput("a grok classifier needs its Classification and GrokPattern".into()));
-            }
+            };
+            crate::grok::Grok::compile(pattern, text("CustomPatterns").unwrap_or_default()).map_err(Error::InvalidInput)?;
         }
         _ => {
             if text("Classification").is_none() {

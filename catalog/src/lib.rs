@@ -16,6 +16,7 @@ mod crawler;
 mod databases;
 mod expression;
 mod functions;
+pub mod grok;
 mod indexes;
 mod model;
 mod partitions;

@@ -170,6 +170,8 @@ impl Catalog {
             p.creation_time = old.creation_time;
             if new_key != old_key {
                 ops.push(KvOp::Delete(old_key));
+                // Statistics described the partition under its old values: they go with them.
+                ops.extend(self.deletes_under(&crate::statistics::partition_statistics_prefix(&table.database_name, &table.name, &old_values))?);
             }
             ops.push(KvOp::Put(new_key, encode(&p)));
         }

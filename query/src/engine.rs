@@ -738,6 +738,26 @@ impl Engine {
         Ok(all.into_iter().map(|(_, id)| id).collect())
     }
 
+    /// Forgets an account's queries in a workgroup (a workgroup deleted with its contents):
+    /// running ones are stopped first. Their result files stay, as Athena leaves them in S3.
+    /// Returns how many records went.
+    pub async fn forget_workgroup(&self, workgroup: &str, account: &str) -> Result<usize> {
+        let live: Vec<String> = {
+            let live = self.inner.live.lock().unwrap_or_else(|p| p.into_inner());
+            live.values().filter(|l| l.q.workgroup == workgroup && self.owner(&l.q) == account).map(|l| l.q.id.clone()).collect()
+        };
+        for id in live {
+            self.stop(&id, account).await?;
+        }
+        self.inner.unrecorded.lock().unwrap_or_else(|p| p.into_inner()).retain(|_, q| !(q.workgroup == workgroup && self.owner(q) == account));
+        let ops: Vec<storage::KvOp> =
+            self.list(workgroup, account)?.into_iter().map(|id| storage::KvOp::Delete(format!("q/{id}").into_bytes())).collect();
+        let n = ops.len();
+        self.inner.history.apply(ops)?;
+        self.inner.kv.flush().await?;
+        Ok(n)
+    }
+
     /// Forgets every query of every account: running ones are stopped first. Returns how many
     /// records went.
     pub async fn forget_all(&self) -> Result<usize> {

@@ -183,9 +183,9 @@ impl VisitorMut for Rewriter {
     type Break = ();
 
     fn pre_visit_query(&mut self, query: &mut Query) -> ControlFlow<()> {
-        // DataFusion answers EXCEPT ALL and INTERSECT ALL with sets, not Trino's multisets: those
-        // of a statement's own set operations are expanded before (`session::plan_query`); any
-        // left, in a subquery, is refused rather than answered wrongly.
+        // DataFusion answers EXCEPT ALL and INTERSECT ALL with sets, not Trino's multisets: they
+        // are expanded before (`session::plan_query`); any left is refused rather than answered
+        // wrongly.
         if let Some(op) = multiset_operation(&query.body) {
             self.error = Some(Error::InvalidInput(format!("{op} ALL is not supported")));
             return ControlFlow::Break(());
@@ -382,6 +382,88 @@ fn quantified(left: &Expr, op: &BinaryOperator, right: &Expr, all: bool) -> Resu
         "CASE WHEN {rows} = 0 THEN {empty} WHEN {x} IS NULL THEN NULL WHEN {decided} THEN {found} WHEN {values} < {rows} THEN NULL ELSE {otherwise} END"
     );
     parse_expr(&text).map(Some)
+}
+
+/// A query [`find_multiset`] found.
+pub(crate) struct Multiset {
+    pub place: usize,
+    pub with: String,
+    pub body: SetExpr,
+    /// Inside another query (a subquery or a CTE), not the statement's own.
+    pub nested: bool,
+}
+
+/// The first query, innermost first, whose own set operations hold EXCEPT ALL or INTERSECT ALL:
+/// its place (how many queries the walk finished before it), the WITH clause in its scope (its
+/// own CTEs and those of the queries around it, except CTEs that themselves hold such an
+/// operation, which are expanded before any query that may read them), and its body. See
+/// `session::plan_query`, which expands it and puts it back with [`replace_query_body`].
+pub(crate) fn find_multiset(statement: &mut Statement) -> Option<Multiset> {
+    struct Find {
+        finished: usize,
+        scopes: Vec<(bool, Vec<datafusion::sql::sqlparser::ast::Cte>)>,
+        found: Option<Multiset>,
+    }
+    impl VisitorMut for Find {
+        type Break = ();
+        fn pre_visit_query(&mut self, q: &mut Query) -> ControlFlow<()> {
+            self.scopes.push(q.with.as_ref().map(|w| (w.recursive, w.cte_tables.clone())).unwrap_or_default());
+            ControlFlow::Continue(())
+        }
+        fn post_visit_query(&mut self, q: &mut Query) -> ControlFlow<()> {
+            if multiset_operation(&q.body).is_some() {
+                let recursive = self.scopes.iter().any(|(r, _)| *r);
+                let ctes: Vec<String> =
+                    self.scopes.iter().flat_map(|(_, c)| c).filter(|c| !holds_multiset(&c.query)).map(ToString::to_string).collect();
+                let with =
+                    if ctes.is_empty() { String::new() } else { format!("WITH {}{} ", if recursive { "RECURSIVE " } else { "" }, ctes.join(", ")) };
+                let nested = self.scopes.len() > 1;
+                self.found = Some(Multiset { place: self.finished, with, body: (*q.body).clone(), nested });
+                return ControlFlow::Break(());
+            }
+            self.scopes.pop();
+            self.finished += 1;
+            ControlFlow::Continue(())
+        }
+    }
+    let mut find = Find { finished: 0, scopes: Vec::new(), found: None };
+    let _ = statement.visit(&mut find);
+    find.found
+}
+
+/// Whether a query or any query inside it has EXCEPT ALL or INTERSECT ALL.
+fn holds_multiset(query: &Query) -> bool {
+    struct Holds;
+    impl datafusion::sql::sqlparser::ast::Visitor for Holds {
+        type Break = ();
+        fn pre_visit_query(&mut self, q: &Query) -> ControlFlow<()> {
+            if multiset_operation(&q.body).is_some() { ControlFlow::Break(()) } else { ControlFlow::Continue(()) }
+        }
+    }
+    datafusion::sql::sqlparser::ast::Visit::visit(query, &mut Holds).is_break()
+}
+
+/// Puts a body back into the query [`find_multiset`] found at `place`.
+pub(crate) fn replace_query_body(statement: &mut Statement, place: usize, body: SetExpr) {
+    struct Replace {
+        finished: usize,
+        place: usize,
+        body: Option<SetExpr>,
+    }
+    impl VisitorMut for Replace {
+        type Break = ();
+        fn post_visit_query(&mut self, q: &mut Query) -> ControlFlow<()> {
+            if self.finished == self.place {
+                if let Some(body) = self.body.take() {
+                    *q.body = body;
+                }
+                return ControlFlow::Break(());
+            }
+            self.finished += 1;
+            ControlFlow::Continue(())
+        }
+    }
+    let _ = statement.visit(&mut Replace { finished: 0, place, body: Some(body) });
 }
 
 /// An EXCEPT ALL or INTERSECT ALL in a query's set operations, if there is one.

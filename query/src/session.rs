@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use catalog::Catalog;
 use datafusion::arrow::datatypes::DataType;
+use datafusion::common::{DataFusionError, SchemaError};
 use datafusion::dataframe::DataFrame;
 use datafusion::execution::context::{SQLOptions, SessionConfig, SessionContext};
 use datafusion::execution::runtime_env::RuntimeEnv;
@@ -26,6 +27,9 @@ use crate::tables::{CATALOG_NAME, GlueCatalogProvider, LakeRegistry, ViewPlanner
 
 /// Views nest at most this deep: a view defined through itself must fail, not recurse forever.
 const MAX_VIEW_DEPTH: usize = 32;
+
+/// Queries with EXCEPT ALL or INTERSECT ALL one statement may hold.
+const MAX_MULTISET_EXPANSIONS: usize = 64;
 
 /// What every session is built from: the engine's shared runtime parts and limits.
 #[derive(Debug)]
@@ -190,9 +194,20 @@ pub(crate) async fn plan_query(ctx: &SessionContext, sql: &str) -> Result<DataFr
     }
     let mut statement = statements.pop_front().expect("one statement");
     if let DfStatement::Statement(s) = &mut statement {
-        if let datafusion::sql::sqlparser::ast::Statement::Query(q) = s.as_mut() {
-            let with = q.with.as_ref().map(|w| format!("{w} ")).unwrap_or_default();
-            expand_multisets(ctx, &with, &mut q.body).await?;
+        // Innermost first, so that the sides planned for their names hold none left.
+        for _ in 0..MAX_MULTISET_EXPANSIONS {
+            let Some(crate::rewrite::Multiset { place, with, mut body, nested }) = crate::rewrite::find_multiset(s) else { break };
+            // Its sides are planned on their own: a subquery that reads its outer query's
+            // columns cannot be.
+            expand_multisets(ctx, &with, &mut body).await.map_err(|e| match e {
+                Error::DataFusion(d)
+                    if nested && matches!(d.find_root(), DataFusionError::SchemaError(e, _) if matches!(**e, SchemaError::FieldNotFound { .. })) =>
+                {
+                    Error::InvalidInput("EXCEPT ALL or INTERSECT ALL in a subquery that reads its outer query's columns is not supported".into())
+                }
+                e => e,
+            })?;
+            crate::rewrite::replace_query_body(s, place, body);
         }
         crate::rewrite::rewrite(s)?;
         sql::name_unnamed_columns(s);

@@ -211,6 +211,11 @@ fn file_format(table: &Table, detected: Option<FileCompressionType>) -> DfResult
     if library.contains("json") || classification == "json" {
         return Ok((Arc::new(JsonFormat::default().with_file_compression_type(compression)), None));
     }
+    // Log SerDes read lines by pattern, not by delimiter: not read as delimited text.
+    if library.contains("grokserde") || library.contains("regexserde") {
+        let named = serde.and_then(|s| s.serialization_library.as_deref()).unwrap_or_default();
+        return Err(plan_err(table, format!("SerDe {named} is not supported yet")));
+    }
     if library.contains("opencsvserde") || library.contains("lazysimpleserde") || input.contains("textinputformat") || classification == "csv" {
         let open_csv = library.contains("opencsvserde");
         let delimiter = if open_csv {

@@ -171,9 +171,21 @@ pub struct FileSchema {
     /// CSV only: the delimiter, whether the first row is a header, whether fields are quoted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub csv: Option<CsvLayout>,
+    /// Read by a custom grok or JSON-path classifier: what the table's SerDe needs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub custom: Option<CustomLayout>,
     /// Records in the file: exact for Parquet and for text read whole, else estimated.
     pub records: u64,
     pub size: u64,
+}
+
+/// What a custom classifier found that a table must keep to be read as it was classified.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum CustomLayout {
+    /// Lines matched by a grok pattern (with the classifier's custom patterns).
+    Grok { pattern: std::string::String, custom_patterns: std::string::String },
+    /// JSON records found at a JSON path.
+    JsonPath(std::string::String),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -186,11 +198,11 @@ pub struct CsvLayout {
 /// The delimiters Glue's CSV classifier tries, in its order.
 const DELIMITERS: [u8; 5] = [b',', b'|', b'\t', b';', 0x01];
 /// Records of a sample used for CSV decisions.
-const SAMPLE_RECORDS: usize = 1000;
+pub(super) const SAMPLE_RECORDS: usize = 1000;
 /// Header cells longer than this (except the last) make Glue decide there is no header.
 const HEADER_CELL_MAX: usize = 150;
 
-fn estimate(records_in_sample: u64, sample_len: usize, complete: bool, size: u64, compressed_sample: usize) -> u64 {
+pub(super) fn estimate(records_in_sample: u64, sample_len: usize, complete: bool, size: u64, compressed_sample: usize) -> u64 {
     if complete || sample_len == 0 {
         return records_in_sample;
     }
@@ -216,9 +228,20 @@ fn parse_records(text: &[u8], delimiter: u8, complete: bool) -> Vec<Vec<std::str
 }
 
 /// Column names must be printable single-line text; Glue lowercases them.
-fn column_name(cell: &str, index: usize) -> std::string::String {
+pub(super) fn column_name(cell: &str, index: usize) -> std::string::String {
     let name = cell.trim().to_lowercase();
     if name.is_empty() || name.chars().any(|c| c.is_control()) { format!("col{}", index + 1) } else { name }
+}
+
+/// The narrowest type of each of the first `width` columns that holds every row's value.
+pub(super) fn column_types(rows: &[&Vec<std::string::String>], width: usize) -> Vec<Ty> {
+    let mut types = vec![Ty::Unknown; width];
+    for r in rows {
+        for (i, cell) in r.iter().enumerate().take(width) {
+            types[i] = std::mem::replace(&mut types[i], Ty::Unknown).merge(scalar(cell));
+        }
+    }
+    types
 }
 
 /// CSV (and TSV, pipe, semicolon, Ctrl-A separated) text.
@@ -252,15 +275,7 @@ pub fn infer_csv(text: &[u8], complete: bool) -> Result<CsvInference, std::strin
     };
     let sample: Vec<&Vec<std::string::String>> = rows.iter().take(SAMPLE_RECORDS).collect();
     let first = sample[0];
-    let data_types = |rows: &[&Vec<std::string::String>]| -> Vec<Ty> {
-        let mut types = vec![Ty::Unknown; width];
-        for r in rows {
-            for (i, cell) in r.iter().enumerate().take(width) {
-                types[i] = std::mem::replace(&mut types[i], Ty::Unknown).merge(scalar(cell));
-            }
-        }
-        types
-    };
+    let data_types = |rows: &[&Vec<std::string::String>]| column_types(rows, width);
     let rest_types = data_types(&sample[1..]);
     // Glue's header rule: every header cell is text (not a number, boolean or date), short,
     // and the data below has at least one column that is not text.
@@ -292,7 +307,7 @@ fn detect_quotes(text: &[u8], delimiter: u8) -> bool {
     text.windows(2).take(1 << 20).any(|w| (w[0] == delimiter || w[0] == b'\n') && w[1] == b'"') || text.first() == Some(&b'"')
 }
 
-fn json_type(v: &serde_json::Value) -> Ty {
+pub(super) fn json_type(v: &serde_json::Value) -> Ty {
     use serde_json::Value;
     match v {
         Value::Null => Ty::Unknown,
@@ -338,133 +353,6 @@ pub fn infer_json(text: &[u8], complete: bool) -> Result<(Vec<(std::string::Stri
     }
 }
 
-/// A custom CSV classifier (Glue's `CsvClassifier`), which a crawler tries before its built-in
-/// ones: its delimiter and quote, whether the first row is a header (`None`: Glue's rule decides),
-/// the column names it gives, whether one column is a table, and the types it may infer.
-#[derive(Debug, Clone, PartialEq)]
-pub struct CsvClassifier {
-    pub delimiter: u8,
-    pub quote: u8,
-    pub header: Option<bool>,
-    pub names: Vec<std::string::String>,
-    pub single_column: bool,
-    /// With `CustomDatatypeConfigured`: the Glue types it may infer; any other is `string`.
-    pub types: Option<Vec<std::string::String>>,
-}
-
-impl CsvClassifier {
-    /// The classifier a stored `CsvClassifier` describes.
-    pub fn from_glue(body: &serde_json::Map<std::string::String, serde_json::Value>) -> CsvClassifier {
-        let text = |k: &str| body.get(k).and_then(serde_json::Value::as_str).filter(|s| !s.is_empty());
-        let byte = |k: &str, default: u8| text(k).and_then(|s| s.bytes().next()).unwrap_or(default);
-        let list = |k: &str| -> Vec<std::string::String> {
-            body.get(k)
-                .and_then(serde_json::Value::as_array)
-                .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect())
-                .unwrap_or_default()
-        };
-        CsvClassifier {
-            delimiter: byte("Delimiter", b','),
-            quote: byte("QuoteSymbol", b'"'),
-            header: match text("ContainsHeader") {
-                Some("PRESENT") => Some(true),
-                Some("ABSENT") => Some(false),
-                _ => None,
-            },
-            names: list("Header").iter().map(|n| n.to_lowercase()).collect(),
-            single_column: body.get("AllowSingleColumn").and_then(serde_json::Value::as_bool).unwrap_or(false),
-            types: body
-                .get("CustomDatatypeConfigured")
-                .and_then(serde_json::Value::as_bool)
-                .filter(|on| *on)
-                .map(|_| list("CustomDatatypes").iter().map(|t| t.to_uppercase()).collect()),
-        }
-    }
-
-    /// Reads a sample as this classifier does, if the sample is its kind of file: every row as
-    /// wide as the others (and as its names, if it gives them).
-    pub fn infer(&self, text: &[u8], complete: bool) -> Option<CsvInference> {
-        let text = text.strip_prefix(b"\xef\xbb\xbf").unwrap_or(text);
-        let mut reader = csv::ReaderBuilder::new().delimiter(self.delimiter).quote(self.quote).has_headers(false).flexible(true).from_reader(text);
-        let mut rows: Vec<Vec<std::string::String>> = Vec::new();
-        for record in reader.records() {
-            match record {
-                Ok(r) => rows.push(r.iter().map(str::to_string).collect()),
-                Err(_) => break,
-            }
-        }
-        if !complete && rows.len() > 1 {
-            rows.pop();
-        }
-        let width = rows.first()?.len();
-        let sample: Vec<&Vec<std::string::String>> = rows.iter().take(SAMPLE_RECORDS).collect();
-        let agree = sample.iter().filter(|r| r.len() == width).count();
-        if agree * 100 < sample.len() * 99 || (width < 2 && !self.single_column) || (!self.names.is_empty() && self.names.len() != width) {
-            return None;
-        }
-        let types_of = |rows: &[&Vec<std::string::String>]| -> Vec<Ty> {
-            let mut types = vec![Ty::Unknown; width];
-            for r in rows {
-                for (i, cell) in r.iter().enumerate().take(width) {
-                    types[i] = std::mem::replace(&mut types[i], Ty::Unknown).merge(scalar(cell));
-                }
-            }
-            types
-        };
-        let rest = types_of(&sample[1..]);
-        let header = self.header.unwrap_or_else(|| {
-            sample[0].iter().all(|c| matches!(scalar(c), Ty::String | Ty::Unknown)) && rest.iter().any(|t| !matches!(t, Ty::String | Ty::Unknown))
-        });
-        let types = if header { rest } else { types_of(&sample) };
-        let names: Vec<std::string::String> = if !self.names.is_empty() {
-            self.names.clone()
-        } else if header {
-            sample[0].iter().enumerate().map(|(i, c)| column_name(c, i)).collect()
-        } else {
-            (0..width).map(|i| format!("col{}", i + 1)).collect()
-        };
-        let allowed = |t: Ty| -> Ty {
-            let Some(types) = &self.types else { return t };
-            let glue = match &t {
-                Ty::BigInt => ["LONG", "INT", "SHORT"].as_slice(),
-                Ty::Double => &["DOUBLE", "FLOAT", "DECIMAL"],
-                Ty::Boolean => &["BOOLEAN"],
-                Ty::Date => &["DATE"],
-                Ty::Timestamp => &["TIMESTAMP"],
-                _ => return t,
-            };
-            if glue.iter().any(|g| types.iter().any(|t| t == g)) { t } else { Ty::String }
-        };
-        let quoted = text.contains(&self.quote);
-        let records = rows.len() as u64 - u64::from(header);
-        let layout = CsvLayout { delimiter: self.delimiter as char, header, quoted };
-        Some((names.into_iter().zip(types.into_iter().map(allowed)).collect(), layout, records))
-    }
-}
-
-/// Classifies and reads one text file's sample, trying the crawler's own CSV classifiers first.
-pub fn infer_text_with(
-    name: &str,
-    sample: &[u8],
-    size: u64,
-    sample_is_whole_file: bool,
-    text_limit: usize,
-    custom: &[CsvClassifier],
-) -> Result<FileSchema, std::string::String> {
-    if !custom.is_empty() && size > 0 && !sample.is_empty() {
-        let compression = Compression::detect(sample, name);
-        let (text, decoded_whole) = compression.decode(sample, text_limit)?;
-        let complete = sample_is_whole_file && decoded_whole;
-        for c in custom {
-            if let Some((columns, layout, n)) = c.infer(&text, complete) {
-                let records = estimate(n, text.len(), complete, size, sample.len());
-                return Ok(FileSchema { classification: "csv".into(), compression, columns, csv: Some(layout), records, size });
-            }
-        }
-    }
-    infer_text(name, sample, size, sample_is_whole_file, text_limit)
-}
-
 /// Classifies and reads one text file's sample.
 pub fn infer_text(name: &str, sample: &[u8], size: u64, sample_is_whole_file: bool, text_limit: usize) -> Result<FileSchema, std::string::String> {
     if size == 0 || sample.is_empty() {
@@ -477,14 +365,14 @@ pub fn infer_text(name: &str, sample: &[u8], size: u64, sample_is_whole_file: bo
     if first == Some(b'{') {
         let (columns, n) = infer_json(&text, complete)?;
         let records = estimate(n, text.len(), complete, size, sample.len());
-        return Ok(FileSchema { classification: "json".into(), compression, columns, csv: None, records, size });
+        return Ok(FileSchema { classification: "json".into(), compression, columns, csv: None, custom: None, records, size });
     }
     if text.contains(&0) && !text.contains(&1) {
         return Err("binary content that no classifier recognises".into());
     }
     let (columns, layout, n) = infer_csv(&text, complete)?;
     let records = estimate(n, text.len(), complete, size, sample.len());
-    Ok(FileSchema { classification: "csv".into(), compression, columns, csv: Some(layout), records, size })
+    Ok(FileSchema { classification: "csv".into(), compression, columns, csv: Some(layout), custom: None, records, size })
 }
 
 #[cfg(test)]

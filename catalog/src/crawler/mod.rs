@@ -1,10 +1,11 @@
 //! Crawlers: their Glue records (create, get, list, update, delete), their state machine
 //! (READY → RUNNING → STOPPING → READY), their runs and metrics. The crawl itself is in `run`,
-//! inference in `infer` and `parquet`, the grouping of files into tables in `plan`.
+//! inference in `infer` and `parquet` (custom classifiers in `custom`), the grouping of files into tables in `plan`.
 //!
 //! Keys: `c/<name>` the crawler, `cr/<name>\0<start ms>` its runs, `cs/<name>\0<url>` what it
 //! learnt of each object (so an unchanged object is not read again).
 
+mod custom;
 mod infer;
 mod parquet;
 mod plan;
@@ -21,6 +22,7 @@ use storage::KvOp;
 use crate::model::{self, Timestamp};
 use crate::{Catalog, Error, Result, decode, encode, validate};
 
+pub(crate) use custom::JsonPathClassifier;
 pub use run::{Progress, Resolver, RunSummary};
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

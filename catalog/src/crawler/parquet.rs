@@ -74,5 +74,5 @@ fn schema_of_footer(footer: &[u8], size: u64) -> Result<FileSchema, String> {
     let schema = parquet_to_arrow_schema(file.schema_descr(), file.key_value_metadata()).map_err(|e| format!("an unreadable Parquet schema: {e}"))?;
     let records = file.num_rows().max(0) as u64;
     let columns = schema.fields().iter().map(|f| column(f)).collect();
-    Ok(FileSchema { classification: "parquet".into(), compression: Compression::None, columns, csv: None, records, size })
+    Ok(FileSchema { classification: "parquet".into(), compression: Compression::None, columns, csv: None, custom: None, records, size })
 }

@@ -9,7 +9,7 @@
 
 use std::collections::BTreeMap;
 
-use super::infer::{CsvLayout, FileSchema, Ty};
+use super::infer::{CsvLayout, CustomLayout, FileSchema, Ty};
 
 /// One file the crawler read (or remembered), by its path below the crawl's include path.
 #[derive(Debug, Clone)]
@@ -41,6 +41,7 @@ pub struct PlannedTable {
     pub columns: Vec<(String, Ty)>,
     pub partition_keys: Vec<String>,
     pub csv: Option<CsvLayout>,
+    pub custom: Option<CustomLayout>,
     pub compression: &'static str,
     pub partitions: Vec<PlannedPartition>,
     pub records: u64,
@@ -66,7 +67,7 @@ pub struct PlannedPartition {
 /// similar columns: one schema's columns all in the other (a schema that grew), or most of them
 /// shared (Glue's 70% similarity).
 fn compatible(a: &FileSchema, b: &FileSchema, combine: bool) -> bool {
-    if a.classification != b.classification {
+    if a.classification != b.classification || a.custom != b.custom {
         return false;
     }
     if let (Some(x), Some(y)) = (&a.csv, &b.csv)
@@ -189,6 +190,7 @@ fn table_at(root: &[String], name: String, files: &[&Crawled]) -> PlannedTable {
         columns,
         partition_keys: keys,
         csv: first.csv.clone(),
+        custom: first.custom.clone(),
         compression,
         partitions: partitions.into_values().collect(),
         records: files.iter().map(|f| f.schema.records).sum(),
@@ -277,6 +279,7 @@ mod tests {
                 compression: Compression::None,
                 columns: columns.iter().map(|(n, t)| (n.to_string(), t.clone())).collect(),
                 csv: None,
+                custom: None,
                 records: 10,
                 size: 100,
             },

@@ -12,7 +12,8 @@ use object_store::{GetOptions, GetRange, ObjectStore, ObjectStoreExt};
 use serde::{Deserialize, Serialize};
 use storage::KvOp;
 
-use super::infer::{CsvClassifier, FileSchema, infer_text_with};
+use super::custom::{Custom, infer_text_with};
+use super::infer::{CustomLayout, FileSchema};
 use super::plan::{Crawled, Grouping, PlannedPartition, PlannedTable, plan, sanitize};
 use super::{Crawler, cache_prefix};
 use crate::model::{self, Column, Parameters, Partition, SerDeInfo, StorageDescriptor, Table};
@@ -93,6 +94,10 @@ struct Remembered {
     e_tag: Option<String>,
     size: u64,
     outcome: Result<FileSchema, String>,
+    /// The crawler's classifiers (names, versions, updates) when the object was read: an
+    /// outcome read under other classifiers is read again.
+    #[serde(default)]
+    classifiers: String,
 }
 
 /// The most text read of a file to infer its schema.
@@ -152,12 +157,7 @@ fn split_target(path: &str) -> Result<(String, String), String> {
 /// Reads what inference needs of an object. The outer error is a read that failed: the object is
 /// skipped this run and read again the next. The inner one is a file the crawler cannot classify,
 /// remembered until the object changes.
-async fn read_schema(
-    store: &Arc<dyn ObjectStore>,
-    path: &Path,
-    size: u64,
-    custom: Arc<Vec<CsvClassifier>>,
-) -> Result<Result<FileSchema, String>, String> {
+async fn read_schema(store: &Arc<dyn ObjectStore>, path: &Path, size: u64, custom: Arc<Vec<Custom>>) -> Result<Result<FileSchema, String>, String> {
     let name = path.filename().unwrap_or_default().to_string();
     if size == 0 {
         return Ok(Err("empty file".into()));
@@ -210,14 +210,23 @@ fn columns(cols: &[(String, super::infer::Ty)]) -> Vec<Column> {
 
 /// The storage descriptor of a table or partition of this kind.
 fn descriptor(t: &PlannedTable, cols: &[(String, super::infer::Ty)], location: String, parameters: Parameters) -> StorageDescriptor {
-    let (input, output, library, serde_params): (&str, &str, &str, Parameters) = match t.classification.as_str() {
-        "parquet" => (
+    const TEXT_IN: &str = "org.apache.hadoop.mapred.TextInputFormat";
+    const TEXT_OUT: &str = "org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat";
+    let (input, output, library, serde_params): (&str, &str, &str, Parameters) = match (t.classification.as_str(), &t.custom) {
+        (_, Some(CustomLayout::Grok { pattern, custom_patterns })) => {
+            let mut p: Parameters = [("input.format".to_string(), pattern.clone())].into();
+            if !custom_patterns.is_empty() {
+                p.insert("input.grokCustomPatterns".into(), custom_patterns.clone());
+            }
+            (TEXT_IN, TEXT_OUT, "com.amazonaws.glue.serde.GrokSerDe", p)
+        }
+        ("parquet", _) => (
             "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat",
             "org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat",
             "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe",
             [("serialization.format".to_string(), "1".to_string())].into(),
         ),
-        "json" => (
+        ("json", _) => (
             "org.apache.hadoop.mapred.TextInputFormat",
             "org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat",
             "org.openx.data.jsonserde.JsonSerDe",
@@ -283,14 +292,18 @@ pub(crate) async fn crawl(
         None => CrawlConfig::default(),
     };
     let new_folders_only = crawler.recrawl_policy.recrawl_behavior.as_deref() == Some("CRAWL_NEW_FOLDERS_ONLY");
-    // The crawler's own classifiers come first, in its order (those Minerva applies: CSV).
+    // The crawler's own classifiers come first, in its order (those Minerva applies: CSV, JSON
+    // and grok).
     let mut custom = Vec::new();
+    let mut classifiers = Vec::new();
     for name in &crawler.classifiers {
         let classifier = catalog.get_classifier(name).map_err(|e| format!("classifier {name}: {e}"))?;
-        if let Some(serde_json::Value::Object(body)) = classifier.get("CsvClassifier") {
-            custom.push(CsvClassifier::from_glue(body));
-        }
+        let body = classifier.values().next().and_then(serde_json::Value::as_object);
+        let stamp = |k: &str| body.and_then(|b| b.get(k)).map(|v| v.to_string()).unwrap_or_default();
+        classifiers.push(format!("{name}@{}@{}", stamp("Version"), stamp("LastUpdated")));
+        custom.extend(Custom::from_glue(&classifier));
     }
+    let classifiers = classifiers.join(",");
     let custom = Arc::new(custom);
     let mut summary = RunSummary::default();
     let mut seen_urls = HashSet::new();
@@ -343,7 +356,7 @@ pub(crate) async fn crawl(
                 continue;
             }
             match remembered.get(&url) {
-                Some(r) if r.e_tag == meta.e_tag && r.size == meta.size => {
+                Some(r) if r.e_tag == meta.e_tag && r.size == meta.size && r.classifiers == classifiers => {
                     summary.objects_reused += 1;
                     crawled.push((url, relative, r.outcome.clone(), false));
                     continue;
@@ -379,7 +392,15 @@ pub(crate) async fn crawl(
             let outcome = match read {
                 Ok(outcome) => {
                     let key = [cache_prefix(&crawler.name), url.clone().into_bytes()].concat();
-                    cache_ops.push(KvOp::Put(key, encode(&Remembered { e_tag: meta.e_tag.clone(), size: meta.size, outcome: outcome.clone() })));
+                    cache_ops.push(KvOp::Put(
+                        key,
+                        encode(&Remembered {
+                            e_tag: meta.e_tag.clone(),
+                            size: meta.size,
+                            outcome: outcome.clone(),
+                            classifiers: classifiers.clone(),
+                        }),
+                    ));
                     outcome
                 }
                 Err(unreadable) => Err(unreadable),
@@ -521,9 +542,11 @@ async fn write_table(
                 let (_, v) = entry?;
                 existing_partitions.insert(decode::<Partition>(&v)?.values);
             }
+            // A grok table's columns are its pattern's, one for each group: taken whole.
+            let grok = matches!(t.custom, Some(CustomLayout::Grok { .. }));
             if update_schema && old.partition_keys.len() == table.partition_keys.len() {
                 // Keep the columns the table had (in their order), widen and add the new ones.
-                let mut merged: Vec<Column> = old.columns().to_vec();
+                let mut merged: Vec<Column> = if grok { Vec::new() } else { old.columns().to_vec() };
                 for c in table.columns() {
                     match merged.iter_mut().find(|m| m.name == c.name) {
                         Some(m) if m.r#type != c.r#type => {

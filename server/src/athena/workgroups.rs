@@ -342,8 +342,13 @@ pub async fn delete(athena: &Athena<'_>, input: DeleteWorkGroupInput) -> Result<
     workgroup(athena, Some(&name))?;
     // Without the recursive option only an empty workgroup goes: no named queries, prepared
     // statements or query executions (checked by the registry as it deletes).
+    let recursive = input.recursive_delete_option.unwrap_or(false);
     let executions = athena.engine.list(&name, athena.account).map_err(query_err)?.len();
-    registry.delete_workgroup(athena.account, &name, input.recursive_delete_option.unwrap_or(false), executions).await.map_err(query_err)?;
+    if recursive {
+        // Its query history goes with it (first: a retry after a crash finds the workgroup).
+        athena.engine.forget_workgroup(&name, athena.account).await.map_err(query_err)?;
+    }
+    registry.delete_workgroup(athena.account, &name, recursive, executions).await.map_err(query_err)?;
     Ok(Empty {})
 }
 
