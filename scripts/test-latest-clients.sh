@@ -36,8 +36,9 @@ run() { # name, requirements file, pytest arguments...
     "$latest/$name/bin/python" -m pytest "$@" -q -p no:cacheprovider || status=1
 }
 
-run main tests/requirements.txt tests --ignore=tests/dataframes --ignore=tests/dbt "$@"
+run main tests/requirements.txt tests --ignore=tests/dataframes --ignore=tests/dbt --ignore=tests/iceberg "$@"
 run dataframes tests/dataframes/requirements.txt tests/dataframes "$@"
+run iceberg tests/iceberg/requirements.txt tests/iceberg "$@"
 # dbt-athena with its own dependencies (dbt-core, PyAthena) left to the resolver.
 printf 'dbt-athena\ndbt-core\nboto3\npytest\n' >"$latest/dbt.txt"
 run dbt "$latest/dbt.txt" tests/dbt "$@"

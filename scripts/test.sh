@@ -2,8 +2,8 @@
 # Runs every test: one debug build shared by all, clippy (warnings are errors), the Rust tests
 # (the AWS SDK for Rust among them), then the end-to-end suite with the real Python clients
 # against the real binary: all of it with the newest clients, its S3, Glue and Athena core with
-# each older client set of tests/clients/, and dbt-athena and the dataframe tools in virtualenvs
-# of their own.
+# each older client set of tests/clients/, and dbt-athena, the dataframe tools and pyiceberg in
+# virtualenvs of their own.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
@@ -19,6 +19,7 @@ echo "== python environments"
 venv="$(scripts/python-env.sh main)"
 dataframes="$(scripts/python-env.sh dataframes)"
 dbt="$(scripts/python-env.sh dbt)"
+iceberg="$(scripts/python-env.sh iceberg)"
 older=()
 for set in tests/clients/*.txt; do
     name="clients/$(basename "$set" .txt)"
@@ -27,12 +28,15 @@ done
 export MINERVA_BIN="$CARGO_TARGET_DIR/debug/minerva"
 pytest=(-q -p no:cacheprovider)
 echo "== end-to-end tests: the newest clients"
-"$venv/bin/python" -m pytest tests --ignore=tests/dataframes --ignore=tests/dbt "${pytest[@]}" "$@"
+own=(--ignore=tests/dataframes --ignore=tests/dbt --ignore=tests/iceberg)
+"$venv/bin/python" -m pytest tests "${own[@]}" "${pytest[@]}" "$@"
 for entry in "${older[@]}"; do
     echo "== end-to-end tests: the core with ${entry%%=*}"
-    "${entry#*=}/bin/python" -m pytest tests --ignore=tests/dataframes --ignore=tests/dbt -m core "${pytest[@]}" "$@"
+    "${entry#*=}/bin/python" -m pytest tests "${own[@]}" -m core "${pytest[@]}" "$@"
 done
 echo "== end-to-end tests: dbt-athena"
 "$dbt/bin/python" -m pytest tests/dbt "${pytest[@]}" "$@"
 echo "== end-to-end tests: dataframe clients (s3fs, pyarrow, polars)"
 "$dataframes/bin/python" -m pytest tests/dataframes "${pytest[@]}" "$@"
+echo "== end-to-end tests: other Iceberg engines (pyiceberg)"
+"$iceberg/bin/python" -m pytest tests/iceberg "${pytest[@]}" "$@"

@@ -960,8 +960,10 @@ async fn execute(cx: &Context, plan: Plan) -> Result<Outcome> {
         Plan::Explain(e) => statements::explain(cx, e).await?,
         Plan::Ddl(d) => statements::run(cx, d).await?,
         Plan::Unsupported(u) => {
-            if let Some(name) = &u.target {
-                cx.table(name)?;
+            if let Some(name) = &u.target
+                && crate::iceberg_scan::is_iceberg(&cx.table(name)?)
+            {
+                return Err(Error::InvalidInput("Row-level changes (DELETE, UPDATE, MERGE) of Iceberg tables are not supported yet".into()));
             }
             return Err(Error::InvalidInput(u.reason));
         }

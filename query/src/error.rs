@@ -61,6 +61,11 @@ pub enum Error {
     /// A Hive DDL statement failed: the message is Hive's, which Athena reports as it is.
     #[error("{message}")]
     Hive { kind: ErrorKind, message: String },
+    /// An Iceberg table's files or commit failed, with Athena's name for it
+    /// (`ICEBERG_COMMIT_ERROR`: another writer committed first; `ICEBERG_FILESYSTEM_ERROR`,
+    /// `ICEBERG_INVALID_METADATA`).
+    #[error("{message}")]
+    Iceberg { code: &'static str, message: String },
 }
 
 impl Error {
@@ -80,6 +85,8 @@ impl Error {
             Error::Internal(_) => ErrorKind::Internal,
             Error::Timeout(_) | Error::ScanLimitExceeded => ErrorKind::ResourceExhausted,
             Error::Hive { kind, .. } => *kind,
+            Error::Iceberg { code: "ICEBERG_COMMIT_ERROR", .. } => ErrorKind::Conflict,
+            Error::Iceberg { .. } => ErrorKind::InvalidInput,
         }
     }
 }

@@ -62,6 +62,8 @@ pub enum Code {
     ExceededSpillLimit,
     ExceededTimeLimit,
     GenericInternalError,
+    /// An Iceberg table's own errors, by their Athena names.
+    Iceberg(&'static str),
 }
 
 impl Code {
@@ -90,6 +92,7 @@ impl Code {
             Code::ExceededSpillLimit => "EXCEEDED_SPILL_LIMIT",
             Code::ExceededTimeLimit => "EXCEEDED_TIME_LIMIT",
             Code::GenericInternalError => "GENERIC_INTERNAL_ERROR",
+            Code::Iceberg(name) => name,
             Code::PermissionDenied | Code::DdlFailed => return None,
         })
     }
@@ -135,7 +138,7 @@ impl Code {
             category,
             error_type,
             // Only what the machine lacked may pass on another try.
-            retryable: matches!(self, Code::GenericInternalError | Code::ExceededTimeLimit),
+            retryable: matches!(self, Code::GenericInternalError | Code::ExceededTimeLimit | Code::Iceberg("ICEBERG_COMMIT_ERROR")),
         }
     }
 }
@@ -153,6 +156,7 @@ pub fn failure(e: &Error) -> Failure {
         Error::InvalidInput(m) => Code::NotSupported.failure(m.clone()),
         Error::Timeout(m) => Code::ExceededTimeLimit.failure(m.clone()),
         Error::Hive { message, .. } => Code::DdlFailed.failure(message.clone()),
+        Error::Iceberg { code, message } => Code::Iceberg(code).failure(message.clone()),
         Error::Storage(e @ storage::Error::AccessDenied { .. }) => Code::PermissionDenied.failure(e.to_string()),
         Error::TableAlreadyExists { .. } => Code::TableAlreadyExists.failure(e.to_string()),
         Error::PathExists(m) => Code::HivePathAlreadyExists.failure(m.clone()),

@@ -13,6 +13,8 @@ mod engine;
 mod error;
 mod failure;
 mod functions;
+mod iceberg_scan;
+mod iceberg_tables;
 mod lateral;
 mod location;
 mod partitioned;

@@ -171,6 +171,34 @@ impl TableProvider for PartitionedTable {
             Some(p) => Arc::new(self.schema.project(p)?),
             None => self.schema.clone(),
         };
+        let scan = FileScan {
+            format: self.format.clone(),
+            file_schema: self.file_schema.clone(),
+            partition_fields: self.partition_fields.clone(),
+            projected,
+        };
+        scan.plan(state, by_store, projection, limit).await
+    }
+}
+
+/// A scan of listed files, in the stores (buckets) they are in: each store's files spread over
+/// the session's target partitions, one plan per store, their union.
+pub(crate) struct FileScan {
+    pub format: Arc<dyn FileFormat>,
+    pub file_schema: SchemaRef,
+    pub partition_fields: Vec<Field>,
+    /// The schema of what the scan returns, after the projection.
+    pub projected: SchemaRef,
+}
+
+impl FileScan {
+    pub(crate) async fn plan(
+        &self,
+        state: &dyn Session,
+        by_store: BTreeMap<String, Vec<PartitionedFile>>,
+        projection: Option<&Vec<usize>>,
+        limit: Option<usize>,
+    ) -> DfResult<Arc<dyn ExecutionPlan>> {
         let target = state.config().target_partitions().max(1);
         let mut plans = Vec::new();
         for (store_url, files) in by_store {
@@ -193,7 +221,7 @@ impl TableProvider for PartitionedTable {
             plans.push(self.format.create_physical_plan(state, config).await?);
         }
         match plans.len() {
-            0 => Ok(Arc::new(EmptyExec::new(projected))),
+            0 => Ok(Arc::new(EmptyExec::new(self.projected.clone()))),
             1 => Ok(plans.remove(0)),
             _ => UnionExec::try_new(plans),
         }

@@ -75,6 +75,16 @@ pub struct CreateTable {
     pub format: TableFormat,
     pub location: Option<String>,
     pub properties: BTreeMap<String, String>,
+    /// An Iceberg table's `PARTITIONED BY` terms (`col`, `bucket(16, col)`, `day(ts)`), as
+    /// written: it has no partition columns of its own.
+    pub partition_transforms: Vec<String>,
+}
+
+impl CreateTable {
+    /// `TBLPROPERTIES ('table_type'='ICEBERG')`.
+    pub fn is_iceberg(&self) -> bool {
+        self.properties.get("table_type").is_some_and(|v| v.eq_ignore_ascii_case("iceberg"))
+    }
 }
 
 /// One partition in ALTER TABLE: its key values and an optional location.
@@ -925,7 +935,16 @@ fn parse_create(c: &mut Cursor) -> Result<Plan> {
         if c.eat_word("COMMENT") {
             t.comment = Some(c.string()?);
         } else if c.eat_words(&["PARTITIONED", "BY"]) {
-            t.partitioned_by = c.column_defs()?;
+            // Hive's partition columns (`name type`), or an Iceberg table's terms (`name`,
+            // `transform(…)`): a name followed by `,`, `)` or `(` is a term.
+            let term = matches!(c.peek_at(1), Some(Token::Word(_))) && matches!(c.peek_at(2), Some(Token::Comma | Token::RParen | Token::LParen));
+            if term {
+                c.expect(&Token::LParen)?;
+                let list = c.parenthesized()?;
+                t.partition_transforms = split_terms(&list);
+            } else {
+                t.partitioned_by = c.column_defs()?;
+            }
         } else if c.eat_words(&["CLUSTERED", "BY"]) {
             t.bucketed_by = c.ident_list()?;
             if c.eat_words(&["SORTED", "BY"]) {
@@ -984,17 +1003,34 @@ fn parse_create(c: &mut Cursor) -> Result<Plan> {
         }
     }
     c.done()?;
-    if !external {
-        if t.properties.get("table_type").is_some_and(|v| v.eq_ignore_ascii_case("iceberg")) {
-            return Ok(Plan::Unsupported(Unsupported {
-                statement_type: StatementType::Ddl,
-                reason: "Iceberg tables are not supported".into(),
-                target: None,
-            }));
+    match (external, t.is_iceberg()) {
+        (true, true) => return Err(syntax("Iceberg tables are created with CREATE TABLE, not CREATE EXTERNAL TABLE")),
+        (false, false) => return Err(syntax("Non-external tables are not supported: use CREATE EXTERNAL TABLE (or CREATE TABLE AS)")),
+        (true, false) if !t.partition_transforms.is_empty() => {
+            return Err(syntax("Partition columns of a Hive table need their types: PARTITIONED BY (name type, ...)"));
         }
-        return Err(syntax("Non-external tables are not supported: use CREATE EXTERNAL TABLE (or CREATE TABLE AS)"));
+        _ => {}
     }
     Ok(Plan::Ddl(Ddl::CreateTable(Box::new(t))))
+}
+
+/// The comma-separated terms of a list, commas inside parentheses kept.
+fn split_terms(list: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let (mut depth, mut start) = (0i32, 0);
+    for (i, ch) in list.char_indices() {
+        match ch {
+            '(' => depth += 1,
+            ')' => depth -= 1,
+            ',' if depth == 0 => {
+                out.push(list[start..i].trim().to_string());
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    out.push(list[start..].trim().to_string());
+    out.into_iter().filter(|t| !t.is_empty()).collect()
 }
 
 fn parse_ctas(c: &mut Cursor, name: Name, if_not_exists: bool) -> Result<Plan> {

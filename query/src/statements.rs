@@ -387,6 +387,9 @@ async fn create_table(cx: &Context, t: CreateTable) -> Result<Outcome> {
     if catalog.get_table(&db, &t.name.name).is_ok() {
         return if t.if_not_exists { Ok(Outcome::default()) } else { Err(already_exists(format!("Table {db}.{} already exists", t.name.name))) };
     }
+    if t.is_iceberg() {
+        return crate::iceberg_tables::create(cx, &t, &db).await;
+    }
     let location = t.location.clone().ok_or_else(|| Error::Syntax("line 1:1: a LOCATION is required for external tables".into()))?;
     if let Some(lines) = t.format.serde_properties.get("line.delim")
         && lines != "\n"

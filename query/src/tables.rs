@@ -176,6 +176,10 @@ impl SchemaProvider for GlueSchema {
             let plan = views.plan_view(&database, &sql).await?;
             return Ok(Some(Arc::new(datafusion::datasource::ViewTable::new(plan, Some(sql)))));
         }
+        if crate::iceberg_scan::is_iceberg(&table) {
+            let t = crate::iceberg_scan::IcebergTable::load(&self.store, &table).await.map_err(|e| DataFusionError::External(Box::new(e)))?;
+            return Ok(Some(Arc::new(t)));
+        }
         listing_table(&self.store, &self.catalog, &table).await.map(Some)
     }
 

@@ -530,6 +530,9 @@ async fn insert_into(cx: &Context, insert: Insert) -> Result<Outcome> {
     if is_view(&table) {
         return Err(invalid(format!("Inserting into views is not supported: {database}.{}", name.name)));
     }
+    if crate::iceberg_scan::is_iceberg(&table) {
+        return crate::iceberg_tables::insert(cx, &table, columns, query).await;
+    }
     let location = directory_url(table.location().ok_or_else(|| invalid("the table has no location"))?);
     let spec = spec_of_table(&table)?;
     // The target's columns in order: data columns, then partition keys.

@@ -1,0 +1,296 @@
+//! A table at one metadata file, and the commits that make the next one: each writes its new
+//! manifests, manifest list and metadata file (never over a file that exists) and returns the
+//! table at the new metadata file, which the caller then makes current in its catalog.
+
+use std::cmp::Ordering;
+use std::collections::BTreeMap;
+
+use crate::io::Io;
+use crate::manifest::{self, Content, DataFile, FieldSummary, ManifestEntry, ManifestFile, Status};
+use crate::metadata::{MetadataLogEntry, Snapshot, TableMetadata, now_ms};
+use crate::partition::PartitionSpec;
+use crate::schema::{Primitive, Schema};
+use crate::values::Literal;
+use crate::{Result, invalid};
+
+#[derive(Debug, Clone)]
+pub struct Table {
+    pub io: Io,
+    pub metadata_location: String,
+    pub metadata: TableMetadata,
+}
+
+/// A file a scan reads, with the data sequence number deletes are matched by.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScanFile {
+    pub file: DataFile,
+    pub sequence_number: i64,
+    pub spec_id: i32,
+}
+
+/// What a snapshot holds: its data files and the delete files that apply to them.
+#[derive(Debug, Clone, Default)]
+pub struct ScanFiles {
+    pub data: Vec<ScanFile>,
+    pub deletes: Vec<ScanFile>,
+}
+
+/// The version number a metadata file's name starts with (`00003-<uuid>.metadata.json`).
+fn version_of(location: &str) -> Option<u64> {
+    let name = location.rsplit('/').next()?;
+    name.split('-').next()?.parse().ok()
+}
+
+fn compare(a: &Literal, b: &Literal) -> Option<Ordering> {
+    use Literal::*;
+    match (a, b) {
+        (Boolean(x), Boolean(y)) => x.partial_cmp(y),
+        (Int(x), Int(y)) | (Date(x), Date(y)) => x.partial_cmp(y),
+        (Long(x), Long(y)) | (Time(x), Time(y)) | (Timestamp(x), Timestamp(y)) | (TimestampTz(x), TimestampTz(y)) => x.partial_cmp(y),
+        (Float(x), Float(y)) => x.partial_cmp(y),
+        (Double(x), Double(y)) => x.partial_cmp(y),
+        (Decimal(x), Decimal(y)) => x.partial_cmp(y),
+        (String(x), String(y)) => x.partial_cmp(y),
+        (Binary(x), Binary(y)) | (Fixed(x), Fixed(y)) => x.partial_cmp(y),
+        _ => None,
+    }
+}
+
+/// Each partition field's summary over some files (for manifest lists).
+fn summarize(files: &[&DataFile], fields: usize) -> Vec<FieldSummary> {
+    (0..fields)
+        .map(|i| {
+            let mut lower: Option<&Literal> = None;
+            let mut upper: Option<&Literal> = None;
+            let mut contains_null = false;
+            let mut contains_nan = false;
+            for f in files {
+                match f.partition.get(i).and_then(Option::as_ref) {
+                    None => contains_null = true,
+                    Some(Literal::Double(x)) if x.is_nan() => contains_nan = true,
+                    Some(Literal::Float(x)) if x.is_nan() => contains_nan = true,
+                    Some(v) => {
+                        if lower.is_none_or(|l| compare(v, l) == Some(Ordering::Less)) {
+                            lower = Some(v);
+                        }
+                        if upper.is_none_or(|u| compare(v, u) == Some(Ordering::Greater)) {
+                            upper = Some(v);
+                        }
+                    }
+                }
+            }
+            FieldSummary {
+                contains_null,
+                contains_nan: Some(contains_nan),
+                lower_bound: lower.map(Literal::to_bytes),
+                upper_bound: upper.map(Literal::to_bytes),
+            }
+        })
+        .collect()
+}
+
+fn count(summary: &BTreeMap<String, String>, key: &str) -> i64 {
+    summary.get(key).and_then(|v| v.parse().ok()).unwrap_or(0)
+}
+
+impl Table {
+    pub async fn load(io: Io, metadata_location: &str) -> Result<Table> {
+        let bytes = io.read(metadata_location).await?;
+        Ok(Table { io, metadata_location: metadata_location.to_string(), metadata: TableMetadata::parse(&bytes)? })
+    }
+
+    /// Writes the first metadata file of a new table (no snapshot).
+    pub async fn create(io: Io, location: &str, schema: Schema, spec: PartitionSpec, properties: BTreeMap<String, String>) -> Result<Table> {
+        let metadata = TableMetadata::new(location, schema, spec, properties);
+        let metadata_location = format!("{}/metadata/00000-{}.metadata.json", metadata.location, uuid::Uuid::new_v4());
+        io.write_new(&metadata_location, metadata.to_json()).await?;
+        Ok(Table { io, metadata_location, metadata })
+    }
+
+    /// Where new data files go: `write.data.path`, else the table's `data/` folder.
+    pub fn data_location(&self) -> String {
+        match self.metadata.properties.get("write.data.path") {
+            Some(p) => p.trim_end_matches('/').to_string(),
+            None => format!("{}/data", self.metadata.location),
+        }
+    }
+
+    /// The manifests of a snapshot.
+    pub async fn manifests(&self, snapshot: &Snapshot) -> Result<Vec<ManifestFile>> {
+        manifest::read_manifest_list(&self.io.read(&snapshot.manifest_list).await?)
+    }
+
+    /// The live files of a snapshot (none for a table without one).
+    pub async fn files(&self, snapshot: Option<&Snapshot>) -> Result<ScanFiles> {
+        let mut out = ScanFiles::default();
+        let Some(snapshot) = snapshot else { return Ok(out) };
+        for m in self.manifests(snapshot).await? {
+            let spec = self.metadata.spec(m.partition_spec_id)?;
+            let schema = self.metadata.current_schema()?;
+            let partition = spec.partition_type(schema)?;
+            for e in manifest::read_manifest(&self.io.read(&m.manifest_path).await?, &partition)? {
+                if e.status == Status::Deleted {
+                    continue;
+                }
+                // Added entries without a sequence number inherit the manifest's.
+                let sequence_number = e.sequence_number.unwrap_or(m.sequence_number);
+                let file = ScanFile { file: e.data_file, sequence_number, spec_id: m.partition_spec_id };
+                match file.file.content {
+                    Content::Data => out.data.push(file),
+                    _ => out.deletes.push(file),
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Commits new data files as an `append` snapshot on the main branch.
+    pub async fn append(&self, files: Vec<DataFile>) -> Result<Table> {
+        let m = &self.metadata;
+        let snapshot_id = m.new_snapshot_id();
+        let sequence_number = m.last_sequence_number + 1;
+        let spec = m.default_spec()?;
+        let schema = m.current_schema()?;
+        let partition = spec.partition_type(schema)?;
+        if files.iter().any(|f| f.partition.len() != partition.len()) {
+            return Err(invalid("a data file's partition tuple does not match the partition spec"));
+        }
+        let parent = m.current_snapshot();
+        let mut manifests = match parent {
+            Some(p) => self.manifests(p).await?,
+            None => Vec::new(),
+        };
+        if !files.is_empty() {
+            let entries: Vec<ManifestEntry> = files
+                .iter()
+                .map(|f| ManifestEntry {
+                    status: Status::Added,
+                    snapshot_id: Some(snapshot_id),
+                    sequence_number: Some(sequence_number),
+                    file_sequence_number: Some(sequence_number),
+                    data_file: f.clone(),
+                })
+                .collect();
+            let bytes = manifest::write_manifest(&entries, schema, spec, &partition, "data")?;
+            let manifest_path = format!("{}/metadata/{}-m0.avro", m.location, uuid::Uuid::new_v4());
+            let manifest_length = self.io.write_new(&manifest_path, bytes).await? as i64;
+            let refs: Vec<&DataFile> = files.iter().collect();
+            manifests.insert(
+                0,
+                ManifestFile {
+                    manifest_path,
+                    manifest_length,
+                    partition_spec_id: spec.spec_id,
+                    content: 0,
+                    sequence_number,
+                    min_sequence_number: sequence_number,
+                    added_snapshot_id: snapshot_id,
+                    added_files_count: files.len() as i32,
+                    existing_files_count: 0,
+                    deleted_files_count: 0,
+                    added_rows_count: files.iter().map(|f| f.record_count).sum(),
+                    existing_rows_count: 0,
+                    deleted_rows_count: 0,
+                    partitions: Some(summarize(&refs, partition.len())),
+                },
+            );
+        }
+        let list = manifest::write_manifest_list(&manifests, snapshot_id, parent.map(|p| p.snapshot_id), sequence_number)?;
+        let manifest_list = format!("{}/metadata/snap-{snapshot_id}-1-{}.avro", m.location, uuid::Uuid::new_v4());
+        self.io.write_new(&manifest_list, list).await?;
+
+        let before = parent.map(|p| p.summary.clone()).unwrap_or_default();
+        let added_records: i64 = files.iter().map(|f| f.record_count).sum();
+        let added_size: i64 = files.iter().map(|f| f.file_size_in_bytes).sum();
+        let mut summary = BTreeMap::new();
+        summary.insert("operation".to_string(), "append".to_string());
+        summary.insert("added-data-files".into(), files.len().to_string());
+        summary.insert("added-records".into(), added_records.to_string());
+        summary.insert("added-files-size".into(), added_size.to_string());
+        summary.insert("changed-partition-count".into(), {
+            let distinct: std::collections::BTreeSet<String> = files.iter().map(|f| spec.path(&f.partition)).collect();
+            distinct.len().to_string()
+        });
+        summary.insert("total-records".into(), (count(&before, "total-records") + added_records).to_string());
+        summary.insert("total-files-size".into(), (count(&before, "total-files-size") + added_size).to_string());
+        summary.insert("total-data-files".into(), (count(&before, "total-data-files") + files.len() as i64).to_string());
+        for k in ["total-delete-files", "total-position-deletes", "total-equality-deletes"] {
+            summary.insert(k.into(), count(&before, k).to_string());
+        }
+        let snapshot = Snapshot {
+            snapshot_id,
+            parent_snapshot_id: parent.map(|p| p.snapshot_id),
+            sequence_number,
+            timestamp_ms: now_ms().max(m.last_updated_ms),
+            manifest_list,
+            summary,
+            schema_id: Some(schema.schema_id),
+        };
+        self.commit_metadata(|next| next.add_snapshot(snapshot)).await
+    }
+
+    /// Writes the next metadata file: this one changed by `change`, with this file in its log.
+    pub async fn commit_metadata(&self, change: impl FnOnce(&mut TableMetadata)) -> Result<Table> {
+        let mut next = self.metadata.clone();
+        next.metadata_log.push(MetadataLogEntry { timestamp_ms: self.metadata.last_updated_ms, metadata_file: self.metadata_location.clone() });
+        change(&mut next);
+        next.last_updated_ms = next.last_updated_ms.max(now_ms());
+        let version = version_of(&self.metadata_location).map(|v| v + 1).unwrap_or(1);
+        let metadata_location = format!("{}/metadata/{version:05}-{}.metadata.json", next.location, uuid::Uuid::new_v4());
+        self.io.write_new(&metadata_location, next.to_json()).await?;
+        Ok(Table { io: self.io.clone(), metadata_location, metadata: next })
+    }
+}
+
+/// The partition type of a table's default spec, for callers that build partition tuples.
+pub fn partition_type(metadata: &TableMetadata) -> Result<Vec<(i32, String, Primitive)>> {
+    metadata.default_spec()?.partition_type(metadata.current_schema()?)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use object_store::ObjectStore;
+    use object_store::memory::InMemory;
+
+    use super::*;
+    use crate::partition::Transform;
+
+    fn io() -> Io {
+        let store: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
+        Io::new(Arc::new(move |_| Ok(store.clone())))
+    }
+
+    #[tokio::test]
+    async fn create_append_and_list() {
+        let schema = Schema::from_json(&serde_json::json!({"type": "struct", "schema-id": 0, "fields": [
+            {"id": 1, "name": "id", "required": false, "type": "long"},
+            {"id": 2, "name": "kind", "required": false, "type": "string"},
+        ]}))
+        .unwrap();
+        let spec = PartitionSpec::from_terms(&[(Transform::Identity, "kind".into())], &schema).unwrap();
+        let t = Table::create(io(), "s3://lake/t/", schema, spec, BTreeMap::new()).await.unwrap();
+        assert!(t.metadata_location.starts_with("s3://lake/t/metadata/00000-"));
+        assert!(t.files(t.metadata.current_snapshot()).await.unwrap().data.is_empty());
+        let a = DataFile::parquet("s3://lake/t/data/kind=a/1.parquet".into(), vec![Some(Literal::String("a".into()))], 3, 100);
+        let t1 = t.append(vec![a.clone()]).await.unwrap();
+        let b = DataFile::parquet("s3://lake/t/data/kind=b/2.parquet".into(), vec![None], 2, 50);
+        let t2 = t1.append(vec![b.clone()]).await.unwrap();
+        assert!(t2.metadata_location.contains("/metadata/00002-"), "{}", t2.metadata_location);
+        let files = t2.files(t2.metadata.current_snapshot()).await.unwrap();
+        let paths: Vec<&str> = files.data.iter().map(|f| f.file.file_path.as_str()).collect();
+        assert_eq!(paths, ["s3://lake/t/data/kind=b/2.parquet", "s3://lake/t/data/kind=a/1.parquet"]);
+        assert_eq!(files.data.iter().map(|f| f.sequence_number).collect::<Vec<_>>(), [2, 1]);
+        let current = t2.metadata.current_snapshot().unwrap();
+        assert_eq!(current.summary["total-records"], "5");
+        assert_eq!(current.parent_snapshot_id, t1.metadata.current_snapshot_id);
+        assert_eq!(t2.metadata.metadata_log.len(), 2);
+        // The first snapshot is still there to read.
+        let first = t2.metadata.snapshot(t1.metadata.current_snapshot_id.unwrap()).unwrap();
+        assert_eq!(t2.files(Some(first)).await.unwrap().data.len(), 1);
+        // Reloaded from its file, the table is the same.
+        let again = Table::load(t2.io.clone(), &t2.metadata_location).await.unwrap();
+        assert_eq!(again.metadata, t2.metadata);
+    }
+}

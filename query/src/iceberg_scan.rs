@@ -1,0 +1,127 @@
+//! Iceberg tables as DataFusion reads them: a Glue table with `table_type=ICEBERG` names its
+//! current metadata file in `metadata_location`; the table's schema is that file's, and a scan
+//! reads the Parquet data files of its current snapshot. The metadata file is read when a query
+//! names the table; manifests and data files through the session's stores, so with the
+//! caller's S3 permissions.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use catalog::Table;
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::catalog::{Session, TableProvider};
+use datafusion::common::{DataFusionError, Result as DfResult};
+use datafusion::datasource::file_format::parquet::ParquetFormat;
+use datafusion::datasource::listing::PartitionedFile;
+use datafusion::execution::object_store::ObjectStoreUrl;
+use datafusion::execution::runtime_env::RuntimeEnv;
+use datafusion::logical_expr::{Expr, TableType};
+use datafusion::physical_plan::ExecutionPlan;
+use iceberg::io::Io;
+use storage::Store;
+
+use crate::error::{Error, Result};
+use crate::partitioned::FileScan;
+
+/// Whether a Glue table is an Iceberg table.
+pub(crate) fn is_iceberg(table: &Table) -> bool {
+    table.parameters.get("table_type").is_some_and(|t| t.eq_ignore_ascii_case("iceberg"))
+}
+
+pub(crate) fn metadata_location(table: &Table) -> Result<&str> {
+    table.parameters.get("metadata_location").map(String::as_str).ok_or_else(|| {
+        iceberg_error("ICEBERG_INVALID_METADATA", format!("Iceberg table {}.{} has no metadata_location", table.database_name, table.name))
+    })
+}
+
+pub(crate) fn iceberg_error(code: &'static str, message: impl Into<String>) -> Error {
+    Error::Iceberg { code, message: message.into() }
+}
+
+impl From<iceberg::Error> for Error {
+    fn from(e: iceberg::Error) -> Self {
+        match e {
+            iceberg::Error::Io(m) => iceberg_error("ICEBERG_FILESYSTEM_ERROR", m),
+            iceberg::Error::Invalid(m) => iceberg_error("ICEBERG_INVALID_METADATA", m),
+            iceberg::Error::Unsupported(m) => Error::InvalidInput(m),
+        }
+    }
+}
+
+fn df_err(e: impl Into<Error>) -> DataFusionError {
+    DataFusionError::External(Box::new(e.into()))
+}
+
+/// The lake without permission checks: the engine's own reads (a table's metadata file).
+pub(crate) fn engine_io(store: &Store) -> Io {
+    let store = store.clone();
+    Io::new(Arc::new(move |bucket: &str| {
+        store.head_bucket(bucket).map_err(|e| e.to_string())?;
+        Ok(Arc::new(storage::BucketStore::new(store.clone(), bucket)) as Arc<dyn object_store::ObjectStore>)
+    }))
+}
+
+/// The lake as a session sees it: each bucket's store checks the caller's permissions.
+pub(crate) fn session_io(env: Arc<RuntimeEnv>) -> Io {
+    Io::new(Arc::new(move |bucket: &str| {
+        let url = ObjectStoreUrl::parse(format!("s3://{bucket}")).map_err(|e| e.to_string())?;
+        env.object_store(url).map_err(|e| e.to_string())
+    }))
+}
+
+/// An Iceberg table as DataFusion reads it: the data files of its current snapshot.
+#[derive(Debug)]
+pub struct IcebergTable {
+    table: iceberg::table::Table,
+    schema: SchemaRef,
+}
+
+impl IcebergTable {
+    /// The table a Glue table names, at its current metadata file.
+    pub async fn load(store: &Store, glue: &Table) -> Result<IcebergTable> {
+        let table = iceberg::table::Table::load(engine_io(store), metadata_location(glue)?).await?;
+        let schema = Arc::new(table.metadata.current_schema()?.to_arrow());
+        Ok(IcebergTable { table, schema })
+    }
+}
+
+#[async_trait]
+impl TableProvider for IcebergTable {
+    fn schema(&self) -> SchemaRef {
+        self.schema.clone()
+    }
+
+    fn table_type(&self) -> TableType {
+        TableType::Base
+    }
+
+    async fn scan(
+        &self,
+        state: &dyn Session,
+        projection: Option<&Vec<usize>>,
+        _filters: &[Expr],
+        limit: Option<usize>,
+    ) -> DfResult<Arc<dyn ExecutionPlan>> {
+        // Manifests and data files are read as the caller reads them.
+        let table = iceberg::table::Table { io: session_io(state.runtime_env().clone()), ..self.table.clone() };
+        let files = table.files(table.metadata.current_snapshot()).await.map_err(df_err)?;
+        if !files.deletes.is_empty() {
+            return Err(df_err(Error::InvalidInput("reading Iceberg tables with delete files is not supported yet".into())));
+        }
+        let projected = match projection {
+            Some(p) => Arc::new(self.schema.project(p)?),
+            None => self.schema.clone(),
+        };
+        let mut by_store: BTreeMap<String, Vec<PartitionedFile>> = BTreeMap::new();
+        for f in files.data {
+            if !f.file.file_format.eq_ignore_ascii_case("parquet") {
+                return Err(df_err(Error::InvalidInput(format!("Iceberg data files in {} are not supported", f.file.file_format))));
+            }
+            let (bucket, key) = iceberg::io::split_url(&f.file.file_path).map_err(df_err)?;
+            by_store.entry(format!("s3://{bucket}")).or_default().push(PartitionedFile::new(key.to_string(), f.file.file_size_in_bytes as u64));
+        }
+        let scan = FileScan { format: Arc::new(ParquetFormat::default()), file_schema: self.schema.clone(), partition_fields: Vec::new(), projected };
+        scan.plan(state, by_store, projection, limit).await
+    }
+}

@@ -1,0 +1,386 @@
+//! Statements that make and write Iceberg tables as Athena keeps them (a Glue table with
+//! `table_type=ICEBERG` whose `metadata_location` names the current metadata file; the `iceberg`
+//! crate reads and writes the format): CREATE TABLE, and INSERT INTO, whose commit swaps the
+//! Glue table's `metadata_location` only if nobody else did first (Glue's `VersionId`): two
+//! writers racing end with one commit and one `ICEBERG_COMMIT_ERROR`. Reading is
+//! `iceberg_scan`'s.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use catalog::{Column, Parameters, StorageDescriptor, Table};
+use datafusion::arrow::array::{ArrayRef, RecordBatch, UInt32Array};
+use datafusion::arrow::compute::take;
+use datafusion::arrow::datatypes::{DataType, Schema, SchemaRef, TimeUnit};
+use datafusion::common::{DataFusionError, ScalarValue};
+use datafusion::logical_expr::Expr;
+use datafusion::parquet::arrow::ArrowWriter;
+use datafusion::parquet::basic::{Compression, ZstdLevel};
+use datafusion::parquet::file::properties::WriterProperties;
+use futures::StreamExt;
+use iceberg::io::Io;
+use iceberg::manifest::DataFile;
+use iceberg::partition::{PartitionSpec, Transform};
+use iceberg::schema::Type;
+use iceberg::values::Literal;
+
+use crate::context::{Context, Outcome};
+use crate::error::{Error, Result};
+use crate::iceberg_scan::{iceberg_error, metadata_location, session_io};
+use crate::sql::CreateTable;
+use crate::types::ColumnInfo;
+
+/// An Arrow or Parquet error as ours.
+fn fail(e: impl Into<DataFusionError>) -> Error {
+    Error::DataFusion(e.into())
+}
+
+/// A data file is closed and a new one started once it holds this many bytes (compressed).
+const TARGET_FILE_SIZE: usize = 128 << 20;
+
+/// The Glue columns of an Iceberg schema, with the `iceberg.field.*` parameters Athena gives them.
+fn glue_columns(schema: &iceberg::schema::Schema) -> Vec<Column> {
+    schema
+        .fields
+        .iter()
+        .map(|f| Column {
+            name: f.name.clone(),
+            r#type: Some(f.field_type.to_hive()),
+            comment: f.doc.clone(),
+            parameters: Parameters::from([
+                ("iceberg.field.id".to_string(), f.id.to_string()),
+                ("iceberg.field.optional".to_string(), (!f.required).to_string()),
+                ("iceberg.field.current".to_string(), "true".to_string()),
+            ]),
+            ..Default::default()
+        })
+        .collect()
+}
+
+/// A partition term of `PARTITIONED BY`: `col`, `bucket(n, col)`, `truncate(w, col)`,
+/// `year(col)`, `month(col)`, `day(col)`, `hour(col)`.
+fn partition_term(term: &str) -> Result<(Transform, String)> {
+    let bad = || Error::Syntax(format!("line 1:1: Invalid partition transform: {term}"));
+    let Some((name, args)) = term.split_once('(') else { return Ok((Transform::Identity, unquote(term))) };
+    let args: Vec<&str> = args.strip_suffix(')').ok_or_else(bad)?.split(',').map(str::trim).collect();
+    let n = |s: &str| s.parse::<u32>().ok().filter(|n| *n > 0).ok_or_else(bad);
+    Ok(match (name.trim().to_ascii_lowercase().as_str(), args.as_slice()) {
+        ("bucket", [k, col]) => (Transform::Bucket(n(k)?), unquote(col)),
+        ("truncate", [w, col]) => (Transform::Truncate(n(w)?), unquote(col)),
+        ("year" | "years", [col]) => (Transform::Year, unquote(col)),
+        ("month" | "months", [col]) => (Transform::Month, unquote(col)),
+        ("day" | "days", [col]) => (Transform::Day, unquote(col)),
+        ("hour" | "hours", [col]) => (Transform::Hour, unquote(col)),
+        _ => return Err(bad()),
+    })
+}
+
+fn unquote(s: &str) -> String {
+    s.trim().trim_matches(|c| c == '"' || c == '`').to_lowercase()
+}
+
+/// Athena's table properties as Iceberg's: the compression of data files, and the rest as given.
+fn iceberg_properties(given: &BTreeMap<String, String>) -> Result<BTreeMap<String, String>> {
+    let mut out = BTreeMap::new();
+    for (k, v) in given {
+        match k.to_ascii_lowercase().as_str() {
+            "table_type" => {}
+            "format" if !v.eq_ignore_ascii_case("parquet") => {
+                return Err(Error::InvalidInput(format!("Iceberg tables are written as Parquet here, not {v}")));
+            }
+            "format" => {
+                out.insert("write.format.default".into(), "parquet".into());
+            }
+            "write_compression" => {
+                out.insert("write.parquet.compression-codec".into(), v.to_ascii_lowercase());
+            }
+            _ => {
+                out.insert(k.clone(), v.clone());
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// CREATE TABLE ... TBLPROPERTIES ('table_type'='ICEBERG'): the first metadata file at the
+/// location, then the Glue table naming it.
+pub(crate) async fn create(cx: &Context, t: &CreateTable, db: &str) -> Result<Outcome> {
+    let location = t.location.clone().ok_or_else(|| Error::Syntax("line 1:1: a LOCATION is required for Iceberg tables".into()))?;
+    let location = location.trim_end_matches('/').to_string();
+    let mut fields = Vec::new();
+    for c in &t.columns {
+        let arrow = crate::types::hive_to_arrow(&c.r#type)?;
+        if matches!(arrow, DataType::Int8 | DataType::Int16) {
+            return Err(Error::InvalidInput(format!("Unsupported column type for Iceberg: {} ({})", c.r#type, c.name)));
+        }
+        fields.push(datafusion::arrow::datatypes::Field::new(&c.name, arrow, true));
+    }
+    let mut schema = iceberg::schema::Schema::from_arrow(&fields, 0)?;
+    for (f, c) in schema.fields.iter_mut().zip(&t.columns) {
+        f.doc = c.comment.clone();
+    }
+    let terms = t.partition_transforms.iter().map(|term| partition_term(term)).collect::<Result<Vec<_>>>()?;
+    let spec = PartitionSpec::from_terms(&terms, &schema).map_err(|e| Error::InvalidInput(e.to_string()))?;
+    let properties = iceberg_properties(&t.properties)?;
+    // The location must not hold another table's metadata.
+    let io = session_io(cx.session.runtime_env());
+    let ice = iceberg::table::Table::create(io, &location, schema.clone(), spec, properties).await?;
+    let table = Table {
+        name: t.name.name.clone(),
+        database_name: db.to_string(),
+        description: t.comment.clone(),
+        table_type: Some("EXTERNAL_TABLE".into()),
+        parameters: Parameters::from([
+            ("table_type".to_string(), "ICEBERG".to_string()),
+            ("metadata_location".to_string(), ice.metadata_location.clone()),
+        ]),
+        storage_descriptor: Some(StorageDescriptor { columns: glue_columns(&schema), location: Some(location), ..Default::default() }),
+        ..Default::default()
+    };
+    cx.catalog.create_table(db, table).await?;
+    Ok(Outcome::default())
+}
+
+/// A value of an Arrow array as an Iceberg literal (for partition tuples).
+fn literal(array: &ArrayRef, row: usize) -> Result<Option<Literal>> {
+    let v = ScalarValue::try_from_array(array, row)?;
+    if v.is_null() {
+        return Ok(None);
+    }
+    Ok(Some(match v {
+        ScalarValue::Boolean(Some(b)) => Literal::Boolean(b),
+        ScalarValue::Int32(Some(n)) => Literal::Int(n),
+        ScalarValue::Int64(Some(n)) => Literal::Long(n),
+        ScalarValue::Float32(Some(f)) => Literal::Float(f),
+        ScalarValue::Float64(Some(f)) => Literal::Double(f),
+        ScalarValue::Decimal128(Some(n), _, _) => Literal::Decimal(n),
+        ScalarValue::Date32(Some(d)) => Literal::Date(d),
+        ScalarValue::TimestampMicrosecond(Some(t), None) => Literal::Timestamp(t),
+        ScalarValue::TimestampMicrosecond(Some(t), Some(_)) => Literal::TimestampTz(t),
+        ScalarValue::Utf8(Some(s)) | ScalarValue::Utf8View(Some(s)) | ScalarValue::LargeUtf8(Some(s)) => Literal::String(s),
+        ScalarValue::Binary(Some(b)) | ScalarValue::LargeBinary(Some(b)) | ScalarValue::BinaryView(Some(b)) => Literal::Binary(b),
+        other => return Err(Error::InvalidInput(format!("cannot partition by a value of type {}", other.data_type()))),
+    }))
+}
+
+/// One open data file of a partition.
+struct OpenFile {
+    url: String,
+    partition: Vec<Option<Literal>>,
+    writer: ArrowWriter<Vec<u8>>,
+    rows: i64,
+}
+
+/// Writes one statement's rows as Parquet data files, a file per partition (and per
+/// [`TARGET_FILE_SIZE`]); the files it wrote are deleted if it fails.
+struct DataWriter {
+    io: Io,
+    base: String,
+    spec: PartitionSpec,
+    /// Each partition field's source column in the batches.
+    sources: Vec<usize>,
+    schema: SchemaRef,
+    props: WriterProperties,
+    open: BTreeMap<String, OpenFile>,
+    done: Vec<DataFile>,
+}
+
+impl DataWriter {
+    fn new(table: &iceberg::table::Table, io: Io, schema: SchemaRef) -> Result<DataWriter> {
+        let m = &table.metadata;
+        let spec = m.default_spec()?.clone();
+        let current = m.current_schema()?;
+        let sources = spec
+            .fields
+            .iter()
+            .map(|f| {
+                current
+                    .fields
+                    .iter()
+                    .position(|c| c.id == f.source_id)
+                    .ok_or_else(|| Error::Internal(format!("partition source {} missing", f.source_id)))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let codec = m.properties.get("write.parquet.compression-codec").map(|c| c.to_ascii_lowercase());
+        let compression = match codec.as_deref() {
+            None | Some("zstd") => Compression::ZSTD(ZstdLevel::default()),
+            Some("snappy") => Compression::SNAPPY,
+            Some("gzip") => Compression::GZIP(Default::default()),
+            Some("none" | "uncompressed") => Compression::UNCOMPRESSED,
+            Some(other) => return Err(Error::InvalidInput(format!("Unsupported write_compression {other} for Iceberg tables"))),
+        };
+        let props = WriterProperties::builder().set_compression(compression).build();
+        Ok(DataWriter { io, base: table.data_location(), spec, sources, schema, props, open: BTreeMap::new(), done: Vec::new() })
+    }
+
+    async fn write(&mut self, batch: RecordBatch) -> Result<()> {
+        if self.spec.fields.is_empty() {
+            return self.write_part(Vec::new(), batch).await;
+        }
+        let mut groups: BTreeMap<String, (Vec<Option<Literal>>, Vec<u32>)> = BTreeMap::new();
+        for row in 0..batch.num_rows() {
+            let mut values = Vec::with_capacity(self.sources.len());
+            for (f, source) in self.spec.fields.iter().zip(&self.sources) {
+                let v = literal(batch.column(*source), row)?;
+                values.push(f.transform.apply(v.as_ref())?);
+            }
+            let path = self.spec.path(&values);
+            groups.entry(path).or_insert_with(|| (values, Vec::new())).1.push(row as u32);
+        }
+        for (_, (values, rows)) in groups {
+            let indices = UInt32Array::from(rows);
+            let columns =
+                batch.columns().iter().map(|c| take(c.as_ref(), &indices, None)).collect::<std::result::Result<Vec<_>, _>>().map_err(fail)?;
+            self.write_part(values, RecordBatch::try_new(self.schema.clone(), columns).map_err(fail)?).await?;
+        }
+        Ok(())
+    }
+
+    async fn write_part(&mut self, partition: Vec<Option<Literal>>, batch: RecordBatch) -> Result<()> {
+        let path = self.spec.path(&partition);
+        if !self.open.contains_key(&path) {
+            let dir = if path.is_empty() { self.base.clone() } else { format!("{}/{path}", self.base) };
+            let url = format!("{dir}/{}.parquet", uuid::Uuid::new_v4());
+            let writer = ArrowWriter::try_new(Vec::new(), self.schema.clone(), Some(self.props.clone())).map_err(fail)?;
+            self.open.insert(path.clone(), OpenFile { url, partition, writer, rows: 0 });
+        }
+        let file = self.open.get_mut(&path).expect("opened above");
+        file.writer.write(&batch).map_err(fail)?;
+        file.rows += batch.num_rows() as i64;
+        if file.writer.bytes_written() + file.writer.in_progress_size() >= TARGET_FILE_SIZE {
+            let file = self.open.remove(&path).expect("opened above");
+            self.close(file).await?;
+        }
+        Ok(())
+    }
+
+    async fn close(&mut self, file: OpenFile) -> Result<()> {
+        let bytes = file.writer.into_inner().map_err(fail)?;
+        let size = self.io.write_new(&file.url, bytes).await?;
+        self.done.push(DataFile::parquet(file.url, file.partition, file.rows, size as i64));
+        Ok(())
+    }
+
+    async fn finish(mut self) -> Result<Vec<DataFile>> {
+        let open = std::mem::take(&mut self.open);
+        for (_, file) in open {
+            self.close(file).await?;
+        }
+        Ok(self.done)
+    }
+}
+
+/// The Arrow type rows are written with for an Iceberg type: what the table's schema says,
+/// timestamps in microseconds.
+fn write_type(t: &Type) -> DataType {
+    match t.to_arrow() {
+        DataType::Timestamp(_, tz) => DataType::Timestamp(TimeUnit::Microsecond, tz),
+        other => other,
+    }
+}
+
+/// INSERT INTO an Iceberg table: the rows as new data files, committed as an append snapshot.
+pub(crate) async fn insert(cx: &Context, glue: &Table, columns: &[String], query: &str) -> Result<Outcome> {
+    let io = session_io(cx.session.runtime_env());
+    let table = iceberg::table::Table::load(io.clone(), metadata_location(glue)?).await?;
+    let current = table.metadata.current_schema()?.clone();
+    let df = cx.dataframe(query).await?;
+    let given: Vec<String> =
+        if columns.is_empty() { current.fields.iter().map(|f| f.name.clone()).collect() } else { columns.iter().map(|c| c.to_lowercase()).collect() };
+    if given.len() != df.schema().fields().len() {
+        return Err(Error::InvalidInput(format!(
+            "Insert query has mismatched column types: the table has {} columns, the query {}",
+            given.len(),
+            df.schema().fields().len()
+        )));
+    }
+    for g in &given {
+        if current.field_by_name(g).is_none() {
+            return Err(Error::InvalidInput(format!("Insert column name does not exist in target table: {g}")));
+        }
+    }
+    let exprs: Vec<Expr> = current
+        .fields
+        .iter()
+        .map(|f| {
+            let t = write_type(&f.field_type);
+            match given.iter().position(|g| g.eq_ignore_ascii_case(&f.name)) {
+                Some(i) => {
+                    let (q, field) = df.schema().qualified_field(i);
+                    datafusion::logical_expr::cast(Expr::Column(datafusion::common::Column::new(q.cloned(), field.name())), t).alias(&f.name)
+                }
+                None => datafusion::logical_expr::cast(datafusion::logical_expr::lit(ScalarValue::Null), t).alias(&f.name),
+            }
+        })
+        .collect();
+    let df = df.select(exprs)?;
+    // The files carry the table's field ids, by which other engines match their columns.
+    let schema: SchemaRef =
+        Arc::new(Schema::new(current.fields.iter().map(|f| f.to_arrow().with_data_type(write_type(&f.field_type))).collect::<Vec<_>>()));
+    let mut writer = DataWriter::new(&table, io.clone(), schema.clone())?;
+    let mut stream = df.execute_stream().await?;
+    let mut rows = 0u64;
+    let outcome: Result<()> = async {
+        while let Some(batch) = stream.next().await {
+            let batch = batch?;
+            rows += batch.num_rows() as u64;
+            writer.write(RecordBatch::try_new(schema.clone(), batch.columns().to_vec()).map_err(fail)?).await?;
+        }
+        Ok(())
+    }
+    .await;
+    let written: Vec<String> = writer.done.iter().map(|f| f.file_path.clone()).chain(writer.open.values().map(|f| f.url.clone())).collect();
+    let files = match outcome {
+        Ok(()) => writer.finish().await,
+        Err(e) => Err(e),
+    };
+    let files = match files {
+        Ok(files) => files,
+        Err(e) => {
+            for url in written {
+                let _ = io.delete(&url).await;
+            }
+            return Err(e);
+        }
+    };
+    let urls: Vec<String> = files.iter().map(|f| f.file_path.clone()).collect();
+    let next = table.append(files).await?;
+    if let Err(e) = commit(cx, glue, &table, &next).await {
+        for url in urls {
+            let _ = io.delete(&url).await;
+        }
+        return Err(e);
+    }
+    Ok(Outcome {
+        columns: vec![ColumnInfo { name: "rows".into(), r#type: "bigint".into(), precision: 19, scale: 0, nullable: true }],
+        rows,
+        ..Default::default()
+    })
+}
+
+/// Makes `next` the Glue table's current metadata, if `base` still is: Glue's `VersionId`
+/// makes the swap conditional.
+async fn commit(cx: &Context, glue: &Table, base: &iceberg::table::Table, next: &iceberg::table::Table) -> Result<()> {
+    let mut updated = glue.clone();
+    updated.parameters.insert("metadata_location".into(), next.metadata_location.clone());
+    updated.parameters.insert("previous_metadata_location".into(), base.metadata_location.clone());
+    if let Some(sd) = &mut updated.storage_descriptor {
+        sd.columns = glue_columns(next.metadata.current_schema()?);
+    }
+    let version = glue.version_id.clone().unwrap_or_else(|| "0".into());
+    match cx.catalog.update_table(&glue.database_name, updated, false, Some(&version)).await {
+        Ok(_) => Ok(()),
+        Err(catalog::Error::Conflict(_)) => {
+            let now = cx.catalog.get_table(&glue.database_name, &glue.name).ok();
+            let current = now.as_ref().and_then(|t| t.parameters.get("metadata_location")).cloned().unwrap_or_default();
+            Err(iceberg_error(
+                "ICEBERG_COMMIT_ERROR",
+                format!(
+                    "Cannot commit {}.{}: the table's metadata is {current}, no longer {}",
+                    glue.database_name, glue.name, base.metadata_location
+                ),
+            ))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
