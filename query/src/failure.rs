@@ -206,6 +206,8 @@ fn classify(e: &DataFusionError) -> (Code, String) {
             Error::SchemaNotFound(_) => Code::SchemaNotFound,
             Error::TableNotFound { .. } => Code::TableNotFound,
             Error::ConstraintViolation(_) => Code::ConstraintViolation,
+            Error::Iceberg { code, .. } => Code::Iceberg(code),
+            Error::InvalidInput(_) => Code::NotSupported,
             _ => Code::GenericUserError,
         };
         let message = match code.name() {

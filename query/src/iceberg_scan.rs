@@ -75,6 +75,8 @@ pub(crate) fn session_io(env: Arc<RuntimeEnv>) -> Io {
 pub struct IcebergTable {
     table: iceberg::table::Table,
     schema: SchemaRef,
+    /// The snapshot read: the current one unless the query travels in time.
+    snapshot: Option<i64>,
 }
 
 impl IcebergTable {
@@ -82,7 +84,23 @@ impl IcebergTable {
     pub async fn load(store: &Store, glue: &Table) -> Result<IcebergTable> {
         let table = iceberg::table::Table::load(engine_io(store), metadata_location(glue)?).await?;
         let schema = Arc::new(table.metadata.current_schema()?.to_arrow());
-        Ok(IcebergTable { table, schema })
+        let snapshot = table.metadata.current_snapshot().map(|s| s.snapshot_id);
+        Ok(IcebergTable { table, schema, snapshot })
+    }
+
+    /// Reads a snapshot, with the schema it was written with.
+    fn at(&mut self, snapshot_id: i64) -> Result<()> {
+        let m = &self.table.metadata;
+        let snapshot = m
+            .snapshot(snapshot_id)
+            .ok_or_else(|| iceberg_error("INVALID_ARGUMENTS", format!("Iceberg snapshot ID does not exists: {snapshot_id}")))?;
+        let schema = match snapshot.schema_id {
+            Some(id) => m.schema(id)?,
+            None => m.current_schema()?,
+        };
+        self.schema = Arc::new(schema.to_arrow());
+        self.snapshot = Some(snapshot_id);
+        Ok(())
     }
 }
 
@@ -105,7 +123,7 @@ impl TableProvider for IcebergTable {
     ) -> DfResult<Arc<dyn ExecutionPlan>> {
         // Manifests and data files are read as the caller reads them.
         let table = iceberg::table::Table { io: session_io(state.runtime_env().clone()), ..self.table.clone() };
-        let files = table.files(table.metadata.current_snapshot()).await.map_err(df_err)?;
+        let files = table.files(self.snapshot.and_then(|id| table.metadata.snapshot(id))).await.map_err(df_err)?;
         if !files.deletes.is_empty() {
             return Err(df_err(Error::InvalidInput("reading Iceberg tables with delete files is not supported yet".into())));
         }
@@ -124,4 +142,31 @@ impl TableProvider for IcebergTable {
         let scan = FileScan { format: Arc::new(ParquetFormat::default()), file_schema: self.schema.clone(), partition_fields: Vec::new(), projected };
         scan.plan(state, by_store, projection, limit).await
     }
+}
+
+/// A table name's suffix after `$`: time travel (`version=…`, `asof_ms=…`, see
+/// `rewrite::time_travel`) or a metadata table (`history`, `snapshots`, `refs`, `manifests`,
+/// `files`, `partitions`), as Athena names them.
+pub async fn special(store: &Store, glue: &Table, suffix: &str) -> Result<Arc<dyn TableProvider>> {
+    let mut table = IcebergTable::load(store, glue).await?;
+    let name = format!("{}.{}", glue.database_name, glue.name);
+    if let Some(v) = suffix.strip_prefix("version=") {
+        let m = &table.table.metadata;
+        let id = match v.parse::<i64>() {
+            Ok(id) => m.snapshot(id).map(|s| s.snapshot_id),
+            Err(_) => m.refs.get(v).map(|r| r.snapshot_id),
+        }
+        .ok_or_else(|| iceberg_error("INVALID_ARGUMENTS", format!("Iceberg snapshot ID does not exists: {v}")))?;
+        table.at(id)?;
+        return Ok(Arc::new(table));
+    }
+    if let Some(ms) = suffix.strip_prefix("asof_ms=") {
+        let ms: i64 = ms.parse().map_err(|_| Error::Internal(format!("bad time travel suffix {suffix}")))?;
+        let id = table.table.metadata.snapshot_as_of(ms).map(|s| s.snapshot_id).ok_or_else(|| {
+            iceberg_error("INVALID_ARGUMENTS", format!("No version history table {name} at or before {}", crate::iceberg_meta::millis_text(ms)))
+        })?;
+        table.at(id)?;
+        return Ok(Arc::new(table));
+    }
+    crate::iceberg_meta::metadata_table(&table.table, suffix, &name).await
 }

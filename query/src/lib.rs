@@ -13,6 +13,7 @@ mod engine;
 mod error;
 mod failure;
 mod functions;
+mod iceberg_meta;
 mod iceberg_scan;
 mod iceberg_tables;
 mod lateral;

@@ -129,6 +129,67 @@ pub fn parenthesize_values(tokens: &mut Vec<Token>) {
     *tokens = out;
 }
 
+/// Trino's time travel, `t FOR VERSION AS OF v` and `t FOR TIMESTAMP AS OF e`, as a table name
+/// the catalog reads: `"t$version=v"`, `"t$asof=e"` (the expression evaluated by
+/// `session::plan_query` before the statement is planned; see `tables`). Glue's names cannot hold
+/// `$`, so these never meet a real table.
+pub fn time_travel(tokens: &mut Vec<Token>) -> Result<()> {
+    let sig: Vec<usize> = (0..tokens.len()).filter(|&i| !matches!(tokens[i], Token::Whitespace(_))).collect();
+    let word = |i: usize| match tokens.get(i) {
+        Some(Token::Word(w)) if w.quote_style.is_none() => Some(w.value.to_ascii_uppercase()),
+        _ => None,
+    };
+    // Where each clause starts: its table name's last part, FOR, and the first token after OF.
+    let mut found = Vec::new();
+    for k in 1..sig.len().saturating_sub(4) {
+        let kind = word(sig[k + 1]);
+        if word(sig[k]).as_deref() == Some("FOR")
+            && matches!(kind.as_deref(), Some("TIMESTAMP" | "VERSION"))
+            && word(sig[k + 2]).as_deref() == Some("AS")
+            && word(sig[k + 3]).as_deref() == Some("OF")
+            && matches!(tokens[sig[k - 1]], Token::Word(_))
+        {
+            found.push((sig[k - 1], sig[k], kind == Some("VERSION".into()), sig[k + 4]));
+        }
+    }
+    for (name, for_at, version, from) in found.into_iter().rev() {
+        let Token::Word(table) = &tokens[name] else { continue };
+        // The expression runs as far as sqlparser reads one.
+        let rest: Vec<Token> = tokens[from..].to_vec();
+        let mut parser = Parser::new(&AthenaDialect).with_tokens(rest);
+        let expr = parser.parse_expr().map_err(|e| Error::Syntax(format!("line 1:1: FOR ... AS OF needs a value: {e}")))?;
+        let end = from + parser.index().min(tokens.len() - from);
+        let text = if version {
+            match &expr {
+                Expr::Value(v) => match &v.value {
+                    Value::Number(n, _) => n.clone(),
+                    Value::SingleQuotedString(s) => s.clone(),
+                    _ => return Err(Error::Syntax(format!("line 1:1: FOR VERSION AS OF takes a snapshot id or a branch or tag name, not {expr}"))),
+                },
+                _ => return Err(Error::Syntax(format!("line 1:1: FOR VERSION AS OF takes a snapshot id or a branch or tag name, not {expr}"))),
+            }
+        } else {
+            expr.to_string()
+        };
+        if text.contains('"') {
+            return Err(Error::Syntax("line 1:1: FOR ... AS OF values may not hold '\"'".into()));
+        }
+        let suffix = if version { "version" } else { "asof" };
+        let renamed = Token::Word(Word {
+            value: format!("{}${suffix}={text}", table.value.to_lowercase()),
+            quote_style: Some('"'),
+            keyword: Keyword::NoKeyword,
+        });
+        let mut out: Vec<Token> = tokens[..name].to_vec();
+        out.push(renamed);
+        out.extend(tokens[name + 1..for_at].iter().filter(|t| matches!(t, Token::Whitespace(_))).cloned());
+        out.push(Token::Whitespace(datafusion::sql::sqlparser::tokenizer::Whitespace::Space));
+        out.extend(tokens[end..].iter().cloned());
+        *tokens = out;
+    }
+    Ok(())
+}
+
 /// The Trino type text a quoted cast type carries, if the type is one.
 pub fn cast_type_text(t: &SqlType) -> Option<String> {
     match t {

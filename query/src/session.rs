@@ -183,6 +183,55 @@ fn expand_multisets<'a>(
     })
 }
 
+/// Time travel by timestamp: the expression of each `"t$asof=<expression>"` name (see
+/// `rewrite::time_travel`) evaluated to milliseconds since the epoch, `"t$asof_ms=<ms>"`; a
+/// timestamp without a zone is read as UTC.
+async fn resolve_as_of(ctx: &SessionContext, statement: &mut datafusion::sql::sqlparser::ast::Statement) -> Result<()> {
+    use datafusion::sql::sqlparser::ast::{ObjectNamePart, visit_relations_mut};
+    let mut found = std::collections::BTreeSet::new();
+    let _ = visit_relations_mut(statement, |name| {
+        if let Some(ObjectNamePart::Identifier(id)) = name.0.last()
+            && let Some((_, e)) = id.value.split_once("$asof=")
+        {
+            found.insert(e.to_string());
+        }
+        std::ops::ControlFlow::<()>::Continue(())
+    });
+    if found.is_empty() {
+        return Ok(());
+    }
+    let mut millis = std::collections::HashMap::new();
+    for e in found {
+        let batches = Box::pin(plan_query(ctx, &format!("SELECT {e}"))).await?.collect().await?;
+        let value = batches
+            .iter()
+            .find(|b| b.num_rows() > 0)
+            .map(|b| datafusion::common::ScalarValue::try_from_array(b.column(0), 0))
+            .transpose()?
+            .unwrap_or(datafusion::common::ScalarValue::Null);
+        use datafusion::common::ScalarValue as S;
+        let ms = match value {
+            S::TimestampSecond(Some(v), _) => v * 1000,
+            S::TimestampMillisecond(Some(v), _) => v,
+            S::TimestampMicrosecond(Some(v), _) => v.div_euclid(1000),
+            S::TimestampNanosecond(Some(v), _) => v.div_euclid(1_000_000),
+            S::Date32(Some(d)) => i64::from(d) * 86_400_000,
+            other => return Err(Error::Syntax(format!("line 1:1: FOR TIMESTAMP AS OF needs a timestamp, not {other} ({e})"))),
+        };
+        millis.insert(e, ms);
+    }
+    let _ = visit_relations_mut(statement, |name| {
+        if let Some(ObjectNamePart::Identifier(id)) = name.0.last_mut()
+            && let Some((table, e)) = id.value.split_once("$asof=")
+            && let Some(ms) = millis.get(e)
+        {
+            id.value = format!("{table}$asof_ms={ms}");
+        }
+        std::ops::ControlFlow::<()>::Continue(())
+    });
+    Ok(())
+}
+
 /// Plans a query the Athena way: `_colN` names, no DDL or DML through DataFusion, and no
 /// unsigned types in the output (Athena has none).
 pub(crate) async fn plan_query(ctx: &SessionContext, sql: &str) -> Result<DataFrame> {
@@ -194,6 +243,7 @@ pub(crate) async fn plan_query(ctx: &SessionContext, sql: &str) -> Result<DataFr
     }
     let mut statement = statements.pop_front().expect("one statement");
     if let DfStatement::Statement(s) = &mut statement {
+        resolve_as_of(ctx, s).await?;
         // Innermost first, so that the sides planned for their names hold none left.
         for _ in 0..MAX_MULTISET_EXPANSIONS {
             let Some(crate::rewrite::Multiset { place, with, mut body, nested }) = crate::rewrite::find_multiset(s) else { break };

@@ -393,6 +393,7 @@ fn normalize(sql: &str, parameters: &[String]) -> Result<Vec<Token>> {
     }
     crate::rewrite::quote_cast_types(&mut tokens);
     crate::rewrite::parenthesize_values(&mut tokens);
+    crate::rewrite::time_travel(&mut tokens)?;
     // Trailing semicolons and whitespace carry nothing.
     while matches!(tokens.last(), Some(Token::SemiColon | Token::Whitespace(_))) {
         tokens.pop();

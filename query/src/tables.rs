@@ -165,6 +165,32 @@ impl SchemaProvider for GlueSchema {
             Ok(database) => database,
             Err(missing) => return Err(DataFusionError::External(Box::new(crate::error::Error::SchemaNotFound(missing.clone())))),
         };
+        // `t$…`: an Iceberg table at another snapshot, or a metadata table (Glue's names hold no `$`).
+        if let Some((base, suffix)) = name.split_once('$') {
+            let table = match self.catalog.get_table(database, base) {
+                Ok(t) => t,
+                Err(catalog::Error::NotFound(_)) if suffix.contains('=') => {
+                    return Err(DataFusionError::External(Box::new(crate::error::Error::TableNotFound {
+                        database: database.clone(),
+                        table: base.into(),
+                    })));
+                }
+                Err(catalog::Error::NotFound(_)) => return Ok(None),
+                Err(e) => return Err(DataFusionError::External(Box::new(e))),
+            };
+            if crate::iceberg_scan::is_iceberg(&table) {
+                return crate::iceberg_scan::special(&self.store, &table, suffix).await.map(Some).map_err(|e| DataFusionError::External(Box::new(e)));
+            }
+            if suffix == "partitions" && !table.partition_keys.is_empty() {
+                return hive_partitions(&self.catalog, &table).map(Some);
+            }
+            if suffix.starts_with("version=") || suffix.starts_with("asof") {
+                return Err(DataFusionError::External(Box::new(crate::error::Error::InvalidInput(format!(
+                    "This connector does not support versioned tables: {database}.{base} is not an Iceberg table"
+                )))));
+            }
+            return Ok(None);
+        }
         let table = match self.catalog.get_table(database, name) {
             Ok(t) => t,
             Err(catalog::Error::NotFound(_)) => return Ok(None),
@@ -266,6 +292,24 @@ fn file_format(table: &Table, detected: Option<FileCompressionType>) -> DfResult
         return Ok((format, Some(text)));
     }
     Err(plan_err(table, format!("unsupported SerDe {library:?} / input format {input:?}")))
+}
+
+/// A Hive table's `"t$partitions"`: one row of partition key values per partition, typed as
+/// the keys are declared.
+fn hive_partitions(catalog: &Catalog, table: &Table) -> DfResult<Arc<dyn TableProvider>> {
+    let partitions = catalog.get_partitions(&table.database_name, &table.name).map_err(|e| DataFusionError::External(Box::new(e)))?;
+    let mut fields = Vec::new();
+    let mut columns = Vec::new();
+    for (i, k) in table.partition_keys.iter().enumerate() {
+        let t = hive_to_arrow(k.r#type.as_deref().unwrap_or("string")).map_err(|e| plan_err(table, e))?;
+        let text: datafusion::arrow::array::ArrayRef =
+            Arc::new(datafusion::arrow::array::StringArray::from(partitions.iter().map(|p| p.values.get(i).cloned()).collect::<Vec<_>>()));
+        columns.push(datafusion::arrow::compute::cast(&text, &t)?);
+        fields.push(Field::new(&k.name, t, true));
+    }
+    let schema = Arc::new(Schema::new(fields));
+    let batch = datafusion::arrow::array::RecordBatch::try_new(schema.clone(), columns)?;
+    Ok(Arc::new(datafusion::datasource::MemTable::try_new(schema, vec![vec![batch]])?))
 }
 
 /// Whether a table's files are Parquet, by its SerDe, input format or classification.

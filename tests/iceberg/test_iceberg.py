@@ -1,9 +1,14 @@
 """Iceberg tables that other engines agree on: a table Minerva creates and writes through Athena
-is read by pyiceberg (its Glue catalog and S3 file IO pointed at Minerva) with the same rows,
-and a table pyiceberg creates and appends to through the same Glue catalog is queried by
-Minerva."""
+is read by pyiceberg (its Glue catalog and S3 file IO pointed at Minerva) and by DuckDB's iceberg
+extension (over Minerva's S3) with the same rows, and a table pyiceberg creates and appends to
+through the same Glue catalog is queried by Minerva."""
 
 import datetime
+import importlib
+import pathlib
+from urllib.parse import urlparse
+
+import duckdb
 
 import pyarrow as pa
 import pytest
@@ -28,6 +33,20 @@ def ice(server):
 
 
 @pytest.fixture
+def duck(server):
+    """DuckDB with the iceberg extension (and avro, httpfs) from the package registry, its S3
+    pointed at Minerva."""
+    con = duckdb.connect()
+    for name in ("httpfs", "avro", "iceberg"):
+        package = pathlib.Path(importlib.import_module(f"duckdb_extension_{name}").__file__).parent
+        (path,) = package.glob(f"extensions/*/{name}.duckdb_extension")
+        con.execute(f"LOAD '{path}'")
+    con.execute(f"CREATE SECRET minerva (TYPE s3, KEY_ID '{ACCESS_KEY}', SECRET '{SECRET_KEY}', ENDPOINT '{urlparse(server.url).netloc}', "
+                f"URL_STYLE 'path', USE_SSL false, REGION '{REGION}')")
+    return con
+
+
+@pytest.fixture
 def lake(server):
     s3, glue = server.client("s3"), server.client("glue")
     bucket = unique("iceberg")
@@ -47,7 +66,7 @@ def run(lake, sql: str) -> list:
     return [[d.get("VarCharValue") for d in r["Data"]] for r in rows[1:]]
 
 
-def test_pyiceberg_reads_what_minerva_writes(lake, ice):
+def test_pyiceberg_and_duckdb_read_what_minerva_writes(server, lake, ice, duck):
     run(lake, f"CREATE TABLE events (id bigint, kind string, amount double, day date) PARTITIONED BY (kind, day(day)) "
               f"LOCATION 's3://{lake['bucket']}/warehouse/events' TBLPROPERTIES ('table_type'='ICEBERG')")
     run(lake, "INSERT INTO events VALUES (1, 'a', 1.5, DATE '2024-01-05'), (2, 'b', 2.5, DATE '2024-02-07')")
@@ -66,6 +85,20 @@ def test_pyiceberg_reads_what_minerva_writes(lake, ice):
     assert [r["id"] for r in table.scan(row_filter="kind == 'b'").to_arrow().to_pylist()] == [2]
     assert len(table.history()) == 2 and table.current_snapshot().summary["total-records"] == "4"
     assert len(list(table.scan().plan_files())) == 4
+    # DuckDB, from the metadata file Glue names.
+    location = server.client("glue").get_table(DatabaseName=lake["db"], Name="events")["Table"]["Parameters"]["metadata_location"]
+    assert duck.execute(f"SELECT id, kind, amount, day FROM iceberg_scan('{location}') ORDER BY id").fetchall() == [
+        (1, "a", 1.5, datetime.date(2024, 1, 5)), (2, "b", 2.5, datetime.date(2024, 2, 7)),
+        (3, "a", None, datetime.date(2024, 2, 8)), (4, None, 4.0, None)]
+    assert [r[0] for r in duck.execute(f"SELECT operation FROM iceberg_snapshots('{location}')").fetchall()] == ["append", "append"]
+
+    # Time travel through Athena, by the snapshot ids pyiceberg sees.
+    first, second = [h.snapshot_id for h in table.history()]
+    assert run(lake, 'SELECT snapshot_id FROM "events$snapshots" ORDER BY committed_at') == [[str(first)], [str(second)]]
+    assert run(lake, f"SELECT count(*) FROM events FOR VERSION AS OF {first}") == [["2"]]
+    assert run(lake, f"SELECT count(*) FROM events FOR VERSION AS OF {second}") == [["4"]]
+    made = run(lake, f'SELECT CAST(made_current_at AS varchar) FROM "events$history" WHERE snapshot_id = {first}')[0][0]
+    assert run(lake, f"SELECT count(*) FROM events FOR TIMESTAMP AS OF TIMESTAMP '{made}'") == [["2"]]
 
 
 def test_minerva_reads_what_pyiceberg_writes(lake, ice):
