@@ -185,6 +185,27 @@ impl Catalog {
         self.commit(ops).await
     }
 
+    /// Renames a table (into another database, maybe), in one batch: the record under its new
+    /// name, the old one deleted with what belonged to it (Glue has no rename; Athena's
+    /// `ALTER TABLE RENAME TO` of an Iceberg table is this).
+    pub async fn rename_table(&self, db: &str, name: &str, new_db: &str, new_name: &str) -> Result<Table> {
+        let _writes = self.writes.lock().await;
+        let mut table = self.get_table(db, name)?;
+        let new_db = self.get_database(new_db)?.name;
+        let new_name = crate::validate::normalize_name("Table", new_name)?;
+        if self.tree.get(&table_key(&new_db, &new_name))?.is_some() {
+            return Err(Error::AlreadyExists(format!("Table {new_name} already exists.")));
+        }
+        let mut ops = vec![KvOp::Delete(table_key(&table.database_name, &table.name))];
+        ops.extend(self.table_belongings(&table.database_name, &table.name)?);
+        table.name = new_name.clone();
+        table.database_name = new_db.clone();
+        table.update_time = Some(model::now());
+        ops.push(KvOp::Put(table_key(&new_db, &new_name), encode(&table)));
+        self.commit(ops).await?;
+        Ok(table)
+    }
+
     /// The deletes of everything that belongs to a table besides its record: partitions,
     /// versions, partition indexes, column statistics, tags. Every path that deletes a table
     /// deletes these with it, so that a table made again under the name starts bare.

@@ -144,6 +144,36 @@ impl Table {
         Ok(out)
     }
 
+    /// Every file the table's metadata reaches: its metadata files (this one and those logged),
+    /// and each snapshot's manifest list, manifests, data and delete files.
+    pub async fn reachable_files(&self) -> Result<std::collections::BTreeSet<String>> {
+        let mut out = std::collections::BTreeSet::new();
+        out.insert(self.metadata_location.clone());
+        out.extend(self.metadata.metadata_log.iter().map(|e| e.metadata_file.clone()));
+        for snapshot in &self.metadata.snapshots {
+            out.insert(snapshot.manifest_list.clone());
+            for m in self.manifests(snapshot).await? {
+                let spec = self.metadata.spec(m.partition_spec_id)?;
+                let partition = spec.partition_type(self.metadata.current_schema()?)?;
+                for e in manifest::read_manifest(&self.io.read(&m.manifest_path).await?, &partition)? {
+                    out.insert(e.data_file.file_path);
+                }
+                out.insert(m.manifest_path);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Deletes every file the table's metadata reaches (DROP TABLE of an Iceberg table); files
+    /// already gone are no error.
+    pub async fn purge(&self) -> Result<usize> {
+        let files = self.reachable_files().await?;
+        for f in &files {
+            self.io.delete(f).await?;
+        }
+        Ok(files.len())
+    }
+
     /// Commits new data files as an `append` snapshot on the main branch.
     pub async fn append(&self, files: Vec<DataFile>) -> Result<Table> {
         let m = &self.metadata;
@@ -292,5 +322,10 @@ mod tests {
         // Reloaded from its file, the table is the same.
         let again = Table::load(t2.io.clone(), &t2.metadata_location).await.unwrap();
         assert_eq!(again.metadata, t2.metadata);
+        // Purged: three metadata files, two manifest lists, two manifests (the first one listed
+        // by both snapshots is one file), two data files that were never written here.
+        assert_eq!(t2.reachable_files().await.unwrap().len(), 3 + 2 + 2 + 2);
+        t2.purge().await.unwrap();
+        assert!(Table::load(t2.io.clone(), &t2.metadata_location).await.is_err());
     }
 }

@@ -137,7 +137,11 @@ impl TableProvider for IcebergTable {
                 return Err(df_err(Error::InvalidInput(format!("Iceberg data files in {} are not supported", f.file.file_format))));
             }
             let (bucket, key) = iceberg::io::split_url(&f.file.file_path).map_err(df_err)?;
-            by_store.entry(format!("s3://{bucket}")).or_default().push(PartitionedFile::new(key.to_string(), f.file.file_size_in_bytes as u64));
+            // The key as written, not encoded again (a partition folder may hold `%`).
+            let location = object_store::path::Path::parse(key).unwrap_or_else(|_| object_store::path::Path::from(key));
+            let mut file = PartitionedFile::new(String::new(), f.file.file_size_in_bytes as u64);
+            file.object_meta.location = location;
+            by_store.entry(format!("s3://{bucket}")).or_default().push(file);
         }
         let scan = FileScan { format: Arc::new(ParquetFormat::default()), file_schema: self.schema.clone(), partition_fields: Vec::new(), projected };
         scan.plan(state, by_store, projection, limit).await

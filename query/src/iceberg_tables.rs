@@ -64,9 +64,15 @@ fn partition_term(term: &str) -> Result<(Transform, String)> {
     let Some((name, args)) = term.split_once('(') else { return Ok((Transform::Identity, unquote(term))) };
     let args: Vec<&str> = args.strip_suffix(')').ok_or_else(bad)?.split(',').map(str::trim).collect();
     let n = |s: &str| s.parse::<u32>().ok().filter(|n| *n > 0).ok_or_else(bad);
+    // Athena's DDL writes `bucket(16, col)`; CTAS properties, as Trino, `bucket(col, 16)`.
+    let (k, col) = match args.as_slice() {
+        [a, b] if a.parse::<u32>().is_ok() => (Some(*a), Some(*b)),
+        [a, b] => (Some(*b), Some(*a)),
+        _ => (None, None),
+    };
     Ok(match (name.trim().to_ascii_lowercase().as_str(), args.as_slice()) {
-        ("bucket", [k, col]) => (Transform::Bucket(n(k)?), unquote(col)),
-        ("truncate", [w, col]) => (Transform::Truncate(n(w)?), unquote(col)),
+        ("bucket", [_, _]) => (Transform::Bucket(n(k.unwrap_or_default())?), unquote(col.unwrap_or_default())),
+        ("truncate", [_, _]) => (Transform::Truncate(n(k.unwrap_or_default())?), unquote(col.unwrap_or_default())),
         ("year" | "years", [col]) => (Transform::Year, unquote(col)),
         ("month" | "months", [col]) => (Transform::Month, unquote(col)),
         ("day" | "days", [col]) => (Transform::Day, unquote(col)),
@@ -106,39 +112,152 @@ fn iceberg_properties(given: &BTreeMap<String, String>) -> Result<BTreeMap<Strin
 /// location, then the Glue table naming it.
 pub(crate) async fn create(cx: &Context, t: &CreateTable, db: &str) -> Result<Outcome> {
     let location = t.location.clone().ok_or_else(|| Error::Syntax("line 1:1: a LOCATION is required for Iceberg tables".into()))?;
-    let location = location.trim_end_matches('/').to_string();
     let mut fields = Vec::new();
     for c in &t.columns {
-        let arrow = crate::types::hive_to_arrow(&c.r#type)?;
-        if matches!(arrow, DataType::Int8 | DataType::Int16) {
-            return Err(Error::InvalidInput(format!("Unsupported column type for Iceberg: {} ({})", c.r#type, c.name)));
-        }
-        fields.push(datafusion::arrow::datatypes::Field::new(&c.name, arrow, true));
+        fields.push(datafusion::arrow::datatypes::Field::new(&c.name, crate::types::hive_to_arrow(&c.r#type)?, true));
     }
-    let mut schema = iceberg::schema::Schema::from_arrow(&fields, 0)?;
-    for (f, c) in schema.fields.iter_mut().zip(&t.columns) {
-        f.doc = c.comment.clone();
-    }
-    let terms = t.partition_transforms.iter().map(|term| partition_term(term)).collect::<Result<Vec<_>>>()?;
-    let spec = PartitionSpec::from_terms(&terms, &schema).map_err(|e| Error::InvalidInput(e.to_string()))?;
-    let properties = iceberg_properties(&t.properties)?;
-    // The location must not hold another table's metadata.
-    let io = session_io(cx.session.runtime_env());
-    let ice = iceberg::table::Table::create(io, &location, schema.clone(), spec, properties).await?;
-    let table = Table {
-        name: t.name.name.clone(),
-        database_name: db.to_string(),
-        description: t.comment.clone(),
-        table_type: Some("EXTERNAL_TABLE".into()),
-        parameters: Parameters::from([
-            ("table_type".to_string(), "ICEBERG".to_string()),
-            ("metadata_location".to_string(), ice.metadata_location.clone()),
-        ]),
-        storage_descriptor: Some(StorageDescriptor { columns: glue_columns(&schema), location: Some(location), ..Default::default() }),
-        ..Default::default()
+    let comments: Vec<Option<String>> = t.columns.iter().map(|c| c.comment.clone()).collect();
+    let new = NewTable {
+        db,
+        name: &t.name.name,
+        location: &location,
+        comment: t.comment.clone(),
+        terms: &t.partition_transforms,
+        properties: &t.properties,
     };
-    cx.catalog.create_table(db, table).await?;
+    new.create(cx, &fields, &comments).await?;
     Ok(Outcome::default())
+}
+
+/// A new Iceberg table: where it goes, its partitioning and properties.
+struct NewTable<'a> {
+    db: &'a str,
+    name: &'a str,
+    location: &'a str,
+    comment: Option<String>,
+    terms: &'a [String],
+    properties: &'a BTreeMap<String, String>,
+}
+
+impl NewTable<'_> {
+    /// Writes the first metadata file, then registers the Glue table; returns both.
+    async fn create(
+        &self,
+        cx: &Context,
+        fields: &[datafusion::arrow::datatypes::Field],
+        comments: &[Option<String>],
+    ) -> Result<(Table, iceberg::table::Table)> {
+        let location = self.location.trim_end_matches('/').to_string();
+        crate::location::parse(&location)?;
+        for f in fields {
+            if matches!(f.data_type(), DataType::Int8 | DataType::Int16) {
+                return Err(Error::InvalidInput(format!(
+                    "Unsupported column type for Iceberg: {} ({})",
+                    crate::types::arrow_to_hive(f.data_type()),
+                    f.name()
+                )));
+            }
+        }
+        let mut schema = iceberg::schema::Schema::from_arrow(fields, 0)?;
+        for (f, c) in schema.fields.iter_mut().zip(comments) {
+            f.doc = c.clone();
+        }
+        let terms = self.terms.iter().map(|term| partition_term(term)).collect::<Result<Vec<_>>>()?;
+        let spec = PartitionSpec::from_terms(&terms, &schema).map_err(|e| Error::InvalidInput(e.to_string()))?;
+        let properties = iceberg_properties(self.properties)?;
+        let io = session_io(cx.session.runtime_env());
+        let ice = iceberg::table::Table::create(io, &location, schema.clone(), spec, properties).await?;
+        let table = Table {
+            name: self.name.to_string(),
+            database_name: self.db.to_string(),
+            description: self.comment.clone(),
+            table_type: Some("EXTERNAL_TABLE".into()),
+            parameters: Parameters::from([
+                ("table_type".to_string(), "ICEBERG".to_string()),
+                ("metadata_location".to_string(), ice.metadata_location.clone()),
+            ]),
+            storage_descriptor: Some(StorageDescriptor { columns: glue_columns(&schema), location: Some(location), ..Default::default() }),
+            ..Default::default()
+        };
+        let created = cx.catalog.create_table(self.db, table).await?;
+        Ok((created, ice))
+    }
+}
+
+/// CREATE TABLE ... WITH (table_type = 'ICEBERG', location = ..., partitioning = ARRAY[...]) AS
+/// query: the table, then the query's rows as its first snapshot.
+pub(crate) async fn create_as(
+    cx: &Context,
+    db: &str,
+    name: &str,
+    properties: &BTreeMap<String, String>,
+    query: &str,
+    with_data: bool,
+) -> Result<Outcome> {
+    let mut props: BTreeMap<String, String> = BTreeMap::new();
+    let mut location = None;
+    let mut terms = Vec::new();
+    for (k, v) in properties {
+        match k.to_ascii_lowercase().as_str() {
+            "location" | "external_location" => location = Some(v.clone()),
+            "is_external" if v.eq_ignore_ascii_case("true") => {
+                return Err(Error::InvalidInput("Iceberg tables are not external: set is_external = false".into()));
+            }
+            "is_external" => {}
+            "partitioning" | "partitioned_by" => terms = array_items(v),
+            "table_type" => {}
+            "format" => {
+                props.insert("format".into(), v.clone());
+            }
+            "write_compression" => {
+                props.insert("write_compression".into(), v.clone());
+            }
+            other => {
+                props.insert(other.to_string(), v.clone());
+            }
+        }
+    }
+    let location = location.ok_or_else(|| Error::InvalidInput("An Iceberg CTAS needs its location: WITH (location = 's3://...')".into()))?;
+    let df = cx.dataframe(query).await?;
+    let fields: Vec<datafusion::arrow::datatypes::Field> = df.schema().fields().iter().map(|f| f.as_ref().clone().with_nullable(true)).collect();
+    let comments = vec![None; fields.len()];
+    let new = NewTable { db, name, location: &location, comment: None, terms: &terms, properties: &props };
+    let (glue, table) = new.create(cx, &fields, &comments).await?;
+    if !with_data {
+        return Ok(Outcome { columns: vec![rows_column()], ..Default::default() });
+    }
+    match append(cx, &glue, &table, df, &[]).await {
+        Ok(rows) => Ok(Outcome { columns: vec![rows_column()], rows, ..Default::default() }),
+        Err(e) => {
+            // The statement made the table: a failed write takes it away again.
+            let _ = cx.catalog.delete_table(db, name).await;
+            Err(e)
+        }
+    }
+}
+
+/// The items of an `ARRAY['a', 'bucket(b, 4)']` property, which the properties parser joins
+/// with commas: split at the commas outside parentheses.
+fn array_items(v: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let (mut depth, mut start) = (0i32, 0);
+    for (i, ch) in v.char_indices() {
+        match ch {
+            '(' => depth += 1,
+            ')' => depth -= 1,
+            ',' if depth == 0 => {
+                out.push(v[start..i].trim().to_string());
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    out.push(v[start..].trim().to_string());
+    out.into_iter().filter(|t| !t.is_empty()).collect()
+}
+
+fn rows_column() -> ColumnInfo {
+    ColumnInfo { name: "rows".into(), r#type: "bigint".into(), precision: 19, scale: 0, nullable: true }
 }
 
 /// A value of an Arrow array as an Iceberg literal (for partition tuples).
@@ -282,9 +401,17 @@ fn write_type(t: &Type) -> DataType {
 /// INSERT INTO an Iceberg table: the rows as new data files, committed as an append snapshot.
 pub(crate) async fn insert(cx: &Context, glue: &Table, columns: &[String], query: &str) -> Result<Outcome> {
     let io = session_io(cx.session.runtime_env());
-    let table = iceberg::table::Table::load(io.clone(), metadata_location(glue)?).await?;
-    let current = table.metadata.current_schema()?.clone();
+    let table = iceberg::table::Table::load(io, metadata_location(glue)?).await?;
     let df = cx.dataframe(query).await?;
+    let rows = append(cx, glue, &table, df, columns).await?;
+    Ok(Outcome { columns: vec![rows_column()], rows, ..Default::default() })
+}
+
+/// Writes a query's rows into a table (into `columns`, or all of them in order) and commits
+/// them as an append snapshot; the files are removed if the write or the commit fails.
+async fn append(cx: &Context, glue: &Table, table: &iceberg::table::Table, df: datafusion::dataframe::DataFrame, columns: &[String]) -> Result<u64> {
+    let io = table.io.clone();
+    let current = table.metadata.current_schema()?.clone();
     let given: Vec<String> =
         if columns.is_empty() { current.fields.iter().map(|f| f.name.clone()).collect() } else { columns.iter().map(|c| c.to_lowercase()).collect() };
     if given.len() != df.schema().fields().len() {
@@ -317,7 +444,7 @@ pub(crate) async fn insert(cx: &Context, glue: &Table, columns: &[String], query
     // The files carry the table's field ids, by which other engines match their columns.
     let schema: SchemaRef =
         Arc::new(Schema::new(current.fields.iter().map(|f| f.to_arrow().with_data_type(write_type(&f.field_type))).collect::<Vec<_>>()));
-    let mut writer = DataWriter::new(&table, io.clone(), schema.clone())?;
+    let mut writer = DataWriter::new(table, io.clone(), schema.clone())?;
     let mut stream = df.execute_stream().await?;
     let mut rows = 0u64;
     let outcome: Result<()> = async {
@@ -345,17 +472,13 @@ pub(crate) async fn insert(cx: &Context, glue: &Table, columns: &[String], query
     };
     let urls: Vec<String> = files.iter().map(|f| f.file_path.clone()).collect();
     let next = table.append(files).await?;
-    if let Err(e) = commit(cx, glue, &table, &next).await {
+    if let Err(e) = commit(cx, glue, table, &next).await {
         for url in urls {
             let _ = io.delete(&url).await;
         }
         return Err(e);
     }
-    Ok(Outcome {
-        columns: vec![ColumnInfo { name: "rows".into(), r#type: "bigint".into(), precision: 19, scale: 0, nullable: true }],
-        rows,
-        ..Default::default()
-    })
+    Ok(rows)
 }
 
 /// Makes `next` the Glue table's current metadata, if `base` still is: Glue's `VersionId`

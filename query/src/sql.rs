@@ -170,27 +170,94 @@ pub struct Unsupported {
 /// DDL against the Glue catalog, and SHOW and DESCRIBE.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Ddl {
-    CreateDatabase { name: String, if_not_exists: bool, comment: Option<String>, location: Option<String>, properties: BTreeMap<String, String> },
-    DropDatabase { name: String, if_exists: bool, cascade: bool },
+    CreateDatabase {
+        name: String,
+        if_not_exists: bool,
+        comment: Option<String>,
+        location: Option<String>,
+        properties: BTreeMap<String, String>,
+    },
+    DropDatabase {
+        name: String,
+        if_exists: bool,
+        cascade: bool,
+    },
     CreateTable(Box<CreateTable>),
-    DropTable { name: Name, if_exists: bool },
-    AddPartitions { name: Name, if_not_exists: bool, partitions: Vec<PartitionSpec> },
-    DropPartitions { name: Name, if_exists: bool, partitions: Vec<PartitionSpec> },
-    SetLocation { name: Name, location: String },
-    SetProperties { name: Name, properties: BTreeMap<String, String> },
-    AddColumns { name: Name, columns: Vec<ColumnDef>, replace: bool },
-    Repair { name: Name },
-    CreateView { name: Name, or_replace: bool, query: String },
-    DropView { name: Name, if_exists: bool },
-    ShowDatabases { pattern: Option<String> },
-    ShowTables { database: Option<String>, pattern: Option<String> },
-    ShowViews { database: Option<String>, pattern: Option<String> },
-    ShowPartitions { name: Name },
-    ShowColumns { name: Name },
-    ShowCreateTable { name: Name },
-    ShowCreateView { name: Name },
-    ShowProperties { name: Name, property: Option<String> },
-    Describe { name: Name, extended: bool },
+    DropTable {
+        name: Name,
+        if_exists: bool,
+    },
+    AddPartitions {
+        name: Name,
+        if_not_exists: bool,
+        partitions: Vec<PartitionSpec>,
+    },
+    DropPartitions {
+        name: Name,
+        if_exists: bool,
+        partitions: Vec<PartitionSpec>,
+    },
+    SetLocation {
+        name: Name,
+        location: String,
+    },
+    SetProperties {
+        name: Name,
+        properties: BTreeMap<String, String>,
+    },
+    /// `ALTER TABLE name RENAME TO other` (Iceberg tables).
+    RenameTable {
+        name: Name,
+        to: Name,
+    },
+    AddColumns {
+        name: Name,
+        columns: Vec<ColumnDef>,
+        replace: bool,
+    },
+    Repair {
+        name: Name,
+    },
+    CreateView {
+        name: Name,
+        or_replace: bool,
+        query: String,
+    },
+    DropView {
+        name: Name,
+        if_exists: bool,
+    },
+    ShowDatabases {
+        pattern: Option<String>,
+    },
+    ShowTables {
+        database: Option<String>,
+        pattern: Option<String>,
+    },
+    ShowViews {
+        database: Option<String>,
+        pattern: Option<String>,
+    },
+    ShowPartitions {
+        name: Name,
+    },
+    ShowColumns {
+        name: Name,
+    },
+    ShowCreateTable {
+        name: Name,
+    },
+    ShowCreateView {
+        name: Name,
+    },
+    ShowProperties {
+        name: Name,
+        property: Option<String>,
+    },
+    Describe {
+        name: Name,
+        extended: bool,
+    },
 }
 
 impl Plan {
@@ -250,6 +317,7 @@ impl Ddl {
             Ddl::DropPartitions { .. } => "ALTER_TABLE_DROP_PARTITION",
             Ddl::SetLocation { .. } => "ALTER_TABLE_SET_LOCATION",
             Ddl::SetProperties { .. } => "ALTER_TABLE_SET_TBLPROPERTIES",
+            Ddl::RenameTable { .. } => "RENAME_TABLE",
             Ddl::AddColumns { replace: false, .. } => "ALTER_TABLE_ADD_COLUMNS",
             Ddl::AddColumns { replace: true, .. } => "ALTER_TABLE_REPLACE_COLUMNS",
             Ddl::Repair { .. } => "MSCK_REPAIR_TABLE",
@@ -1148,7 +1216,12 @@ fn parse_alter(c: &mut Cursor) -> Result<Plan> {
         c.done()?;
         return Ok(Plan::Ddl(Ddl::SetProperties { name, properties }));
     }
-    Err(c.unexpected("'ADD', 'DROP', 'REPLACE', 'SET'"))
+    if c.eat_words(&["RENAME", "TO"]) {
+        let to = c.name()?;
+        c.done()?;
+        return Ok(Plan::Ddl(Ddl::RenameTable { name, to }));
+    }
+    Err(c.unexpected("'ADD', 'DROP', 'RENAME', 'REPLACE', 'SET'"))
 }
 
 fn parse_show(c: &mut Cursor) -> Result<Plan> {

@@ -249,7 +249,34 @@ pub(crate) async fn run(cx: &Context, ddl: Ddl) -> Result<Outcome> {
             if is_view(&table) {
                 return Err(Error::InvalidInput(format!("{}.{} is a view: use DROP VIEW", table.database_name, table.name)));
             }
+            // Athena drops an Iceberg table's files with it: those its metadata reaches.
+            let purge = match crate::iceberg_scan::is_iceberg(&table) {
+                true => {
+                    let location = crate::iceberg_scan::metadata_location(&table)?;
+                    iceberg::table::Table::load(crate::iceberg_scan::session_io(cx.session.runtime_env()), location).await.ok()
+                }
+                false => None,
+            };
             catalog.delete_table(&table.database_name, &table.name).await?;
+            if let Some(t) = purge {
+                t.purge().await?;
+            }
+            Ok(Outcome::default())
+        }
+        Ddl::RenameTable { name, to } => {
+            let table = cx.table(&name)?;
+            if !crate::iceberg_scan::is_iceberg(&table) {
+                return Err(Error::InvalidInput(format!(
+                    "Renaming {}.{} is not supported: only Iceberg tables can be renamed",
+                    table.database_name, table.name
+                )));
+            }
+            let db = cx.database_of(&to);
+            catalog.get_database(&db).map_err(|_| Error::SchemaNotFound(db.clone()))?;
+            if catalog.get_table(&db, &to.name).is_ok() {
+                return Err(Error::TableAlreadyExists { database: db, table: to.name.clone() });
+            }
+            catalog.rename_table(&table.database_name, &table.name, &db, &to.name).await?;
             Ok(Outcome::default())
         }
         Ddl::AddPartitions { name, if_not_exists, partitions } => add_partitions(cx, &name, if_not_exists, partitions).await,

@@ -448,6 +448,9 @@ async fn create_table_as(cx: &Context, ctas: CreateTableAs) -> Result<Outcome> {
         }
         return Err(Error::TableAlreadyExists { database, table: name.name.clone() });
     }
+    if properties.get("table_type").is_some_and(|t| t.eq_ignore_ascii_case("iceberg")) {
+        return crate::iceberg_tables::create_as(cx, &database, &name.name, properties, query, with_data).await;
+    }
     let spec = Spec::from_properties(properties, Format::Parquet)?;
     let location = match properties.get("external_location") {
         Some(l) => directory_url(l),

@@ -125,13 +125,19 @@ def test_seed_run_and_test(server, athena, project):
     classes = {r["class_name"] for r in rows}
     assert {p["Values"][0] for p in glue.get_partitions(DatabaseName=schema, TableName="reviews_appended")["Partitions"]} == classes
 
+    # The Iceberg table, built twice: the second build replaced the first.
+    assert query(athena, f"SELECT count(*), sum(rating) FROM {schema}.classes_iceberg") == [[str(len(rows)), str(sum(r["rating"] for r in rows))]]
+    iceberg = glue.get_table(DatabaseName=schema, Name="classes_iceberg")["Table"]
+    assert iceberg["Parameters"]["table_type"].upper() == "ICEBERG"
+    assert query(athena, f'SELECT count(DISTINCT partition.class_name) FROM {schema}."classes_iceberg$files"') == [[str(len(classes))]]
+
     # The docs: dbt reads the catalog back for every model and seed, with their columns.
     docs = dbt(server, directory, "docs", "generate")
     assert docs.returncode == 0, docs.stdout[-4000:]
     nodes = json.loads((directory / "target" / "catalog.json").read_text())["nodes"]
     described = {n.split(".")[-1]: [c.lower() for c in node["columns"]] for n, node in nodes.items()}
     assert described["ratings_overwritten"] == ["review_id", "class_name", "age", "rating"], described
-    assert set(described) >= {"reviews", "reviews_per_class", "happy_reviews", "ratings_overwritten", "reviews_appended"}, described
+    assert set(described) >= {"reviews", "reviews_per_class", "happy_reviews", "ratings_overwritten", "reviews_appended", "classes_iceberg"}, described
 
     tested = dbt(server, directory, "test")
     assert tested.returncode == 1, tested.stdout[-4000:]

@@ -136,3 +136,20 @@ def test_racing_writers_lose_no_snapshot(lake, ice):
     table = ice.load_table(f"{lake['db']}.raced")
     assert len(table.history()) == len(committed)
     assert sorted({r["writer"] for r in table.scan().to_arrow().to_pylist()}) == committed
+
+
+def test_drop_table_removes_what_the_table_reached(server, lake, ice):
+    """DROP TABLE of an Iceberg table deletes its files, as Athena does: metadata, manifests and
+    data; what else is under the location stays."""
+    s3 = server.client("s3")
+    bucket = lake["bucket"]
+    s3.put_object(Bucket=bucket, Key="warehouse/dropped/notes.txt", Body=b"not the table's")
+    run(lake, f"CREATE TABLE dropped (id int) PARTITIONED BY (bucket(4, id)) LOCATION 's3://{bucket}/warehouse/dropped' "
+              f"TBLPROPERTIES ('table_type'='ICEBERG')")
+    run(lake, "INSERT INTO dropped VALUES (1), (2), (3)")
+    run(lake, "INSERT INTO dropped VALUES (4)")
+    keys = lambda: sorted(o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix="warehouse/dropped/").get("Contents", []))
+    assert len(keys()) > 8
+    run(lake, "DROP TABLE dropped")
+    assert keys() == ["warehouse/dropped/notes.txt"]
+
