@@ -1,6 +1,6 @@
 """Iceberg tables through the clients that make them: awswrangler's `to_iceberg` (which creates
-the table with Athena's DDL, stages the frame as a Hive table and inserts from it) and
-`read_sql_query`."""
+the table with Athena's DDL, stages the frame as a Hive table and inserts from it, or merges it
+by its merge columns) and `read_sql_query`."""
 
 import pandas as pd
 
@@ -28,8 +28,14 @@ def test_awswrangler_to_iceberg_and_back(server):
                                    s3_output=f"s3://{bucket}/results/")
     assert got["id"].tolist() == [1, 2, 3, 4] and got["kind"].tolist() == ["a", "b", "a", "c"]
     assert got["price"].tolist()[:2] == [1.5, 2.5] and pd.isna(got["price"][2])
-    # The staging tables awswrangler made are gone again; the Iceberg table has two snapshots.
+    # Merged by id: id 2 updated, id 5 inserted.
+    wr.athena.to_iceberg(pd.DataFrame({"id": [2, 5], "kind": ["b", "e"], "price": [20.0, 5.0]}), database=db, table="items",
+                         temp_path=f"s3://{bucket}/tmp3/", merge_cols=["id"], boto3_session=boto, s3_output=f"s3://{bucket}/results/")
+    got = wr.athena.read_sql_query("SELECT id, price FROM items ORDER BY id", database=db, ctas_approach=False, boto3_session=boto,
+                                   s3_output=f"s3://{bucket}/results/")
+    assert got["id"].tolist() == [1, 2, 3, 4, 5] and got["price"].tolist()[3:] == [9.0, 5.0] and got["price"][1] == 20.0
+    # The staging tables awswrangler made are gone again; the Iceberg table has three snapshots.
     assert [t["Name"] for t in glue.get_tables(DatabaseName=db)["TableList"]] == ["items"]
     history = wr.athena.read_sql_query('SELECT count(*) AS n FROM "items$history"', database=db, ctas_approach=False, boto3_session=boto,
                                        s3_output=f"s3://{bucket}/results/")
-    assert history["n"].tolist() == [2]
+    assert history["n"].tolist() == [3]

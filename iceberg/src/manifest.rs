@@ -51,6 +51,11 @@ pub struct DataFile {
 }
 
 impl DataFile {
+    /// A Parquet position delete file (`file_path`, `pos` rows) of one partition.
+    pub fn position_deletes(file_path: String, partition: Vec<Option<Literal>>, record_count: i64, file_size_in_bytes: i64) -> DataFile {
+        DataFile { content: Content::PositionDeletes, ..DataFile::parquet(file_path, partition, record_count, file_size_in_bytes) }
+    }
+
     /// A Parquet data file with its row count and size, no statistics yet.
     pub fn parquet(file_path: String, partition: Vec<Option<Literal>>, record_count: i64, file_size_in_bytes: i64) -> DataFile {
         DataFile {

@@ -176,54 +176,73 @@ impl Table {
 
     /// Commits new data files as an `append` snapshot on the main branch.
     pub async fn append(&self, files: Vec<DataFile>) -> Result<Table> {
+        self.row_delta(files, Vec::new()).await
+    }
+
+    /// Writes one manifest of added files (data or deletes) for a new snapshot.
+    async fn added_manifest(&self, files: &[DataFile], snapshot_id: i64, sequence_number: i64, deletes: bool) -> Result<ManifestFile> {
+        let m = &self.metadata;
+        let spec = m.default_spec()?;
+        let schema = m.current_schema()?;
+        let partition = spec.partition_type(schema)?;
+        let entries: Vec<ManifestEntry> = files
+            .iter()
+            .map(|f| ManifestEntry {
+                status: Status::Added,
+                snapshot_id: Some(snapshot_id),
+                sequence_number: Some(sequence_number),
+                file_sequence_number: Some(sequence_number),
+                data_file: f.clone(),
+            })
+            .collect();
+        let bytes = manifest::write_manifest(&entries, schema, spec, &partition, if deletes { "deletes" } else { "data" })?;
+        let manifest_path = format!("{}/metadata/{}-m{}.avro", m.location, uuid::Uuid::new_v4(), u8::from(deletes));
+        let manifest_length = self.io.write_new(&manifest_path, bytes).await? as i64;
+        let refs: Vec<&DataFile> = files.iter().collect();
+        Ok(ManifestFile {
+            manifest_path,
+            manifest_length,
+            partition_spec_id: spec.spec_id,
+            content: i32::from(deletes),
+            sequence_number,
+            min_sequence_number: sequence_number,
+            added_snapshot_id: snapshot_id,
+            added_files_count: files.len() as i32,
+            existing_files_count: 0,
+            deleted_files_count: 0,
+            added_rows_count: files.iter().map(|f| f.record_count).sum(),
+            existing_rows_count: 0,
+            deleted_rows_count: 0,
+            partitions: Some(summarize(&refs, partition.len())),
+        })
+    }
+
+    /// Commits new data files and delete files (position or equality deletes) as one snapshot on
+    /// the main branch: `append` (data only), `delete` (deletes only) or `overwrite` (both), as
+    /// Iceberg's row-level changes are committed.
+    pub async fn row_delta(&self, files: Vec<DataFile>, deletes: Vec<DataFile>) -> Result<Table> {
         let m = &self.metadata;
         let snapshot_id = m.new_snapshot_id();
         let sequence_number = m.last_sequence_number + 1;
         let spec = m.default_spec()?;
         let schema = m.current_schema()?;
         let partition = spec.partition_type(schema)?;
-        if files.iter().any(|f| f.partition.len() != partition.len()) {
-            return Err(invalid("a data file's partition tuple does not match the partition spec"));
+        if files.iter().chain(&deletes).any(|f| f.partition.len() != partition.len()) {
+            return Err(invalid("a file's partition tuple does not match the partition spec"));
+        }
+        if files.iter().any(|f| f.content != Content::Data) || deletes.iter().any(|f| f.content == Content::Data) {
+            return Err(invalid("data files and delete files were mixed up"));
         }
         let parent = m.current_snapshot();
         let mut manifests = match parent {
             Some(p) => self.manifests(p).await?,
             None => Vec::new(),
         };
+        if !deletes.is_empty() {
+            manifests.insert(0, self.added_manifest(&deletes, snapshot_id, sequence_number, true).await?);
+        }
         if !files.is_empty() {
-            let entries: Vec<ManifestEntry> = files
-                .iter()
-                .map(|f| ManifestEntry {
-                    status: Status::Added,
-                    snapshot_id: Some(snapshot_id),
-                    sequence_number: Some(sequence_number),
-                    file_sequence_number: Some(sequence_number),
-                    data_file: f.clone(),
-                })
-                .collect();
-            let bytes = manifest::write_manifest(&entries, schema, spec, &partition, "data")?;
-            let manifest_path = format!("{}/metadata/{}-m0.avro", m.location, uuid::Uuid::new_v4());
-            let manifest_length = self.io.write_new(&manifest_path, bytes).await? as i64;
-            let refs: Vec<&DataFile> = files.iter().collect();
-            manifests.insert(
-                0,
-                ManifestFile {
-                    manifest_path,
-                    manifest_length,
-                    partition_spec_id: spec.spec_id,
-                    content: 0,
-                    sequence_number,
-                    min_sequence_number: sequence_number,
-                    added_snapshot_id: snapshot_id,
-                    added_files_count: files.len() as i32,
-                    existing_files_count: 0,
-                    deleted_files_count: 0,
-                    added_rows_count: files.iter().map(|f| f.record_count).sum(),
-                    existing_rows_count: 0,
-                    deleted_rows_count: 0,
-                    partitions: Some(summarize(&refs, partition.len())),
-                },
-            );
+            manifests.insert(0, self.added_manifest(&files, snapshot_id, sequence_number, false).await?);
         }
         let list = manifest::write_manifest_list(&manifests, snapshot_id, parent.map(|p| p.snapshot_id), sequence_number)?;
         let manifest_list = format!("{}/metadata/snap-{snapshot_id}-1-{}.avro", m.location, uuid::Uuid::new_v4());
@@ -232,21 +251,35 @@ impl Table {
         let before = parent.map(|p| p.summary.clone()).unwrap_or_default();
         let added_records: i64 = files.iter().map(|f| f.record_count).sum();
         let added_size: i64 = files.iter().map(|f| f.file_size_in_bytes).sum();
+        let position_deletes: i64 = deletes.iter().filter(|f| f.content == Content::PositionDeletes).map(|f| f.record_count).sum();
+        let equality_deletes: i64 = deletes.iter().filter(|f| f.content == Content::EqualityDeletes).map(|f| f.record_count).sum();
+        let deletes_size: i64 = deletes.iter().map(|f| f.file_size_in_bytes).sum();
+        let operation = match (files.is_empty(), deletes.is_empty()) {
+            (_, true) => "append",
+            (true, false) => "delete",
+            (false, false) => "overwrite",
+        };
         let mut summary = BTreeMap::new();
-        summary.insert("operation".to_string(), "append".to_string());
+        summary.insert("operation".to_string(), operation.to_string());
         summary.insert("added-data-files".into(), files.len().to_string());
         summary.insert("added-records".into(), added_records.to_string());
-        summary.insert("added-files-size".into(), added_size.to_string());
+        summary.insert("added-files-size".into(), (added_size + deletes_size).to_string());
+        if !deletes.is_empty() {
+            summary.insert("added-delete-files".into(), deletes.len().to_string());
+            summary.insert("added-position-deletes".into(), position_deletes.to_string());
+            summary
+                .insert("added-position-delete-files".into(), deletes.iter().filter(|f| f.content == Content::PositionDeletes).count().to_string());
+        }
         summary.insert("changed-partition-count".into(), {
-            let distinct: std::collections::BTreeSet<String> = files.iter().map(|f| spec.path(&f.partition)).collect();
+            let distinct: std::collections::BTreeSet<String> = files.iter().chain(&deletes).map(|f| spec.path(&f.partition)).collect();
             distinct.len().to_string()
         });
         summary.insert("total-records".into(), (count(&before, "total-records") + added_records).to_string());
-        summary.insert("total-files-size".into(), (count(&before, "total-files-size") + added_size).to_string());
+        summary.insert("total-files-size".into(), (count(&before, "total-files-size") + added_size + deletes_size).to_string());
         summary.insert("total-data-files".into(), (count(&before, "total-data-files") + files.len() as i64).to_string());
-        for k in ["total-delete-files", "total-position-deletes", "total-equality-deletes"] {
-            summary.insert(k.into(), count(&before, k).to_string());
-        }
+        summary.insert("total-delete-files".into(), (count(&before, "total-delete-files") + deletes.len() as i64).to_string());
+        summary.insert("total-position-deletes".into(), (count(&before, "total-position-deletes") + position_deletes).to_string());
+        summary.insert("total-equality-deletes".into(), (count(&before, "total-equality-deletes") + equality_deletes).to_string());
         let snapshot = Snapshot {
             snapshot_id,
             parent_snapshot_id: parent.map(|p| p.snapshot_id),

@@ -829,12 +829,9 @@ impl Engine {
                 )));
             }
         }
-        let update_count = if matches!(q.substatement_type.as_deref(), Some("CREATE_TABLE_AS_SELECT" | "INSERT" | "UNLOAD")) { q.rows } else { 0 };
-        if q.statement_type != StatementType::Dml
-            || q.output_location.ends_with(".txt")
-            || update_count > 0
-            || q.substatement_type.as_deref() == Some("UNLOAD")
-        {
+        let counted = matches!(q.substatement_type.as_deref(), Some("CREATE_TABLE_AS_SELECT" | "INSERT" | "UNLOAD" | "DELETE" | "UPDATE" | "MERGE"));
+        let update_count = if counted { q.rows } else { 0 };
+        if q.statement_type != StatementType::Dml || q.output_location.ends_with(".txt") || update_count > 0 || counted {
             let mut page = results::text_page(&self.inner.store, &q.output_location, q.columns, token, max_rows).await?;
             page.update_count = update_count;
             return Ok(page);
@@ -960,10 +957,8 @@ async fn execute(cx: &Context, plan: Plan) -> Result<Outcome> {
         Plan::Explain(e) => statements::explain(cx, e).await?,
         Plan::Ddl(d) => statements::run(cx, d).await?,
         Plan::Unsupported(u) => {
-            if let Some(name) = &u.target
-                && crate::iceberg_scan::is_iceberg(&cx.table(name)?)
-            {
-                return Err(Error::InvalidInput("Row-level changes (DELETE, UPDATE, MERGE) of Iceberg tables are not supported yet".into()));
+            if let Some(name) = &u.target {
+                cx.table(name)?;
             }
             return Err(Error::InvalidInput(u.reason));
         }

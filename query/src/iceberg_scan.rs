@@ -21,6 +21,11 @@ use datafusion::physical_plan::ExecutionPlan;
 use iceberg::io::Io;
 use storage::Store;
 
+use datafusion::datasource::physical_plan::parquet::ParquetRowSelection;
+use datafusion::parquet::arrow::arrow_reader::{ParquetRecordBatchReaderBuilder, RowSelection, RowSelector};
+use iceberg::manifest::Content;
+use iceberg::table::ScanFiles;
+
 use crate::error::{Error, Result};
 use crate::partitioned::FileScan;
 
@@ -124,9 +129,7 @@ impl TableProvider for IcebergTable {
         // Manifests and data files are read as the caller reads them.
         let table = iceberg::table::Table { io: session_io(state.runtime_env().clone()), ..self.table.clone() };
         let files = table.files(self.snapshot.and_then(|id| table.metadata.snapshot(id))).await.map_err(df_err)?;
-        if !files.deletes.is_empty() {
-            return Err(df_err(Error::InvalidInput("reading Iceberg tables with delete files is not supported yet".into())));
-        }
+        let deleted = read_position_deletes(&table.io, &files).await.map_err(df_err)?;
         let projected = match projection {
             Some(p) => Arc::new(self.schema.project(p)?),
             None => self.schema.clone(),
@@ -141,6 +144,10 @@ impl TableProvider for IcebergTable {
             let location = object_store::path::Path::parse(key).unwrap_or_else(|_| object_store::path::Path::from(key));
             let mut file = PartitionedFile::new(String::new(), f.file.file_size_in_bytes as u64);
             file.object_meta.location = location;
+            // Rows deleted by position are skipped as the file is read.
+            if let Some(positions) = deleted.get(&f.file.file_path) {
+                file = file.with_extension(ParquetRowSelection::new(skipping(positions, f.file.record_count as u64)));
+            }
             by_store.entry(format!("s3://{bucket}")).or_default().push(file);
         }
         let scan = FileScan { format: Arc::new(ParquetFormat::default()), file_schema: self.schema.clone(), partition_fields: Vec::new(), projected };
@@ -173,4 +180,64 @@ pub async fn special(store: &Store, glue: &Table, suffix: &str) -> Result<Arc<dy
         return Ok(Arc::new(table));
     }
     crate::iceberg_meta::metadata_table(&table.table, suffix, &name).await
+}
+
+/// Positions deleted from each data file (by its path), from a snapshot's position delete files.
+pub(crate) type Deleted = std::collections::HashMap<String, std::collections::BTreeSet<u64>>;
+
+/// Reads a snapshot's position delete files: each row a data file's path and a position in it.
+/// A delete applies to data files committed before it, or with it (the data sequence number of
+/// the data file at most the delete file's). Equality deletes are not read yet: refused.
+pub(crate) async fn read_position_deletes(io: &Io, files: &ScanFiles) -> Result<Deleted> {
+    let mut out = Deleted::new();
+    if files.deletes.is_empty() {
+        return Ok(out);
+    }
+    let sequence: std::collections::HashMap<&str, i64> = files.data.iter().map(|f| (f.file.file_path.as_str(), f.sequence_number)).collect();
+    for d in &files.deletes {
+        if d.file.content == Content::EqualityDeletes {
+            return Err(Error::InvalidInput("reading Iceberg tables with equality delete files is not supported yet".into()));
+        }
+        // Delete files are small: read whole.
+        let bytes = io.read(&d.file.file_path).await?;
+        let reader = ParquetRecordBatchReaderBuilder::try_new(bytes).and_then(|b| b.build()).map_err(|e| Error::DataFusion(e.into()))?;
+        for batch in reader {
+            let batch = batch.map_err(|e| Error::DataFusion(e.into()))?;
+            let paths = batch
+                .column_by_name("file_path")
+                .ok_or_else(|| iceberg_error("ICEBERG_BAD_DATA", format!("{} has no file_path", d.file.file_path)))?;
+            let positions =
+                batch.column_by_name("pos").ok_or_else(|| iceberg_error("ICEBERG_BAD_DATA", format!("{} has no pos", d.file.file_path)))?;
+            let paths =
+                datafusion::arrow::compute::cast(paths, &datafusion::arrow::datatypes::DataType::Utf8).map_err(|e| Error::DataFusion(e.into()))?;
+            let positions = datafusion::arrow::compute::cast(positions, &datafusion::arrow::datatypes::DataType::Int64)
+                .map_err(|e| Error::DataFusion(e.into()))?;
+            let paths = paths.as_any().downcast_ref::<datafusion::arrow::array::StringArray>().expect("cast to Utf8");
+            let positions = positions.as_any().downcast_ref::<datafusion::arrow::array::Int64Array>().expect("cast to Int64");
+            for i in 0..batch.num_rows() {
+                let path = paths.value(i);
+                if sequence.get(path).is_some_and(|seq| *seq <= d.sequence_number) {
+                    out.entry(path.to_string()).or_default().insert(positions.value(i) as u64);
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// A file-level selection of `rows` rows that skips the given positions.
+fn skipping(positions: &std::collections::BTreeSet<u64>, rows: u64) -> RowSelection {
+    let mut selectors = Vec::new();
+    let mut at = 0u64;
+    for &p in positions.iter().filter(|p| **p < rows) {
+        if p > at {
+            selectors.push(RowSelector::select((p - at) as usize));
+        }
+        selectors.push(RowSelector::skip(1));
+        at = p + 1;
+    }
+    if rows > at {
+        selectors.push(RowSelector::select((rows - at) as usize));
+    }
+    RowSelection::from(selectors)
 }

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use catalog::{Column, Parameters, StorageDescriptor, Table};
-use datafusion::arrow::array::{ArrayRef, RecordBatch, UInt32Array};
+use datafusion::arrow::array::{Array, ArrayRef, RecordBatch, UInt32Array};
 use datafusion::arrow::compute::take;
 use datafusion::arrow::datatypes::{DataType, Schema, SchemaRef, TimeUnit};
 use datafusion::common::{DataFusionError, ScalarValue};
@@ -506,4 +506,325 @@ async fn commit(cx: &Context, glue: &Table, base: &iceberg::table::Table, next: 
         }
         Err(e) => Err(e.into()),
     }
+}
+
+// ---- row-level changes: DELETE, UPDATE, MERGE INTO, merge-on-read with position deletes ----
+
+/// The catalog a row-level change registers the target's live rows in, for its SQL to read.
+const DML_CATALOG: &str = "__minerva_dml";
+
+/// Field ids of a position delete file's columns, as the specification fixes them.
+const DELETE_FILE_PATH_ID: i32 = 2_147_483_546;
+const DELETE_POS_ID: i32 = 2_147_483_545;
+
+/// The live rows of a table's current snapshot, each with its data file (`__file`) and position
+/// in it (`__pos`): what a row-level change reads and names the rows it changes by.
+struct LiveRows {
+    schema: SchemaRef,
+    batches: Vec<RecordBatch>,
+    /// Each data file's partition tuple, for the delete files that name its rows.
+    partitions: std::collections::HashMap<String, Vec<Option<Literal>>>,
+}
+
+async fn live_rows(table: &iceberg::table::Table, write_schema: &SchemaRef) -> Result<LiveRows> {
+    use datafusion::arrow::array::{BooleanArray, Int64Array, StringArray, new_null_array};
+    use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+    let files = table.files(table.metadata.current_snapshot()).await?;
+    let deleted = crate::iceberg_scan::read_position_deletes(&table.io, &files).await?;
+    let mut fields: Vec<datafusion::arrow::datatypes::Field> =
+        write_schema.fields().iter().map(|f| f.as_ref().clone().with_metadata(Default::default())).collect();
+    fields.push(datafusion::arrow::datatypes::Field::new("__file", DataType::Utf8, false));
+    fields.push(datafusion::arrow::datatypes::Field::new("__pos", DataType::Int64, false));
+    let schema = Arc::new(Schema::new(fields));
+    let mut batches = Vec::new();
+    let mut partitions = std::collections::HashMap::new();
+    for f in &files.data {
+        let path = f.file.file_path.clone();
+        let bytes = table.io.read(&path).await?;
+        let reader = ParquetRecordBatchReaderBuilder::try_new(bytes).and_then(|b| b.build()).map_err(fail)?;
+        let gone = deleted.get(&path);
+        let mut offset = 0u64;
+        for batch in reader {
+            let batch = batch.map_err(fail)?;
+            let n = batch.num_rows();
+            let mut columns = Vec::with_capacity(schema.fields().len());
+            for field in write_schema.fields() {
+                columns.push(match batch.column_by_name(field.name()) {
+                    Some(c) => datafusion::arrow::compute::cast(c, field.data_type()).map_err(fail)?,
+                    None => new_null_array(field.data_type(), n),
+                });
+            }
+            columns.push(Arc::new(StringArray::from(vec![path.as_str(); n])));
+            columns.push(Arc::new(Int64Array::from_iter_values((offset..offset + n as u64).map(|p| p as i64))));
+            let mut rows = RecordBatch::try_new(schema.clone(), columns).map_err(fail)?;
+            if let Some(gone) = gone {
+                let keep = BooleanArray::from_iter((0..n).map(|i| Some(!gone.contains(&(offset + i as u64)))));
+                rows = datafusion::arrow::compute::filter_record_batch(&rows, &keep).map_err(fail)?;
+            }
+            offset += n as u64;
+            batches.push(rows);
+        }
+        partitions.insert(path, f.file.partition.clone());
+    }
+    Ok(LiveRows { schema, batches, partitions })
+}
+
+/// The target's live rows as `__minerva_dml.s.t`, in the statement's session.
+fn register_rows(cx: &Context, rows: &LiveRows) -> Result<()> {
+    use datafusion::catalog::{CatalogProvider, MemoryCatalogProvider, MemorySchemaProvider, SchemaProvider};
+    let schema = Arc::new(MemorySchemaProvider::new());
+    let table = datafusion::datasource::MemTable::try_new(rows.schema.clone(), vec![rows.batches.clone()])?;
+    schema.register_table("t".into(), Arc::new(table))?;
+    let catalog = Arc::new(MemoryCatalogProvider::new());
+    catalog.register_schema("s", schema)?;
+    cx.session.register_catalog(DML_CATALOG, catalog);
+    Ok(())
+}
+
+/// Rows a query over the live rows names: `(data file, position)` pairs, and the rest of each
+/// row (new values), from column `first` on.
+async fn run_rows(cx: &Context, sql: &str) -> Result<Vec<RecordBatch>> {
+    Ok(cx.dataframe(sql).await?.collect().await?)
+}
+
+fn positions_of(batches: &[RecordBatch], file_col: usize, pos_col: usize) -> Result<Vec<(String, i64)>> {
+    use datafusion::arrow::array::{Array, AsArray};
+    let mut out = Vec::new();
+    for b in batches {
+        let files = datafusion::arrow::compute::cast(b.column(file_col), &DataType::Utf8).map_err(fail)?;
+        let positions = datafusion::arrow::compute::cast(b.column(pos_col), &DataType::Int64).map_err(fail)?;
+        let files = files.as_string::<i32>();
+        let positions = positions.as_primitive::<datafusion::arrow::datatypes::Int64Type>();
+        for i in 0..b.num_rows() {
+            if files.is_valid(i) && positions.is_valid(i) {
+                out.push((files.value(i).to_string(), positions.value(i)));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// A partition's tuple and the `(data file, position)` pairs deleted in it.
+type PartitionDeletes = (Vec<Option<Literal>>, Vec<(String, i64)>);
+
+/// Writes position delete files: one per partition of the data files named, rows sorted by file
+/// and position, as the specification asks.
+async fn write_position_deletes(table: &iceberg::table::Table, rows: &LiveRows, mut positions: Vec<(String, i64)>) -> Result<Vec<DataFile>> {
+    use datafusion::arrow::array::{Int64Array, StringArray};
+    positions.sort();
+    positions.dedup();
+    let spec = table.metadata.default_spec()?.clone();
+    let mut by_partition: BTreeMap<String, PartitionDeletes> = BTreeMap::new();
+    for (file, pos) in positions {
+        let partition = rows.partitions.get(&file).cloned().unwrap_or_default();
+        by_partition.entry(spec.path(&partition)).or_insert_with(|| (partition, Vec::new())).1.push((file, pos));
+    }
+    let id = |f: datafusion::arrow::datatypes::Field, id: i32| f.with_metadata([(iceberg::schema::FIELD_ID_KEY.to_string(), id.to_string())].into());
+    let schema = Arc::new(Schema::new(vec![
+        id(datafusion::arrow::datatypes::Field::new("file_path", DataType::Utf8, false), DELETE_FILE_PATH_ID),
+        id(datafusion::arrow::datatypes::Field::new("pos", DataType::Int64, false), DELETE_POS_ID),
+    ]));
+    let mut out = Vec::new();
+    for (path, (partition, rows)) in by_partition {
+        let batch = RecordBatch::try_new(
+            schema.clone(),
+            vec![
+                Arc::new(StringArray::from(rows.iter().map(|r| r.0.as_str()).collect::<Vec<_>>())),
+                Arc::new(Int64Array::from(rows.iter().map(|r| r.1).collect::<Vec<_>>())),
+            ],
+        )
+        .map_err(fail)?;
+        let mut writer = ArrowWriter::try_new(Vec::new(), schema.clone(), None).map_err(fail)?;
+        writer.write(&batch).map_err(fail)?;
+        let bytes = writer.into_inner().map_err(fail)?;
+        let dir = if path.is_empty() { table.data_location() } else { format!("{}/{path}", table.data_location()) };
+        let url = format!("{dir}/{}-deletes.parquet", uuid::Uuid::new_v4());
+        let size = table.io.write_new(&url, bytes).await?;
+        out.push(DataFile::position_deletes(url, partition, rows.len() as i64, size as i64));
+    }
+    Ok(out)
+}
+
+/// Writes new rows (batches whose columns from `first` on are the table's, in order) as data files.
+async fn write_new_rows(table: &iceberg::table::Table, batches: &[RecordBatch], first: usize) -> Result<Vec<DataFile>> {
+    let current = table.metadata.current_schema()?;
+    let schema: SchemaRef =
+        Arc::new(Schema::new(current.fields.iter().map(|f| f.to_arrow().with_data_type(write_type(&f.field_type))).collect::<Vec<_>>()));
+    let mut writer = DataWriter::new(table, table.io.clone(), schema.clone())?;
+    for b in batches.iter().filter(|b| b.num_rows() > 0) {
+        let columns = schema
+            .fields()
+            .iter()
+            .enumerate()
+            .map(|(i, f)| datafusion::arrow::compute::cast(b.column(first + i), f.data_type()).map_err(fail))
+            .collect::<Result<Vec<_>>>()?;
+        writer.write(RecordBatch::try_new(schema.clone(), columns).map_err(fail)?).await?;
+    }
+    writer.finish().await
+}
+
+fn quoted(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+/// The last part of an assignment's or insert's column name, as a table column (lower case).
+fn column_of(name: &datafusion::sql::sqlparser::ast::ObjectName) -> String {
+    name.0.last().map(|p| p.to_string().trim_matches('"').to_lowercase()).unwrap_or_default()
+}
+
+/// DELETE, UPDATE or MERGE INTO an Iceberg table: the rows it changes found by SQL over the
+/// live rows, then position delete files for the rows it removes or replaces and data files for
+/// the rows it writes, committed as one snapshot (`delete` or `overwrite`).
+pub(crate) async fn row_change(cx: &Context, glue: &Table, change: &crate::sql::RowChange) -> Result<Outcome> {
+    use datafusion::sql::sqlparser::ast::{AssignmentTarget, FromTable, MergeAction, MergeClauseKind, MergeInsertKind, Statement, TableFactor};
+    let statement = datafusion::sql::sqlparser::parser::Parser::new(&crate::dialect::AthenaDialect)
+        .try_with_sql(&change.sql)
+        .and_then(|mut p| p.parse_statement())
+        .map_err(|e| Error::Syntax(format!("line 1:1: {e}")))?;
+    let io = session_io(cx.session.runtime_env());
+    let table = iceberg::table::Table::load(io, metadata_location(glue)?).await?;
+    let current = table.metadata.current_schema()?.clone();
+    let write_schema: SchemaRef =
+        Arc::new(Schema::new(current.fields.iter().map(|f| f.to_arrow().with_data_type(write_type(&f.field_type))).collect::<Vec<_>>()));
+    let rows = live_rows(&table, &write_schema).await?;
+    register_rows(cx, &rows)?;
+    let target = format!("{DML_CATALOG}.s.t");
+    let columns: Vec<String> = current.fields.iter().map(|f| f.name.clone()).collect();
+    let known = |c: &str| -> Result<()> {
+        match columns.iter().any(|k| k == c) {
+            true => Ok(()),
+            false => Err(Error::InvalidInput(format!("Column '{c}' cannot be resolved"))),
+        }
+    };
+    let (deleted, added) = match statement {
+        Statement::Delete(d) => {
+            let from = match &d.from {
+                FromTable::WithFromKeyword(t) | FromTable::WithoutKeyword(t) => t,
+            };
+            if from.len() != 1 || d.using.is_some() {
+                return Err(Error::InvalidInput("DELETE reads one table".into()));
+            }
+            let cond = d.selection.as_ref().map(|e| e.to_string()).unwrap_or_else(|| "true".into());
+            let found = run_rows(cx, &format!("SELECT __file, __pos FROM {target} AS {} WHERE {cond}", quoted(&glue.name))).await?;
+            (positions_of(&found, 0, 1)?, Vec::new())
+        }
+        Statement::Update(u) => {
+            let mut assigned: BTreeMap<String, String> = BTreeMap::new();
+            for a in &u.assignments {
+                let AssignmentTarget::ColumnName(name) = &a.target else {
+                    return Err(Error::InvalidInput("UPDATE of a tuple of columns is not supported".into()));
+                };
+                let c = column_of(name);
+                known(&c)?;
+                assigned.insert(c, a.value.to_string());
+            }
+            let values: Vec<String> =
+                columns.iter().map(|c| format!("{} AS {}", assigned.get(c).cloned().unwrap_or_else(|| quoted(c)), quoted(c))).collect();
+            let cond = u.selection.as_ref().map(|e| e.to_string()).unwrap_or_else(|| "true".into());
+            let found =
+                run_rows(cx, &format!("SELECT __file, __pos, {} FROM {target} AS {} WHERE {cond}", values.join(", "), quoted(&glue.name))).await?;
+            (positions_of(&found, 0, 1)?, found)
+        }
+        Statement::Merge(m) => {
+            let talias = match &m.table {
+                TableFactor::Table { alias: Some(a), .. } => a.name.value.clone(),
+                TableFactor::Table { name, .. } => name.0.last().map(|p| p.to_string().trim_matches('"').to_string()).unwrap_or_default(),
+                _ => return Err(Error::InvalidInput("MERGE INTO names a table".into())),
+            };
+            let t = quoted(&talias);
+            let from = format!("{} LEFT JOIN {target} AS {t} ON {}", m.source, m.on);
+            let matched = format!("{t}.__pos IS NOT NULL");
+            let mut whens = Vec::new();
+            for c in &m.clauses {
+                let base = match c.clause_kind {
+                    MergeClauseKind::Matched => matched.clone(),
+                    MergeClauseKind::NotMatched | MergeClauseKind::NotMatchedByTarget => format!("{t}.__pos IS NULL"),
+                    MergeClauseKind::NotMatchedBySource => return Err(Error::InvalidInput("WHEN NOT MATCHED BY SOURCE is not supported".into())),
+                };
+                whens.push(match &c.predicate {
+                    Some(p) => format!("{base} AND ({p})"),
+                    None => base,
+                });
+            }
+            let action =
+                format!("CASE {} ELSE -1 END", whens.iter().enumerate().map(|(i, w)| format!("WHEN {w} THEN {i}")).collect::<Vec<_>>().join(" "));
+            let mut deleted = Vec::new();
+            let mut added = Vec::new();
+            for (i, c) in m.clauses.iter().enumerate() {
+                let clause = format!("FROM {from} WHERE ({action}) = {i}");
+                match &c.action {
+                    MergeAction::Delete { .. } => {
+                        deleted.extend(positions_of(&run_rows(cx, &format!("SELECT {t}.__file, {t}.__pos {clause}")).await?, 0, 1)?);
+                    }
+                    MergeAction::Update(u) => {
+                        let mut assigned: BTreeMap<String, String> = BTreeMap::new();
+                        for a in &u.assignments {
+                            let AssignmentTarget::ColumnName(name) = &a.target else {
+                                return Err(Error::InvalidInput("UPDATE of a tuple of columns is not supported".into()));
+                            };
+                            let col = column_of(name);
+                            known(&col)?;
+                            assigned.insert(col, a.value.to_string());
+                        }
+                        let values: Vec<String> = columns
+                            .iter()
+                            .map(|col| format!("{} AS {}", assigned.get(col).cloned().unwrap_or_else(|| format!("{t}.{}", quoted(col))), quoted(col)))
+                            .collect();
+                        let found = run_rows(cx, &format!("SELECT {t}.__file, {t}.__pos, {} {clause}", values.join(", "))).await?;
+                        deleted.extend(positions_of(&found, 0, 1)?);
+                        added.extend(found);
+                    }
+                    MergeAction::Insert(ins) => {
+                        let MergeInsertKind::Values(v) = &ins.kind else { return Err(Error::InvalidInput("INSERT ROW is not supported".into())) };
+                        let row = v.rows.first().ok_or_else(|| Error::InvalidInput("INSERT needs VALUES".into()))?;
+                        let named: Vec<String> = if ins.columns.is_empty() { columns.clone() } else { ins.columns.iter().map(column_of).collect() };
+                        if named.len() != row.len() {
+                            return Err(Error::InvalidInput("MERGE INSERT has as many values as columns".into()));
+                        }
+                        for n in &named {
+                            known(n)?;
+                        }
+                        let values: Vec<String> = columns
+                            .iter()
+                            .map(|col| match named.iter().position(|n| n == col) {
+                                Some(k) => format!("{} AS {}", row[k], quoted(col)),
+                                None => format!("NULL AS {}", quoted(col)),
+                            })
+                            .collect();
+                        // Two placeholder columns keep the new values where an update's are.
+                        let found = run_rows(cx, &format!("SELECT NULL AS __file, NULL AS __pos, {} {clause}", values.join(", "))).await?;
+                        added.extend(found);
+                    }
+                }
+            }
+            let mut seen = std::collections::HashSet::new();
+            if deleted.iter().any(|p| !seen.insert(p.clone())) {
+                return Err(iceberg_error("MERGE_TARGET_ROW_MULTIPLE_MATCHES", "One MERGE target table row matched more than one source row"));
+            }
+            (deleted, added)
+        }
+        _ => return Err(Error::Internal(format!("{} is not a row-level change", change.kind))),
+    };
+    // Rows updated, deleted or inserted: an updated row is one (its delete names it; its new
+    // row has the old one's position, an inserted row none).
+    let inserted: u64 = added.iter().map(|b| b.column(1).null_count() as u64).sum();
+    let changed = deleted.len() as u64 + inserted;
+    if deleted.is_empty() && added.iter().all(|b| b.num_rows() == 0) {
+        return Ok(Outcome { columns: vec![rows_column()], rows: 0, ..Default::default() });
+    }
+    let delete_files = write_position_deletes(&table, &rows, deleted).await?;
+    let data_files = write_new_rows(&table, &added, 2).await?;
+    let written: Vec<String> = delete_files.iter().chain(&data_files).map(|f| f.file_path.clone()).collect();
+    let result = async {
+        let next = table.row_delta(data_files, delete_files).await?;
+        commit(cx, glue, &table, &next).await
+    }
+    .await;
+    if let Err(e) = result {
+        for url in written {
+            let _ = table.io.delete(&url).await;
+        }
+        return Err(e);
+    }
+    Ok(Outcome { columns: vec![rows_column()], rows: changed, ..Default::default() })
 }

@@ -130,7 +130,7 @@ pub fn parenthesize_values(tokens: &mut Vec<Token>) {
 }
 
 /// Trino's time travel, `t FOR VERSION AS OF v` and `t FOR TIMESTAMP AS OF e`, as a table name
-/// the catalog reads: `"t$version=v"`, `"t$asof=e"` (the expression evaluated by
+/// the catalog reads: `"t$version=v"`, `"t$asof=<e in hex>"` (the expression evaluated by
 /// `session::plan_query` before the statement is planned; see `tables`). Glue's names cannot hold
 /// `$`, so these never meet a real table.
 pub fn time_travel(tokens: &mut Vec<Token>) -> Result<()> {
@@ -171,9 +171,8 @@ pub fn time_travel(tokens: &mut Vec<Token>) -> Result<()> {
         } else {
             expr.to_string()
         };
-        if text.contains('"') {
-            return Err(Error::Syntax("line 1:1: FOR ... AS OF values may not hold '\"'".into()));
-        }
+        // The expression travels in the name as hex: it may hold quotes of any kind.
+        let text = if version { text } else { text.bytes().map(|b| format!("{b:02x}")).collect() };
         let suffix = if version { "version" } else { "asof" };
         let renamed = Token::Word(Word {
             value: format!("{}${suffix}={text}", table.value.to_lowercase()),

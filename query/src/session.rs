@@ -201,7 +201,9 @@ async fn resolve_as_of(ctx: &SessionContext, statement: &mut datafusion::sql::sq
         return Ok(());
     }
     let mut millis = std::collections::HashMap::new();
-    for e in found {
+    for hex in found {
+        let bytes: Option<Vec<u8>> = (0..hex.len()).step_by(2).map(|i| hex.get(i..i + 2).and_then(|h| u8::from_str_radix(h, 16).ok())).collect();
+        let e = bytes.and_then(|b| String::from_utf8(b).ok()).ok_or_else(|| Error::Internal(format!("a time travel name holds {hex}")))?;
         let batches = Box::pin(plan_query(ctx, &format!("SELECT {e}"))).await?.collect().await?;
         let value = batches
             .iter()
@@ -218,7 +220,7 @@ async fn resolve_as_of(ctx: &SessionContext, statement: &mut datafusion::sql::sq
             S::Date32(Some(d)) => i64::from(d) * 86_400_000,
             other => return Err(Error::Syntax(format!("line 1:1: FOR TIMESTAMP AS OF needs a timestamp, not {other} ({e})"))),
         };
-        millis.insert(e, ms);
+        millis.insert(hex, ms);
     }
     let _ = visit_relations_mut(statement, |name| {
         if let Some(ObjectNamePart::Identifier(id)) = name.0.last_mut()

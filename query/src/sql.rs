@@ -129,6 +129,17 @@ pub enum Write {
     CreateTableAs(CreateTableAs),
     Insert(Insert),
     Unload(Unload),
+    /// DELETE, UPDATE or MERGE INTO: the statement whole, and the table it changes.
+    RowChange(RowChange),
+}
+
+/// A row-level change of a table, kept as its (normalized) text for sqlparser to parse.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RowChange {
+    pub target: Name,
+    pub sql: String,
+    /// `DELETE`, `UPDATE` or `MERGE`.
+    pub kind: String,
 }
 
 /// `CREATE TABLE name [WITH (props)] AS query [WITH [NO] DATA]`.
@@ -263,7 +274,7 @@ pub enum Ddl {
 impl Plan {
     pub fn statement_type(&self) -> StatementType {
         match self {
-            Plan::Query(_) | Plan::Write(Write::Insert(_) | Write::Unload(_)) => StatementType::Dml,
+            Plan::Query(_) | Plan::Write(Write::Insert(_) | Write::Unload(_) | Write::RowChange(_)) => StatementType::Dml,
             Plan::Explain(_) => StatementType::Utility,
             Plan::Write(Write::CreateTableAs(_)) => StatementType::Ddl,
             Plan::Ddl(d) if d.is_utility() => StatementType::Utility,
@@ -281,6 +292,11 @@ impl Plan {
             Plan::Write(Write::CreateTableAs(_)) => "CREATE_TABLE_AS_SELECT",
             Plan::Write(Write::Insert(_)) => "INSERT",
             Plan::Write(Write::Unload(_)) => "UNLOAD",
+            Plan::Write(Write::RowChange(r)) => match r.kind.as_str() {
+                "DELETE" => "DELETE",
+                "UPDATE" => "UPDATE",
+                _ => "MERGE",
+            },
             Plan::Ddl(d) => d.substatement_type(),
             Plan::Unsupported(_) => "UNKNOWN",
             Plan::Prepared(Prepared::Prepare { .. }) => "PREPARE",
@@ -892,7 +908,7 @@ pub fn plan_with(sql: &str, parameters: &[String]) -> Result<Plan> {
             Ok(Plan::Write(Write::Unload(Unload { query, location, properties })))
         }
         // Row-level changes work on Iceberg tables only; a Hive table refuses them as Trino's
-        // Hive connector does, once the table is known to exist.
+        // Hive connector does, once the table is known to exist (see `write`).
         "UPDATE" | "DELETE" | "MERGE" => {
             c.next();
             match first.as_str() {
@@ -901,11 +917,7 @@ pub fn plan_with(sql: &str, parameters: &[String]) -> Result<Plan> {
                 _ => {}
             }
             let target = c.name()?;
-            Ok(Plan::Unsupported(Unsupported {
-                statement_type: StatementType::Dml,
-                reason: "Modifying Hive table rows is only supported for transactional tables".into(),
-                target: Some(target),
-            }))
+            Ok(Plan::Write(Write::RowChange(RowChange { target, sql: render(&tokens), kind: first.clone() })))
         }
         "OPTIMIZE" | "VACUUM" => Ok(Plan::Unsupported(Unsupported {
             statement_type: StatementType::Dml,

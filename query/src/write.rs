@@ -34,6 +34,15 @@ pub(crate) async fn run(cx: &Context, write: Write) -> Result<Outcome> {
         Write::CreateTableAs(ctas) => create_table_as(cx, ctas).await,
         Write::Insert(insert) => insert_into(cx, insert).await,
         Write::Unload(unload) => self::unload(cx, unload).await,
+        Write::RowChange(change) => {
+            // Row-level changes work on Iceberg tables only; a Hive table refuses them as Trino's
+            // Hive connector does, once it is known to exist.
+            let table = cx.table(&change.target)?;
+            if !crate::iceberg_scan::is_iceberg(&table) {
+                return Err(invalid("Modifying Hive table rows is only supported for transactional tables"));
+            }
+            crate::iceberg_tables::row_change(cx, &table, &change).await
+        }
     }
 }
 

@@ -1,6 +1,7 @@
 """dbt-athena against Minerva, as a data team's CI runs it: seed, run (twice: a re-run replaces
 its tables and runs incremental models incrementally, insert_overwrite and append on
-partitioned tables), docs generate, and test a project over the users' product reviews. The tables dbt builds are read
+partitioned tables, merge on an Iceberg table), docs generate, and test a project over the
+users' product reviews. The tables dbt builds are read
 back through Athena and checked against the seed; one data test fails on purpose, and dbt must
 say so."""
 
@@ -131,13 +132,17 @@ def test_seed_run_and_test(server, athena, project):
     assert iceberg["Parameters"]["table_type"].upper() == "ICEBERG"
     assert query(athena, f'SELECT count(DISTINCT partition.class_name) FROM {schema}."classes_iceberg$files"') == [[str(len(classes))]]
 
+    # merge: the second run updated the reviews below id 100 in place (rating plus 10).
+    assert query(athena, f"SELECT count(*), sum(rating) FROM {schema}.ratings_merged") == [
+        [str(len(rows)), str(sum(r["rating"] for r in rows) + 10 * again)]]
+
     # The docs: dbt reads the catalog back for every model and seed, with their columns.
     docs = dbt(server, directory, "docs", "generate")
     assert docs.returncode == 0, docs.stdout[-4000:]
     nodes = json.loads((directory / "target" / "catalog.json").read_text())["nodes"]
     described = {n.split(".")[-1]: [c.lower() for c in node["columns"]] for n, node in nodes.items()}
     assert described["ratings_overwritten"] == ["review_id", "class_name", "age", "rating"], described
-    assert set(described) >= {"reviews", "reviews_per_class", "happy_reviews", "ratings_overwritten", "reviews_appended", "classes_iceberg"}, described
+    assert set(described) >= {"reviews", "reviews_per_class", "happy_reviews", "ratings_overwritten", "reviews_appended", "classes_iceberg", "ratings_merged"}, described
 
     tested = dbt(server, directory, "test")
     assert tested.returncode == 1, tested.stdout[-4000:]
