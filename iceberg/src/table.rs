@@ -292,6 +292,140 @@ impl Table {
         self.commit_metadata(|next| next.add_snapshot(snapshot)).await
     }
 
+    /// Replaces files (OPTIMIZE's compaction): a `replace` snapshot in which the data files
+    /// `removed` and the delete files `removed_deletes` are no longer live and `added` are. Manifests
+    /// that hold none of them are kept as they are; the others are written again with what stays
+    /// (as existing entries, sequence numbers kept).
+    pub async fn rewrite(
+        &self,
+        removed: &std::collections::BTreeSet<String>,
+        removed_deletes: &std::collections::BTreeSet<String>,
+        added: Vec<DataFile>,
+    ) -> Result<Table> {
+        let m = &self.metadata;
+        let parent = m.current_snapshot().ok_or_else(|| invalid("a table without a snapshot has nothing to rewrite"))?;
+        let snapshot_id = m.new_snapshot_id();
+        let sequence_number = m.last_sequence_number + 1;
+        let schema = m.current_schema()?;
+        let mut manifests = Vec::new();
+        let (mut deleted_files, mut deleted_records, mut removed_delete_files) = (0i64, 0i64, 0i64);
+        for mf in self.manifests(parent).await? {
+            let spec = m.spec(mf.partition_spec_id)?;
+            let partition = spec.partition_type(schema)?;
+            let entries = manifest::read_manifest(&self.io.read(&mf.manifest_path).await?, &partition)?;
+            let gone = |e: &ManifestEntry| match e.data_file.content {
+                Content::Data => removed.contains(&e.data_file.file_path),
+                _ => removed_deletes.contains(&e.data_file.file_path),
+            };
+            if !entries.iter().any(|e| e.status != Status::Deleted && gone(e)) {
+                manifests.push(mf);
+                continue;
+            }
+            let mut kept = Vec::new();
+            for mut e in entries.into_iter().filter(|e| e.status != Status::Deleted) {
+                if gone(&e) {
+                    if e.data_file.content == Content::Data {
+                        deleted_files += 1;
+                        deleted_records += e.data_file.record_count;
+                    } else {
+                        removed_delete_files += 1;
+                    }
+                    continue;
+                }
+                e.status = Status::Existing;
+                e.sequence_number = Some(e.sequence_number.unwrap_or(mf.sequence_number));
+                e.file_sequence_number = Some(e.file_sequence_number.unwrap_or(mf.sequence_number));
+                kept.push(e);
+            }
+            if kept.is_empty() {
+                continue;
+            }
+            let deletes = mf.content == 1;
+            let bytes = manifest::write_manifest(&kept, schema, spec, &partition, if deletes { "deletes" } else { "data" })?;
+            let manifest_path = format!("{}/metadata/{}-m{}.avro", m.location, uuid::Uuid::new_v4(), u8::from(deletes));
+            let manifest_length = self.io.write_new(&manifest_path, bytes).await? as i64;
+            let refs: Vec<&DataFile> = kept.iter().map(|e| &e.data_file).collect();
+            manifests.push(ManifestFile {
+                manifest_path,
+                manifest_length,
+                partition_spec_id: mf.partition_spec_id,
+                content: mf.content,
+                sequence_number,
+                min_sequence_number: kept.iter().filter_map(|e| e.sequence_number).min().unwrap_or(sequence_number),
+                added_snapshot_id: snapshot_id,
+                added_files_count: 0,
+                existing_files_count: kept.len() as i32,
+                deleted_files_count: 0,
+                added_rows_count: 0,
+                existing_rows_count: kept.iter().map(|e| e.data_file.record_count).sum(),
+                deleted_rows_count: 0,
+                partitions: Some(summarize(&refs, partition.len())),
+            });
+        }
+        if !added.is_empty() {
+            manifests.insert(0, self.added_manifest(&added, snapshot_id, sequence_number, false).await?);
+        }
+        let list = manifest::write_manifest_list(&manifests, snapshot_id, Some(parent.snapshot_id), sequence_number)?;
+        let manifest_list = format!("{}/metadata/snap-{snapshot_id}-1-{}.avro", m.location, uuid::Uuid::new_v4());
+        self.io.write_new(&manifest_list, list).await?;
+        let before = &parent.summary;
+        let added_records: i64 = added.iter().map(|f| f.record_count).sum();
+        let mut summary = BTreeMap::new();
+        summary.insert("operation".to_string(), "replace".to_string());
+        summary.insert("added-data-files".into(), added.len().to_string());
+        summary.insert("added-records".into(), added_records.to_string());
+        summary.insert("deleted-data-files".into(), deleted_files.to_string());
+        summary.insert("deleted-records".into(), deleted_records.to_string());
+        summary.insert("removed-delete-files".into(), removed_delete_files.to_string());
+        summary.insert("total-records".into(), (count(before, "total-records") + added_records - deleted_records).to_string());
+        summary.insert("total-data-files".into(), (count(before, "total-data-files") + added.len() as i64 - deleted_files).to_string());
+        summary.insert("total-delete-files".into(), (count(before, "total-delete-files") - removed_delete_files).max(0).to_string());
+        let snapshot = Snapshot {
+            snapshot_id,
+            parent_snapshot_id: Some(parent.snapshot_id),
+            sequence_number,
+            timestamp_ms: now_ms().max(m.last_updated_ms),
+            manifest_list,
+            summary,
+            schema_id: Some(schema.schema_id),
+        };
+        self.commit_metadata(|next| next.add_snapshot(snapshot)).await
+    }
+
+    /// Expires snapshots committed before `older_than_ms`, keeping the newest `keep` (at least
+    /// the current one) and those a branch or tag names. Returns the table at its new metadata
+    /// file and the files only the expired snapshots reached, for the caller to delete once the
+    /// new metadata is current.
+    pub async fn expire_snapshots(&self, older_than_ms: i64, keep: usize) -> Result<(Table, Vec<String>)> {
+        let m = &self.metadata;
+        let mut newest: Vec<&Snapshot> = m.snapshots.iter().collect();
+        newest.sort_by_key(|s| std::cmp::Reverse((s.timestamp_ms, s.sequence_number)));
+        let referenced: std::collections::BTreeSet<i64> = m.refs.values().map(|r| r.snapshot_id).chain(m.current_snapshot_id).collect();
+        let kept: std::collections::BTreeSet<i64> = newest
+            .iter()
+            .enumerate()
+            .filter(|(i, s)| *i < keep.max(1) || s.timestamp_ms >= older_than_ms || referenced.contains(&s.snapshot_id))
+            .map(|(_, s)| s.snapshot_id)
+            .collect();
+        if kept.len() == m.snapshots.len() {
+            return Ok((self.clone(), Vec::new()));
+        }
+        let before = self.reachable_files().await?;
+        let next = self
+            .commit_metadata(|next| {
+                next.snapshots.retain(|s| kept.contains(&s.snapshot_id));
+                next.snapshot_log.retain(|e| kept.contains(&e.snapshot_id));
+                for s in &mut next.snapshots {
+                    if s.parent_snapshot_id.is_some_and(|p| !kept.contains(&p)) {
+                        s.parent_snapshot_id = None;
+                    }
+                }
+            })
+            .await?;
+        let after = next.reachable_files().await?;
+        Ok((next, before.difference(&after).cloned().collect()))
+    }
+
     /// Writes the next metadata file: this one changed by `change`, with this file in its log.
     pub async fn commit_metadata(&self, change: impl FnOnce(&mut TableMetadata)) -> Result<Table> {
         let mut next = self.metadata.clone();

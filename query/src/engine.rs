@@ -829,7 +829,10 @@ impl Engine {
                 )));
             }
         }
-        let counted = matches!(q.substatement_type.as_deref(), Some("CREATE_TABLE_AS_SELECT" | "INSERT" | "UNLOAD" | "DELETE" | "UPDATE" | "MERGE"));
+        let counted = matches!(
+            q.substatement_type.as_deref(),
+            Some("CREATE_TABLE_AS_SELECT" | "INSERT" | "UNLOAD" | "DELETE" | "UPDATE" | "MERGE" | "OPTIMIZE" | "VACUUM")
+        );
         let update_count = if counted { q.rows } else { 0 };
         if q.statement_type != StatementType::Dml || q.output_location.ends_with(".txt") || update_count > 0 || counted {
             let mut page = results::text_page(&self.inner.store, &q.output_location, q.columns, token, max_rows).await?;

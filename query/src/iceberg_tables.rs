@@ -828,3 +828,258 @@ pub(crate) async fn row_change(cx: &Context, glue: &Table, change: &crate::sql::
     }
     Ok(Outcome { columns: vec![rows_column()], rows: changed, ..Default::default() })
 }
+
+/// `OPTIMIZE t REWRITE DATA USING BIN_PACK [WHERE filter]`: the live rows of the data files in
+/// scope (those holding a row the filter matches, or all) written again into one file per
+/// partition, their deletes folded in, as a `replace` snapshot. Files already alone in their
+/// partition and without deletes are left as they are.
+pub(crate) async fn optimize(cx: &Context, glue: &Table, filter: Option<&str>) -> Result<Outcome> {
+    use datafusion::arrow::array::AsArray;
+    let io = session_io(cx.session.runtime_env());
+    let table = iceberg::table::Table::load(io, metadata_location(glue)?).await?;
+    if table.metadata.current_snapshot().is_none() {
+        return Ok(Outcome::default());
+    }
+    let current = table.metadata.current_schema()?.clone();
+    let write_schema: SchemaRef =
+        Arc::new(Schema::new(current.fields.iter().map(|f| f.to_arrow().with_data_type(write_type(&f.field_type))).collect::<Vec<_>>()));
+    let rows = live_rows(&table, &write_schema).await?;
+    let files = table.files(table.metadata.current_snapshot()).await?;
+    let mut scope: std::collections::BTreeSet<String> = match filter {
+        None => files.data.iter().map(|f| f.file.file_path.clone()).collect(),
+        Some(cond) => {
+            register_rows(cx, &rows)?;
+            let found = run_rows(cx, &format!("SELECT DISTINCT __file FROM {DML_CATALOG}.s.t AS {} WHERE {cond}", quoted(&glue.name))).await?;
+            let mut out = std::collections::BTreeSet::new();
+            for b in &found {
+                let col = datafusion::arrow::compute::cast(b.column(0), &DataType::Utf8).map_err(fail)?;
+                out.extend(col.as_string::<i32>().iter().flatten().map(str::to_string));
+            }
+            out
+        }
+    };
+    // Bin packing: a partition's files are rewritten when there are several, or deletes to fold.
+    let deleted_in: std::collections::BTreeSet<String> = crate::iceberg_scan::read_position_deletes(&table.io, &files).await?.into_keys().collect();
+    let spec = table.metadata.default_spec()?.clone();
+    let mut per_partition: BTreeMap<String, usize> = BTreeMap::new();
+    for f in files.data.iter().filter(|f| scope.contains(&f.file.file_path)) {
+        *per_partition.entry(spec.path(&f.file.partition)).or_default() += 1;
+    }
+    scope.retain(|path| {
+        let partition = rows.partitions.get(path).map(|p| spec.path(p)).unwrap_or_default();
+        per_partition.get(&partition).copied().unwrap_or(0) > 1 || deleted_in.contains(path)
+    });
+    if scope.is_empty() {
+        return Ok(Outcome::default());
+    }
+    // The rows of the files in scope, without their file and position columns.
+    let mut batches = Vec::new();
+    for b in &rows.batches {
+        let files_col = b.column(b.num_columns() - 2).as_string::<i32>();
+        let keep = datafusion::arrow::array::BooleanArray::from_iter(files_col.iter().map(|f| Some(f.is_some_and(|f| scope.contains(f)))));
+        let kept = datafusion::arrow::compute::filter_record_batch(b, &keep).map_err(fail)?;
+        if kept.num_rows() > 0 {
+            batches.push(kept);
+        }
+    }
+    let added = write_new_rows(&table, &batches, 0).await?;
+    // Delete files whose every position is in a rewritten file are folded in and dropped.
+    let mut removed_deletes = std::collections::BTreeSet::new();
+    for d in &files.deletes {
+        if d.file.content == iceberg::manifest::Content::PositionDeletes {
+            let referenced = referenced_files(&table, d).await?;
+            if referenced.iter().all(|f| scope.contains(f)) {
+                removed_deletes.insert(d.file.file_path.clone());
+            }
+        }
+    }
+    let written: Vec<String> = added.iter().map(|f| f.file_path.clone()).collect();
+    let result = async {
+        let next = table.rewrite(&scope, &removed_deletes, added).await?;
+        commit(cx, glue, &table, &next).await
+    }
+    .await;
+    if let Err(e) = result {
+        for url in written {
+            let _ = table.io.delete(&url).await;
+        }
+        return Err(e);
+    }
+    Ok(Outcome::default())
+}
+
+/// The data files a position delete file names.
+async fn referenced_files(table: &iceberg::table::Table, d: &iceberg::table::ScanFile) -> Result<std::collections::BTreeSet<String>> {
+    use datafusion::arrow::array::AsArray;
+    use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+    let bytes = table.io.read(&d.file.file_path).await?;
+    let reader = ParquetRecordBatchReaderBuilder::try_new(bytes).and_then(|b| b.build()).map_err(fail)?;
+    let mut out = std::collections::BTreeSet::new();
+    for batch in reader {
+        let batch = batch.map_err(fail)?;
+        if let Some(paths) = batch.column_by_name("file_path") {
+            let paths = datafusion::arrow::compute::cast(paths, &DataType::Utf8).map_err(fail)?;
+            out.extend(paths.as_string::<i32>().iter().flatten().map(str::to_string));
+        }
+    }
+    Ok(out)
+}
+
+/// `VACUUM t`: snapshots older than the table's `vacuum_max_snapshot_age_seconds` (five days by
+/// default) expire, keeping the newest `vacuum_min_snapshots_to_keep` (one), and the files only
+/// they reached are deleted once the new metadata is current.
+pub(crate) async fn vacuum(cx: &Context, glue: &Table) -> Result<Outcome> {
+    let io = session_io(cx.session.runtime_env());
+    let table = iceberg::table::Table::load(io, metadata_location(glue)?).await?;
+    let property = |k: &str, default: i64| -> Result<i64> {
+        match table.metadata.properties.get(k) {
+            Some(v) => v.trim().parse().map_err(|_| Error::InvalidInput(format!("Table property {k} must be a number, not {v}"))),
+            None => Ok(default),
+        }
+    };
+    let max_age_s = property("vacuum_max_snapshot_age_seconds", 432_000)?;
+    let keep = property("vacuum_min_snapshots_to_keep", 1)?.max(1) as usize;
+    let cutoff = iceberg::metadata::now_ms() - max_age_s.saturating_mul(1000);
+    let (next, unreachable) = table.expire_snapshots(cutoff, keep).await?;
+    if next.metadata_location == table.metadata_location {
+        return Ok(Outcome::default());
+    }
+    commit(cx, glue, &table, &next).await?;
+    for url in unreachable {
+        table.io.delete(&url).await?;
+    }
+    Ok(Outcome::default())
+}
+
+/// A change of an Iceberg table's schema or properties (ALTER TABLE).
+pub(crate) enum Evolution {
+    Add(Vec<crate::sql::ColumnDef>),
+    Drop(String),
+    /// A column's new name, type (a wider one) and comment.
+    Change(String, crate::sql::ColumnDef),
+    Properties(BTreeMap<String, String>),
+}
+
+/// Whether Iceberg allows a column's type to become another: the same, or wider
+/// (int to long, float to double, a decimal's precision raised).
+fn widens(from: &Type, to: &Type) -> bool {
+    use iceberg::schema::Primitive as P;
+    match (from, to) {
+        (a, b) if a == b => true,
+        (Type::Primitive(P::Int), Type::Primitive(P::Long)) | (Type::Primitive(P::Float), Type::Primitive(P::Double)) => true,
+        (Type::Primitive(P::Decimal { precision: p1, scale: s1 }), Type::Primitive(P::Decimal { precision: p2, scale: s2 })) => s1 == s2 && p2 >= p1,
+        _ => false,
+    }
+}
+
+/// ALTER TABLE on an Iceberg table: a new schema (with fresh ids for new columns; files written
+/// before read a column they lack as NULL, and a widened one cast) or new properties, committed as
+/// a new metadata file without a new snapshot.
+pub(crate) async fn evolve(cx: &Context, glue: &Table, change: Evolution) -> Result<Outcome> {
+    let io = session_io(cx.session.runtime_env());
+    let table = iceberg::table::Table::load(io, metadata_location(glue)?).await?;
+    let m = &table.metadata;
+    let current = m.current_schema()?.clone();
+    let mut fields = current.fields.clone();
+    let mut next_id = m.last_column_id;
+    let partition_sources: Vec<i32> = m.partition_specs.iter().flat_map(|s| s.fields.iter().map(|f| f.source_id)).collect();
+    let mut properties = None;
+    match change {
+        Evolution::Add(columns) => {
+            for c in columns {
+                let name = c.name.to_lowercase();
+                if fields.iter().any(|f| f.name == name) {
+                    return Err(Error::InvalidInput(format!("Column '{name}' already exists")));
+                }
+                let arrow = crate::types::hive_to_arrow(&c.r#type)?;
+                let mut fresh = iceberg::schema::Schema::from_arrow(&[datafusion::arrow::datatypes::Field::new(&name, arrow, true)], 0)?;
+                // Ids after the table's last: the new field's, then those inside it.
+                let shift = next_id;
+                let mut field = fresh.fields.remove(0);
+                renumber(&mut field, shift);
+                next_id = next_id
+                    .max(iceberg::schema::Schema { schema_id: 0, identifier_field_ids: Vec::new(), fields: vec![field.clone()] }.highest_field_id());
+                field.doc = c.comment.clone();
+                fields.push(field);
+            }
+        }
+        Evolution::Drop(column) => {
+            let column = column.to_lowercase();
+            let at = fields.iter().position(|f| f.name == column).ok_or_else(|| Error::InvalidInput(format!("Column '{column}' does not exist")))?;
+            if partition_sources.contains(&fields[at].id) {
+                return Err(Error::InvalidInput(format!("Cannot drop partition column: {column}")));
+            }
+            if fields.len() == 1 {
+                return Err(Error::InvalidInput("Cannot drop the only column in a table".into()));
+            }
+            fields.remove(at);
+        }
+        Evolution::Change(old, column) => {
+            let old = old.to_lowercase();
+            let new_name = column.name.to_lowercase();
+            let at = fields.iter().position(|f| f.name == old).ok_or_else(|| Error::InvalidInput(format!("Column '{old}' does not exist")))?;
+            if new_name != old {
+                // Files are read by column name: a renamed column would lose its older values.
+                return Err(Error::InvalidInput("Renaming Iceberg columns is not supported yet".into()));
+            }
+            let arrow = crate::types::hive_to_arrow(&column.r#type)?;
+            let wanted = iceberg::schema::Schema::from_arrow(&[datafusion::arrow::datatypes::Field::new(&new_name, arrow, true)], 0)?
+                .fields
+                .remove(0)
+                .field_type;
+            if !widens(&fields[at].field_type, &wanted) {
+                return Err(Error::InvalidInput(format!(
+                    "Cannot change column type: {}: {} -> {}",
+                    old,
+                    fields[at].field_type.to_hive(),
+                    wanted.to_hive()
+                )));
+            }
+            if let Type::Primitive(_) = wanted {
+                fields[at].field_type = wanted;
+            }
+            if column.comment.is_some() {
+                fields[at].doc = column.comment;
+            }
+        }
+        Evolution::Properties(given) => properties = Some(iceberg_properties(&given)?),
+    }
+    let next = match properties {
+        Some(p) => table.commit_metadata(|n| n.properties.extend(p)).await?,
+        None => {
+            let schema_id = m.schemas.iter().map(|s| s.schema_id).max().unwrap_or(0) + 1;
+            let schema = iceberg::schema::Schema { schema_id, identifier_field_ids: current.identifier_field_ids.clone(), fields };
+            table
+                .commit_metadata(|n| {
+                    n.last_column_id = n.last_column_id.max(next_id);
+                    n.schemas.push(schema);
+                    n.current_schema_id = schema_id;
+                })
+                .await?
+        }
+    };
+    commit(cx, glue, &table, &next).await?;
+    Ok(Outcome::default())
+}
+
+/// A field numbered from 1 moved past the table's ids: every id in it plus `shift`.
+fn renumber(field: &mut iceberg::schema::NestedField, shift: i32) {
+    fn inner(t: &mut Type, shift: i32) {
+        match t {
+            Type::Primitive(_) => {}
+            Type::Struct(fields) => fields.iter_mut().for_each(|f| renumber(f, shift)),
+            Type::List { element_id, element, .. } => {
+                *element_id += shift;
+                inner(element, shift);
+            }
+            Type::Map { key_id, key, value_id, value, .. } => {
+                *key_id += shift;
+                *value_id += shift;
+                inner(key, shift);
+                inner(value, shift);
+            }
+        }
+    }
+    field.id += shift;
+    inner(&mut field.field_type, shift);
+}

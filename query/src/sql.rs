@@ -131,6 +131,17 @@ pub enum Write {
     Unload(Unload),
     /// DELETE, UPDATE or MERGE INTO: the statement whole, and the table it changes.
     RowChange(RowChange),
+    /// OPTIMIZE or VACUUM of an Iceberg table.
+    Maintenance(Maintenance),
+}
+
+/// `OPTIMIZE t REWRITE DATA USING BIN_PACK [WHERE filter]` or `VACUUM t`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Maintenance {
+    pub target: Name,
+    /// `OPTIMIZE` or `VACUUM`.
+    pub kind: String,
+    pub filter: Option<String>,
 }
 
 /// A row-level change of a table, kept as its (normalized) text for sqlparser to parse.
@@ -221,6 +232,17 @@ pub enum Ddl {
         name: Name,
         to: Name,
     },
+    /// `ALTER TABLE name DROP COLUMN c` (Iceberg tables).
+    DropColumn {
+        name: Name,
+        column: String,
+    },
+    /// `ALTER TABLE name CHANGE [COLUMN] old new type [COMMENT …]` (Iceberg tables).
+    ChangeColumn {
+        name: Name,
+        old: String,
+        column: ColumnDef,
+    },
     AddColumns {
         name: Name,
         columns: Vec<ColumnDef>,
@@ -274,7 +296,7 @@ pub enum Ddl {
 impl Plan {
     pub fn statement_type(&self) -> StatementType {
         match self {
-            Plan::Query(_) | Plan::Write(Write::Insert(_) | Write::Unload(_) | Write::RowChange(_)) => StatementType::Dml,
+            Plan::Query(_) | Plan::Write(Write::Insert(_) | Write::Unload(_) | Write::RowChange(_) | Write::Maintenance(_)) => StatementType::Dml,
             Plan::Explain(_) => StatementType::Utility,
             Plan::Write(Write::CreateTableAs(_)) => StatementType::Ddl,
             Plan::Ddl(d) if d.is_utility() => StatementType::Utility,
@@ -292,6 +314,10 @@ impl Plan {
             Plan::Write(Write::CreateTableAs(_)) => "CREATE_TABLE_AS_SELECT",
             Plan::Write(Write::Insert(_)) => "INSERT",
             Plan::Write(Write::Unload(_)) => "UNLOAD",
+            Plan::Write(Write::Maintenance(m)) => match m.kind.as_str() {
+                "OPTIMIZE" => "OPTIMIZE",
+                _ => "VACUUM",
+            },
             Plan::Write(Write::RowChange(r)) => match r.kind.as_str() {
                 "DELETE" => "DELETE",
                 "UPDATE" => "UPDATE",
@@ -334,6 +360,8 @@ impl Ddl {
             Ddl::SetLocation { .. } => "ALTER_TABLE_SET_LOCATION",
             Ddl::SetProperties { .. } => "ALTER_TABLE_SET_TBLPROPERTIES",
             Ddl::RenameTable { .. } => "RENAME_TABLE",
+            Ddl::DropColumn { .. } => "ALTER_TABLE_DROP_COLUMN",
+            Ddl::ChangeColumn { .. } => "ALTER_TABLE_CHANGE_COLUMN",
             Ddl::AddColumns { replace: false, .. } => "ALTER_TABLE_ADD_COLUMNS",
             Ddl::AddColumns { replace: true, .. } => "ALTER_TABLE_REPLACE_COLUMNS",
             Ddl::Repair { .. } => "MSCK_REPAIR_TABLE",
@@ -919,11 +947,23 @@ pub fn plan_with(sql: &str, parameters: &[String]) -> Result<Plan> {
             let target = c.name()?;
             Ok(Plan::Write(Write::RowChange(RowChange { target, sql: render(&tokens), kind: first.clone() })))
         }
-        "OPTIMIZE" | "VACUUM" => Ok(Plan::Unsupported(Unsupported {
-            statement_type: StatementType::Dml,
-            reason: format!("{first} is supported for Iceberg tables only"),
-            target: None,
-        })),
+        // Iceberg maintenance: `OPTIMIZE t REWRITE DATA USING BIN_PACK [WHERE …]`, `VACUUM t`.
+        "OPTIMIZE" | "VACUUM" => {
+            c.next();
+            let target = c.name()?;
+            let mut filter = None;
+            if first == "OPTIMIZE" {
+                for w in ["REWRITE", "DATA", "USING", "BIN_PACK"] {
+                    c.expect_word(w)?;
+                }
+                if c.eat_word("WHERE") {
+                    filter = Some(c.rest());
+                }
+            } else {
+                c.done()?;
+            }
+            Ok(Plan::Write(Write::Maintenance(Maintenance { target, kind: first.clone(), filter })))
+        }
         _ => {
             let found = c.peek().map(|t| t.to_string()).unwrap_or_default();
             Err(Error::Syntax(format!(
@@ -1205,6 +1245,11 @@ fn parse_alter(c: &mut Cursor) -> Result<Plan> {
         return Ok(Plan::Ddl(Ddl::AddPartitions { name, if_not_exists, partitions }));
     }
     if c.eat_word("DROP") {
+        if c.eat_word("COLUMN") {
+            let column = c.ident()?;
+            c.done()?;
+            return Ok(Plan::Ddl(Ddl::DropColumn { name, column }));
+        }
         let if_exists = c.eat_words(&["IF", "EXISTS"]);
         let mut partitions = vec![c.partition_spec(false)?];
         while c.eat(&Token::Comma) {
@@ -1228,12 +1273,21 @@ fn parse_alter(c: &mut Cursor) -> Result<Plan> {
         c.done()?;
         return Ok(Plan::Ddl(Ddl::SetProperties { name, properties }));
     }
+    if c.eat_word("CHANGE") {
+        c.eat_word("COLUMN");
+        let old = c.ident()?;
+        let new = c.ident()?;
+        let r#type = c.column_type()?;
+        let comment = if c.eat_word("COMMENT") { Some(c.string()?) } else { None };
+        c.done()?;
+        return Ok(Plan::Ddl(Ddl::ChangeColumn { name, old, column: ColumnDef { name: new, r#type, comment } }));
+    }
     if c.eat_words(&["RENAME", "TO"]) {
         let to = c.name()?;
         c.done()?;
         return Ok(Plan::Ddl(Ddl::RenameTable { name, to }));
     }
-    Err(c.unexpected("'ADD', 'DROP', 'RENAME', 'REPLACE', 'SET'"))
+    Err(c.unexpected("'ADD', 'CHANGE', 'DROP', 'RENAME', 'REPLACE', 'SET'"))
 }
 
 fn parse_show(c: &mut Cursor) -> Result<Plan> {

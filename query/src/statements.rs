@@ -297,6 +297,33 @@ pub(crate) async fn run(cx: &Context, ddl: Ddl) -> Result<Outcome> {
             catalog.update_table(&table.database_name.clone(), table, false, None).await?;
             Ok(Outcome::default())
         }
+        Ddl::DropColumn { name, column } => {
+            let table = cx.table(&name)?;
+            if !crate::iceberg_scan::is_iceberg(&table) {
+                return Err(Error::InvalidInput("DROP COLUMN is supported for Iceberg tables only: use REPLACE COLUMNS".into()));
+            }
+            crate::iceberg_tables::evolve(cx, &table, crate::iceberg_tables::Evolution::Drop(column)).await
+        }
+        Ddl::ChangeColumn { name, old, column } => {
+            let table = cx.table(&name)?;
+            if !crate::iceberg_scan::is_iceberg(&table) {
+                return Err(Error::InvalidInput("CHANGE COLUMN is supported for Iceberg tables only".into()));
+            }
+            crate::iceberg_tables::evolve(cx, &table, crate::iceberg_tables::Evolution::Change(old, column)).await
+        }
+        Ddl::SetProperties { name, properties } if crate::iceberg_scan::is_iceberg(&cx.table(&name)?) => {
+            let table = cx.table(&name)?;
+            crate::iceberg_tables::evolve(cx, &table, crate::iceberg_tables::Evolution::Properties(properties)).await
+        }
+        Ddl::AddColumns { name, columns, replace } if crate::iceberg_scan::is_iceberg(&cx.table(&name)?) => {
+            if replace {
+                return Err(Error::InvalidInput(
+                    "REPLACE COLUMNS is not supported for Iceberg tables: use ADD COLUMNS, DROP COLUMN or CHANGE COLUMN".into(),
+                ));
+            }
+            let table = cx.table(&name)?;
+            crate::iceberg_tables::evolve(cx, &table, crate::iceberg_tables::Evolution::Add(columns)).await
+        }
         Ddl::SetProperties { name, properties } => {
             let mut table = cx.table(&name)?;
             table.parameters.extend(properties);

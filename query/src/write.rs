@@ -43,6 +43,16 @@ pub(crate) async fn run(cx: &Context, write: Write) -> Result<Outcome> {
             }
             crate::iceberg_tables::row_change(cx, &table, &change).await
         }
+        Write::Maintenance(m) => {
+            let table = cx.table(&m.target)?;
+            if !crate::iceberg_scan::is_iceberg(&table) {
+                return Err(invalid(format!("{} is supported for Iceberg tables only", m.kind)));
+            }
+            match m.kind.as_str() {
+                "OPTIMIZE" => crate::iceberg_tables::optimize(cx, &table, m.filter.as_deref()).await,
+                _ => crate::iceberg_tables::vacuum(cx, &table).await,
+            }
+        }
     }
 }
 

@@ -159,7 +159,7 @@ def test_other_engines_apply_minerva_row_changes(server, lake, ice, duck):
     """DELETE, UPDATE and MERGE written as Athena writes them (position delete files): pyiceberg and
     DuckDB read the same rows Minerva does."""
     run(lake, f"CREATE TABLE changed (id int, kind string, qty int) PARTITIONED BY (kind) "
-              f"LOCATION 's3://{lake['bucket']}/warehouse/changed' TBLPROPERTIES ('table_type'='ICEBERG')")
+              f"LOCATION 's3://{lake['bucket']}/warehouse/changed' TBLPROPERTIES ('table_type'='ICEBERG', 'vacuum_max_snapshot_age_seconds'='0')")
     run(lake, "INSERT INTO changed VALUES (1, 'a', 10), (2, 'a', 20), (3, 'b', 30), (4, 'b', 40), (5, 'c', 50)")
     run(lake, "DELETE FROM changed WHERE qty > 35 AND kind = 'b'")
     run(lake, "UPDATE changed SET qty = qty + 1 WHERE kind = 'a'")
@@ -173,3 +173,36 @@ def test_other_engines_apply_minerva_row_changes(server, lake, ice, duck):
     assert [s.summary.operation.value for s in table.snapshots()] == ["append", "delete", "overwrite", "overwrite"]
     location = server.client("glue").get_table(DatabaseName=lake["db"], Name="changed")["Table"]["Parameters"]["metadata_location"]
     assert duck.execute(f"SELECT id, kind, qty FROM iceberg_scan('{location}') ORDER BY id").fetchall() == want
+
+    # OPTIMIZE folds the deletes in; VACUUM expires the older snapshots and deletes what only they
+    # reached. The other engines still read the same rows, from the files that are left.
+    run(lake, "OPTIMIZE changed REWRITE DATA USING BIN_PACK")
+    run(lake, "VACUUM changed")
+    table = ice.load_table(f"{lake['db']}.changed")
+    assert sorted((r["id"], r["kind"], r["qty"]) for r in table.scan().to_arrow().to_pylist()) == want
+    assert len(table.snapshots()) == 1 and table.current_snapshot().summary.operation.value == "replace"
+    live = sorted(f.file.file_path for f in table.scan().plan_files())
+    assert all(not t.delete_files for t in table.scan().plan_files())
+    s3 = server.client("s3")
+    stored = sorted(f"s3://{lake['bucket']}/{o['Key']}" for o in s3.list_objects_v2(Bucket=lake["bucket"], Prefix="warehouse/changed/data/")["Contents"])
+    assert stored == live
+    location = server.client("glue").get_table(DatabaseName=lake["db"], Name="changed")["Table"]["Parameters"]["metadata_location"]
+    assert duck.execute(f"SELECT id, kind, qty FROM iceberg_scan('{location}') ORDER BY id").fetchall() == want
+
+
+def test_schema_evolution_agrees(lake, ice, duck, server):
+    """Columns added, widened and dropped by Minerva: pyiceberg and DuckDB read the table by the
+    new schema, older files included."""
+    run(lake, f"CREATE TABLE evolving (id int, price float, note string) LOCATION 's3://{lake['bucket']}/warehouse/evolving' "
+              f"TBLPROPERTIES ('table_type'='ICEBERG')")
+    run(lake, "INSERT INTO evolving VALUES (1, 1.5, 'first')")
+    run(lake, "ALTER TABLE evolving ADD COLUMNS (added date)")
+    run(lake, "ALTER TABLE evolving CHANGE COLUMN id id bigint")
+    run(lake, "ALTER TABLE evolving DROP COLUMN note")
+    run(lake, "INSERT INTO evolving VALUES (2, 2.5, DATE '2024-01-02')")
+    table = ice.load_table(f"{lake['db']}.evolving")
+    assert [(f.name, str(f.field_type)) for f in table.schema().fields] == [("id", "long"), ("price", "float"), ("added", "date")]
+    want = [(1, 1.5, None), (2, 2.5, datetime.date(2024, 1, 2))]
+    assert sorted((r["id"], r["price"], r["added"]) for r in table.scan().to_arrow().to_pylist()) == want
+    location = server.client("glue").get_table(DatabaseName=lake["db"], Name="evolving")["Table"]["Parameters"]["metadata_location"]
+    assert duck.execute(f"SELECT id, price, added FROM iceberg_scan('{location}') ORDER BY id").fetchall() == want
