@@ -177,6 +177,27 @@ impl Catalog {
         Ok(table)
     }
 
+    /// Changes a table in place under the write lock: `change` sees the current record and may
+    /// refuse (its error is returned, nothing written); the old record is archived as a version.
+    /// A compare-and-swap for what a record holds (an Iceberg table's `metadata_location`), where
+    /// `VersionId` alone could be fooled by a table dropped and made again.
+    pub async fn update_table_with(&self, db: &str, name: &str, change: impl FnOnce(&mut Table) -> Result<()>) -> Result<Table> {
+        let _writes = self.writes.lock().await;
+        let old = self.get_table(db, name)?;
+        let mut table = old.clone();
+        change(&mut table)?;
+        validate::table(&mut table)?;
+        table.update_time = Some(model::now());
+        let next = version_number(&old) + 1;
+        table.version_id = Some(next.to_string());
+        let ops = vec![
+            KvOp::Put(version_key(&old.database_name, &old.name, version_number(&old)), encode(&old)),
+            KvOp::Put(table_key(&old.database_name, &old.name), encode(&table)),
+        ];
+        self.commit(ops).await?;
+        Ok(table)
+    }
+
     pub async fn delete_table(&self, db: &str, name: &str) -> Result<()> {
         let _writes = self.writes.lock().await;
         let table = self.get_table(db, name)?;

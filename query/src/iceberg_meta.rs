@@ -223,9 +223,8 @@ pub async fn metadata_table(table: &Table, kind: &str, name: &str) -> Result<Arc
             let files = table.files(m.current_snapshot()).await?;
             // One row a partition (one row in all for an unpartitioned table).
             let mut by: BTreeMap<String, PartitionRow> = BTreeMap::new();
-            let spec = m.default_spec()?;
             for f in &files.data {
-                let e = by.entry(spec.path(&f.file.partition)).or_insert((&f.file.partition, 0, 0, 0));
+                let e = by.entry(format!("{:?}", f.file.partition)).or_insert((&f.file.partition, 0, 0, 0));
                 e.1 += f.file.record_count;
                 e.2 += 1;
                 e.3 += f.file.file_size_in_bytes;

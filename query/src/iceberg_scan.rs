@@ -88,6 +88,7 @@ impl IcebergTable {
     /// The table a Glue table names, at its current metadata file.
     pub async fn load(store: &Store, glue: &Table) -> Result<IcebergTable> {
         let table = iceberg::table::Table::load(engine_io(store), metadata_location(glue)?).await?;
+        names_are_ids(&table.metadata)?;
         let schema = Arc::new(table.metadata.current_schema()?.to_arrow());
         let snapshot = table.metadata.current_snapshot().map(|s| s.snapshot_id);
         Ok(IcebergTable { table, schema, snapshot })
@@ -240,4 +241,25 @@ fn skipping(positions: &std::collections::BTreeSet<u64>, rows: u64) -> RowSelect
         selectors.push(RowSelector::select((rows - at) as usize));
     }
     RowSelection::from(selectors)
+}
+
+/// Files are read by column name. That is the field id's column only while no schema of the
+/// table gave a name to another field or a field another name (a rename, or a column dropped and
+/// added again): such tables are refused rather than read wrong.
+pub(crate) fn names_are_ids(m: &iceberg::metadata::TableMetadata) -> Result<()> {
+    let mut by_name: std::collections::HashMap<String, i32> = std::collections::HashMap::new();
+    let mut by_id: std::collections::HashMap<i32, String> = std::collections::HashMap::new();
+    for schema in &m.schemas {
+        for f in &schema.fields {
+            let name = f.name.to_lowercase();
+            let same_id = by_name.insert(name.clone(), f.id).is_none_or(|id| id == f.id);
+            let same_name = by_id.insert(f.id, name.clone()).is_none_or(|n| n == name);
+            if !same_id || !same_name {
+                return Err(Error::InvalidInput(format!(
+                    "Iceberg tables whose columns were renamed (or dropped and added again under the name) are not supported yet: {name}"
+                )));
+            }
+        }
+    }
+    Ok(())
 }

@@ -343,8 +343,8 @@ impl DataWriter {
                 let v = literal(batch.column(*source), row)?;
                 values.push(f.transform.apply(v.as_ref())?);
             }
-            let path = self.spec.path(&values);
-            groups.entry(path).or_insert_with(|| (values, Vec::new())).1.push(row as u32);
+            // Keyed by the tuple itself: NULL and the string 'null' share a folder name, not a file.
+            groups.entry(format!("{values:?}")).or_insert_with(|| (values, Vec::new())).1.push(row as u32);
         }
         for (_, (values, rows)) in groups {
             let indices = UInt32Array::from(rows);
@@ -356,18 +356,19 @@ impl DataWriter {
     }
 
     async fn write_part(&mut self, partition: Vec<Option<Literal>>, batch: RecordBatch) -> Result<()> {
-        let path = self.spec.path(&partition);
-        if !self.open.contains_key(&path) {
+        let key = format!("{partition:?}");
+        if !self.open.contains_key(&key) {
+            let path = self.spec.path(&partition);
             let dir = if path.is_empty() { self.base.clone() } else { format!("{}/{path}", self.base) };
             let url = format!("{dir}/{}.parquet", uuid::Uuid::new_v4());
             let writer = ArrowWriter::try_new(Vec::new(), self.schema.clone(), Some(self.props.clone())).map_err(fail)?;
-            self.open.insert(path.clone(), OpenFile { url, partition, writer, rows: 0 });
+            self.open.insert(key.clone(), OpenFile { url, partition, writer, rows: 0 });
         }
-        let file = self.open.get_mut(&path).expect("opened above");
+        let file = self.open.get_mut(&key).expect("opened above");
         file.writer.write(&batch).map_err(fail)?;
         file.rows += batch.num_rows() as i64;
         if file.writer.bytes_written() + file.writer.in_progress_size() >= TARGET_FILE_SIZE {
-            let file = self.open.remove(&path).expect("opened above");
+            let file = self.open.remove(&key).expect("opened above");
             self.close(file).await?;
         }
         Ok(())
@@ -481,34 +482,57 @@ async fn append(cx: &Context, glue: &Table, table: &iceberg::table::Table, df: d
     Ok(rows)
 }
 
-/// Makes `next` the Glue table's current metadata, if `base` still is: Glue's `VersionId`
-/// makes the swap conditional.
+/// Makes `next` the Glue table's current metadata, if `base` still is: compared under the
+/// catalog's write lock, so that of two writers racing one commits and the other fails with
+/// `ICEBERG_COMMIT_ERROR`; only the metadata location and the columns change.
 async fn commit(cx: &Context, glue: &Table, base: &iceberg::table::Table, next: &iceberg::table::Table) -> Result<()> {
-    let mut updated = glue.clone();
-    updated.parameters.insert("metadata_location".into(), next.metadata_location.clone());
-    updated.parameters.insert("previous_metadata_location".into(), base.metadata_location.clone());
-    if let Some(sd) = &mut updated.storage_descriptor {
-        sd.columns = glue_columns(next.metadata.current_schema()?);
-    }
-    let version = glue.version_id.clone().unwrap_or_else(|| "0".into());
-    match cx.catalog.update_table(&glue.database_name, updated, false, Some(&version)).await {
-        Ok(_) => Ok(()),
-        Err(catalog::Error::Conflict(_)) => {
-            let now = cx.catalog.get_table(&glue.database_name, &glue.name).ok();
-            let current = now.as_ref().and_then(|t| t.parameters.get("metadata_location")).cloned().unwrap_or_default();
-            Err(iceberg_error(
-                "ICEBERG_COMMIT_ERROR",
-                format!(
+    let columns = glue_columns(next.metadata.current_schema()?);
+    let result = cx
+        .catalog
+        .update_table_with(&glue.database_name, &glue.name, |t| {
+            let current = t.parameters.get("metadata_location").cloned().unwrap_or_default();
+            if current != base.metadata_location {
+                return Err(catalog::Error::Conflict(format!(
                     "Cannot commit {}.{}: the table's metadata is {current}, no longer {}",
                     glue.database_name, glue.name, base.metadata_location
-                ),
-            ))
+                )));
+            }
+            t.parameters.insert("metadata_location".into(), next.metadata_location.clone());
+            t.parameters.insert("previous_metadata_location".into(), base.metadata_location.clone());
+            if let Some(sd) = &mut t.storage_descriptor {
+                sd.columns = columns;
+            }
+            Ok(())
+        })
+        .await;
+    match result {
+        Ok(_) => Ok(()),
+        Err(catalog::Error::Conflict(m)) => Err(iceberg_error("ICEBERG_COMMIT_ERROR", m)),
+        Err(catalog::Error::NotFound(_)) => {
+            Err(iceberg_error("ICEBERG_COMMIT_ERROR", format!("Cannot commit {}.{}: the table is gone", glue.database_name, glue.name)))
         }
         Err(e) => Err(e.into()),
     }
 }
 
 // ---- row-level changes: DELETE, UPDATE, MERGE INTO, merge-on-read with position deletes ----
+
+/// Whether this crate may change a table's rows: format version 2 (position deletes), and every
+/// file under the default partition spec (delete files are written under it).
+fn changeable(table: &iceberg::table::Table) -> Result<()> {
+    let m = &table.metadata;
+    crate::iceberg_scan::names_are_ids(m)?;
+    if m.format_version < 2 {
+        return Err(Error::InvalidInput(format!(
+            "Iceberg table format version {} does not support row-level changes: upgrade it to 2",
+            m.format_version
+        )));
+    }
+    if m.partition_specs.len() > 1 {
+        return Err(Error::InvalidInput("Row-level changes of Iceberg tables whose partitioning changed are not supported yet".into()));
+    }
+    Ok(())
+}
 
 /// The catalog a row-level change registers the target's live rows in, for its SQL to read.
 const DML_CATALOG: &str = "__minerva_dml";
@@ -617,7 +641,7 @@ async fn write_position_deletes(table: &iceberg::table::Table, rows: &LiveRows, 
     let mut by_partition: BTreeMap<String, PartitionDeletes> = BTreeMap::new();
     for (file, pos) in positions {
         let partition = rows.partitions.get(&file).cloned().unwrap_or_default();
-        by_partition.entry(spec.path(&partition)).or_insert_with(|| (partition, Vec::new())).1.push((file, pos));
+        by_partition.entry(format!("{partition:?}")).or_insert_with(|| (partition, Vec::new())).1.push((file, pos));
     }
     let id = |f: datafusion::arrow::datatypes::Field, id: i32| f.with_metadata([(iceberg::schema::FIELD_ID_KEY.to_string(), id.to_string())].into());
     let schema = Arc::new(Schema::new(vec![
@@ -625,7 +649,8 @@ async fn write_position_deletes(table: &iceberg::table::Table, rows: &LiveRows, 
         id(datafusion::arrow::datatypes::Field::new("pos", DataType::Int64, false), DELETE_POS_ID),
     ]));
     let mut out = Vec::new();
-    for (path, (partition, rows)) in by_partition {
+    for (_, (partition, rows)) in by_partition {
+        let path = spec.path(&partition);
         let batch = RecordBatch::try_new(
             schema.clone(),
             vec![
@@ -683,6 +708,7 @@ pub(crate) async fn row_change(cx: &Context, glue: &Table, change: &crate::sql::
         .map_err(|e| Error::Syntax(format!("line 1:1: {e}")))?;
     let io = session_io(cx.session.runtime_env());
     let table = iceberg::table::Table::load(io, metadata_location(glue)?).await?;
+    changeable(&table)?;
     let current = table.metadata.current_schema()?.clone();
     let write_schema: SchemaRef =
         Arc::new(Schema::new(current.fields.iter().map(|f| f.to_arrow().with_data_type(write_type(&f.field_type))).collect::<Vec<_>>()));
@@ -727,8 +753,10 @@ pub(crate) async fn row_change(cx: &Context, glue: &Table, change: &crate::sql::
         }
         Statement::Merge(m) => {
             let talias = match &m.table {
-                TableFactor::Table { alias: Some(a), .. } => a.name.value.clone(),
-                TableFactor::Table { name, .. } => name.0.last().map(|p| p.to_string().trim_matches('"').to_string()).unwrap_or_default(),
+                // Unquoted names fold to lower case, as the rest of the statement's do.
+                TableFactor::Table { alias: Some(a), .. } if a.name.quote_style.is_some() => a.name.value.clone(),
+                TableFactor::Table { alias: Some(a), .. } => a.name.value.to_lowercase(),
+                TableFactor::Table { name, .. } => name.0.last().map(|p| p.to_string().trim_matches('"').to_lowercase()).unwrap_or_default(),
                 _ => return Err(Error::InvalidInput("MERGE INTO names a table".into())),
             };
             let t = quoted(&talias);
@@ -807,7 +835,7 @@ pub(crate) async fn row_change(cx: &Context, glue: &Table, change: &crate::sql::
     };
     // Rows updated, deleted or inserted: an updated row is one (its delete names it; its new
     // row has the old one's position, an inserted row none).
-    let inserted: u64 = added.iter().map(|b| b.column(1).null_count() as u64).sum();
+    let inserted: u64 = added.iter().map(|b| b.column(1).logical_null_count() as u64).sum();
     let changed = deleted.len() as u64 + inserted;
     if deleted.is_empty() && added.iter().all(|b| b.num_rows() == 0) {
         return Ok(Outcome { columns: vec![rows_column()], rows: 0, ..Default::default() });
@@ -840,6 +868,7 @@ pub(crate) async fn optimize(cx: &Context, glue: &Table, filter: Option<&str>) -
     if table.metadata.current_snapshot().is_none() {
         return Ok(Outcome::default());
     }
+    changeable(&table)?;
     let current = table.metadata.current_schema()?.clone();
     let write_schema: SchemaRef =
         Arc::new(Schema::new(current.fields.iter().map(|f| f.to_arrow().with_data_type(write_type(&f.field_type))).collect::<Vec<_>>()));

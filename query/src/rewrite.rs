@@ -473,8 +473,22 @@ pub(crate) fn find_multiset(statement: &mut Statement) -> Option<Multiset> {
         fn post_visit_query(&mut self, q: &mut Query) -> ControlFlow<()> {
             if multiset_operation(&q.body).is_some() {
                 let recursive = self.scopes.iter().any(|(r, _)| *r);
-                let ctes: Vec<String> =
-                    self.scopes.iter().flat_map(|(_, c)| c).filter(|c| !holds_multiset(&c.query)).map(ToString::to_string).collect();
+                // CTEs that hold such an operation are left out, and so are those that read one
+                // left out (DataFusion plans every CTE of a WITH, read or not).
+                let all: Vec<&datafusion::sql::sqlparser::ast::Cte> = self.scopes.iter().flat_map(|(_, c)| c).collect();
+                let mut out: HashSet<String> = all.iter().filter(|c| holds_multiset(&c.query)).map(|c| c.alias.name.value.to_lowercase()).collect();
+                loop {
+                    let more: Vec<String> = all
+                        .iter()
+                        .filter(|c| !out.contains(&c.alias.name.value.to_lowercase()) && reads_any(&c.query, &out))
+                        .map(|c| c.alias.name.value.to_lowercase())
+                        .collect();
+                    if more.is_empty() {
+                        break;
+                    }
+                    out.extend(more);
+                }
+                let ctes: Vec<String> = all.iter().filter(|c| !out.contains(&c.alias.name.value.to_lowercase())).map(ToString::to_string).collect();
                 let with =
                     if ctes.is_empty() { String::new() } else { format!("WITH {}{} ", if recursive { "RECURSIVE " } else { "" }, ctes.join(", ")) };
                 let nested = self.scopes.len() > 1;
@@ -489,6 +503,15 @@ pub(crate) fn find_multiset(statement: &mut Statement) -> Option<Multiset> {
     let mut find = Find { finished: 0, scopes: Vec::new(), found: None };
     let _ = statement.visit(&mut find);
     find.found
+}
+
+/// Whether a query reads a table (a CTE) of one of these names.
+fn reads_any(query: &Query, names: &HashSet<String>) -> bool {
+    datafusion::sql::sqlparser::ast::visit_relations(query, |name| {
+        let last = name.0.last().map(|p| p.to_string().trim_matches('"').to_lowercase()).unwrap_or_default();
+        if names.contains(&last) { ControlFlow::Break(()) } else { ControlFlow::Continue(()) }
+    })
+    .is_break()
 }
 
 /// Whether a query or any query inside it has EXCEPT ALL or INTERSECT ALL.

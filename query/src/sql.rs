@@ -1127,6 +1127,11 @@ fn parse_create(c: &mut Cursor) -> Result<Plan> {
     match (external, t.is_iceberg()) {
         (true, true) => return Err(syntax("Iceberg tables are created with CREATE TABLE, not CREATE EXTERNAL TABLE")),
         (false, false) => return Err(syntax("Non-external tables are not supported: use CREATE EXTERNAL TABLE (or CREATE TABLE AS)")),
+        (false, true) if !t.partitioned_by.is_empty() => {
+            return Err(syntax(
+                "Iceberg tables are partitioned by their own columns: PARTITIONED BY (column, bucket(n, column), ...), without types",
+            ));
+        }
         (true, false) if !t.partition_transforms.is_empty() => {
             return Err(syntax("Partition columns of a Hive table need their types: PARTITIONED BY (name type, ...)"));
         }

@@ -250,16 +250,22 @@ pub(crate) async fn run(cx: &Context, ddl: Ddl) -> Result<Outcome> {
                 return Err(Error::InvalidInput(format!("{}.{} is a view: use DROP VIEW", table.database_name, table.name)));
             }
             // Athena drops an Iceberg table's files with it: those its metadata reaches.
+            // What to delete is found before the table goes: a table whose files cannot be
+            // listed is not dropped.
             let purge = match crate::iceberg_scan::is_iceberg(&table) {
                 true => {
                     let location = crate::iceberg_scan::metadata_location(&table)?;
-                    iceberg::table::Table::load(crate::iceberg_scan::session_io(cx.session.runtime_env()), location).await.ok()
+                    let t = iceberg::table::Table::load(crate::iceberg_scan::session_io(cx.session.runtime_env()), location).await?;
+                    let files = t.reachable_files().await?;
+                    Some((t, files))
                 }
                 false => None,
             };
             catalog.delete_table(&table.database_name, &table.name).await?;
-            if let Some(t) = purge {
-                t.purge().await?;
+            if let Some((t, files)) = purge {
+                for f in files {
+                    t.io.delete(&f).await?;
+                }
             }
             Ok(Outcome::default())
         }

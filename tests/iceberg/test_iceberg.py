@@ -163,9 +163,15 @@ def test_other_engines_apply_minerva_row_changes(server, lake, ice, duck):
     run(lake, "INSERT INTO changed VALUES (1, 'a', 10), (2, 'a', 20), (3, 'b', 30), (4, 'b', 40), (5, 'c', 50)")
     run(lake, "DELETE FROM changed WHERE qty > 35 AND kind = 'b'")
     run(lake, "UPDATE changed SET qty = qty + 1 WHERE kind = 'a'")
-    run(lake, "MERGE INTO changed t USING (SELECT 1 AS id, 100 AS qty UNION ALL SELECT 3, 0 UNION ALL SELECT 6, 60) s ON t.id = s.id "
-              "WHEN MATCHED AND s.qty = 0 THEN DELETE WHEN MATCHED THEN UPDATE SET qty = s.qty "
-              "WHEN NOT MATCHED THEN INSERT (id, kind, qty) VALUES (s.id, 'new', s.qty)")
+    merge = ("MERGE INTO changed t USING (SELECT 1 AS id, 100 AS qty UNION ALL SELECT 3, 0 UNION ALL SELECT 6, 60) s ON t.id = s.id "
+             "WHEN MATCHED AND s.qty = 0 THEN DELETE WHEN MATCHED THEN UPDATE SET qty = s.qty "
+             "WHEN NOT MATCHED THEN INSERT (id, kind, qty) VALUES (s.id, 'new', s.qty)")
+    athena = lake["athena"]
+    qid = athena.start_query_execution(QueryString=merge, QueryExecutionContext={"Database": lake["db"]},
+                                       ResultConfiguration={"OutputLocation": f"s3://{lake['bucket']}/results/"})["QueryExecutionId"]
+    assert wait_query(athena, qid)["Status"]["State"] == "SUCCEEDED"
+    # One row deleted, one updated, one inserted.
+    assert athena.get_query_results(QueryExecutionId=qid)["UpdateCount"] == 3
     want = [(1, "a", 100), (2, "a", 21), (5, "c", 50), (6, "new", 60)]
     assert run(lake, "SELECT id, kind, qty FROM changed ORDER BY id") == [[str(i), k, str(q)] for i, k, q in want]
     table = ice.load_table(f"{lake['db']}.changed")
@@ -206,3 +212,19 @@ def test_schema_evolution_agrees(lake, ice, duck, server):
     assert sorted((r["id"], r["price"], r["added"]) for r in table.scan().to_arrow().to_pylist()) == want
     location = server.client("glue").get_table(DatabaseName=lake["db"], Name="evolving")["Table"]["Parameters"]["metadata_location"]
     assert duck.execute(f"SELECT id, price, added FROM iceberg_scan('{location}') ORDER BY id").fetchall() == want
+
+
+def test_a_column_another_engine_renamed_is_refused_not_misread(lake, ice):
+    """Minerva reads data files by column name: a table whose column pyiceberg renamed (older
+    files hold the old name) is refused rather than read with the column empty."""
+    schema = pa.schema([pa.field("id", pa.int64()), pa.field("qty", pa.int64())])
+    table = ice.create_table(f"{lake['db']}.renamed", schema=schema, location=f"s3://{lake['bucket']}/warehouse/renamed")
+    table.append(pa.table({"id": [1], "qty": [5]}, schema=schema))
+    with table.update_schema() as update:
+        update.rename_column("qty", "quantity")
+    athena = lake["athena"]
+    qid = athena.start_query_execution(QueryString="SELECT * FROM renamed", QueryExecutionContext={"Database": lake["db"]},
+                                       ResultConfiguration={"OutputLocation": f"s3://{lake['bucket']}/results/"})["QueryExecutionId"]
+    status = wait_query(athena, qid)["Status"]
+    assert status["State"] == "FAILED" and "renamed" in status["StateChangeReason"], status
+

@@ -208,8 +208,9 @@ impl JsonPathClassifier {
     /// cut inside a top-level array (`$[*]` over a large file) keeps the elements before the cut.
     pub fn infer(&self, text: &[u8], complete: bool) -> Option<(Vec<(String, Ty)>, u64)> {
         let text = text.strip_prefix(b"\xef\xbb\xbf").unwrap_or(text);
-        let tops: Vec<Value> = match (self.steps.first(), complete) {
-            (Some(Step::All), false) => array_elements(text)?,
+        let array = text.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[');
+        let tops: Vec<Value> = match (self.steps.first(), complete && array) {
+            (Some(Step::All), false) if array => array_elements(text)?,
             _ => {
                 let mut values = Vec::new();
                 for v in serde_json::Deserializer::from_slice(text).into_iter::<Value>() {
@@ -223,7 +224,7 @@ impl JsonPathClassifier {
             }
         };
         let (steps, roots): (&[Step], Vec<&Value>) = match (self.steps.first(), complete) {
-            (Some(Step::All), false) => (&self.steps[1..], tops.iter().collect()),
+            (Some(Step::All), false) if array => (&self.steps[1..], tops.iter().collect()),
             _ => (&self.steps[..], tops.iter().collect()),
         };
         let mut records = Vec::new();
@@ -371,6 +372,10 @@ mod tests {
         let (c, n) = member.infer(b"{\"payload\": {\"a\": 1}}\n{\"payload\": {\"b\": \"x\"}}\n", true).unwrap();
         assert_eq!((c.len(), n), (2, 2));
         assert!(top.infer(b"{\"id\": 1}", true).is_none(), "no array at the root");
+        // `$.*` over a cut sample of an object of records: the object's members, streamed.
+        let members = JsonPathClassifier::parse("$.*").unwrap();
+        let (c, n) = members.infer(b"{\"a\": {\"x\": 1}, \"b\": {\"x\": 2}}\n{\"c\": {\"x\"", false).unwrap();
+        assert_eq!((c.len(), n), (1, 2));
         assert!(top.infer(b"[1, 2]", true).is_none(), "elements that are not records");
         for bad in ["data", "$.", "$[", "$[x]"] {
             assert!(JsonPathClassifier::parse(bad).is_err(), "{bad}");
