@@ -11,7 +11,7 @@ use async_trait::async_trait;
 use catalog::Table;
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::catalog::{Session, TableProvider};
-use datafusion::common::{DataFusionError, Result as DfResult};
+use datafusion::common::{DataFusionError, Result as DfResult, ScalarValue};
 use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::PartitionedFile;
 use datafusion::execution::object_store::ObjectStoreUrl;
@@ -85,6 +85,65 @@ pub struct IcebergTable {
 }
 
 impl IcebergTable {
+    /// Which data files the query's filters on identity partition columns leave: each file's
+    /// partition values as a row of those columns, every filter that reads only them evaluated
+    /// over the rows. Files of another partition spec are kept.
+    fn prune(&self, state: &dyn Session, files: &[iceberg::table::ScanFile], filters: &[Expr]) -> DfResult<Vec<bool>> {
+        use datafusion::arrow::array::{Array, BooleanArray};
+        let m = &self.table.metadata;
+        let (Ok(spec), Ok(schema)) = (m.default_spec(), m.current_schema()) else { return Ok(vec![true; files.len()]) };
+        // (position in the tuple, the source column's Arrow field, the value's type)
+        let mut columns = Vec::new();
+        for (i, f) in spec.fields.iter().enumerate() {
+            if f.transform != iceberg::partition::Transform::Identity {
+                continue;
+            }
+            if let Some(source) = schema.field(f.source_id)
+                && let iceberg::schema::Type::Primitive(p) = &source.field_type
+            {
+                columns.push((i, datafusion::arrow::datatypes::Field::new(&source.name, source.field_type.to_arrow(), true), p.clone()));
+            }
+        }
+        let names: std::collections::HashSet<&str> = columns.iter().map(|(_, f, _)| f.name().as_str()).collect();
+        let usable: Vec<&Expr> = filters
+            .iter()
+            .filter(|e| {
+                let mut used = std::collections::HashSet::new();
+                datafusion::logical_expr::utils::expr_to_columns(e, &mut used).is_ok()
+                    && !used.is_empty()
+                    && used.iter().all(|c| names.contains(c.name.as_str()))
+            })
+            .collect();
+        if usable.is_empty() || files.is_empty() {
+            return Ok(vec![true; files.len()]);
+        }
+        let mut arrays = Vec::new();
+        for (i, field, p) in &columns {
+            let values = files.iter().map(|f| crate::iceberg_meta::scalar(f.file.partition.get(*i).and_then(Option::as_ref), p));
+            let array = ScalarValue::iter_to_array(values)?;
+            arrays.push(datafusion::arrow::compute::cast(&array, field.data_type())?);
+        }
+        let arrow = Arc::new(datafusion::arrow::datatypes::Schema::new(columns.iter().map(|(_, f, _)| f.clone()).collect::<Vec<_>>()));
+        let batch = datafusion::arrow::array::RecordBatch::try_new(arrow.clone(), arrays)?;
+        let df_schema = datafusion::common::DFSchema::try_from(arrow.as_ref().clone())?;
+        let mut keep = vec![true; files.len()];
+        for filter in usable {
+            let result = state.create_physical_expr(filter.clone(), &df_schema)?.evaluate(&batch)?.into_array(files.len())?;
+            if let Some(result) = result.as_any().downcast_ref::<BooleanArray>() {
+                for (k, i) in keep.iter_mut().zip(0..files.len()) {
+                    *k &= result.is_valid(i) && result.value(i);
+                }
+            }
+        }
+        // Files of another spec than the default were not described by these rows: kept.
+        for (k, f) in keep.iter_mut().zip(files) {
+            if f.spec_id != spec.spec_id {
+                *k = true;
+            }
+        }
+        Ok(keep)
+    }
+
     /// The table a Glue table names, at its current metadata file.
     pub async fn load(store: &Store, glue: &Table) -> Result<IcebergTable> {
         let table = iceberg::table::Table::load(engine_io(store), metadata_location(glue)?).await?;
@@ -120,23 +179,30 @@ impl TableProvider for IcebergTable {
         TableType::Base
     }
 
+    fn supports_filters_pushdown(&self, filters: &[&Expr]) -> DfResult<Vec<datafusion::logical_expr::TableProviderFilterPushDown>> {
+        // Filters on identity partition columns prune files; DataFusion applies every filter to
+        // the rows all the same.
+        Ok(filters.iter().map(|_| datafusion::logical_expr::TableProviderFilterPushDown::Inexact).collect())
+    }
+
     async fn scan(
         &self,
         state: &dyn Session,
         projection: Option<&Vec<usize>>,
-        _filters: &[Expr],
+        filters: &[Expr],
         limit: Option<usize>,
     ) -> DfResult<Arc<dyn ExecutionPlan>> {
         // Manifests and data files are read as the caller reads them.
         let table = iceberg::table::Table { io: session_io(state.runtime_env().clone()), ..self.table.clone() };
         let files = table.files(self.snapshot.and_then(|id| table.metadata.snapshot(id))).await.map_err(df_err)?;
         let deleted = read_position_deletes(&table.io, &files).await.map_err(df_err)?;
+        let keep = self.prune(state, &files.data, filters)?;
         let projected = match projection {
             Some(p) => Arc::new(self.schema.project(p)?),
             None => self.schema.clone(),
         };
         let mut by_store: BTreeMap<String, Vec<PartitionedFile>> = BTreeMap::new();
-        for f in files.data {
+        for (f, _) in files.data.into_iter().zip(keep).filter(|(_, k)| *k) {
             if !f.file.file_format.eq_ignore_ascii_case("parquet") {
                 return Err(df_err(Error::InvalidInput(format!("Iceberg data files in {} are not supported", f.file.file_format))));
             }
