@@ -6,6 +6,7 @@ through the same Glue catalog is queried by Minerva."""
 import datetime
 import importlib
 import pathlib
+import time
 from urllib.parse import urlparse
 
 import duckdb
@@ -239,3 +240,35 @@ def test_a_column_another_engine_renamed_is_refused_not_misread(lake, ice):
     status = wait_query(athena, qid)["Status"]
     assert status["State"] == "FAILED" and "renamed" in status["StateChangeReason"], status
 
+
+
+def test_crawler_registers_iceberg_tables(server, lake):
+    """A Glue crawler's IcebergTargets: each table folder under the path registered by its newest
+    metadata file, and moved on when the table gains a snapshot."""
+    glue = server.client("glue")
+    run(lake, f"CREATE TABLE source (id int, kind string) PARTITIONED BY (kind) LOCATION 's3://{lake['bucket']}/lake/things' "
+              f"TBLPROPERTIES ('table_type'='ICEBERG')")
+    run(lake, "INSERT INTO source VALUES (1, 'a'), (2, 'b')")
+    crawled_db = lake["db"] + "_crawled"
+    glue.create_database(DatabaseInput={"Name": crawled_db})
+    name = lake["db"].replace("_", "-") + "-ice"
+    glue.create_crawler(Name=name, Role="r", DatabaseName=crawled_db, Targets={"IcebergTargets": [{"Paths": [f"s3://{lake['bucket']}/lake/"]}]})
+
+    def crawl():
+        glue.start_crawler(Name=name)
+        deadline = time.monotonic() + 120
+        while glue.get_crawler(Name=name)["Crawler"]["State"] != "READY":
+            assert time.monotonic() < deadline, "the crawler did not finish"
+            time.sleep(0.1)  # polling the crawler's state, as Glue clients do
+
+    crawl()
+    table = glue.get_table(DatabaseName=crawled_db, Name="things")["Table"]
+    source = glue.get_table(DatabaseName=lake["db"], Name="source")["Table"]
+    assert table["Parameters"]["table_type"] == "ICEBERG"
+    assert table["Parameters"]["metadata_location"] == source["Parameters"]["metadata_location"]
+    assert [(c["Name"], c["Type"]) for c in table["StorageDescriptor"]["Columns"]] == [("id", "int"), ("kind", "string")]
+    assert run(lake, f"SELECT count(*) FROM {crawled_db}.things") == [["2"]]
+    run(lake, "INSERT INTO source VALUES (3, 'c')")
+    crawl()
+    assert run(lake, f"SELECT count(*) FROM {crawled_db}.things") == [["3"]]
+    glue.delete_crawler(Name=name)

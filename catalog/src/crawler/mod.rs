@@ -6,6 +6,7 @@
 //! learnt of each object (so an unchanged object is not read again).
 
 mod custom;
+mod iceberg;
 mod infer;
 mod parquet;
 mod plan;

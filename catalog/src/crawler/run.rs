@@ -477,6 +477,12 @@ pub(crate) async fn crawl(
         }
     }
     catalog.commit(forget).await.map_err(|e| e.to_string())?;
+    // Iceberg targets: tables registered by their newest metadata file.
+    let found = super::iceberg::crawl(catalog, crawler, &db, &|bucket: &str| resolver(bucket)).await?;
+    produced.extend(found.produced);
+    summary.tables_created.extend(found.created);
+    summary.tables_updated.extend(found.updated);
+    summary.skipped.extend(found.skipped);
     if !new_folders_only {
         retire_tables(catalog, crawler, &db, &produced, &targets_seen, &mut summary).await.map_err(|e| e.to_string())?;
     }
