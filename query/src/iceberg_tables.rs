@@ -1112,3 +1112,55 @@ fn renumber(field: &mut iceberg::schema::NestedField, shift: i32) {
     field.id += shift;
     inner(&mut field.field_type, shift);
 }
+
+/// SHOW CREATE TABLE of an Iceberg table, as Athena prints it: its columns, its partitioning in
+/// the DDL's terms, its location and its properties in Athena's names.
+pub(crate) async fn create_table_lines(cx: &Context, glue: &Table) -> Result<Vec<String>> {
+    let table = iceberg::table::Table::load(session_io(cx.session.runtime_env()), metadata_location(glue)?).await?;
+    let m = &table.metadata;
+    let schema = m.current_schema()?;
+    let mut out = vec![format!("CREATE TABLE {}.{} (", glue.database_name, glue.name)];
+    let n = schema.fields.len();
+    for (i, f) in schema.fields.iter().enumerate() {
+        let comment = f.doc.as_ref().map(|d| format!(" COMMENT '{}'", d.replace('\'', "''"))).unwrap_or_default();
+        out.push(format!("  {} {}{comment}{}", f.name, f.field_type.to_hive(), if i + 1 == n { ")" } else { "," }));
+    }
+    let spec = m.default_spec()?;
+    if !spec.fields.is_empty() {
+        let terms: Vec<String> = spec
+            .fields
+            .iter()
+            .map(|f| {
+                let col = schema.field(f.source_id).map(|c| format!("`{}`", c.name)).unwrap_or_default();
+                match f.transform {
+                    Transform::Identity => col,
+                    Transform::Bucket(n) => format!("bucket({n}, {col})"),
+                    Transform::Truncate(w) => format!("truncate({w}, {col})"),
+                    Transform::Year => format!("year({col})"),
+                    Transform::Month => format!("month({col})"),
+                    Transform::Day => format!("day({col})"),
+                    Transform::Hour => format!("hour({col})"),
+                    Transform::Void => format!("void({col})"),
+                }
+            })
+            .collect();
+        out.push(format!("PARTITIONED BY ({})", terms.join(", ")));
+    }
+    out.push(format!("LOCATION '{}'", m.location));
+    let mut properties = vec![("table_type".to_string(), "iceberg".to_string())];
+    for (k, v) in &m.properties {
+        let k = match k.as_str() {
+            "write.parquet.compression-codec" => "write_compression",
+            "write.format.default" => "format",
+            other => other,
+        };
+        properties.push((k.to_string(), v.clone()));
+    }
+    out.push("TBLPROPERTIES (".into());
+    let n = properties.len();
+    for (i, (k, v)) in properties.into_iter().enumerate() {
+        out.push(format!("  '{k}'='{v}'{}", if i + 1 == n { "" } else { "," }));
+    }
+    out.push(")".into());
+    Ok(out)
+}

@@ -394,6 +394,9 @@ pub(crate) async fn run(cx: &Context, ddl: Ddl) -> Result<Outcome> {
             if is_view(&table) {
                 return Err(Error::InvalidInput(format!("{}.{} is a view: use SHOW CREATE VIEW", table.database_name, table.name)));
             }
+            if crate::iceberg_scan::is_iceberg(&table) {
+                return Ok(text(&["createtab_stmt"], crate::iceberg_tables::create_table_lines(cx, &table).await?));
+            }
             Ok(text(&["createtab_stmt"], create_table_lines(&table)))
         }
         Ddl::ShowCreateView { name } => {

@@ -42,12 +42,7 @@ fn version(key: &str) -> (u64, String) {
 type StoreFor<'a> = dyn Fn(&str) -> Result<std::sync::Arc<dyn object_store::ObjectStore>, String> + Sync + 'a;
 
 /// Crawls the Iceberg targets, each bucket's objects through `store_for`.
-pub(crate) async fn crawl(
-    catalog: &Catalog,
-    crawler: &Crawler,
-    db: &str,
-    store_for: &StoreFor<'_>,
-) -> Result<Found, String> {
+pub(crate) async fn crawl(catalog: &Catalog, crawler: &Crawler, db: &str, store_for: &StoreFor<'_>) -> Result<Found, String> {
     let mut found = Found::default();
     for target in paths(crawler) {
         let location = storage::S3Location::parse(&target).map_err(|e| e.to_string())?;
