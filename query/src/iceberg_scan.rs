@@ -19,6 +19,7 @@ use datafusion::execution::runtime_env::RuntimeEnv;
 use datafusion::logical_expr::{Expr, TableType};
 use datafusion::physical_plan::ExecutionPlan;
 use iceberg::io::Io;
+use iceberg::values::Literal;
 use storage::Store;
 
 use datafusion::datasource::physical_plan::parquet::ParquetRowSelection;
@@ -84,7 +85,137 @@ pub struct IcebergTable {
     snapshot: Option<i64>,
 }
 
+/// A condition on one partition field, from a comparison of its source column with a constant:
+/// a file whose partition value fails it holds no row the comparison admits.
+struct PartitionCondition {
+    field: usize,
+    /// `=`, `>=` or `<=` (strict comparisons relax to these, as transforms merge values).
+    op: std::cmp::Ordering,
+    equal: bool,
+    value: Literal,
+}
+
+impl PartitionCondition {
+    fn admits(&self, partition: Option<&Literal>) -> bool {
+        let Some(p) = partition else { return false };
+        match compare_literals(p, &self.value) {
+            Some(o) => o == self.op || (self.equal && o == std::cmp::Ordering::Equal),
+            // Values that do not compare (another type): kept.
+            None => true,
+        }
+    }
+}
+
+fn compare_literals(a: &Literal, b: &Literal) -> Option<std::cmp::Ordering> {
+    use Literal::*;
+    match (a, b) {
+        (Int(x), Int(y)) | (Date(x), Date(y)) => x.partial_cmp(y),
+        (Long(x), Long(y)) | (Timestamp(x), Timestamp(y)) | (TimestampTz(x), TimestampTz(y)) | (Time(x), Time(y)) => x.partial_cmp(y),
+        (Decimal(x), Decimal(y)) => x.partial_cmp(y),
+        (String(x), String(y)) => x.partial_cmp(y),
+        (Boolean(x), Boolean(y)) => x.partial_cmp(y),
+        (Binary(x), Binary(y)) => x.partial_cmp(y),
+        _ => None,
+    }
+}
+
+/// A constant as the literal of a column's type, where that is exact.
+fn constant(v: &ScalarValue, t: &iceberg::schema::Primitive) -> Option<Literal> {
+    use iceberg::schema::Primitive as P;
+    let micros = |v: &ScalarValue| -> Option<i64> {
+        Some(match v {
+            ScalarValue::TimestampSecond(Some(x), _) => x.checked_mul(1_000_000)?,
+            ScalarValue::TimestampMillisecond(Some(x), _) => x.checked_mul(1000)?,
+            ScalarValue::TimestampMicrosecond(Some(x), _) => *x,
+            ScalarValue::TimestampNanosecond(Some(x), _) => x.div_euclid(1000),
+            ScalarValue::Date32(Some(d)) => i64::from(*d) * 86_400_000_000,
+            _ => return None,
+        })
+    };
+    Some(match (t, v) {
+        (P::Int, ScalarValue::Int32(Some(x))) => Literal::Int(*x),
+        (P::Int, ScalarValue::Int64(Some(x))) => Literal::Int(i32::try_from(*x).ok()?),
+        (P::Long, ScalarValue::Int32(Some(x))) => Literal::Long(i64::from(*x)),
+        (P::Long, ScalarValue::Int64(Some(x))) => Literal::Long(*x),
+        (P::String, ScalarValue::Utf8(Some(s)) | ScalarValue::Utf8View(Some(s)) | ScalarValue::LargeUtf8(Some(s))) => Literal::String(s.clone()),
+        (P::Date, ScalarValue::Date32(Some(d))) => Literal::Date(*d),
+        (P::Timestamp, v) => Literal::Timestamp(micros(v)?),
+        (P::Timestamptz, v) => Literal::TimestampTz(micros(v)?),
+        (P::Boolean, ScalarValue::Boolean(Some(b))) => Literal::Boolean(*b),
+        (P::Decimal { scale, .. }, ScalarValue::Decimal128(Some(x), _, s)) if *s as u8 == *scale => Literal::Decimal(*x),
+        _ => return None,
+    })
+}
+
 impl IcebergTable {
+    /// Conditions on partition fields from the query's comparisons of a source column (or a cast
+    /// of it) with a constant, through the field's transform: `c = x` is `field = t(x)`; for
+    /// transforms that keep order (all but bucket and void), `c >= x` is `field >= t(x)` and
+    /// `c <= x` is `field <= t(x)`.
+    fn transform_conditions(&self, filters: &[Expr]) -> Vec<PartitionCondition> {
+        use datafusion::logical_expr::{BinaryExpr, Operator};
+        use std::cmp::Ordering;
+        let m = &self.table.metadata;
+        let (Ok(spec), Ok(schema)) = (m.default_spec(), m.current_schema()) else { return Vec::new() };
+        let mut out = Vec::new();
+        let mut pending: Vec<&Expr> = filters.iter().collect();
+        while let Some(e) = pending.pop() {
+            let Expr::BinaryExpr(BinaryExpr { left, op, right }) = e else { continue };
+            if *op == Operator::And {
+                pending.push(left);
+                pending.push(right);
+                continue;
+            }
+            let column_of = |e: &Expr| -> Option<String> {
+                match e {
+                    Expr::Column(c) => Some(c.name.clone()),
+                    // Only casts that keep every value (a timestamp's unit, a wider integer):
+                    // a truncating one (to a date) would not compare as the column does.
+                    Expr::Cast(c)
+                        if matches!(
+                            c.field.data_type(),
+                            datafusion::arrow::datatypes::DataType::Timestamp(..) | datafusion::arrow::datatypes::DataType::Int64
+                        ) =>
+                    {
+                        match c.expr.as_ref() {
+                            Expr::Column(col) => Some(col.name.clone()),
+                            _ => None,
+                        }
+                    }
+                    _ => None,
+                }
+            };
+            let (name, value, op) = match (left.as_ref(), right.as_ref()) {
+                (c, Expr::Literal(v, _)) => (column_of(c), v, *op),
+                (Expr::Literal(v, _), c) => (column_of(c), v, op.swap().unwrap_or(*op)),
+                _ => continue,
+            };
+            let Some(name) = name else { continue };
+            let (ordering, equal) = match op {
+                Operator::Eq => (Ordering::Equal, true),
+                Operator::Gt | Operator::GtEq => (Ordering::Greater, true),
+                Operator::Lt | Operator::LtEq => (Ordering::Less, true),
+                _ => continue,
+            };
+            for (i, f) in spec.fields.iter().enumerate() {
+                let Some(source) = schema.field(f.source_id) else { continue };
+                let iceberg::schema::Type::Primitive(p) = &source.field_type else { continue };
+                if !source.name.eq_ignore_ascii_case(&name) {
+                    continue;
+                }
+                let keeps_order = !matches!(f.transform, iceberg::partition::Transform::Bucket(_) | iceberg::partition::Transform::Void);
+                if ordering != Ordering::Equal && !keeps_order || f.transform == iceberg::partition::Transform::Void {
+                    continue;
+                }
+                let Some(lit) = constant(value, p) else { continue };
+                if let Ok(Some(t)) = f.transform.apply(Some(&lit)) {
+                    out.push(PartitionCondition { field: i, op: ordering, equal, value: t });
+                }
+            }
+        }
+        out
+    }
+
     /// Which data files the query's filters on identity partition columns leave: each file's
     /// partition values as a row of those columns, every filter that reads only them evaluated
     /// over the rows. Files of another partition spec are kept.
@@ -196,7 +327,17 @@ impl TableProvider for IcebergTable {
         let table = iceberg::table::Table { io: session_io(state.runtime_env().clone()), ..self.table.clone() };
         let files = table.files(self.snapshot.and_then(|id| table.metadata.snapshot(id))).await.map_err(df_err)?;
         let deleted = read_position_deletes(&table.io, &files).await.map_err(df_err)?;
-        let keep = self.prune(state, &files.data, filters)?;
+        let mut keep = self.prune(state, &files.data, filters)?;
+        // Comparisons of a column with a constant prune by any monotonic transform of it too.
+        let conditions = self.transform_conditions(filters);
+        if !conditions.is_empty() {
+            let default_spec = self.table.metadata.default_spec().map(|s| s.spec_id).unwrap_or(0);
+            for (k, f) in keep.iter_mut().zip(&files.data) {
+                if f.spec_id == default_spec {
+                    *k &= conditions.iter().all(|c| c.admits(f.file.partition.get(c.field).and_then(Option::as_ref)));
+                }
+            }
+        }
         let projected = match projection {
             Some(p) => Arc::new(self.schema.project(p)?),
             None => self.schema.clone(),
