@@ -32,7 +32,9 @@ use serde::{Deserialize, Serialize};
 use storage::{Kv, KvOp, KvTree};
 
 pub use classifiers::Classifier;
-pub use crawler::{Crawler, CrawlerMetrics, LastCrawl, Progress, RecrawlPolicy, Resolver, RunSummary, S3Target, SchemaChangePolicy, Targets};
+pub use crawler::{
+    Crawler, CrawlerMetrics, LastCrawl, Progress, RecrawlPolicy, Resolver, RunSummary, S3Target, SchemaChangePolicy, Targets, iceberg_columns,
+};
 pub use expression::PartitionFilter;
 pub use functions::UserDefinedFunction;
 pub use indexes::{MAX_INDEXES, PartitionIndex};

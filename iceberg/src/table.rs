@@ -244,9 +244,6 @@ impl Table {
         if !files.is_empty() {
             manifests.insert(0, self.added_manifest(&files, snapshot_id, sequence_number, false).await?);
         }
-        let list = manifest::write_manifest_list(&manifests, snapshot_id, parent.map(|p| p.snapshot_id), sequence_number)?;
-        let manifest_list = format!("{}/metadata/snap-{snapshot_id}-1-{}.avro", m.location, uuid::Uuid::new_v4());
-        self.io.write_new(&manifest_list, list).await?;
 
         let before = parent.map(|p| p.summary.clone()).unwrap_or_default();
         let added_records: i64 = files.iter().map(|f| f.record_count).sum();
@@ -280,14 +277,30 @@ impl Table {
         summary.insert("total-delete-files".into(), (count(&before, "total-delete-files") + deletes.len() as i64).to_string());
         summary.insert("total-position-deletes".into(), (count(&before, "total-position-deletes") + position_deletes).to_string());
         summary.insert("total-equality-deletes".into(), (count(&before, "total-equality-deletes") + equality_deletes).to_string());
+        self.commit_snapshot(&manifests, snapshot_id, parent.map(|p| p.snapshot_id), sequence_number, summary).await
+    }
+
+    /// Writes a new snapshot's manifest list and commits the snapshot on the main branch.
+    async fn commit_snapshot(
+        &self,
+        manifests: &[ManifestFile],
+        snapshot_id: i64,
+        parent: Option<i64>,
+        sequence_number: i64,
+        summary: BTreeMap<String, String>,
+    ) -> Result<Table> {
+        let m = &self.metadata;
+        let list = manifest::write_manifest_list(manifests, snapshot_id, parent, sequence_number)?;
+        let manifest_list = format!("{}/metadata/snap-{snapshot_id}-1-{}.avro", m.location, uuid::Uuid::new_v4());
+        self.io.write_new(&manifest_list, list).await?;
         let snapshot = Snapshot {
             snapshot_id,
-            parent_snapshot_id: parent.map(|p| p.snapshot_id),
+            parent_snapshot_id: parent,
             sequence_number,
             timestamp_ms: now_ms().max(m.last_updated_ms),
             manifest_list,
             summary,
-            schema_id: Some(schema.schema_id),
+            schema_id: Some(m.current_schema()?.schema_id),
         };
         self.commit_metadata(|next| next.add_snapshot(snapshot)).await
     }
@@ -365,9 +378,6 @@ impl Table {
         if !added.is_empty() {
             manifests.insert(0, self.added_manifest(&added, snapshot_id, sequence_number, false).await?);
         }
-        let list = manifest::write_manifest_list(&manifests, snapshot_id, Some(parent.snapshot_id), sequence_number)?;
-        let manifest_list = format!("{}/metadata/snap-{snapshot_id}-1-{}.avro", m.location, uuid::Uuid::new_v4());
-        self.io.write_new(&manifest_list, list).await?;
         let before = &parent.summary;
         let added_records: i64 = added.iter().map(|f| f.record_count).sum();
         let mut summary = BTreeMap::new();
@@ -380,16 +390,7 @@ impl Table {
         summary.insert("total-records".into(), (count(before, "total-records") + added_records - deleted_records).to_string());
         summary.insert("total-data-files".into(), (count(before, "total-data-files") + added.len() as i64 - deleted_files).to_string());
         summary.insert("total-delete-files".into(), (count(before, "total-delete-files") - removed_delete_files).max(0).to_string());
-        let snapshot = Snapshot {
-            snapshot_id,
-            parent_snapshot_id: Some(parent.snapshot_id),
-            sequence_number,
-            timestamp_ms: now_ms().max(m.last_updated_ms),
-            manifest_list,
-            summary,
-            schema_id: Some(schema.schema_id),
-        };
-        self.commit_metadata(|next| next.add_snapshot(snapshot)).await
+        self.commit_snapshot(&manifests, snapshot_id, Some(parent.snapshot_id), sequence_number, summary).await
     }
 
     /// Expires snapshots committed before `older_than_ms`, keeping the newest `keep` (at least

@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use catalog::{Column, Parameters, StorageDescriptor, Table};
+use catalog::{Parameters, StorageDescriptor, Table};
 use datafusion::arrow::array::{Array, ArrayRef, RecordBatch, UInt32Array};
 use datafusion::arrow::compute::take;
 use datafusion::arrow::datatypes::{DataType, Schema, SchemaRef, TimeUnit};
@@ -37,25 +37,6 @@ fn fail(e: impl Into<DataFusionError>) -> Error {
 
 /// A data file is closed and a new one started once it holds this many bytes (compressed).
 const TARGET_FILE_SIZE: usize = 128 << 20;
-
-/// The Glue columns of an Iceberg schema, with the `iceberg.field.*` parameters Athena gives them.
-fn glue_columns(schema: &iceberg::schema::Schema) -> Vec<Column> {
-    schema
-        .fields
-        .iter()
-        .map(|f| Column {
-            name: f.name.clone(),
-            r#type: Some(f.field_type.to_hive()),
-            comment: f.doc.clone(),
-            parameters: Parameters::from([
-                ("iceberg.field.id".to_string(), f.id.to_string()),
-                ("iceberg.field.optional".to_string(), (!f.required).to_string()),
-                ("iceberg.field.current".to_string(), "true".to_string()),
-            ]),
-            ..Default::default()
-        })
-        .collect()
-}
 
 /// A partition term of `PARTITIONED BY`: `col`, `bucket(n, col)`, `truncate(w, col)`,
 /// `year(col)`, `month(col)`, `day(col)`, `hour(col)`.
@@ -176,7 +157,11 @@ impl NewTable<'_> {
                 ("table_type".to_string(), "ICEBERG".to_string()),
                 ("metadata_location".to_string(), ice.metadata_location.clone()),
             ]),
-            storage_descriptor: Some(StorageDescriptor { columns: glue_columns(&schema), location: Some(location), ..Default::default() }),
+            storage_descriptor: Some(StorageDescriptor {
+                columns: catalog::iceberg_columns(&schema),
+                location: Some(location),
+                ..Default::default()
+            }),
             ..Default::default()
         };
         let created = cx.catalog.create_table(self.db, table).await?;
@@ -486,7 +471,7 @@ async fn append(cx: &Context, glue: &Table, table: &iceberg::table::Table, df: d
 /// catalog's write lock, so that of two writers racing one commits and the other fails with
 /// `ICEBERG_COMMIT_ERROR`; only the metadata location and the columns change.
 async fn commit(cx: &Context, glue: &Table, base: &iceberg::table::Table, next: &iceberg::table::Table) -> Result<()> {
-    let columns = glue_columns(next.metadata.current_schema()?);
+    let columns = catalog::iceberg_columns(next.metadata.current_schema()?);
     let result = cx
         .catalog
         .update_table_with(&glue.database_name, &glue.name, |t| {
@@ -697,11 +682,28 @@ fn column_of(name: &datafusion::sql::sqlparser::ast::ObjectName) -> String {
     name.0.last().map(|p| p.to_string().trim_matches('"').to_lowercase()).unwrap_or_default()
 }
 
+/// An updated row's values, each column as `<expression> AS "column"`: the assignment's
+/// expression, or the column as it was (`prefix` qualifies it).
+fn new_values(assignments: &[datafusion::sql::sqlparser::ast::Assignment], columns: &[String], prefix: &str) -> Result<Vec<String>> {
+    let mut assigned: BTreeMap<String, String> = BTreeMap::new();
+    for a in assignments {
+        let datafusion::sql::sqlparser::ast::AssignmentTarget::ColumnName(name) = &a.target else {
+            return Err(Error::InvalidInput("UPDATE of a tuple of columns is not supported".into()));
+        };
+        let c = column_of(name);
+        if !columns.contains(&c) {
+            return Err(Error::InvalidInput(format!("Column '{c}' cannot be resolved")));
+        }
+        assigned.insert(c, a.value.to_string());
+    }
+    Ok(columns.iter().map(|c| format!("{} AS {}", assigned.get(c).cloned().unwrap_or_else(|| format!("{prefix}{}", quoted(c))), quoted(c))).collect())
+}
+
 /// DELETE, UPDATE or MERGE INTO an Iceberg table: the rows it changes found by SQL over the
 /// live rows, then position delete files for the rows it removes or replaces and data files for
 /// the rows it writes, committed as one snapshot (`delete` or `overwrite`).
 pub(crate) async fn row_change(cx: &Context, glue: &Table, change: &crate::sql::RowChange) -> Result<Outcome> {
-    use datafusion::sql::sqlparser::ast::{AssignmentTarget, FromTable, MergeAction, MergeClauseKind, MergeInsertKind, Statement, TableFactor};
+    use datafusion::sql::sqlparser::ast::{FromTable, MergeAction, MergeClauseKind, MergeInsertKind, Statement, TableFactor};
     let statement = datafusion::sql::sqlparser::parser::Parser::new(&crate::dialect::AthenaDialect)
         .try_with_sql(&change.sql)
         .and_then(|mut p| p.parse_statement())
@@ -735,17 +737,7 @@ pub(crate) async fn row_change(cx: &Context, glue: &Table, change: &crate::sql::
             (positions_of(&found, 0, 1)?, Vec::new())
         }
         Statement::Update(u) => {
-            let mut assigned: BTreeMap<String, String> = BTreeMap::new();
-            for a in &u.assignments {
-                let AssignmentTarget::ColumnName(name) = &a.target else {
-                    return Err(Error::InvalidInput("UPDATE of a tuple of columns is not supported".into()));
-                };
-                let c = column_of(name);
-                known(&c)?;
-                assigned.insert(c, a.value.to_string());
-            }
-            let values: Vec<String> =
-                columns.iter().map(|c| format!("{} AS {}", assigned.get(c).cloned().unwrap_or_else(|| quoted(c)), quoted(c))).collect();
+            let values = new_values(&u.assignments, &columns, "")?;
             let cond = u.selection.as_ref().map(|e| e.to_string()).unwrap_or_else(|| "true".into());
             let found =
                 run_rows(cx, &format!("SELECT __file, __pos, {} FROM {target} AS {} WHERE {cond}", values.join(", "), quoted(&glue.name))).await?;
@@ -785,19 +777,7 @@ pub(crate) async fn row_change(cx: &Context, glue: &Table, change: &crate::sql::
                         deleted.extend(positions_of(&run_rows(cx, &format!("SELECT {t}.__file, {t}.__pos {clause}")).await?, 0, 1)?);
                     }
                     MergeAction::Update(u) => {
-                        let mut assigned: BTreeMap<String, String> = BTreeMap::new();
-                        for a in &u.assignments {
-                            let AssignmentTarget::ColumnName(name) = &a.target else {
-                                return Err(Error::InvalidInput("UPDATE of a tuple of columns is not supported".into()));
-                            };
-                            let col = column_of(name);
-                            known(&col)?;
-                            assigned.insert(col, a.value.to_string());
-                        }
-                        let values: Vec<String> = columns
-                            .iter()
-                            .map(|col| format!("{} AS {}", assigned.get(col).cloned().unwrap_or_else(|| format!("{t}.{}", quoted(col))), quoted(col)))
-                            .collect();
+                        let values = new_values(&u.assignments, &columns, &format!("{t}."))?;
                         let found = run_rows(cx, &format!("SELECT {t}.__file, {t}.__pos, {} {clause}", values.join(", "))).await?;
                         deleted.extend(positions_of(&found, 0, 1)?);
                         added.extend(found);

@@ -26,6 +26,25 @@ pub(crate) struct Found {
     pub skipped: Vec<(String, String)>,
 }
 
+/// The Glue columns of an Iceberg schema, with the `iceberg.field.*` parameters Athena gives them.
+pub fn columns(schema: &iceberg::schema::Schema) -> Vec<Column> {
+    schema
+        .fields
+        .iter()
+        .map(|f| Column {
+            name: f.name.clone(),
+            r#type: Some(f.field_type.to_hive()),
+            comment: f.doc.clone(),
+            parameters: Parameters::from([
+                ("iceberg.field.id".to_string(), f.id.to_string()),
+                ("iceberg.field.optional".to_string(), (!f.required).to_string()),
+                ("iceberg.field.current".to_string(), "true".to_string()),
+            ]),
+            ..Default::default()
+        })
+        .collect()
+}
+
 /// The paths of a crawler's `IcebergTargets` (`[{"Paths": [...]}]`).
 pub(crate) fn paths(crawler: &Crawler) -> Vec<String> {
     let Some(Value::Array(targets)) = crawler.targets.extra.get("IcebergTargets") else { return Vec::new() };
@@ -80,21 +99,7 @@ pub(crate) async fn crawl(catalog: &Catalog, crawler: &Crawler, db: &str, store_
                 }
             };
             let schema = metadata.current_schema().map_err(|e| e.to_string())?;
-            let columns: Vec<Column> = schema
-                .fields
-                .iter()
-                .map(|f| Column {
-                    name: f.name.clone(),
-                    r#type: Some(f.field_type.to_hive()),
-                    comment: f.doc.clone(),
-                    parameters: Parameters::from([
-                        ("iceberg.field.id".to_string(), f.id.to_string()),
-                        ("iceberg.field.optional".to_string(), (!f.required).to_string()),
-                        ("iceberg.field.current".to_string(), "true".to_string()),
-                    ]),
-                    ..Default::default()
-                })
-                .collect();
+            let columns = columns(schema);
             let folder = dir.rsplit('/').next().unwrap_or(&dir);
             let name = format!("{}{}", crawler.table_prefix.as_deref().unwrap_or_default(), sanitize(folder)).to_lowercase();
             let metadata_location = format!("s3://{bucket}/{key}");

@@ -6,7 +6,7 @@
 //! learnt of each object (so an unchanged object is not read again).
 
 mod custom;
-mod iceberg;
+pub(crate) mod iceberg;
 mod infer;
 mod parquet;
 mod plan;
@@ -24,6 +24,7 @@ use crate::model::{self, Timestamp};
 use crate::{Catalog, Error, Result, decode, encode, validate};
 
 pub(crate) use custom::JsonPathClassifier;
+pub use iceberg::columns as iceberg_columns;
 pub use run::{Progress, Resolver, RunSummary};
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
