@@ -56,8 +56,9 @@ impl Io {
     }
 
     /// Writes a file that must not exist yet: files of a table are never overwritten.
-    pub async fn write_new(&self, url: &str, bytes: Vec<u8>) -> Result<u64> {
+    pub async fn write_new(&self, url: &str, bytes: impl Into<Bytes>) -> Result<u64> {
         let (store, path) = self.locate(url)?;
+        let bytes: Bytes = bytes.into();
         let len = bytes.len() as u64;
         let options = PutOptions { mode: PutMode::Create, ..Default::default() };
         store.put_opts(&path, PutPayload::from(bytes), options).await.map_err(|e| Error::Io(format!("cannot write {url}: {e}")))?;

@@ -16,18 +16,16 @@ use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::PartitionedFile;
 use datafusion::execution::object_store::ObjectStoreUrl;
 use datafusion::execution::runtime_env::RuntimeEnv;
-use datafusion::logical_expr::{Expr, TableType};
+use datafusion::logical_expr::{Expr, Operator, TableType};
 use datafusion::physical_plan::ExecutionPlan;
 use iceberg::io::Io;
 use iceberg::values::Literal;
 use storage::Store;
 
 use datafusion::datasource::physical_plan::parquet::ParquetRowSelection;
-use datafusion::parquet::arrow::arrow_reader::{ParquetRecordBatchReaderBuilder, RowSelection, RowSelector};
-use iceberg::manifest::Content;
-use iceberg::table::ScanFiles;
 
 use crate::error::{Error, Result};
+use crate::iceberg_deletes::{EqualityDeletes, NotDeleted, read_equality_deletes, read_position_deletes, skipping};
 use crate::partitioned::FileScan;
 
 /// Whether a Glue table is an Iceberg table.
@@ -95,6 +93,89 @@ struct PartitionCondition {
     value: Literal,
 }
 
+/// A comparison of a column (or a cast of it that keeps every value) with a constant.
+struct Comparison<'a> {
+    column: String,
+    /// As if the column were on the left.
+    op: Operator,
+    value: &'a ScalarValue,
+}
+
+/// The comparisons of a column with a constant among the filters (and their conjunctions).
+fn comparisons(filters: &[Expr]) -> Vec<Comparison<'_>> {
+    use datafusion::logical_expr::BinaryExpr;
+    let mut out = Vec::new();
+    let mut pending: Vec<&Expr> = filters.iter().collect();
+    while let Some(e) = pending.pop() {
+        let Expr::BinaryExpr(BinaryExpr { left, op, right }) = e else { continue };
+        if *op == Operator::And {
+            pending.push(left);
+            pending.push(right);
+            continue;
+        }
+        let column_of = |e: &Expr| -> Option<String> {
+            match e {
+                Expr::Column(c) => Some(c.name.clone()),
+                // Only casts that keep every value (a timestamp's unit, a wider integer): a
+                // truncating one (to a date) would not compare as the column does.
+                Expr::Cast(c)
+                    if matches!(
+                        c.field.data_type(),
+                        datafusion::arrow::datatypes::DataType::Timestamp(..) | datafusion::arrow::datatypes::DataType::Int64
+                    ) =>
+                {
+                    match c.expr.as_ref() {
+                        Expr::Column(col) => Some(col.name.clone()),
+                        _ => None,
+                    }
+                }
+                _ => None,
+            }
+        };
+        let (column, value, op) = match (left.as_ref(), right.as_ref()) {
+            (c, Expr::Literal(v, _)) => (column_of(c), v, *op),
+            (Expr::Literal(v, _), c) => (column_of(c), v, op.swap().unwrap_or(*op)),
+            _ => continue,
+        };
+        if let Some(column) = column {
+            out.push(Comparison { column, op, value });
+        }
+    }
+    out
+}
+
+/// A comparison of a column with a constant, as a file's bounds can rule it out.
+struct BoundCondition {
+    id: i32,
+    primitive: iceberg::schema::Primitive,
+    op: Operator,
+    value: Literal,
+}
+
+impl BoundCondition {
+    /// Whether a file may hold a row the comparison admits.
+    fn admits(&self, file: &iceberg::manifest::DataFile) -> bool {
+        use std::cmp::Ordering::{Greater, Less};
+        // Only nulls: no comparison holds.
+        if let (Some(values), Some(nulls)) = (file.value_counts.get(&self.id), file.null_value_counts.get(&self.id))
+            && values == nulls
+        {
+            return false;
+        }
+        let bound =
+            |b: Option<&Vec<u8>>| b.and_then(|b| Literal::from_bytes(b, &self.primitive).ok()).and_then(|l| compare_literals(&l, &self.value));
+        let (lower, upper) = (bound(file.lower_bounds.get(&self.id)), bound(file.upper_bounds.get(&self.id)));
+        match self.op {
+            Operator::Eq => lower != Some(Greater) && upper != Some(Less),
+            Operator::Lt => !matches!(lower, Some(Greater | std::cmp::Ordering::Equal)),
+            Operator::LtEq => lower != Some(Greater),
+            Operator::Gt => !matches!(upper, Some(Less | std::cmp::Ordering::Equal)),
+            Operator::GtEq => upper != Some(Less),
+            _ => true,
+        }
+    }
+}
+
 impl PartitionCondition {
     fn admits(&self, partition: Option<&Literal>) -> bool {
         let Some(p) = partition else { return false };
@@ -106,7 +187,7 @@ impl PartitionCondition {
     }
 }
 
-fn compare_literals(a: &Literal, b: &Literal) -> Option<std::cmp::Ordering> {
+pub(crate) fn compare_literals(a: &Literal, b: &Literal) -> Option<std::cmp::Ordering> {
     use Literal::*;
     match (a, b) {
         (Int(x), Int(y)) | (Date(x), Date(y)) => x.partial_cmp(y),
@@ -153,45 +234,12 @@ impl IcebergTable {
     /// transforms that keep order (all but bucket and void), `c >= x` is `field >= t(x)` and
     /// `c <= x` is `field <= t(x)`.
     fn transform_conditions(&self, filters: &[Expr]) -> Vec<PartitionCondition> {
-        use datafusion::logical_expr::{BinaryExpr, Operator};
         use std::cmp::Ordering;
         let m = &self.table.metadata;
         let (Ok(spec), Ok(schema)) = (m.default_spec(), m.current_schema()) else { return Vec::new() };
         let mut out = Vec::new();
-        let mut pending: Vec<&Expr> = filters.iter().collect();
-        while let Some(e) = pending.pop() {
-            let Expr::BinaryExpr(BinaryExpr { left, op, right }) = e else { continue };
-            if *op == Operator::And {
-                pending.push(left);
-                pending.push(right);
-                continue;
-            }
-            let column_of = |e: &Expr| -> Option<String> {
-                match e {
-                    Expr::Column(c) => Some(c.name.clone()),
-                    // Only casts that keep every value (a timestamp's unit, a wider integer):
-                    // a truncating one (to a date) would not compare as the column does.
-                    Expr::Cast(c)
-                        if matches!(
-                            c.field.data_type(),
-                            datafusion::arrow::datatypes::DataType::Timestamp(..) | datafusion::arrow::datatypes::DataType::Int64
-                        ) =>
-                    {
-                        match c.expr.as_ref() {
-                            Expr::Column(col) => Some(col.name.clone()),
-                            _ => None,
-                        }
-                    }
-                    _ => None,
-                }
-            };
-            let (name, value, op) = match (left.as_ref(), right.as_ref()) {
-                (c, Expr::Literal(v, _)) => (column_of(c), v, *op),
-                (Expr::Literal(v, _), c) => (column_of(c), v, op.swap().unwrap_or(*op)),
-                _ => continue,
-            };
-            let Some(name) = name else { continue };
-            let (ordering, equal) = match op {
+        for c in comparisons(filters) {
+            let (ordering, equal) = match c.op {
                 Operator::Eq => (Ordering::Equal, true),
                 Operator::Gt | Operator::GtEq => (Ordering::Greater, true),
                 Operator::Lt | Operator::LtEq => (Ordering::Less, true),
@@ -200,17 +248,47 @@ impl IcebergTable {
             for (i, f) in spec.fields.iter().enumerate() {
                 let Some(source) = schema.field(f.source_id) else { continue };
                 let iceberg::schema::Type::Primitive(p) = &source.field_type else { continue };
-                if !source.name.eq_ignore_ascii_case(&name) {
+                if !source.name.eq_ignore_ascii_case(&c.column) {
                     continue;
                 }
                 let keeps_order = !matches!(f.transform, iceberg::partition::Transform::Bucket(_) | iceberg::partition::Transform::Void);
                 if ordering != Ordering::Equal && !keeps_order || f.transform == iceberg::partition::Transform::Void {
                     continue;
                 }
-                let Some(lit) = constant(value, p) else { continue };
+                let Some(lit) = constant(c.value, p) else { continue };
                 if let Ok(Some(t)) = f.transform.apply(Some(&lit)) {
                     out.push(PartitionCondition { field: i, op: ordering, equal, value: t });
                 }
+            }
+        }
+        out
+    }
+
+    /// Conditions on files' column bounds (their manifests' metrics) from the query's
+    /// comparisons of a column with a constant. Floating-point columns are left out: their bounds
+    /// leave NaN out, which compares greater than every number here.
+    fn bound_conditions(&self, filters: &[Expr]) -> Vec<BoundCondition> {
+        use iceberg::schema::Primitive as P;
+        let Ok(schema) = self.table.metadata.current_schema() else { return Vec::new() };
+        let mut out = Vec::new();
+        for c in comparisons(filters) {
+            if !matches!(c.op, Operator::Eq | Operator::Lt | Operator::LtEq | Operator::Gt | Operator::GtEq) {
+                continue;
+            }
+            let Some(field) = schema.fields.iter().find(|f| f.name.eq_ignore_ascii_case(&c.column)) else { continue };
+            let iceberg::schema::Type::Primitive(p) = &field.field_type else { continue };
+            if matches!(p, P::Float | P::Double) {
+                continue;
+            }
+            // A constant of finer precision than microseconds was rounded down: strict
+            // comparisons relax so that the rounding cannot rule a file out wrongly.
+            let op = match (p, c.op) {
+                (P::Timestamp | P::Timestamptz, Operator::Lt) => Operator::LtEq,
+                (P::Timestamp | P::Timestamptz, Operator::Gt) => Operator::GtEq,
+                (_, op) => op,
+            };
+            if let Some(value) = constant(c.value, p) {
+                out.push(BoundCondition { id: field.id, primitive: p.clone(), op, value });
             }
         }
         out
@@ -284,6 +362,70 @@ impl IcebergTable {
         Ok(IcebergTable { table, schema, snapshot })
     }
 
+    /// The scan of some data files (by store) to which the same equality deletes apply: the
+    /// columns the sets compare are read too, the rows they delete filtered out, and the
+    /// projection's columns kept.
+    async fn plan_group(
+        &self,
+        state: &dyn Session,
+        by_store: BTreeMap<String, Vec<PartitionedFile>>,
+        columns: &[usize],
+        limit: Option<usize>,
+        sets: Vec<Arc<EqualityDeletes>>,
+    ) -> DfResult<Arc<dyn ExecutionPlan>> {
+        use datafusion::physical_plan::expressions::Column;
+        let format = Arc::new(ParquetFormat::default());
+        if sets.is_empty() {
+            let scan = FileScan {
+                format,
+                file_schema: self.schema.clone(),
+                partition_fields: Vec::new(),
+                projected: Arc::new(self.schema.project(columns)?),
+            };
+            return scan.plan(state, by_store, Some(&columns.to_vec()), limit).await;
+        }
+        let mut read: Vec<usize> = columns.to_vec();
+        for set in &sets {
+            for (name, _) in &set.columns {
+                let i = self.schema.index_of(name)?;
+                if !read.contains(&i) {
+                    read.push(i);
+                }
+            }
+        }
+        let scan =
+            FileScan { format, file_schema: self.schema.clone(), partition_fields: Vec::new(), projected: Arc::new(self.schema.project(&read)?) };
+        let mut plan = scan.plan(state, by_store, Some(&read), None).await?;
+        for set in sets {
+            let exprs = set
+                .columns
+                .iter()
+                .map(|(name, _)| {
+                    let at = read.iter().position(|i| self.schema.field(*i).name() == name).expect("read above");
+                    Arc::new(Column::new(name, at)) as Arc<dyn datafusion::physical_expr::PhysicalExpr>
+                })
+                .collect();
+            plan = Arc::new(datafusion::physical_plan::filter::FilterExec::try_new(Arc::new(NotDeleted::new(exprs, set)), plan)?);
+        }
+        let keep: Vec<(Arc<dyn datafusion::physical_expr::PhysicalExpr>, String)> = columns
+            .iter()
+            .enumerate()
+            .map(|(at, i)| {
+                let name = self.schema.field(*i).name().clone();
+                (Arc::new(Column::new(&name, at)) as Arc<dyn datafusion::physical_expr::PhysicalExpr>, name)
+            })
+            .collect();
+        let mut plan: Arc<dyn ExecutionPlan> = Arc::new(datafusion::physical_plan::projection::ProjectionExec::try_new(keep, plan)?);
+        if let Some(n) = limit {
+            plan = Arc::new(datafusion::physical_plan::limit::GlobalLimitExec::new(
+                Arc::new(datafusion::physical_plan::coalesce_partitions::CoalescePartitionsExec::new(plan)),
+                0,
+                Some(n),
+            ));
+        }
+        Ok(plan)
+    }
+
     /// Reads a snapshot, with the schema it was written with.
     fn at(&mut self, snapshot_id: i64) -> Result<()> {
         let m = &self.table.metadata;
@@ -338,11 +480,16 @@ impl TableProvider for IcebergTable {
                 }
             }
         }
-        let projected = match projection {
-            Some(p) => Arc::new(self.schema.project(p)?),
-            None => self.schema.clone(),
-        };
-        let mut by_store: BTreeMap<String, Vec<PartitionedFile>> = BTreeMap::new();
+        // And by the files' column bounds.
+        let bounds = self.bound_conditions(filters);
+        if !bounds.is_empty() {
+            for (k, f) in keep.iter_mut().zip(&files.data) {
+                *k &= bounds.iter().all(|c| c.admits(&f.file));
+            }
+        }
+        let equality = read_equality_deletes(&table.io, &files, &self.table.metadata).await.map_err(df_err)?;
+        // Files grouped by the equality delete sets that apply to them (most have none).
+        let mut groups: BTreeMap<Vec<usize>, BTreeMap<String, Vec<PartitionedFile>>> = BTreeMap::new();
         for (f, _) in files.data.into_iter().zip(keep).filter(|(_, k)| *k) {
             if !f.file.file_format.eq_ignore_ascii_case("parquet") {
                 return Err(df_err(Error::InvalidInput(format!("Iceberg data files in {} are not supported", f.file.file_format))));
@@ -356,10 +503,22 @@ impl TableProvider for IcebergTable {
             if let Some(positions) = deleted.get(&f.file.file_path) {
                 file = file.with_extension(ParquetRowSelection::new(skipping(positions, f.file.record_count as u64)));
             }
-            by_store.entry(format!("s3://{bucket}")).or_default().push(file);
+            let sets: Vec<usize> = equality.iter().enumerate().filter(|(_, e)| e.applies_to(&f)).map(|(i, _)| i).collect();
+            groups.entry(sets).or_default().entry(format!("s3://{bucket}")).or_default().push(file);
         }
-        let scan = FileScan { format: Arc::new(ParquetFormat::default()), file_schema: self.schema.clone(), partition_fields: Vec::new(), projected };
-        scan.plan(state, by_store, projection, limit).await
+        let columns: Vec<usize> = projection.cloned().unwrap_or_else(|| (0..self.schema.fields().len()).collect());
+        let mut plans = Vec::new();
+        for (sets, by_store) in groups {
+            plans.push(self.plan_group(state, by_store, &columns, limit, sets.iter().map(|i| equality[*i].clone()).collect()).await?);
+        }
+        match plans.len() {
+            0 => {
+                let projected = Arc::new(self.schema.project(&columns)?);
+                Ok(Arc::new(datafusion::physical_plan::empty::EmptyExec::new(projected)))
+            }
+            1 => Ok(plans.remove(0)),
+            _ => datafusion::physical_plan::union::UnionExec::try_new(plans),
+        }
     }
 }
 
@@ -388,66 +547,6 @@ pub async fn special(store: &Store, glue: &Table, suffix: &str) -> Result<Arc<dy
         return Ok(Arc::new(table));
     }
     crate::iceberg_meta::metadata_table(&table.table, suffix, &name).await
-}
-
-/// Positions deleted from each data file (by its path), from a snapshot's position delete files.
-pub(crate) type Deleted = std::collections::HashMap<String, std::collections::BTreeSet<u64>>;
-
-/// Reads a snapshot's position delete files: each row a data file's path and a position in it.
-/// A delete applies to data files committed before it, or with it (the data sequence number of
-/// the data file at most the delete file's). Equality deletes are not read yet: refused.
-pub(crate) async fn read_position_deletes(io: &Io, files: &ScanFiles) -> Result<Deleted> {
-    let mut out = Deleted::new();
-    if files.deletes.is_empty() {
-        return Ok(out);
-    }
-    let sequence: std::collections::HashMap<&str, i64> = files.data.iter().map(|f| (f.file.file_path.as_str(), f.sequence_number)).collect();
-    for d in &files.deletes {
-        if d.file.content == Content::EqualityDeletes {
-            return Err(Error::InvalidInput("reading Iceberg tables with equality delete files is not supported yet".into()));
-        }
-        // Delete files are small: read whole.
-        let bytes = io.read(&d.file.file_path).await?;
-        let reader = ParquetRecordBatchReaderBuilder::try_new(bytes).and_then(|b| b.build()).map_err(|e| Error::DataFusion(e.into()))?;
-        for batch in reader {
-            let batch = batch.map_err(|e| Error::DataFusion(e.into()))?;
-            let paths = batch
-                .column_by_name("file_path")
-                .ok_or_else(|| iceberg_error("ICEBERG_BAD_DATA", format!("{} has no file_path", d.file.file_path)))?;
-            let positions =
-                batch.column_by_name("pos").ok_or_else(|| iceberg_error("ICEBERG_BAD_DATA", format!("{} has no pos", d.file.file_path)))?;
-            let paths =
-                datafusion::arrow::compute::cast(paths, &datafusion::arrow::datatypes::DataType::Utf8).map_err(|e| Error::DataFusion(e.into()))?;
-            let positions = datafusion::arrow::compute::cast(positions, &datafusion::arrow::datatypes::DataType::Int64)
-                .map_err(|e| Error::DataFusion(e.into()))?;
-            let paths = paths.as_any().downcast_ref::<datafusion::arrow::array::StringArray>().expect("cast to Utf8");
-            let positions = positions.as_any().downcast_ref::<datafusion::arrow::array::Int64Array>().expect("cast to Int64");
-            for i in 0..batch.num_rows() {
-                let path = paths.value(i);
-                if sequence.get(path).is_some_and(|seq| *seq <= d.sequence_number) {
-                    out.entry(path.to_string()).or_default().insert(positions.value(i) as u64);
-                }
-            }
-        }
-    }
-    Ok(out)
-}
-
-/// A file-level selection of `rows` rows that skips the given positions.
-fn skipping(positions: &std::collections::BTreeSet<u64>, rows: u64) -> RowSelection {
-    let mut selectors = Vec::new();
-    let mut at = 0u64;
-    for &p in positions.iter().filter(|p| **p < rows) {
-        if p > at {
-            selectors.push(RowSelector::select((p - at) as usize));
-        }
-        selectors.push(RowSelector::skip(1));
-        at = p + 1;
-    }
-    if rows > at {
-        selectors.push(RowSelector::select((rows - at) as usize));
-    }
-    RowSelection::from(selectors)
 }
 
 /// Files are read by column name. That is the field id's column only while no schema of the

@@ -26,6 +26,7 @@ use iceberg::values::Literal;
 
 use crate::context::{Context, Outcome};
 use crate::error::{Error, Result};
+use crate::iceberg_live::{FILE_COLUMN, LiveRows};
 use crate::iceberg_scan::{iceberg_error, metadata_location, session_io};
 use crate::sql::CreateTable;
 use crate::types::ColumnInfo;
@@ -284,6 +285,8 @@ struct DataWriter {
     /// Each partition field's source column in the batches.
     sources: Vec<usize>,
     schema: SchemaRef,
+    /// The table's schema, by which files' column metrics are keyed.
+    table_schema: iceberg::schema::Schema,
     props: WriterProperties,
     open: BTreeMap<String, OpenFile>,
     done: Vec<DataFile>,
@@ -314,7 +317,8 @@ impl DataWriter {
             Some(other) => return Err(Error::InvalidInput(format!("Unsupported write_compression {other} for Iceberg tables"))),
         };
         let props = WriterProperties::builder().set_compression(compression).build();
-        Ok(DataWriter { io, base: table.data_location(), spec, sources, schema, props, open: BTreeMap::new(), done: Vec::new() })
+        let table_schema = current.clone();
+        Ok(DataWriter { io, base: table.data_location(), spec, sources, schema, table_schema, props, open: BTreeMap::new(), done: Vec::new() })
     }
 
     async fn write(&mut self, batch: RecordBatch) -> Result<()> {
@@ -360,9 +364,11 @@ impl DataWriter {
     }
 
     async fn close(&mut self, file: OpenFile) -> Result<()> {
-        let bytes = file.writer.into_inner().map_err(fail)?;
-        let size = self.io.write_new(&file.url, bytes).await?;
-        self.done.push(DataFile::parquet(file.url, file.partition, file.rows, size as i64));
+        let bytes = bytes::Bytes::from(file.writer.into_inner().map_err(fail)?);
+        let mut data = DataFile::parquet(file.url, file.partition, file.rows, bytes.len() as i64);
+        crate::iceberg_metrics::add_metrics(&mut data, &bytes, &self.table_schema);
+        self.io.write_new(&data.file_path, bytes).await?;
+        self.done.push(data);
         Ok(())
     }
 
@@ -430,10 +436,25 @@ async fn append(cx: &Context, glue: &Table, table: &iceberg::table::Table, df: d
     // The files carry the table's field ids, by which other engines match their columns.
     let schema: SchemaRef =
         Arc::new(Schema::new(current.fields.iter().map(|f| f.to_arrow().with_data_type(write_type(&f.field_type))).collect::<Vec<_>>()));
-    let mut writer = DataWriter::new(table, io.clone(), schema.clone())?;
-    let mut stream = df.execute_stream().await?;
+    let (files, rows) = write_rows(table, &schema, df).await?;
+    let urls: Vec<String> = files.iter().map(|f| f.file_path.clone()).collect();
+    let next = table.append(files).await?;
+    if let Err(e) = commit(cx, glue, table, &next).await {
+        for url in urls {
+            let _ = io.delete(&url).await;
+        }
+        return Err(e);
+    }
+    Ok(rows)
+}
+
+/// Writes a query's rows (the table's columns, in order, as `schema` types them) as data files
+/// of the table, and counts them; if anything fails, the files written so far are removed.
+async fn write_rows(table: &iceberg::table::Table, schema: &SchemaRef, df: datafusion::dataframe::DataFrame) -> Result<(Vec<DataFile>, u64)> {
+    let mut writer = DataWriter::new(table, table.io.clone(), schema.clone())?;
     let mut rows = 0u64;
     let outcome: Result<()> = async {
+        let mut stream = df.execute_stream().await?;
         while let Some(batch) = stream.next().await {
             let batch = batch?;
             rows += batch.num_rows() as u64;
@@ -447,24 +468,15 @@ async fn append(cx: &Context, glue: &Table, table: &iceberg::table::Table, df: d
         Ok(()) => writer.finish().await,
         Err(e) => Err(e),
     };
-    let files = match files {
-        Ok(files) => files,
+    match files {
+        Ok(files) => Ok((files, rows)),
         Err(e) => {
             for url in written {
-                let _ = io.delete(&url).await;
+                let _ = table.io.delete(&url).await;
             }
-            return Err(e);
+            Err(e)
         }
-    };
-    let urls: Vec<String> = files.iter().map(|f| f.file_path.clone()).collect();
-    let next = table.append(files).await?;
-    if let Err(e) = commit(cx, glue, table, &next).await {
-        for url in urls {
-            let _ = io.delete(&url).await;
-        }
-        return Err(e);
     }
-    Ok(rows)
 }
 
 /// Makes `next` the Glue table's current metadata, if `base` still is: compared under the
@@ -526,64 +538,11 @@ const DML_CATALOG: &str = "__minerva_dml";
 const DELETE_FILE_PATH_ID: i32 = 2_147_483_546;
 const DELETE_POS_ID: i32 = 2_147_483_545;
 
-/// The live rows of a table's current snapshot, each with its data file (`__file`) and position
-/// in it (`__pos`): what a row-level change reads and names the rows it changes by.
-struct LiveRows {
-    schema: SchemaRef,
-    batches: Vec<RecordBatch>,
-    /// Each data file's partition tuple, for the delete files that name its rows.
-    partitions: std::collections::HashMap<String, Vec<Option<Literal>>>,
-}
-
-async fn live_rows(table: &iceberg::table::Table, write_schema: &SchemaRef) -> Result<LiveRows> {
-    use datafusion::arrow::array::{BooleanArray, Int64Array, StringArray, new_null_array};
-    use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-    let files = table.files(table.metadata.current_snapshot()).await?;
-    let deleted = crate::iceberg_scan::read_position_deletes(&table.io, &files).await?;
-    let mut fields: Vec<datafusion::arrow::datatypes::Field> =
-        write_schema.fields().iter().map(|f| f.as_ref().clone().with_metadata(Default::default())).collect();
-    fields.push(datafusion::arrow::datatypes::Field::new("__file", DataType::Utf8, false));
-    fields.push(datafusion::arrow::datatypes::Field::new("__pos", DataType::Int64, false));
-    let schema = Arc::new(Schema::new(fields));
-    let mut batches = Vec::new();
-    let mut partitions = std::collections::HashMap::new();
-    for f in &files.data {
-        let path = f.file.file_path.clone();
-        let bytes = table.io.read(&path).await?;
-        let reader = ParquetRecordBatchReaderBuilder::try_new(bytes).and_then(|b| b.build()).map_err(fail)?;
-        let gone = deleted.get(&path);
-        let mut offset = 0u64;
-        for batch in reader {
-            let batch = batch.map_err(fail)?;
-            let n = batch.num_rows();
-            let mut columns = Vec::with_capacity(schema.fields().len());
-            for field in write_schema.fields() {
-                columns.push(match batch.column_by_name(field.name()) {
-                    Some(c) => datafusion::arrow::compute::cast(c, field.data_type()).map_err(fail)?,
-                    None => new_null_array(field.data_type(), n),
-                });
-            }
-            columns.push(Arc::new(StringArray::from(vec![path.as_str(); n])));
-            columns.push(Arc::new(Int64Array::from_iter_values((offset..offset + n as u64).map(|p| p as i64))));
-            let mut rows = RecordBatch::try_new(schema.clone(), columns).map_err(fail)?;
-            if let Some(gone) = gone {
-                let keep = BooleanArray::from_iter((0..n).map(|i| Some(!gone.contains(&(offset + i as u64)))));
-                rows = datafusion::arrow::compute::filter_record_batch(&rows, &keep).map_err(fail)?;
-            }
-            offset += n as u64;
-            batches.push(rows);
-        }
-        partitions.insert(path, f.file.partition.clone());
-    }
-    Ok(LiveRows { schema, batches, partitions })
-}
-
 /// The target's live rows as `__minerva_dml.s.t`, in the statement's session.
 fn register_rows(cx: &Context, rows: &LiveRows) -> Result<()> {
     use datafusion::catalog::{CatalogProvider, MemoryCatalogProvider, MemorySchemaProvider, SchemaProvider};
     let schema = Arc::new(MemorySchemaProvider::new());
-    let table = datafusion::datasource::MemTable::try_new(rows.schema.clone(), vec![rows.batches.clone()])?;
-    schema.register_table("t".into(), Arc::new(table))?;
+    schema.register_table("t".into(), Arc::new(rows.clone()))?;
     let catalog = Arc::new(MemoryCatalogProvider::new());
     catalog.register_schema("s", schema)?;
     cx.session.register_catalog(DML_CATALOG, catalog);
@@ -714,7 +673,7 @@ pub(crate) async fn row_change(cx: &Context, glue: &Table, change: &crate::sql::
     let current = table.metadata.current_schema()?.clone();
     let write_schema: SchemaRef =
         Arc::new(Schema::new(current.fields.iter().map(|f| f.to_arrow().with_data_type(write_type(&f.field_type))).collect::<Vec<_>>()));
-    let rows = live_rows(&table, &write_schema).await?;
+    let rows = LiveRows::of(&table, &table.files(table.metadata.current_snapshot()).await?, &write_schema).await?;
     register_rows(cx, &rows)?;
     let target = format!("{DML_CATALOG}.s.t");
     let columns: Vec<String> = current.fields.iter().map(|f| f.name.clone()).collect();
@@ -852,13 +811,13 @@ pub(crate) async fn optimize(cx: &Context, glue: &Table, filter: Option<&str>) -
     let current = table.metadata.current_schema()?.clone();
     let write_schema: SchemaRef =
         Arc::new(Schema::new(current.fields.iter().map(|f| f.to_arrow().with_data_type(write_type(&f.field_type))).collect::<Vec<_>>()));
-    let rows = live_rows(&table, &write_schema).await?;
     let files = table.files(table.metadata.current_snapshot()).await?;
+    let rows = LiveRows::of(&table, &files, &write_schema).await?;
     let mut scope: std::collections::BTreeSet<String> = match filter {
         None => files.data.iter().map(|f| f.file.file_path.clone()).collect(),
         Some(cond) => {
             register_rows(cx, &rows)?;
-            let found = run_rows(cx, &format!("SELECT DISTINCT __file FROM {DML_CATALOG}.s.t AS {} WHERE {cond}", quoted(&glue.name))).await?;
+            let found = run_rows(cx, &format!("SELECT DISTINCT {FILE_COLUMN} FROM {DML_CATALOG}.s.t AS {} WHERE {cond}", quoted(&glue.name))).await?;
             let mut out = std::collections::BTreeSet::new();
             for b in &found {
                 let col = datafusion::arrow::compute::cast(b.column(0), &DataType::Utf8).map_err(fail)?;
@@ -868,7 +827,7 @@ pub(crate) async fn optimize(cx: &Context, glue: &Table, filter: Option<&str>) -
         }
     };
     // Bin packing: a partition's files are rewritten when there are several, or deletes to fold.
-    let deleted_in: std::collections::BTreeSet<String> = crate::iceberg_scan::read_position_deletes(&table.io, &files).await?.into_keys().collect();
+    let deleted_in = rows.with_deletes();
     let spec = table.metadata.default_spec()?.clone();
     let mut per_partition: BTreeMap<String, usize> = BTreeMap::new();
     for f in files.data.iter().filter(|f| scope.contains(&f.file.file_path)) {
@@ -881,17 +840,10 @@ pub(crate) async fn optimize(cx: &Context, glue: &Table, filter: Option<&str>) -
     if scope.is_empty() {
         return Ok(Outcome::default());
     }
-    // The rows of the files in scope, without their file and position columns.
-    let mut batches = Vec::new();
-    for b in &rows.batches {
-        let files_col = b.column(b.num_columns() - 2).as_string::<i32>();
-        let keep = datafusion::arrow::array::BooleanArray::from_iter(files_col.iter().map(|f| Some(f.is_some_and(|f| scope.contains(f)))));
-        let kept = datafusion::arrow::compute::filter_record_batch(b, &keep).map_err(fail)?;
-        if kept.num_rows() > 0 {
-            batches.push(kept);
-        }
-    }
-    let added = write_new_rows(&table, &batches, 0).await?;
+    // The live rows of the files in scope, streamed into new files.
+    let source = Arc::new(rows.only(&scope));
+    let df = cx.session.read_table(source)?.select_columns(&current.fields.iter().map(|f| f.name.as_str()).collect::<Vec<_>>())?;
+    let (added, _) = write_rows(&table, &write_schema, df).await?;
     // Delete files whose every position is in a rewritten file are folded in and dropped.
     let mut removed_deletes = std::collections::BTreeSet::new();
     for d in &files.deletes {

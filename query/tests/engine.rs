@@ -590,3 +590,112 @@ async fn each_account_has_its_own_history_and_catalog() {
     bad.account = "not-an-account".into();
     assert!(f.engine.start(bad).await.is_err());
 }
+
+/// The lake as the Iceberg format crate reads and writes it, without permission checks.
+fn lake_io(store: &Store) -> iceberg::io::Io {
+    let store = store.clone();
+    iceberg::io::Io::new(std::sync::Arc::new(move |bucket: &str| {
+        Ok(std::sync::Arc::new(storage::BucketStore::new(store.clone(), bucket)) as std::sync::Arc<dyn object_store::ObjectStore>)
+    }))
+}
+
+async fn iceberg_table(f: &Fixture, name: &str) -> iceberg::table::Table {
+    let glue = f.catalog.get_table("shop", name).unwrap();
+    iceberg::table::Table::load(lake_io(&f.store), &glue.parameters["metadata_location"]).await.unwrap()
+}
+
+/// Makes `next` the Glue table's metadata, as another engine's commit would.
+async fn commit_as_another_engine(f: &Fixture, name: &str, next: &iceberg::table::Table) {
+    let location = next.metadata_location.clone();
+    f.catalog
+        .update_table_with("shop", name, |t| {
+            let previous = t.parameters.insert("metadata_location".into(), location).unwrap_or_default();
+            t.parameters.insert("previous_metadata_location".into(), previous);
+            Ok(())
+        })
+        .await
+        .unwrap();
+}
+
+async fn all_lines(f: &Fixture, sql: &str) -> Vec<String> {
+    let q = run_ok(f, sql).await;
+    f.engine.results(&q.id, ACCOUNT, None, 1000).await.unwrap().rows.into_iter().skip(1).map(|r| r[0].clone().unwrap_or_default()).collect()
+}
+
+/// Equality delete files (what Flink and Spark's upserts write) delete the rows whose columns
+/// equal theirs, in data files of their partition committed before them: reads, row-level
+/// changes and OPTIMIZE all leave those rows out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn iceberg_equality_deletes_apply_by_partition_and_sequence() {
+    use datafusion::arrow::array::{Int32Array, RecordBatch};
+    use datafusion::arrow::datatypes::{DataType, Field, Schema};
+    let f = fixture().await;
+    run_ok(
+        &f,
+        "CREATE TABLE ev (id int, name string, cat string) PARTITIONED BY (cat) LOCATION 's3://lake/ev/' TBLPROPERTIES ('table_type'='ICEBERG')",
+    )
+    .await;
+    run_ok(&f, "INSERT INTO ev VALUES (1, 'a', 'x'), (2, 'b', 'x'), (3, 'c', 'y'), (4, 'd', 'y'), (5, 'e', 'x')").await;
+    // An equality delete file of partition cat=x naming ids 2 and 3: 3 lives in cat=y.
+    let table = iceberg_table(&f, "ev").await;
+    let id_field = Field::new("id", DataType::Int32, true).with_metadata([("PARQUET:field_id".to_string(), "1".to_string())].into());
+    let schema = std::sync::Arc::new(Schema::new(vec![id_field]));
+    let batch = RecordBatch::try_new(schema.clone(), vec![std::sync::Arc::new(Int32Array::from(vec![2, 3]))]).unwrap();
+    let mut writer = datafusion::parquet::arrow::ArrowWriter::try_new(Vec::new(), schema, None).unwrap();
+    writer.write(&batch).unwrap();
+    let bytes = writer.into_inner().unwrap();
+    let url = "s3://lake/ev/data/cat=x/eq-deletes.parquet";
+    let size = table.io.write_new(url, bytes).await.unwrap();
+    let partition = vec![Some(iceberg::values::Literal::String("x".into()))];
+    let deletes = iceberg::manifest::DataFile {
+        content: iceberg::manifest::Content::EqualityDeletes,
+        equality_ids: Some(vec![1]),
+        ..iceberg::manifest::DataFile::parquet(url.into(), partition, 2, size as i64)
+    };
+    let next = table.row_delta(Vec::new(), vec![deletes]).await.unwrap();
+    commit_as_another_engine(&f, "ev", &next).await;
+    assert_eq!(all_lines(&f, "SELECT id FROM ev ORDER BY id").await, ["1", "3", "4", "5"]);
+    assert_eq!(all_lines(&f, "SELECT name FROM ev WHERE cat = 'x' ORDER BY name LIMIT 5").await, ["a", "e"]);
+    assert_eq!(all_lines(&f, "SELECT count(*) FROM ev").await, ["4"]);
+    // A row written after the delete is not deleted by it.
+    run_ok(&f, "INSERT INTO ev VALUES (2, 'b again', 'x')").await;
+    assert_eq!(all_lines(&f, "SELECT name FROM ev WHERE id = 2").await, ["b again"]);
+    // Row-level changes and OPTIMIZE read the live rows as scans do.
+    run_ok(&f, "UPDATE ev SET name = upper(name) WHERE cat = 'x'").await;
+    assert_eq!(all_lines(&f, "SELECT name FROM ev ORDER BY id").await, ["A", "B AGAIN", "c", "d", "E"]);
+    run_ok(&f, "OPTIMIZE ev REWRITE DATA USING BIN_PACK").await;
+    assert_eq!(all_lines(&f, "SELECT name FROM ev ORDER BY id").await, ["A", "B AGAIN", "c", "d", "E"]);
+    assert_eq!(all_lines(&f, "SELECT count(*) FROM ev").await, ["5"]);
+}
+
+/// Data files carry their columns' metrics (value and null counts, bounds) in the manifests, and
+/// scans skip the files whose bounds rule a filter out: with a file gone from the lake, a query
+/// that needs none of its rows still answers, and one that needs them fails.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn iceberg_files_carry_metrics_and_scans_skip_by_them() {
+    let f = fixture().await;
+    run_ok(&f, "CREATE TABLE m (id bigint, label string, at timestamp) LOCATION 's3://lake/m/' TBLPROPERTIES ('table_type'='ICEBERG')").await;
+    run_ok(&f, "INSERT INTO m VALUES (1, 'one', TIMESTAMP '2024-01-01 00:00:00'), (3, NULL, TIMESTAMP '2024-01-02 00:00:00')").await;
+    run_ok(&f, "INSERT INTO m VALUES (100, 'hundred', TIMESTAMP '2025-01-01 00:00:00'), (102, NULL, NULL)").await;
+    let table = iceberg_table(&f, "m").await;
+    let files = table.files(table.metadata.current_snapshot()).await.unwrap();
+    assert_eq!(files.data.len(), 2);
+    let bound = |b: &Vec<u8>| i64::from_le_bytes(b[..8].try_into().unwrap());
+    let high = files.data.iter().find(|d| d.file.lower_bounds.get(&1).map(bound) == Some(100)).expect("a file with ids from 100");
+    assert_eq!(high.file.upper_bounds.get(&1).map(bound), Some(102));
+    assert_eq!(high.file.value_counts.get(&2), Some(&2));
+    assert_eq!(high.file.null_value_counts.get(&2), Some(&1));
+    assert_eq!(high.file.null_value_counts.get(&3), Some(&1));
+    // The file of ids 100-102 removed behind the table's back.
+    let (_, key) = iceberg::io::split_url(&high.file.file_path).unwrap();
+    f.store.delete_object("lake", key, None, None).await.unwrap();
+    assert_eq!(all_lines(&f, "SELECT count(*) FROM m WHERE id < 50").await, ["2"]);
+    assert_eq!(all_lines(&f, "SELECT label FROM m WHERE id <= 3 ORDER BY id").await, ["one", ""]);
+    assert_eq!(all_lines(&f, "SELECT count(*) FROM m WHERE at < TIMESTAMP '2024-06-01 00:00:00'").await, ["2"]);
+    assert_eq!(all_lines(&f, "SELECT count(*) FROM m WHERE label >= 'o'").await, ["1"]);
+    for needs_it in ["SELECT count(*) FROM m WHERE id > 50", "SELECT count(*) FROM m", "SELECT count(*) FROM m WHERE label = 'hundred'"] {
+        let id = f.engine.start(start(needs_it)).await.unwrap();
+        let q = wait(&f.engine, &id).await;
+        assert_eq!(q.state, QueryState::Failed, "{needs_it}");
+    }
+}

@@ -121,6 +121,39 @@ def test_pyiceberg_and_duckdb_read_what_minerva_writes(server, lake, ice, duck):
     assert run(lake, f"SELECT count(*) FROM events FOR TIMESTAMP AS OF TIMESTAMP '{made}'") == [["2"]]
 
 
+def test_other_engines_prune_by_the_metrics_minerva_writes(server, lake, ice, duck):
+    """Each data file's column metrics (value and null counts, lower and upper bounds by field
+    id) are in Minerva's manifests: pyiceberg plans only the files whose bounds admit a filter,
+    and Minerva's own scans skip the others too (fewer bytes scanned)."""
+    run(lake, f"CREATE TABLE ranges (id bigint, label string, at timestamp) "
+              f"LOCATION 's3://{lake['bucket']}/warehouse/ranges' TBLPROPERTIES ('table_type'='ICEBERG')")
+    run(lake, "INSERT INTO ranges VALUES (1, 'one', TIMESTAMP '2024-01-01 10:00:00'), (3, NULL, TIMESTAMP '2024-01-03 10:00:00')")
+    run(lake, "INSERT INTO ranges VALUES (100, 'hundred', TIMESTAMP '2025-01-01 10:00:00'), (102, 'zed', NULL)")
+    table = ice.load_table(f"{lake['db']}.ranges")
+    files = table.inspect.files().to_pylist()
+    assert len(files) == 2
+    low = next(f for f in files if f["lower_bounds"] and dict(f["lower_bounds"]).get(1) == (1).to_bytes(8, "little"))
+    assert dict(low["upper_bounds"])[1] == (3).to_bytes(8, "little")
+    assert dict(low["value_counts"])[2] == 2 and dict(low["null_value_counts"])[2] == 1
+    assert dict(low["lower_bounds"])[2] == b"one" and dict(low["upper_bounds"])[2] == b"one"
+    assert len(list(table.scan(row_filter="id >= 50").plan_files())) == 1
+    assert len(list(table.scan(row_filter="label == 'hundred'").plan_files())) == 1
+    assert len(list(table.scan(row_filter="id < 0").plan_files())) == 0
+    assert [r["id"] for r in table.scan(row_filter="id >= 50").to_arrow().to_pylist()] == [100, 102]
+    athena = lake["athena"]
+    scanned = {}
+    for name, sql in [("all", "SELECT count(*) FROM ranges"), ("high", "SELECT count(*) FROM ranges WHERE id >= 50")]:
+        qid = athena.start_query_execution(QueryString=sql, QueryExecutionContext={"Database": lake["db"]},
+                                           ResultConfiguration={"OutputLocation": f"s3://{lake['bucket']}/results/"})["QueryExecutionId"]
+        q = wait_query(athena, qid)
+        assert q["Status"]["State"] == "SUCCEEDED", q["Status"]
+        scanned[name] = q["Statistics"]["DataScannedInBytes"]
+    assert scanned["all"] - scanned["high"] >= low["file_size_in_bytes"] > 0, (scanned, low["file_size_in_bytes"])
+    assert run(lake, "SELECT id FROM ranges WHERE id >= 50 ORDER BY id") == [["100"], ["102"]]
+    location = server.client("glue").get_table(DatabaseName=lake["db"], Name="ranges")["Table"]["Parameters"]["metadata_location"]
+    assert duck.execute(f"SELECT id FROM iceberg_scan('{location}') WHERE id >= 50 ORDER BY id").fetchall() == [(100,), (102,)]
+
+
 def test_minerva_reads_what_pyiceberg_writes(lake, ice):
     schema = pa.schema([pa.field("id", pa.int64()), pa.field("name", pa.string()), pa.field("score", pa.float64())])
     table = ice.create_table(f"{lake['db']}.people", schema=schema, location=f"s3://{lake['bucket']}/warehouse/people")
