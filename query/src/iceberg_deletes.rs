@@ -88,6 +88,8 @@ pub(crate) fn skipping(positions: &BTreeSet<u64>, rows: u64) -> RowSelection {
 pub(crate) struct EqualityDeletes {
     /// The table's columns compared (names in the table's current schema) and their types.
     pub columns: Vec<(String, DataType)>,
+    /// The compared columns' field ids, by name.
+    pub ids: HashMap<String, i32>,
     rows: HashSet<Box<[u8]>>,
     sequence_number: i64,
     spec_id: i32,
@@ -141,6 +143,7 @@ pub(crate) async fn read_equality_deletes(
         }
         let global = metadata.spec(d.spec_id).map(|s| s.fields.is_empty()).unwrap_or(false);
         let mut set = EqualityDeletes {
+            ids: columns.iter().zip(&ids).map(|((n, _), id)| (n.clone(), *id)).collect(),
             columns,
             rows: HashSet::new(),
             sequence_number: d.sequence_number,

@@ -29,6 +29,7 @@ use iceberg::values::Literal;
 
 use crate::error::Result;
 use crate::iceberg_deletes::{Deleted, EqualityDeletes, read_equality_deletes, read_position_deletes};
+use crate::iceberg_scan::file_columns;
 
 /// The column naming a row's data file.
 pub(crate) const FILE_COLUMN: &str = "__file";
@@ -46,6 +47,8 @@ pub(crate) struct LiveRows {
     deleted: Arc<Deleted>,
     /// The equality delete sets that apply to each data file.
     equality: Arc<HashMap<String, Vec<Arc<EqualityDeletes>>>>,
+    /// Each data column's field id, by which files' columns are found.
+    ids: Arc<Vec<Option<i32>>>,
     /// Each data file's partition tuple, for the delete files that name its rows.
     pub partitions: HashMap<String, Vec<Option<Literal>>>,
 }
@@ -62,6 +65,7 @@ impl LiveRows {
             .map(|f| (f.file.file_path.clone(), sets.iter().filter(|s| s.applies_to(f)).cloned().collect::<Vec<_>>()))
             .filter(|(_, s)| !s.is_empty())
             .collect();
+        let ids = columns.fields().iter().map(|f| f.metadata().get(iceberg::schema::FIELD_ID_KEY).and_then(|v| v.parse().ok())).collect();
         let mut fields: Vec<Field> = columns.fields().iter().map(|f| f.as_ref().clone().with_metadata(Default::default())).collect();
         fields.push(Field::new(FILE_COLUMN, DataType::Utf8, false));
         fields.push(Field::new(POS_COLUMN, DataType::Int64, false));
@@ -71,6 +75,7 @@ impl LiveRows {
             files: files.data.iter().map(|f| (f.file.file_path.clone(), f.file.file_size_in_bytes as u64)).collect(),
             deleted: Arc::new(deleted),
             equality: Arc::new(equality),
+            ids: Arc::new(ids),
             partitions: files.data.iter().map(|f| (f.file.file_path.clone(), f.file.partition.clone())).collect(),
         })
     }
@@ -118,6 +123,7 @@ impl TableProvider for LiveRows {
                     files,
                     deleted: self.deleted.clone(),
                     equality: self.equality.clone(),
+                    ids: self.ids.clone(),
                     schema: projected.clone(),
                     data_columns: self.schema.fields().len() - 2,
                     columns: columns.clone(),
@@ -135,6 +141,7 @@ struct FileRows {
     files: Vec<(String, u64)>,
     deleted: Arc<Deleted>,
     equality: Arc<HashMap<String, Vec<Arc<EqualityDeletes>>>>,
+    ids: Arc<Vec<Option<i32>>>,
     /// The scan's output.
     schema: SchemaRef,
     /// How many of the table's columns are data columns (before `__file` and `__pos`).
@@ -156,12 +163,13 @@ struct FileRead {
     columns: Vec<usize>,
     deleted: Arc<Deleted>,
     equality: Arc<HashMap<String, Vec<Arc<EqualityDeletes>>>>,
+    ids: Arc<Vec<Option<i32>>>,
 }
 
 impl FileRead {
     /// A data file's live rows.
     async fn read(self, url: String, size: u64) -> DfResult<futures::stream::BoxStream<'static, DfResult<RecordBatch>>> {
-        let FileRead { io, schema, data_columns, columns, deleted, equality } = self;
+        let FileRead { io, schema, data_columns, columns, deleted, equality, ids } = self;
         let sets = equality.get(&url).cloned().unwrap_or_default();
         let (store, path) = io.locate(&url).map_err(df_err)?;
         let mut file = PartitionedFile::new(String::new(), size);
@@ -170,13 +178,25 @@ impl FileRead {
             DefaultParquetFileReaderFactory::new(store).create_reader(0, file, None, &ExecutionPlanMetricsSet::new())?;
         let builder = ParquetRecordBatchStreamBuilder::new(reader).await?;
         let file_schema = builder.schema().clone();
-        // The file's columns the output needs, by name (see `iceberg_scan::names_are_ids`).
+        // The file's column of each output column (by field id), and of each column equality
+        // deletes compare (named as the table names them now).
+        let output: Vec<(Option<i32>, &str)> = columns
+            .iter()
+            .zip(schema.fields())
+            .map(|(i, f)| (if *i < data_columns { ids.get(*i).copied().flatten() } else { None }, f.name().as_str()))
+            .collect();
+        let in_file: Vec<Option<String>> =
+            file_columns(&file_schema, &output).into_iter().zip(&columns).map(|(n, i)| n.filter(|_| *i < data_columns)).collect();
+        let compared: Vec<Vec<Option<String>>> = sets
+            .iter()
+            .map(|s| {
+                let wanted: Vec<(Option<i32>, &str)> = s.columns.iter().map(|(n, _)| (s.ids.get(n).copied(), n.as_str())).collect();
+                file_columns(&file_schema, &wanted)
+            })
+            .collect();
         let mut roots = BTreeSet::new();
-        let mut wanted: Vec<&str> = columns.iter().zip(schema.fields()).filter(|(i, _)| **i < data_columns).map(|(_, f)| f.name().as_str()).collect();
-        // And the columns equality deletes compare.
-        wanted.extend(sets.iter().flat_map(|s| s.columns.iter().map(|(n, _)| n.as_str())));
-        for name in wanted {
-            if let Some((k, _)) = file_schema.fields().iter().enumerate().find(|(_, f)| f.name().eq_ignore_ascii_case(name)) {
+        for name in in_file.iter().chain(compared.iter().flatten()).flatten() {
+            if let Ok(k) = file_schema.index_of(name) {
                 roots.insert(k);
             }
         }
@@ -189,14 +209,13 @@ impl FileRead {
                 let batch = batch?;
                 let n = batch.num_rows();
                 let mut out: Vec<ArrayRef> = Vec::with_capacity(columns.len());
-                for (i, field) in columns.iter().zip(schema.fields()) {
+                for ((i, field), name) in columns.iter().zip(schema.fields()).zip(&in_file) {
                     out.push(if *i == data_columns {
                         Arc::new(StringArray::from(vec![url.as_str(); n]))
                     } else if *i == data_columns + 1 {
                         Arc::new(Int64Array::from_iter_values((offset..offset + n as u64).map(|p| p as i64)))
                     } else {
-                        let column = batch.schema().fields().iter().position(|f| f.name().eq_ignore_ascii_case(field.name()));
-                        match column {
+                        match name.as_ref().and_then(|n| batch.schema().index_of(n).ok()) {
                             Some(c) => datafusion::arrow::compute::cast(batch.column(c), field.data_type())?,
                             None => new_null_array(field.data_type(), n),
                         }
@@ -205,15 +224,16 @@ impl FileRead {
                 let rows = RecordBatch::try_new_with_options(schema.clone(), out, &RecordBatchOptions::new().with_row_count(Some(n)))?;
                 let mut keep: Option<BooleanArray> =
                     gone.as_ref().map(|gone| BooleanArray::from_iter((0..n).map(|i| Some(!gone.contains(&(offset + i as u64))))));
-                for set in &sets {
-                    let arrays = set
+                for (set, names) in sets.iter().zip(&compared) {
+                    let arrays: Vec<ArrayRef> = set
                         .columns
                         .iter()
-                        .map(|(name, t)| match batch.schema().fields().iter().position(|f| f.name().eq_ignore_ascii_case(name)) {
-                            Some(c) => Ok(batch.column(c).clone()),
-                            None => Ok(new_null_array(t, n)),
+                        .zip(names)
+                        .map(|((_, t), name)| match name.as_ref().and_then(|n| batch.schema().index_of(n).ok()) {
+                            Some(c) => batch.column(c).clone(),
+                            None => new_null_array(t, n),
                         })
-                        .collect::<DfResult<Vec<ArrayRef>>>()?;
+                        .collect();
                     let kept = set.keeps(&arrays)?;
                     keep = Some(match keep {
                         Some(k) => datafusion::arrow::compute::and(&k, &kept)?,
@@ -244,6 +264,7 @@ impl PartitionStream for FileRows {
             columns: self.columns.clone(),
             deleted: self.deleted.clone(),
             equality: self.equality.clone(),
+            ids: self.ids.clone(),
         };
         let files = futures::stream::iter(self.files.clone()).then(move |(url, size)| read.clone().read(url, size)).try_flatten();
         Box::pin(RecordBatchStreamAdapter::new(self.schema.clone(), files))

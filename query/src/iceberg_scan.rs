@@ -356,7 +356,6 @@ impl IcebergTable {
     /// The table a Glue table names, at its current metadata file.
     pub async fn load(store: &Store, glue: &Table) -> Result<IcebergTable> {
         let table = iceberg::table::Table::load(engine_io(store), metadata_location(glue)?).await?;
-        names_are_ids(&table.metadata)?;
         let schema = Arc::new(table.metadata.current_schema()?.to_arrow());
         let snapshot = table.metadata.current_snapshot().map(|s| s.snapshot_id);
         Ok(IcebergTable { table, schema, snapshot })
@@ -372,10 +371,12 @@ impl IcebergTable {
         columns: &[usize],
         limit: Option<usize>,
         sets: Vec<Arc<EqualityDeletes>>,
+        names: Option<Vec<String>>,
     ) -> DfResult<Arc<dyn ExecutionPlan>> {
         use datafusion::physical_plan::expressions::Column;
         let format = Arc::new(ParquetFormat::default());
-        if sets.is_empty() {
+        let names = names.filter(|n| n.iter().zip(self.schema.fields()).any(|(n, f)| n != f.name()));
+        if sets.is_empty() && names.is_none() {
             let scan = FileScan {
                 format,
                 file_schema: self.schema.clone(),
@@ -384,6 +385,13 @@ impl IcebergTable {
             };
             return scan.plan(state, by_store, Some(&columns.to_vec()), limit).await;
         }
+        // The files' schema: the table's, each column under the name the files give it.
+        let file_schema = match &names {
+            Some(names) => Arc::new(datafusion::arrow::datatypes::Schema::new(
+                self.schema.fields().iter().zip(names).map(|(f, n)| f.as_ref().clone().with_name(n)).collect::<Vec<_>>(),
+            )),
+            None => self.schema.clone(),
+        };
         let mut read: Vec<usize> = columns.to_vec();
         for set in &sets {
             for (name, _) in &set.columns {
@@ -394,7 +402,7 @@ impl IcebergTable {
             }
         }
         let scan =
-            FileScan { format, file_schema: self.schema.clone(), partition_fields: Vec::new(), projected: Arc::new(self.schema.project(&read)?) };
+            FileScan { format, file_schema: file_schema.clone(), partition_fields: Vec::new(), projected: Arc::new(file_schema.project(&read)?) };
         let mut plan = scan.plan(state, by_store, Some(&read), None).await?;
         for set in sets {
             let exprs = set
@@ -402,7 +410,7 @@ impl IcebergTable {
                 .iter()
                 .map(|(name, _)| {
                     let at = read.iter().position(|i| self.schema.field(*i).name() == name).expect("read above");
-                    Arc::new(Column::new(name, at)) as Arc<dyn datafusion::physical_expr::PhysicalExpr>
+                    Arc::new(Column::new(file_schema.field(read[at]).name(), at)) as Arc<dyn datafusion::physical_expr::PhysicalExpr>
                 })
                 .collect();
             plan = Arc::new(datafusion::physical_plan::filter::FilterExec::try_new(Arc::new(NotDeleted::new(exprs, set)), plan)?);
@@ -411,8 +419,8 @@ impl IcebergTable {
             .iter()
             .enumerate()
             .map(|(at, i)| {
-                let name = self.schema.field(*i).name().clone();
-                (Arc::new(Column::new(&name, at)) as Arc<dyn datafusion::physical_expr::PhysicalExpr>, name)
+                let column = Arc::new(Column::new(file_schema.field(*i).name(), at)) as Arc<dyn datafusion::physical_expr::PhysicalExpr>;
+                (column, self.schema.field(*i).name().clone())
             })
             .collect();
         let mut plan: Arc<dyn ExecutionPlan> = Arc::new(datafusion::physical_plan::projection::ProjectionExec::try_new(keep, plan)?);
@@ -424,6 +432,28 @@ impl IcebergTable {
             ));
         }
         Ok(plan)
+    }
+
+    /// The names a data file gives the table's columns (found by field id in its footer);
+    /// a column the file lacks gets a name no file column has, so that it reads as nulls.
+    async fn names_in_file(&self, state: &dyn Session, store_url: &str, file: &PartitionedFile) -> DfResult<Vec<String>> {
+        use datafusion::datasource::physical_plan::parquet::{DefaultParquetFileReaderFactory, ParquetFileReaderFactory};
+        let store = state.runtime_env().object_store(ObjectStoreUrl::parse(store_url)?)?;
+        let reader: Box<dyn datafusion::parquet::arrow::async_reader::AsyncFileReader> = DefaultParquetFileReaderFactory::new(store).create_reader(
+            0,
+            file.clone(),
+            None,
+            &datafusion::physical_plan::metrics::ExecutionPlanMetricsSet::new(),
+        )?;
+        let builder = datafusion::parquet::arrow::ParquetRecordBatchStreamBuilder::new(reader).await?;
+        let wanted: Vec<(Option<i32>, &str)> = self
+            .schema
+            .fields()
+            .iter()
+            .map(|f| (f.metadata().get(iceberg::schema::FIELD_ID_KEY).and_then(|v| v.parse().ok()), f.name().as_str()))
+            .collect();
+        let found = file_columns(builder.schema(), &wanted);
+        Ok(found.into_iter().zip(&wanted).map(|(n, (id, _))| n.unwrap_or_else(|| format!("__absent_{}", id.unwrap_or_default()))).collect())
     }
 
     /// Reads a snapshot, with the schema it was written with.
@@ -488,8 +518,12 @@ impl TableProvider for IcebergTable {
             }
         }
         let equality = read_equality_deletes(&table.io, &files, &self.table.metadata).await.map_err(df_err)?;
-        // Files grouped by the equality delete sets that apply to them (most have none).
-        let mut groups: BTreeMap<Vec<usize>, BTreeMap<String, Vec<PartitionedFile>>> = BTreeMap::new();
+        // A table whose columns were renamed has files that name them otherwise: each file's
+        // columns are found by field id in its footer.
+        let renamed = renamed(&self.table.metadata);
+        // Files grouped by the equality delete sets that apply to them (most have none), and by
+        // their columns' names where the table renamed some.
+        let mut groups: BTreeMap<(Vec<usize>, Option<Vec<String>>), BTreeMap<String, Vec<PartitionedFile>>> = BTreeMap::new();
         for (f, _) in files.data.into_iter().zip(keep).filter(|(_, k)| *k) {
             if !f.file.file_format.eq_ignore_ascii_case("parquet") {
                 return Err(df_err(Error::InvalidInput(format!("Iceberg data files in {} are not supported", f.file.file_format))));
@@ -504,12 +538,18 @@ impl TableProvider for IcebergTable {
                 file = file.with_extension(ParquetRowSelection::new(skipping(positions, f.file.record_count as u64)));
             }
             let sets: Vec<usize> = equality.iter().enumerate().filter(|(_, e)| e.applies_to(&f)).map(|(i, _)| i).collect();
-            groups.entry(sets).or_default().entry(format!("s3://{bucket}")).or_default().push(file);
+            let store_url = format!("s3://{bucket}");
+            let names = match renamed {
+                true => Some(self.names_in_file(state, &store_url, &file).await?),
+                false => None,
+            };
+            groups.entry((sets, names)).or_default().entry(store_url).or_default().push(file);
         }
         let columns: Vec<usize> = projection.cloned().unwrap_or_else(|| (0..self.schema.fields().len()).collect());
         let mut plans = Vec::new();
-        for (sets, by_store) in groups {
-            plans.push(self.plan_group(state, by_store, &columns, limit, sets.iter().map(|i| equality[*i].clone()).collect()).await?);
+        for ((sets, names), by_store) in groups {
+            let sets = sets.iter().map(|i| equality[*i].clone()).collect();
+            plans.push(self.plan_group(state, by_store, &columns, limit, sets, names).await?);
         }
         match plans.len() {
             0 => {
@@ -549,10 +589,10 @@ pub async fn special(store: &Store, glue: &Table, suffix: &str) -> Result<Arc<dy
     crate::iceberg_meta::metadata_table(&table.table, suffix, &name).await
 }
 
-/// Files are read by column name. That is the field id's column only while no schema of the
-/// table gave a name to another field or a field another name (a rename, or a column dropped and
-/// added again): such tables are refused rather than read wrong.
-pub(crate) fn names_are_ids(m: &iceberg::metadata::TableMetadata) -> Result<()> {
+/// Whether some schema of the table gave a name to another field, or a field another name (a
+/// rename, or a column dropped and added again): files then name columns otherwise than the
+/// current schema, and are read by field id.
+pub(crate) fn renamed(m: &iceberg::metadata::TableMetadata) -> bool {
     let mut by_name: std::collections::HashMap<String, i32> = std::collections::HashMap::new();
     let mut by_id: std::collections::HashMap<i32, String> = std::collections::HashMap::new();
     for schema in &m.schemas {
@@ -561,11 +601,27 @@ pub(crate) fn names_are_ids(m: &iceberg::metadata::TableMetadata) -> Result<()> 
             let same_id = by_name.insert(name.clone(), f.id).is_none_or(|id| id == f.id);
             let same_name = by_id.insert(f.id, name.clone()).is_none_or(|n| n == name);
             if !same_id || !same_name {
-                return Err(Error::InvalidInput(format!(
-                    "Iceberg tables whose columns were renamed (or dropped and added again under the name) are not supported yet: {name}"
-                )));
+                return true;
             }
         }
     }
-    Ok(())
+    false
+}
+
+/// The column of a file (its Arrow schema) that holds each wanted column (field id, and name in
+/// the table): the one with the field id, or, in a file without field ids (written before the
+/// table was Iceberg's), the one with the name.
+pub(crate) fn file_columns(file: &datafusion::arrow::datatypes::Schema, wanted: &[(Option<i32>, &str)]) -> Vec<Option<String>> {
+    let ids: Vec<Option<i32>> = file.fields().iter().map(|f| f.metadata().get(iceberg::schema::FIELD_ID_KEY).and_then(|v| v.parse().ok())).collect();
+    let has_ids = ids.iter().any(Option::is_some);
+    wanted
+        .iter()
+        .map(|(id, name)| {
+            let at = match (has_ids, id) {
+                (true, Some(id)) => ids.iter().position(|i| *i == Some(*id)),
+                _ => file.fields().iter().position(|f| f.name().eq_ignore_ascii_case(name)),
+            };
+            at.map(|k| file.field(k).name().clone())
+        })
+        .collect()
 }

@@ -518,7 +518,6 @@ async fn commit(cx: &Context, glue: &Table, base: &iceberg::table::Table, next: 
 /// file under the default partition spec (delete files are written under it).
 fn changeable(table: &iceberg::table::Table) -> Result<()> {
     let m = &table.metadata;
-    crate::iceberg_scan::names_are_ids(m)?;
     if m.format_version < 2 {
         return Err(Error::InvalidInput(format!(
             "Iceberg table format version {} does not support row-level changes: upgrade it to 2",
@@ -979,10 +978,11 @@ pub(crate) async fn evolve(cx: &Context, glue: &Table, change: Evolution) -> Res
             let old = old.to_lowercase();
             let new_name = column.name.to_lowercase();
             let at = fields.iter().position(|f| f.name == old).ok_or_else(|| Error::InvalidInput(format!("Column '{old}' does not exist")))?;
-            if new_name != old {
-                // Files are read by column name: a renamed column would lose its older values.
-                return Err(Error::InvalidInput("Renaming Iceberg columns is not supported yet".into()));
+            // A rename: files keep the field id, by which they are read.
+            if new_name != old && fields.iter().any(|f| f.name == new_name) {
+                return Err(Error::InvalidInput(format!("Column '{new_name}' already exists")));
             }
+            fields[at].name = new_name.clone();
             let arrow = crate::types::hive_to_arrow(&column.r#type)?;
             let wanted = iceberg::schema::Schema::from_arrow(&[datafusion::arrow::datatypes::Field::new(&new_name, arrow, true)], 0)?
                 .fields
