@@ -5,7 +5,8 @@
 #                                         (tests/clients/NAME.txt)
 #   scripts/python-env.sh dataframes      s3fs, pyarrow and polars (tests/dataframes/requirements.txt)
 #   scripts/python-env.sh dbt             dbt-athena (tests/dbt/requirements.txt)
-#   scripts/python-env.sh iceberg         pyiceberg (tests/iceberg/requirements.txt)
+#   scripts/python-env.sh iceberg         pyiceberg and DuckDB, the newest (tests/iceberg/requirements.txt)
+#   scripts/python-env.sh iceberg-oldest  pyiceberg and DuckDB, the oldest supported (tests/iceberg/oldest.txt)
 #   scripts/python-env.sh bench           the benchmarks' inputs and peers (bench/requirements.txt)
 # Each venv lives under $HOME/.cache/minerva, keyed by the hash of its requirements file, so that
 # a changed pin makes a new venv and an unchanged one is reused by every run.
@@ -17,6 +18,7 @@ case "${1:-main}" in
     dataframes) req="$root/tests/dataframes/requirements.txt" ;;
     dbt) req="$root/tests/dbt/requirements.txt" ;;
     iceberg) req="$root/tests/iceberg/requirements.txt" ;;
+    iceberg-oldest) req="$root/tests/iceberg/oldest.txt" ;;
     bench) req="$root/bench/requirements.txt" ;;
     *) echo "unknown environment: $1" >&2; exit 2 ;;
 esac

@@ -3,7 +3,7 @@
 # (the AWS SDK for Rust among them), then the end-to-end suite with the real Python clients
 # against the real binary: all of it with the newest clients, its S3, Glue and Athena core with
 # each older client set of tests/clients/, and dbt-athena, the dataframe tools and pyiceberg in
-# virtualenvs of their own.
+# virtualenvs of their own (pyiceberg and DuckDB in their newest and oldest supported releases).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
@@ -20,6 +20,7 @@ venv="$(scripts/python-env.sh main)"
 dataframes="$(scripts/python-env.sh dataframes)"
 dbt="$(scripts/python-env.sh dbt)"
 iceberg="$(scripts/python-env.sh iceberg)"
+iceberg_oldest="$(scripts/python-env.sh iceberg-oldest)"
 older=()
 for set in tests/clients/*.txt; do
     name="clients/$(basename "$set" .txt)"
@@ -38,5 +39,7 @@ echo "== end-to-end tests: dbt-athena"
 "$dbt/bin/python" -m pytest tests/dbt "${pytest[@]}" "$@"
 echo "== end-to-end tests: dataframe clients (s3fs, pyarrow, polars)"
 "$dataframes/bin/python" -m pytest tests/dataframes "${pytest[@]}" "$@"
-echo "== end-to-end tests: other Iceberg engines (pyiceberg)"
+echo "== end-to-end tests: other Iceberg engines (pyiceberg, DuckDB), the newest"
 "$iceberg/bin/python" -m pytest tests/iceberg "${pytest[@]}" "$@"
+echo "== end-to-end tests: other Iceberg engines, the oldest supported"
+"$iceberg_oldest/bin/python" -m pytest tests/iceberg "${pytest[@]}" "$@"
