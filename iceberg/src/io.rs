@@ -70,6 +70,18 @@ impl Io {
         Ok(store.head(&path).await.map_err(|e| Error::Io(format!("cannot read {url}: {e}")))?.size)
     }
 
+    /// The files under a URL prefix (a folder), each with its last modification in
+    /// milliseconds since the epoch.
+    pub async fn list(&self, prefix: &str) -> Result<Vec<(String, i64)>> {
+        use futures::TryStreamExt;
+        let (bucket, key) = split_url(prefix)?;
+        let (store, _) = self.locate(prefix)?;
+        let folder = Path::parse(key.trim_end_matches('/')).map_err(|e| Error::Invalid(format!("{prefix}: {e}")))?;
+        let found: Vec<object_store::ObjectMeta> =
+            store.list(Some(&folder)).try_collect().await.map_err(|e| Error::Io(format!("cannot list {prefix}: {e}")))?;
+        Ok(found.into_iter().map(|o| (format!("s3://{bucket}/{}", o.location), o.last_modified.timestamp_millis())).collect())
+    }
+
     pub async fn delete(&self, url: &str) -> Result<()> {
         let (store, path) = self.locate(url)?;
         match store.delete(&path).await {

@@ -164,6 +164,23 @@ impl Table {
         Ok(out)
     }
 
+    /// Files in the table's data and metadata folders that its metadata does not reach (what
+    /// failed or abandoned writes left), last changed at `older_than_ms` or before: files of a
+    /// write still under way are younger and kept. Only those two folders are looked in, so that
+    /// a table located inside another's location never loses the other's files.
+    pub async fn orphan_files(&self, older_than_ms: i64) -> Result<Vec<String>> {
+        let reachable = self.reachable_files().await?;
+        let mut out = Vec::new();
+        for folder in [self.data_location(), format!("{}/metadata", self.metadata.location.trim_end_matches('/'))] {
+            for (url, at) in self.io.list(&format!("{folder}/")).await? {
+                if at <= older_than_ms && !reachable.contains(&url) {
+                    out.push(url);
+                }
+            }
+        }
+        Ok(out)
+    }
+
     /// Deletes every file the table's metadata reaches (DROP TABLE of an Iceberg table); files
     /// already gone are no error.
     pub async fn purge(&self) -> Result<usize> {

@@ -887,7 +887,8 @@ async fn referenced_files(table: &iceberg::table::Table, d: &iceberg::table::Sca
 
 /// `VACUUM t`: snapshots older than the table's `vacuum_max_snapshot_age_seconds` (five days by
 /// default) expire, keeping the newest `vacuum_min_snapshots_to_keep` (one), and the files only
-/// they reached are deleted once the new metadata is current.
+/// they reached are deleted once the new metadata is current; then orphan files under the
+/// table's location as old as that are deleted too.
 pub(crate) async fn vacuum(cx: &Context, glue: &Table) -> Result<Outcome> {
     let io = session_io(cx.session.runtime_env());
     let table = iceberg::table::Table::load(io, metadata_location(glue)?).await?;
@@ -901,11 +902,14 @@ pub(crate) async fn vacuum(cx: &Context, glue: &Table) -> Result<Outcome> {
     let keep = property("vacuum_min_snapshots_to_keep", 1)?.max(1) as usize;
     let cutoff = iceberg::metadata::now_ms() - max_age_s.saturating_mul(1000);
     let (next, unreachable) = table.expire_snapshots(cutoff, keep).await?;
-    if next.metadata_location == table.metadata_location {
-        return Ok(Outcome::default());
+    if next.metadata_location != table.metadata_location {
+        commit(cx, glue, &table, &next).await?;
+        for url in unreachable {
+            table.io.delete(&url).await?;
+        }
     }
-    commit(cx, glue, &table, &next).await?;
-    for url in unreachable {
+    // Orphan files (of writes that failed or were abandoned) as old as expired snapshots.
+    for url in next.orphan_files(cutoff).await? {
         table.io.delete(&url).await?;
     }
     Ok(Outcome::default())

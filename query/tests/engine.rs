@@ -699,3 +699,31 @@ async fn iceberg_files_carry_metrics_and_scans_skip_by_them() {
         assert_eq!(q.state, QueryState::Failed, "{needs_it}");
     }
 }
+
+/// VACUUM also deletes orphan files (in the table's data and metadata folders, reached by no
+/// metadata, as old as expired snapshots), and nothing else under the table's location.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn iceberg_vacuum_removes_orphan_files_only() {
+    let f = fixture().await;
+    run_ok(&f, "CREATE TABLE vo (n int) LOCATION 's3://lake/vo' TBLPROPERTIES ('table_type'='ICEBERG', 'vacuum_max_snapshot_age_seconds'='0')").await;
+    run_ok(&f, "INSERT INTO vo VALUES (1), (2)").await;
+    let put = |key: &'static str| {
+        let store = f.store.clone();
+        async move {
+            let body = futures::stream::iter([Ok(Bytes::from_static(b"left behind"))]).boxed();
+            store.put_object("lake", key, body, PutOptions::default()).await.unwrap();
+        }
+    };
+    put("vo/data/failed-write.parquet").await;
+    put("vo/metadata/failed-commit.avro").await;
+    put("vo/notes.txt").await;
+    put("vo-other/data/x.parquet").await;
+    run_ok(&f, "VACUUM vo").await;
+    let exists = |key: &str| f.store.head_object("lake", key).is_ok();
+    assert!(!exists("vo/data/failed-write.parquet"));
+    assert!(!exists("vo/metadata/failed-commit.avro"));
+    assert!(exists("vo/notes.txt") && exists("vo-other/data/x.parquet"));
+    assert_eq!(all_lines(&f, "SELECT sum(n) FROM vo").await, ["3"]);
+    run_ok(&f, "INSERT INTO vo VALUES (3)").await;
+    assert_eq!(all_lines(&f, "SELECT sum(n) FROM vo").await, ["6"]);
+}
