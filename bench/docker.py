@@ -1,4 +1,4 @@
-"""Docker benchmark: the size of the image users get (the static release binary on an empty
+"""Docker benchmark: the size of the image users get (the static `dist` binary on an empty
 base, docker/Dockerfile) and the time from `docker-compose up` to healthy, and to the first
 answered request, median of several runs with min and max.
 
@@ -165,7 +165,7 @@ def main():
         f"- date: {datetime.date.today()}; machine: {platform.machine()}, {os.cpu_count()} cores; Docker engine "
         f"{subprocess.run(['docker', 'version', '--format', '{{.Server.Version}}'], capture_output=True, text=True).stdout.strip()}; "
         f"docker-compose {subprocess.run(['docker-compose', 'version', '--short'], capture_output=True, text=True).stdout.strip()}",
-        f"- image: docker/Dockerfile over the static release binary (stripped); each time: median of {runs} runs (min – max), "
+        f"- image: docker/Dockerfile over the static `dist` binary (stripped); each time: median of {runs} runs (min – max), "
         "`docker-compose up -d` of docker/docker-compose.yml (seeding the example init folder) until Docker reports the container healthy",
         f"- peer: the same Dockerfile and compose file over a static C program that does nothing and passes its health check at once "
         "(what docker-compose and the engine take for any image), measured in turn with Minerva's runs",

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Runs the benchmarks: builds the release binary, then each benchmark named (all by default),
+# Runs the benchmarks: builds the image's binary (the `dist` profile), then each benchmark named (all by default),
 # and gathers their results into bench/RESULTS.md.
-#   bench/run.sh [--quick] [storage|crawler|reviews|tpch|docker ...]
+#   bench/run.sh [--quick] [storage|crawler|reviews|tpch|iceberg|docker|build ...]
 # It installs what the peers need: nginx (Debian), moto, DuckDB and DataFusion (PyPI, in the
 # benchmark virtualenv) and s3s-fs (crates.io, under ~/.cache/minerva/bench-tools).
 set -euo pipefail
@@ -16,11 +16,11 @@ for arg in "$@"; do
         *) names+=("$arg") ;;
     esac
 done
-[ ${#names[@]} -eq 0 ] && names=(storage crawler reviews tpch docker)
+[ ${#names[@]} -eq 0 ] && names=(storage crawler reviews tpch iceberg docker build)
 # One binary for every benchmark: the image's (glibc linked in, for the empty base), so that the
 # figures measured are those of the binary users run in docker-compose too.
-RUSTFLAGS="-C target-feature=+crt-static" cargo build --release --locked --bin minerva --target x86_64-unknown-linux-gnu
-binary="$CARGO_TARGET_DIR/x86_64-unknown-linux-gnu/release/minerva"
+RUSTFLAGS="-C target-feature=+crt-static" cargo build --profile dist --locked --bin minerva --target x86_64-unknown-linux-gnu
+binary="$CARGO_TARGET_DIR/x86_64-unknown-linux-gnu/dist/minerva"
 venv="$(scripts/python-env.sh bench)"
 if [[ " ${names[*]} " == *" storage "* ]]; then
     cargo build --release -p minerva-loadgen
@@ -34,13 +34,23 @@ if [[ " ${names[*]} " == *" storage "* ]]; then
 fi
 for name in "${names[@]}"; do
     echo "== $name"
+    if [ "$name" = build ]; then
+        # Builds in a copy of its own: no binary, no peers.
+        "$venv/bin/python" bench/build.py --out bench/results/build.md
+        continue
+    fi
     extra=()
-    if [ "$name" = docker ]; then
+    python="$venv/bin/python"
+    if [ "$name" = iceberg ]; then
+        # pyiceberg, and DuckDB with its iceberg extension: the Iceberg tests' virtualenv.
+        python="$(scripts/python-env.sh iceberg)/bin/python"
+        extra=(--tpchgen "$venv/bin/tpchgen-cli")
+    elif [ "$name" = docker ]; then
         extra=(--static-binary "$binary")
     elif [ "$name" = storage ]; then
         extra=(--loadgen "$CARGO_TARGET_DIR/release/minerva-loadgen" --s3s-fs "$tools/bin/s3s-fs")
     fi
-    "$venv/bin/python" "bench/$name.py" "${quick[@]}" "${extra[@]}" --binary "$binary" --out "bench/results/$name.md"
+    "$python" "bench/$name.py" "${quick[@]}" "${extra[@]}" --binary "$binary" --out "bench/results/$name.md"
 done
 {
     echo "# Benchmark results"

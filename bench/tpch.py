@@ -53,8 +53,8 @@ def hive_type(t) -> str:
     return "string"
 
 
-def generate(data: Path, scale: float, formats: list):
-    tpchgen = Path(sys.executable).parent / "tpchgen-cli"
+def generate(data: Path, scale: float, formats: list, tpchgen: str = ""):
+    tpchgen = tpchgen or Path(sys.executable).parent / "tpchgen-cli"
     for fmt in formats:
         out = data / fmt
         if (out / ".complete").exists():
