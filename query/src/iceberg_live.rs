@@ -85,9 +85,9 @@ impl LiveRows {
         LiveRows { files: self.files.iter().filter(|(f, _)| files.contains(f)).cloned().collect(), ..self.clone() }
     }
 
-    /// The data files with deleted rows.
-    pub fn with_deletes(&self) -> BTreeSet<String> {
-        self.deleted.keys().chain(self.equality.keys()).cloned().collect()
+    /// How many equality delete files apply to a data file.
+    pub fn equality_deletes_of(&self, file: &str) -> usize {
+        self.equality.get(file).map_or(0, Vec::len)
     }
 }
 

@@ -796,8 +796,9 @@ pub(crate) async fn row_change(cx: &Context, glue: &Table, change: &crate::sql::
 }
 
 /// `OPTIMIZE t REWRITE DATA USING BIN_PACK [WHERE filter]`: the live rows of the data files in
-/// scope (those holding a row the filter matches, or all) written again into one file per
-/// partition, their deletes folded in, as a `replace` snapshot. Files already alone in their
+/// scope (those holding a row the filter matches, or all) that need it, by the table's
+/// `optimize_rewrite_*_threshold` properties, written again into one file per partition, their
+/// deletes folded in, as a `replace` snapshot. Files already alone in their
 /// partition and without deletes are left as they are.
 pub(crate) async fn optimize(cx: &Context, glue: &Table, filter: Option<&str>) -> Result<Outcome> {
     use datafusion::arrow::array::AsArray;
@@ -825,17 +826,44 @@ pub(crate) async fn optimize(cx: &Context, glue: &Table, filter: Option<&str>) -
             out
         }
     };
-    // Bin packing: a partition's files are rewritten when there are several, or deletes to fold.
-    let deleted_in = rows.with_deletes();
-    let spec = table.metadata.default_spec()?.clone();
-    let mut per_partition: BTreeMap<String, usize> = BTreeMap::new();
-    for f in files.data.iter().filter(|f| scope.contains(&f.file.file_path)) {
-        *per_partition.entry(spec.path(&f.file.partition)).or_default() += 1;
+    // Bin packing as Athena does it (Iceberg's rewrite of data files): in each partition, the
+    // files that need it (smaller than three quarters of the target size, or with
+    // `optimize_rewrite_delete_file_threshold` delete files or more) are rewritten when there are
+    // `optimize_rewrite_data_file_threshold` of them or more, when one has that many deletes, or
+    // when together they are larger than the target.
+    let data_threshold = table_property(&table, "optimize_rewrite_data_file_threshold", 5)?.max(1) as usize;
+    let delete_threshold = table_property(&table, "optimize_rewrite_delete_file_threshold", 2)?.max(1) as usize;
+    let mut deletes_of: BTreeMap<String, usize> = BTreeMap::new();
+    let mut referenced_by: Vec<(String, std::collections::BTreeSet<String>)> = Vec::new();
+    for d in files.deletes.iter().filter(|d| d.file.content == iceberg::manifest::Content::PositionDeletes) {
+        let referenced = referenced_files(&table, d).await?;
+        for f in &referenced {
+            *deletes_of.entry(f.clone()).or_default() += 1;
+        }
+        referenced_by.push((d.file.file_path.clone(), referenced));
     }
-    scope.retain(|path| {
-        let partition = rows.partitions.get(path).map(|p| spec.path(p)).unwrap_or_default();
-        per_partition.get(&partition).copied().unwrap_or(0) > 1 || deleted_in.contains(path)
-    });
+    for f in &files.data {
+        *deletes_of.entry(f.file.file_path.clone()).or_default() += rows.equality_deletes_of(&f.file.file_path);
+    }
+    let spec = table.metadata.default_spec()?.clone();
+    let too_many_deletes = |path: &str| deletes_of.get(path).copied().unwrap_or(0) >= delete_threshold;
+    let mut groups: BTreeMap<String, Vec<&iceberg::table::ScanFile>> = BTreeMap::new();
+    for f in files.data.iter().filter(|f| scope.contains(&f.file.file_path)) {
+        if (f.file.file_size_in_bytes as u64) < TARGET_FILE_SIZE as u64 * 3 / 4 || too_many_deletes(&f.file.file_path) {
+            groups.entry(spec.path(&f.file.partition)).or_default().push(f);
+        }
+    }
+    scope.clear();
+    for candidates in groups.values() {
+        let total: u64 = candidates.iter().map(|f| f.file.file_size_in_bytes as u64).sum();
+        let several = candidates.len() > 1;
+        if (several && candidates.len() >= data_threshold)
+            || candidates.iter().any(|f| too_many_deletes(&f.file.file_path))
+            || (several && total > TARGET_FILE_SIZE as u64)
+        {
+            scope.extend(candidates.iter().map(|f| f.file.file_path.clone()));
+        }
+    }
     if scope.is_empty() {
         return Ok(Outcome::default());
     }
@@ -844,15 +872,8 @@ pub(crate) async fn optimize(cx: &Context, glue: &Table, filter: Option<&str>) -
     let df = cx.session.read_table(source)?.select_columns(&current.fields.iter().map(|f| f.name.as_str()).collect::<Vec<_>>())?;
     let (added, _) = write_rows(&table, &write_schema, df).await?;
     // Delete files whose every position is in a rewritten file are folded in and dropped.
-    let mut removed_deletes = std::collections::BTreeSet::new();
-    for d in &files.deletes {
-        if d.file.content == iceberg::manifest::Content::PositionDeletes {
-            let referenced = referenced_files(&table, d).await?;
-            if referenced.iter().all(|f| scope.contains(f)) {
-                removed_deletes.insert(d.file.file_path.clone());
-            }
-        }
-    }
+    let removed_deletes: std::collections::BTreeSet<String> =
+        referenced_by.into_iter().filter(|(_, referenced)| referenced.iter().all(|f| scope.contains(f))).map(|(d, _)| d).collect();
     let written: Vec<String> = added.iter().map(|f| f.file_path.clone()).collect();
     let result = async {
         let next = table.rewrite(&scope, &removed_deletes, added).await?;
@@ -866,6 +887,14 @@ pub(crate) async fn optimize(cx: &Context, glue: &Table, filter: Option<&str>) -
         return Err(e);
     }
     Ok(Outcome::default())
+}
+
+/// A table property that is a number, or its default.
+fn table_property(table: &iceberg::table::Table, key: &str, default: i64) -> Result<i64> {
+    match table.metadata.properties.get(key) {
+        Some(v) => v.trim().parse().map_err(|_| Error::InvalidInput(format!("Table property {key} must be a number, not {v}"))),
+        None => Ok(default),
+    }
 }
 
 /// The data files a position delete file names.
@@ -892,14 +921,8 @@ async fn referenced_files(table: &iceberg::table::Table, d: &iceberg::table::Sca
 pub(crate) async fn vacuum(cx: &Context, glue: &Table) -> Result<Outcome> {
     let io = session_io(cx.session.runtime_env());
     let table = iceberg::table::Table::load(io, metadata_location(glue)?).await?;
-    let property = |k: &str, default: i64| -> Result<i64> {
-        match table.metadata.properties.get(k) {
-            Some(v) => v.trim().parse().map_err(|_| Error::InvalidInput(format!("Table property {k} must be a number, not {v}"))),
-            None => Ok(default),
-        }
-    };
-    let max_age_s = property("vacuum_max_snapshot_age_seconds", 432_000)?;
-    let keep = property("vacuum_min_snapshots_to_keep", 1)?.max(1) as usize;
+    let max_age_s = table_property(&table, "vacuum_max_snapshot_age_seconds", 432_000)?;
+    let keep = table_property(&table, "vacuum_min_snapshots_to_keep", 1)?.max(1) as usize;
     let cutoff = iceberg::metadata::now_ms() - max_age_s.saturating_mul(1000);
     let (next, unreachable) = table.expire_snapshots(cutoff, keep).await?;
     if next.metadata_location != table.metadata_location {

@@ -632,7 +632,8 @@ async fn iceberg_equality_deletes_apply_by_partition_and_sequence() {
     let f = fixture().await;
     run_ok(
         &f,
-        "CREATE TABLE ev (id int, name string, cat string) PARTITIONED BY (cat) LOCATION 's3://lake/ev/' TBLPROPERTIES ('table_type'='ICEBERG')",
+        "CREATE TABLE ev (id int, name string, cat string) PARTITIONED BY (cat) LOCATION 's3://lake/ev/' \
+         TBLPROPERTIES ('table_type'='ICEBERG', 'optimize_rewrite_data_file_threshold'='1', 'optimize_rewrite_delete_file_threshold'='1')",
     )
     .await;
     run_ok(&f, "INSERT INTO ev VALUES (1, 'a', 'x'), (2, 'b', 'x'), (3, 'c', 'y'), (4, 'd', 'y'), (5, 'e', 'x')").await;
@@ -665,6 +666,8 @@ async fn iceberg_equality_deletes_apply_by_partition_and_sequence() {
     assert_eq!(all_lines(&f, "SELECT name FROM ev ORDER BY id").await, ["A", "B AGAIN", "c", "d", "E"]);
     run_ok(&f, "OPTIMIZE ev REWRITE DATA USING BIN_PACK").await;
     assert_eq!(all_lines(&f, "SELECT name FROM ev ORDER BY id").await, ["A", "B AGAIN", "c", "d", "E"]);
+    // Partition x's files became one, without the rows the equality deletes named.
+    assert_eq!(all_lines(&f, "SELECT count(*) FROM \"ev$files\" WHERE content = 0 AND file_path LIKE '%cat=x%'").await, ["1"]);
     assert_eq!(all_lines(&f, "SELECT count(*) FROM ev").await, ["5"]);
 }
 

@@ -217,7 +217,8 @@ def test_other_engines_apply_minerva_row_changes(server, lake, ice, duck):
     """DELETE, UPDATE and MERGE written as Athena writes them (position delete files): pyiceberg and
     DuckDB read the same rows Minerva does."""
     run(lake, f"CREATE TABLE changed (id int, kind string, qty int) PARTITIONED BY (kind) "
-              f"LOCATION 's3://{lake['bucket']}/warehouse/changed' TBLPROPERTIES ('table_type'='ICEBERG', 'vacuum_max_snapshot_age_seconds'='0')")
+              f"LOCATION 's3://{lake['bucket']}/warehouse/changed' TBLPROPERTIES ('table_type'='ICEBERG', 'vacuum_max_snapshot_age_seconds'='0', "
+              f"'optimize_rewrite_data_file_threshold'='1', 'optimize_rewrite_delete_file_threshold'='1')")
     run(lake, "INSERT INTO changed VALUES (1, 'a', 10), (2, 'a', 20), (3, 'b', 30), (4, 'b', 40), (5, 'c', 50)")
     run(lake, "DELETE FROM changed WHERE qty > 35 AND kind = 'b'")
     run(lake, "UPDATE changed SET qty = qty + 1 WHERE kind = 'a'")
