@@ -21,7 +21,11 @@ use iceberg::manifest::Content;
 use iceberg::table::{ScanFile, ScanFiles};
 
 use crate::error::{Error, Result};
-use crate::iceberg_scan::iceberg_error;
+
+/// An Iceberg error in Athena's words (code and message).
+fn iceberg_error(code: &'static str, message: impl Into<String>) -> Error {
+    Error::Iceberg { code, message: message.into() }
+}
 
 /// Positions deleted from each data file (by its path), from a snapshot's position delete files.
 pub(crate) type Deleted = HashMap<String, BTreeSet<u64>>;
