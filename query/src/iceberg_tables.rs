@@ -39,6 +39,9 @@ fn fail(e: impl Into<DataFusionError>) -> Error {
 /// A data file is closed and a new one started once it holds this many bytes (compressed).
 const TARGET_FILE_SIZE: usize = 128 << 20;
 
+/// Rows in a row group of the data files written.
+const ROW_GROUP_ROWS: usize = 128 * 1024;
+
 /// A partition term of `PARTITIONED BY`: `col`, `bucket(n, col)`, `truncate(w, col)`,
 /// `year(col)`, `month(col)`, `day(col)`, `hour(col)`.
 fn partition_term(term: &str) -> Result<(Transform, String)> {
@@ -316,7 +319,10 @@ impl DataWriter {
             Some("none" | "uncompressed") => Compression::UNCOMPRESSED,
             Some(other) => return Err(Error::InvalidInput(format!("Unsupported write_compression {other} for Iceberg tables"))),
         };
-        let props = WriterProperties::builder().set_compression(compression).build();
+        // Row groups of 128Ki rows (a few MB of TPC-H's columns, as tpchgen writes them): scans
+        // split a file by row groups across the cores, and skip row groups by their statistics.
+        // A single row group of a million rows was read by one core.
+        let props = WriterProperties::builder().set_compression(compression).set_max_row_group_row_count(Some(ROW_GROUP_ROWS)).build();
         let table_schema = current.clone();
         Ok(DataWriter { io, base: table.data_location(), spec, sources, schema, table_schema, props, open: BTreeMap::new(), done: Vec::new() })
     }
