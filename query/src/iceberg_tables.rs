@@ -408,7 +408,6 @@ pub(crate) async fn insert(cx: &Context, glue: &Table, columns: &[String], query
 /// Writes a query's rows into a table (into `columns`, or all of them in order) and commits
 /// them as an append snapshot; the files are removed if the write or the commit fails.
 async fn append(cx: &Context, glue: &Table, table: &iceberg::table::Table, df: datafusion::dataframe::DataFrame, columns: &[String]) -> Result<u64> {
-    let io = table.io.clone();
     let current = table.metadata.current_schema()?.clone();
     let given: Vec<String> =
         if columns.is_empty() { current.fields.iter().map(|f| f.name.clone()).collect() } else { columns.iter().map(|c| c.to_lowercase()).collect() };
@@ -443,15 +442,32 @@ async fn append(cx: &Context, glue: &Table, table: &iceberg::table::Table, df: d
     let schema: SchemaRef =
         Arc::new(Schema::new(current.fields.iter().map(|f| f.to_arrow().with_data_type(write_type(&f.field_type))).collect::<Vec<_>>()));
     let (files, rows) = write_rows(table, &schema, df).await?;
-    let urls: Vec<String> = files.iter().map(|f| f.file_path.clone()).collect();
-    let next = table.append(files).await?;
-    if let Err(e) = commit(cx, glue, table, &next).await {
-        for url in urls {
-            let _ = io.delete(&url).await;
-        }
-        return Err(e);
-    }
+    let written = paths(&files);
+    commit_or_remove(cx, glue, table, written, table.append(files)).await?;
     Ok(rows)
+}
+
+fn paths<'a>(files: impl IntoIterator<Item = &'a DataFile>) -> Vec<String> {
+    files.into_iter().map(|f| f.file_path.clone()).collect()
+}
+
+/// Makes the metadata `next` builds (from the statement's `written` files) the table's current
+/// one; if building or committing it fails, the written files are deleted, so that a failed
+/// statement leaves no file behind.
+async fn commit_or_remove(
+    cx: &Context,
+    glue: &Table,
+    base: &iceberg::table::Table,
+    written: Vec<String>,
+    next: impl std::future::Future<Output = iceberg::Result<iceberg::table::Table>>,
+) -> Result<()> {
+    let result = async { commit(cx, glue, base, &next.await?).await }.await;
+    if result.is_err() {
+        for url in written {
+            let _ = base.io.delete(&url).await;
+        }
+    }
+    result
 }
 
 /// Writes a query's rows (the table's columns, in order, as `schema` types them) as data files
@@ -785,19 +801,17 @@ pub(crate) async fn row_change(cx: &Context, glue: &Table, change: &crate::sql::
         return Ok(Outcome { columns: vec![rows_column()], rows: 0, ..Default::default() });
     }
     let delete_files = write_position_deletes(&table, &rows, deleted).await?;
-    let data_files = write_new_rows(&table, &added, 2).await?;
-    let written: Vec<String> = delete_files.iter().chain(&data_files).map(|f| f.file_path.clone()).collect();
-    let result = async {
-        let next = table.row_delta(data_files, delete_files).await?;
-        commit(cx, glue, &table, &next).await
-    }
-    .await;
-    if let Err(e) = result {
-        for url in written {
-            let _ = table.io.delete(&url).await;
+    let data_files = match write_new_rows(&table, &added, 2).await {
+        Ok(files) => files,
+        Err(e) => {
+            for url in paths(&delete_files) {
+                let _ = table.io.delete(&url).await;
+            }
+            return Err(e);
         }
-        return Err(e);
-    }
+    };
+    let written = paths(delete_files.iter().chain(&data_files));
+    commit_or_remove(cx, glue, &table, written, table.row_delta(data_files, delete_files)).await?;
     Ok(Outcome { columns: vec![rows_column()], rows: changed, ..Default::default() })
 }
 
@@ -880,18 +894,8 @@ pub(crate) async fn optimize(cx: &Context, glue: &Table, filter: Option<&str>) -
     // Delete files whose every position is in a rewritten file are folded in and dropped.
     let removed_deletes: std::collections::BTreeSet<String> =
         referenced_by.into_iter().filter(|(_, referenced)| referenced.iter().all(|f| scope.contains(f))).map(|(d, _)| d).collect();
-    let written: Vec<String> = added.iter().map(|f| f.file_path.clone()).collect();
-    let result = async {
-        let next = table.rewrite(&scope, &removed_deletes, added).await?;
-        commit(cx, glue, &table, &next).await
-    }
-    .await;
-    if let Err(e) = result {
-        for url in written {
-            let _ = table.io.delete(&url).await;
-        }
-        return Err(e);
-    }
+    let written = paths(&added);
+    commit_or_remove(cx, glue, &table, written, table.rewrite(&scope, &removed_deletes, added)).await?;
     Ok(Outcome::default())
 }
 
