@@ -1,15 +1,16 @@
 //! The reader of delimited text tables (CSV, TSV, any one-byte delimiter, quotes honoured): every
-//! field a record has comes back as its text, the empty field as the empty string, and only a
-//! field the record does not have as NULL.
+//! field a record has is read as Hive's SerDes read it into the column's type ([`crate::text`]:
+//! an empty field of a string column is '', a NULL marker such as `\N` is NULL, a field that does
+//! not convert is NULL), and a field the record does not have is NULL.
 //!
 //! DataFusion's CSV reader cannot do this. arrow-csv reads an empty field as NULL unless a null
 //! regex says otherwise, and DataFusion 55 uses `CsvOptions::null_regex` only to infer schemas,
 //! never when it reads (apache/datafusion#25213); even with a regex, a field missing from a short
-//! record reads exactly as an empty one. Hive's SerDes tell them apart: an empty field of a string
-//! column is '', a missing field NULL. Nor does it know LazySimpleSerDe's escape character outside
-//! quotes, which awswrangler sets on every CSV table it creates. So [`Fields`] parses the text
-//! here and [`crate::text`] converts it to the columns' types, NULL markers such as `\N`
-//! included. Fields past the table's columns are ignored, as Hive ignores them.
+//! record reads exactly as an empty one, and a field that does not parse fails the query. Nor does
+//! it know LazySimpleSerDe's escape character outside quotes, which awswrangler sets on every CSV
+//! table it creates. So [`Fields`] parses the text here, keeping the wanted fields' bytes back to
+//! back, and each batch's columns are made straight from those bytes. Fields past the table's
+//! columns are ignored, as Hive ignores them.
 //!
 //! Quoted fields may hold line breaks, so a byte offset alone cannot say where a record starts,
 //! and a file is never split into byte ranges as DataFusion splits CSV. A file larger than a
@@ -19,13 +20,12 @@
 //! session has target partitions, at least two), each by its own [`Fields`] from a record's start
 //! (the byte order mark and the header only in the first), and their batches come out in file
 //! order. A smaller file is parsed as it streams in, in the scan's own task.
-use std::borrow::Cow;
 use std::fmt;
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use bytes::{Buf, Bytes};
-use datafusion::arrow::array::{ArrayRef, RecordBatch, RecordBatchOptions, StringArray};
+use datafusion::arrow::array::{ArrayRef, RecordBatch, RecordBatchOptions};
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::catalog::Session;
 use datafusion::common::runtime::SpawnedTask;
@@ -45,6 +45,8 @@ use datafusion::physical_plan::{DisplayFormatType, ExecutionPlan, apply_expressi
 use futures::stream::BoxStream;
 use futures::{FutureExt, StreamExt, TryStreamExt};
 use object_store::{GetOptions, ObjectMeta, ObjectStore};
+
+use crate::text::{FieldText, Span, TextOptions, from_fields};
 
 /// Rows a batch holds when DataFusion has not said.
 const DEFAULT_BATCH_SIZE: usize = 8192;
@@ -67,16 +69,17 @@ pub struct Dialect {
     pub has_header: bool,
 }
 
-/// The file format of a text table read as strings (see the module documentation).
+/// The file format of a delimited text table (see the module documentation).
 #[derive(Debug)]
 pub struct DelimitedFormat {
     dialect: Dialect,
+    options: TextOptions,
     compression: FileCompressionType,
 }
 
 impl DelimitedFormat {
-    pub fn new(dialect: Dialect, compression: FileCompressionType) -> Self {
-        DelimitedFormat { dialect, compression }
+    pub fn new(dialect: Dialect, options: TextOptions, compression: FileCompressionType) -> Self {
+        DelimitedFormat { dialect, options, compression }
     }
 }
 
@@ -119,6 +122,7 @@ impl FileFormat for DelimitedFormat {
     fn file_source(&self, table_schema: TableSchema) -> Arc<dyn FileSource> {
         Arc::new(DelimitedSource {
             dialect: self.dialect,
+            options: self.options.clone(),
             projection: SplitProjection::unprojected(&table_schema),
             table_schema,
             batch_size: None,
@@ -132,6 +136,7 @@ impl FileFormat for DelimitedFormat {
 #[derive(Debug, Clone)]
 struct DelimitedSource {
     dialect: Dialect,
+    options: TextOptions,
     table_schema: TableSchema,
     projection: SplitProjection,
     batch_size: Option<usize>,
@@ -147,6 +152,7 @@ impl FileSource for DelimitedSource {
         let columns = self.projection.file_indices.clone();
         let opener = Arc::new(DelimitedOpener {
             dialect: self.dialect,
+            options: self.options.clone(),
             width: file_schema.fields().len(),
             schema: Arc::new(file_schema.project(&columns)?),
             columns,
@@ -208,6 +214,7 @@ impl FileSource for DelimitedSource {
 /// Opens one file: its bytes, decompressed, through [`Fields`] decoders.
 struct DelimitedOpener {
     dialect: Dialect,
+    options: TextOptions,
     /// The number of the table's file columns.
     width: usize,
     /// The file columns to return, in order, and their schema.
@@ -225,7 +232,7 @@ impl FileOpener for DelimitedOpener {
         if file.range.is_some() {
             return exec_err!("a text file is read whole, not in byte ranges");
         }
-        let fields = Fields::new(self.dialect, self.width, &self.columns, self.schema.clone(), self.batch_size);
+        let fields = Fields::new(self.dialect, self.options.clone(), self.width, &self.columns, self.schema.clone(), self.batch_size);
         let (store, compression, parallelism) = (self.store.clone(), self.compression, self.parallelism);
         // Only the size of an uncompressed file tells how much text it holds.
         let small = !compression.is_compressed() && file.object_meta.size <= BLOCK_SIZE as u64;
@@ -622,10 +629,7 @@ impl Sink for RecordEnds {
     }
 }
 
-/// Where a field's text lies in [`Columns::data`]; `None` for a field the record lacks.
-type Span = Option<(usize, usize)>;
-
-/// A push parser of records into string columns: feed it bytes with [`Fields::decode`], an empty
+/// A push parser of records into typed columns: feed it bytes with [`Fields::decode`], an empty
 /// slice at the end of the input, and take batches with [`Fields::flush`].
 #[derive(Clone)]
 struct Fields {
@@ -641,12 +645,14 @@ struct Columns {
     /// The fields of a record from this position on are not wanted.
     wanted_until: usize,
     schema: SchemaRef,
+    /// How the text of a field converts to its column's type.
+    options: TextOptions,
     batch_size: usize,
     escape: Option<u8>,
     skip_header: bool,
     /// The text of the kept fields, back to back.
     data: Vec<u8>,
-    /// For each output column, one span a record.
+    /// For each output column, where in `data` the text of each record's field lies.
     spans: Vec<Vec<Span>>,
     rows: usize,
     /// The position in its record of the field being read, and where its text starts.
@@ -657,7 +663,7 @@ struct Columns {
 
 impl Fields {
     /// A parser for a file, from its start.
-    fn new(dialect: Dialect, width: usize, columns: &[usize], schema: SchemaRef, batch_size: usize) -> Self {
+    fn new(dialect: Dialect, options: TextOptions, width: usize, columns: &[usize], schema: SchemaRef, batch_size: usize) -> Self {
         let mut slots = vec![None; width];
         for (j, c) in columns.iter().enumerate() {
             if let Some(slot) = slots.get_mut(*c) {
@@ -669,6 +675,7 @@ impl Fields {
             slots,
             wanted_until,
             schema,
+            options,
             batch_size: batch_size.max(1),
             escape: dialect.escape,
             skip_header: dialect.has_header,
@@ -802,17 +809,13 @@ impl Columns {
         if self.rows == 0 {
             return Ok(None);
         }
-        let data = &self.data[..];
-        // Text that is not UTF-8 is read with U+FFFD in place of the bad bytes.
-        let text = std::str::from_utf8(data).ok();
-        let field = |span: &Span| -> Option<Cow<'_, str>> {
-            let (start, end) = (*span)?;
-            Some(match text.and_then(|t| t.get(start..end)) {
-                Some(s) => Cow::Borrowed(s),
-                None => String::from_utf8_lossy(&data[start..end]),
-            })
-        };
-        let columns: Vec<ArrayRef> = self.spans.iter().map(|spans| Arc::new(spans.iter().map(field).collect::<StringArray>()) as ArrayRef).collect();
+        let text = FieldText::new(&self.data);
+        let columns: Vec<ArrayRef> = self
+            .spans
+            .iter()
+            .zip(self.schema.fields())
+            .map(|(spans, f)| from_fields(&text, spans, f.data_type(), &self.options))
+            .collect::<Result<_>>()?;
         let options = RecordBatchOptions::new().with_row_count(Some(self.rows));
         let batch = RecordBatch::try_new_with_options(self.schema.clone(), columns, &options)?;
         self.spans.iter_mut().for_each(Vec::clear);
@@ -837,6 +840,12 @@ mod tests {
     use datafusion::arrow::datatypes::{DataType, Field, Schema};
     use proptest::prelude::*;
 
+    /// Options that leave a string field's text as it is stored (no NULL marker, escapes kept),
+    /// to see what the parser keeps.
+    fn raw() -> TextOptions {
+        TextOptions { null: None, escape: None, ..Default::default() }
+    }
+
     /// The rows of batches, NULL as `None`.
     type Rows = Vec<Vec<Option<String>>>;
 
@@ -857,7 +866,7 @@ mod tests {
 
     /// Decodes `input` fed `chunk` bytes at a time, keeping `columns` of a `width`-column table.
     fn decode(input: &[u8], dialect: Dialect, width: usize, columns: &[usize], chunk: usize, batch_size: usize) -> Rows {
-        let mut fields = Fields::new(dialect, width, columns, schema(columns), batch_size);
+        let mut fields = Fields::new(dialect, raw(), width, columns, schema(columns), batch_size);
         let mut batches = Vec::new();
         for piece in input.chunks(chunk.max(1)) {
             let mut rest = piece;
@@ -937,14 +946,14 @@ mod tests {
     #[test]
     fn rows_are_counted_without_columns_and_bad_utf8_is_replaced() {
         let schema = Arc::new(Schema::empty());
-        let mut fields = Fields::new(CSV, 2, &[], schema, 100);
+        let mut fields = Fields::new(CSV, raw(), 2, &[], schema, 100);
         fields.decode(b"1,a\n2,b\n3");
         fields.decode(&[]);
         assert_eq!(fields.flush().unwrap().map(|b| b.num_rows()), Some(3));
         let got = decode("caf\u{e9},x\n".as_bytes(), CSV, 2, &[0], 1000, 10);
         assert_eq!(got, vec![row(&[Some("caf\u{e9}")])]);
         let schema = Arc::new(Schema::new(vec![Field::new("c0", DataType::Utf8, true)]));
-        let mut fields = Fields::new(CSV, 1, &[0], schema, 10);
+        let mut fields = Fields::new(CSV, raw(), 1, &[0], schema, 10);
         fields.decode(b"ok\n\xff\xfeab\n");
         fields.decode(&[]);
         let batch = fields.flush().unwrap().unwrap();
@@ -1033,7 +1042,7 @@ mod tests {
             let whole = decode(&input, dialect, width, &columns, input.len(), usize::MAX);
             let blocks = split(&input, dialect, chunk, block_size);
             prop_assert_eq!(blocks.concat().concat(), input.clone());
-            let first = Fields::new(dialect, width, &columns, schema(&columns), batch_size);
+            let first = Fields::new(dialect, raw(), width, &columns, schema(&columns), batch_size);
             let mut batches = Vec::new();
             for (n, block) in blocks.iter().enumerate() {
                 let fields = if n == 0 { first.clone() } else { first.resumed() };
@@ -1152,13 +1161,13 @@ mod tests {
         let columns = [0, 1, 2];
         for (chunk, block_size, parallelism) in [(7, 100, 2), (4096, 1000, 3), (1 << 20, 1 << 20, 2)] {
             let chunks: Vec<Result<Bytes>> = input.as_bytes().chunks(chunk).map(|c| Ok(Bytes::copy_from_slice(c))).collect();
-            let fields = Fields::new(dialect, 3, &columns, schema(&columns), 64);
+            let fields = Fields::new(dialect, raw(), 3, &columns, schema(&columns), 64);
             let batches: Vec<RecordBatch> =
                 parallel_batches(futures::stream::iter(chunks).boxed(), fields, parallelism, block_size).try_collect().await.unwrap();
             assert_eq!(rows_of(&batches, 64), want, "chunks of {chunk}, blocks of {block_size}");
         }
         let failing = futures::stream::iter([Ok(Bytes::from("a\nb\n")), exec_err!("the disk went away")]).boxed();
-        let fields = Fields::new(CSV, 1, &[0], schema(&[0]), 64);
+        let fields = Fields::new(CSV, raw(), 1, &[0], schema(&[0]), 64);
         let got: Result<Vec<RecordBatch>> = parallel_batches(failing, fields, 2, 1).try_collect().await;
         assert!(got.unwrap_err().to_string().contains("the disk went away"));
     }

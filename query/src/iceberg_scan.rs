@@ -12,7 +12,6 @@ use catalog::Table;
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::catalog::{Session, TableProvider};
 use datafusion::common::{DataFusionError, Result as DfResult, ScalarValue};
-use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::PartitionedFile;
 use datafusion::execution::object_store::ObjectStoreUrl;
 use datafusion::execution::runtime_env::RuntimeEnv;
@@ -374,7 +373,7 @@ impl IcebergTable {
         names: Option<Vec<String>>,
     ) -> DfResult<Arc<dyn ExecutionPlan>> {
         use datafusion::physical_plan::expressions::Column;
-        let format = Arc::new(ParquetFormat::default());
+        let format = Arc::new(crate::tuning::parquet_format());
         let names = names.filter(|n| n.iter().zip(self.schema.fields()).any(|(n, f)| n != f.name()));
         if sets.is_empty() && names.is_none() {
             let scan = FileScan {

@@ -32,6 +32,7 @@ mod sql;
 mod statements;
 mod tables;
 mod text;
+mod tuning;
 mod types;
 mod views;
 mod wrap;

@@ -108,7 +108,7 @@ impl Sessions {
             }),
         });
         let schema = of.database.map(|d| d.trim_matches('`').trim_matches('"').to_lowercase()).unwrap_or_else(|| "default".into());
-        let mut config = SessionConfig::new()
+        let mut config = SessionConfig::from(crate::tuning::options().clone())
             .with_extension(Arc::new(of.acting.clone()))
             .with_default_catalog_and_schema(CATALOG_NAME, schema)
             .with_create_default_catalog_and_schema(false)
@@ -116,8 +116,6 @@ impl Sessions {
             .with_target_partitions(self.threads.max(1));
         // Errors say where in the statement they are (`line 1:8:`), as Athena's do.
         config.options_mut().sql_parser.collect_spans = true;
-        // Files of a megabyte or more are read in byte ranges, one per core, not whole.
-        config.options_mut().optimizer.repartition_file_min_size = 1 << 20;
         // A sort keeps this much back for merging what it spilled; DataFusion's 10 MB would
         // leave a small query budget nothing to sort with.
         config.options_mut().execution.sort_spill_reservation_bytes = (self.query_memory_limit / 16).clamp(256 << 10, 10 << 20);

@@ -14,7 +14,6 @@ use datafusion::common::{DataFusionError, Result as DfResult};
 use datafusion::datasource::file_format::FileFormat;
 use datafusion::datasource::file_format::file_compression_type::FileCompressionType;
 use datafusion::datasource::file_format::json::JsonFormat;
-use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::{ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl};
 use datafusion::execution::object_store::ObjectStoreRegistry;
 use object_store::ObjectStore;
@@ -24,7 +23,7 @@ use url::Url;
 
 use crate::delimited::{DelimitedFormat, Dialect};
 use crate::partitioned::PartitionedTable;
-use crate::text::{TextOptions, TextTable};
+use crate::text::TextOptions;
 use crate::types::hive_to_arrow;
 
 /// The catalog name Athena exposes for Glue.
@@ -219,7 +218,7 @@ fn plan_err(table: &Table, msg: impl std::fmt::Display) -> DataFusionError {
 }
 
 /// The file format a table's SerDe and input format name, with its options.
-fn file_format(table: &Table, detected: Option<FileCompressionType>) -> DfResult<(Arc<dyn FileFormat>, Option<TextOptions>)> {
+fn file_format(table: &Table, detected: Option<FileCompressionType>) -> DfResult<Arc<dyn FileFormat>> {
     let sd = table.storage_descriptor.as_ref().ok_or_else(|| plan_err(table, "it has no storage descriptor"))?;
     let serde = sd.serde_info.as_ref();
     let library = serde.and_then(|s| s.serialization_library.as_deref()).unwrap_or_default().to_ascii_lowercase();
@@ -236,10 +235,10 @@ fn file_format(table: &Table, detected: Option<FileCompressionType>) -> DfResult
         None => detected.unwrap_or(FileCompressionType::UNCOMPRESSED),
     };
     if is_parquet(table) {
-        return Ok((Arc::new(ParquetFormat::default()), None));
+        return Ok(Arc::new(crate::tuning::parquet_format()));
     }
     if library.contains("json") || classification == "json" {
-        return Ok((Arc::new(JsonFormat::default().with_file_compression_type(compression)), None));
+        return Ok(Arc::new(JsonFormat::default().with_file_compression_type(compression)));
     }
     // Log SerDes read lines by pattern, not by delimiter: not read as delimited text.
     if library.contains("grokserde") || library.contains("regexserde") {
@@ -279,7 +278,6 @@ fn file_format(table: &Table, detected: Option<FileCompressionType>) -> DfResult
         // way their writer meant, which is what users of these files expect.
         // The reader keeps an empty field as '' and reads a field missing from a short row as
         // NULL, as Hive does (see `crate::delimited`).
-        let format = Arc::new(DelimitedFormat::new(Dialect { delimiter, quote, escape, has_header }, compression));
         // Fields are text converted to the columns' types (see `crate::text`): an empty field is
         // '' in a string column and NULL in any other. LazySimpleSerDe also reads `\N` (or what
         // `serialization.null.format` says) as NULL; OpenCSVSerde has no NULL marker.
@@ -289,7 +287,7 @@ fn file_format(table: &Table, detected: Option<FileCompressionType>) -> DfResult
             map_key: params.get("mapkey.delim").cloned().unwrap_or_else(|| "\u{3}".into()),
             escape: escape.map(char::from),
         };
-        return Ok((format, Some(text)));
+        return Ok(Arc::new(DelimitedFormat::new(Dialect { delimiter, quote, escape, has_header }, text, compression)));
     }
     Err(plan_err(table, format!("unsupported SerDe {library:?} / input format {input:?}")))
 }
@@ -388,30 +386,27 @@ pub async fn listing_table(store: &Store, catalog: &Catalog, table: &Table) -> D
         return Err(plan_err(table, format!("its location {url_text} is in a bucket that does not exist")));
     }
     let detected = if table.parameters.contains_key("compressionType") { None } else { compression_by_extension(store, &url_text) };
-    let (format, text) = file_format(table, detected)?;
+    let format = file_format(table, detected)?;
     let mut fields = Vec::new();
     for c in table.columns() {
         let hive = c.r#type.as_deref().unwrap_or("string");
         let t = hive_to_arrow(hive).map_err(|e| plan_err(table, format!("column {}: {e}", c.name)))?;
         fields.push(Field::new(&c.name, t, true));
     }
-    let declared = Schema::new(fields.clone());
-    // Text is read as strings and converted above the scan, Hive's way. Parquet's strings are
-    // read as views into the decoded pages (what DataFusion's reader makes anyway): declaring
-    // them `Utf8` would copy every value once more, and filters, joins and aggregates run
-    // faster over views.
-    let file_schema = Arc::new(match &text {
-        Some(_) => TextTable::text_schema(&declared, fields.len()),
-        None if is_parquet(table) => viewed(&declared),
-        None => declared.clone(),
-    });
+    let declared = Schema::new(fields);
+    // Parquet's strings are read as views into the decoded pages (what DataFusion's reader makes
+    // anyway): declaring them `Utf8` would copy every value once more, and filters, joins and
+    // aggregates run faster over views. Delimited text is parsed straight into the declared types
+    // (see `crate::delimited`), its strings into views too.
+    let viewed_strings = is_parquet(table) || format.downcast_ref::<DelimitedFormat>().is_some();
+    let file_schema = Arc::new(if viewed_strings { viewed(&declared) } else { declared });
     let mut partition_fields = Vec::new();
     for k in &table.partition_keys {
         let hive = k.r#type.as_deref().unwrap_or("string");
         let t = hive_to_arrow(hive).map_err(|e| plan_err(table, format!("partition key {}: {e}", k.name)))?;
         partition_fields.push(Field::new(&k.name, t, true));
     }
-    let inner: Arc<dyn TableProvider> = if !table.partition_keys.is_empty() {
+    Ok(if !table.partition_keys.is_empty() {
         let schema = Arc::new(Schema::new(
             file_schema.fields().iter().map(|f| f.as_ref().clone()).chain(partition_fields.iter().cloned()).collect::<Vec<_>>(),
         ));
@@ -420,7 +415,7 @@ pub async fn listing_table(store: &Store, catalog: &Catalog, table: &Table) -> D
             table: table.clone(),
             format,
             file_schema,
-            partition_fields: partition_fields.clone(),
+            partition_fields,
             schema,
             projection: crate::projection::Projection::of(table).map_err(|e| DataFusionError::External(Box::new(e)))?,
         })
@@ -428,12 +423,5 @@ pub async fn listing_table(store: &Store, catalog: &Catalog, table: &Table) -> D
         let options = ListingOptions::new(format).with_file_extension("");
         let config = ListingTableConfig::new(url).with_listing_options(options).with_schema(file_schema);
         Arc::new(ListingTable::try_new(config)?)
-    };
-    match text {
-        Some(options) => {
-            let schema = Arc::new(Schema::new(fields.into_iter().chain(partition_fields).collect::<Vec<_>>()));
-            Ok(Arc::new(TextTable { inner, schema, text_columns: declared.fields().len(), options }))
-        }
-        None => Ok(inner),
-    }
+    })
 }

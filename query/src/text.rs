@@ -1,32 +1,31 @@
-//! Delimited text read the way Hive's LazySimpleSerDe reads it: every field is text first, then
-//! converted to the column's type; a field that does not convert is NULL rather than an error,
-//! `\N` (or `serialization.null.format`) is NULL, and arrays, maps and structs are split on the
-//! collection (`\x02`) and map-key (`\x03`) delimiters. With an escape character
-//! (`ESCAPED BY`), an escaped delimiter is text, and the escape is removed from values.
+//! Delimited text read the way Hive's LazySimpleSerDe reads it: a field is converted to its
+//! column's type, a field that does not convert is NULL rather than an error, `\N` (or
+//! `serialization.null.format`) is NULL, and arrays, maps and structs are split on the collection
+//! (`\x02`) and map-key (`\x03`) delimiters. With an escape character (`ESCAPED BY`), an escaped
+//! delimiter is text, and the escape is removed from values. An empty field converts to '' in a
+//! string column, to an empty array or map in a collection column and to NULL in any other; a
+//! field the record lacks is NULL.
 //!
-//! [`TextTable`] wraps a table whose file columns are all read as strings (by
-//! [`crate::delimited`], which keeps escapes in the text) and converts them above the scan; filters
-//! on columns that need no conversion (strings, partition keys) still reach the inner table, so
-//! partitions are still pruned. An empty field converts to '' in a string column, to an empty
-//! array or map in a collection column and to NULL in any other.
+//! [`from_fields`] converts a batch's fields of one column, given as the bytes of their text
+//! (escapes kept): strings, numbers, decimals, dates and booleans straight from those bytes into
+//! the column's array, with the rules Arrow's casts from text follow (so a value reads the same
+//! whichever way it reaches a column); other types through a string array and [`convert`].
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
-use async_trait::async_trait;
-use datafusion::arrow::array::{Array, ArrayRef, AsArray, ListArray, MapArray, StringArray, StructArray, new_null_array};
-use datafusion::arrow::buffer::{NullBuffer, OffsetBuffer};
-use datafusion::arrow::compute::{CastOptions, cast_with_options};
-use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
-use datafusion::catalog::Session;
-use datafusion::common::{Result, exec_err};
-use datafusion::datasource::{TableProvider, TableType};
-use datafusion::logical_expr::{
-    ColumnarValue, Expr, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, TableProviderFilterPushDown, Volatility,
+use datafusion::arrow::array::{
+    Array, ArrayRef, ArrowPrimitiveType, BooleanArray, ListArray, MapArray, PrimitiveArray, StringArray, StringBuilder, StringViewBuilder,
+    StructArray,
 };
-use datafusion::physical_expr::ScalarFunctionExpr;
-use datafusion::physical_expr::expressions::Column;
-use datafusion::physical_plan::ExecutionPlan;
-use datafusion::physical_plan::projection::ProjectionExec;
+use datafusion::arrow::buffer::{NullBuffer, OffsetBuffer};
+use datafusion::arrow::compute::kernels::cast_utils::Parser;
+use datafusion::arrow::compute::{CastOptions, cast_with_options, parse_string_to_decimal_native};
+use datafusion::arrow::datatypes::{
+    DataType, Date32Type, Decimal128Type, DecimalType, Float32Type, Float64Type, Int8Type, Int16Type, Int32Type, Int64Type, UInt8Type, UInt16Type,
+    UInt32Type, UInt64Type,
+};
+use datafusion::common::{Result, exec_err};
 
 /// How a text table writes NULL and separates nested values.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -42,6 +41,155 @@ impl Default for TextOptions {
     fn default() -> Self {
         TextOptions { null: Some("\\N".into()), collection: "\u{2}".into(), map_key: "\u{3}".into(), escape: None }
     }
+}
+
+/// Where a field's text lies in a batch's text: `None` for a field the record lacks.
+pub(crate) type Span = Option<(usize, usize)>;
+
+/// The text of a batch's fields, back to back, checked for UTF-8 once.
+pub(crate) struct FieldText<'a> {
+    data: &'a [u8],
+    utf8: Option<&'a str>,
+}
+
+impl<'a> FieldText<'a> {
+    pub(crate) fn new(data: &'a [u8]) -> Self {
+        FieldText { data, utf8: std::str::from_utf8(data).ok() }
+    }
+
+    /// A field's text as it is stored; bytes that are not UTF-8 read as U+FFFD.
+    fn raw(&self, (start, end): (usize, usize)) -> Cow<'a, str> {
+        match self.utf8.and_then(|t| t.get(start..end)) {
+            Some(s) => Cow::Borrowed(s),
+            None => String::from_utf8_lossy(&self.data[start..end]),
+        }
+    }
+
+    /// A field's value: NULL when the record lacks it or it is the NULL marker, else its text
+    /// without escapes.
+    fn value(&self, span: &Span, options: &TextOptions) -> Option<Cow<'a, str>> {
+        let (start, end) = (*span)?;
+        if options.null.as_deref().is_some_and(|m| m.as_bytes() == &self.data[start..end]) {
+            return None;
+        }
+        let raw = self.raw((start, end));
+        Some(match options.escape {
+            Some(e) if raw.contains(e) => Cow::Owned(unescape(&raw, Some(e))),
+            _ => raw,
+        })
+    }
+}
+
+/// A batch's fields of one column, converted to `to`: the same values [`convert`] makes of their
+/// text, without making the text a string array first where the type allows.
+pub(crate) fn from_fields(text: &FieldText<'_>, spans: &[Span], to: &DataType, options: &TextOptions) -> Result<ArrayRef> {
+    fn parsed<P: ArrowPrimitiveType + Parser>(text: &FieldText<'_>, spans: &[Span], options: &TextOptions) -> ArrayRef {
+        Arc::new(spans.iter().map(|s| text.value(s, options).and_then(|v| P::parse(&v))).collect::<PrimitiveArray<P>>())
+    }
+    Ok(match to {
+        DataType::Utf8 => {
+            let mut b = StringBuilder::with_capacity(spans.len(), spans.iter().flatten().map(|(s, e)| e - s).sum());
+            spans.iter().for_each(|s| b.append_option(text.value(s, options)));
+            Arc::new(b.finish())
+        }
+        DataType::Utf8View => {
+            let mut b = StringViewBuilder::with_capacity(spans.len());
+            spans.iter().for_each(|s| b.append_option(text.value(s, options)));
+            Arc::new(b.finish())
+        }
+        DataType::Int8 => parsed::<Int8Type>(text, spans, options),
+        DataType::Int16 => parsed::<Int16Type>(text, spans, options),
+        DataType::Int32 => parsed::<Int32Type>(text, spans, options),
+        DataType::Int64 => parsed::<Int64Type>(text, spans, options),
+        DataType::UInt8 => parsed::<UInt8Type>(text, spans, options),
+        DataType::UInt16 => parsed::<UInt16Type>(text, spans, options),
+        DataType::UInt32 => parsed::<UInt32Type>(text, spans, options),
+        DataType::UInt64 => parsed::<UInt64Type>(text, spans, options),
+        DataType::Float32 => parsed::<Float32Type>(text, spans, options),
+        DataType::Float64 => parsed::<Float64Type>(text, spans, options),
+        DataType::Date32 => parsed::<Date32Type>(text, spans, options),
+        DataType::Decimal128(precision, scale) if *scale >= 0 => {
+            let values: PrimitiveArray<Decimal128Type> = spans
+                .iter()
+                .map(|s| {
+                    text.value(s, options)
+                        .and_then(|v| decimal(&v, *scale as usize))
+                        .filter(|v| Decimal128Type::is_valid_decimal_precision(*v, *precision))
+                })
+                .collect();
+            Arc::new(values.with_precision_and_scale(*precision, *scale)?)
+        }
+        DataType::Boolean => Arc::new(spans.iter().map(|s| text.value(s, options).and_then(|v| boolean(&v))).collect::<BooleanArray>()),
+        _ => {
+            let raw: StringArray = spans.iter().map(|s| s.map(|s| text.raw(s))).collect();
+            convert(&raw, to, options, 0)?
+        }
+    })
+}
+
+/// Hive's booleans: `true` or `false` in any case, blanks around allowed.
+fn boolean(s: &str) -> Option<bool> {
+    let s = s.trim();
+    if s.eq_ignore_ascii_case("true") {
+        Some(true)
+    } else if s.eq_ignore_ascii_case("false") {
+        Some(false)
+    } else {
+        None
+    }
+}
+
+/// A decimal's unscaled value at `scale`, as Arrow's cast from text makes it
+/// (`parse_string_to_decimal_native`: blanks trimmed, a sign, digits with at most one point,
+/// digits past the scale rounded half away from zero), in one pass without allocating; text with
+/// other than ASCII at its ends, or too long for that to be plainly right, goes to Arrow's.
+fn decimal(s: &str, scale: usize) -> Option<i128> {
+    // What `str::trim` trims, within ASCII.
+    let blank = |c: &u8| matches!(c, b' ' | b'\t' | b'\n' | b'\x0B' | b'\x0C' | b'\r');
+    let b = s.as_bytes();
+    if b.len() > 70 || !b.first().is_some_and(u8::is_ascii) || !b.last().is_some_and(u8::is_ascii) {
+        return parse_string_to_decimal_native::<Decimal128Type>(s, scale).ok();
+    }
+    let start = b.iter().position(|c| !blank(c))?;
+    let end = b.iter().rposition(|c| !blank(c)).map_or(start, |e| e + 1);
+    let t = &b[start..end];
+    let (negative, digits) = match t.first() {
+        Some(b'-') => (true, &t[1..]),
+        Some(b'+') => (false, &t[1..]),
+        _ => (false, t),
+    };
+    let (mut v, mut int_digits, mut dec_digits, mut point, mut round_up) = (0i128, 0usize, 0usize, false, false);
+    for &c in digits {
+        match c {
+            b'0'..=b'9' if !point || dec_digits < scale => {
+                v = v.checked_mul(10)?.checked_add(i128::from(c - b'0'))?;
+                if point {
+                    dec_digits += 1;
+                } else {
+                    int_digits += 1;
+                }
+            }
+            b'0'..=b'9' => {
+                // The first digit past the scale decides the rounding.
+                if dec_digits == scale {
+                    round_up = c >= b'5';
+                }
+                dec_digits += 1;
+            }
+            b'.' if !point => point = true,
+            _ => return None,
+        }
+    }
+    if int_digits == 0 && dec_digits == 0 {
+        return None;
+    }
+    for _ in dec_digits.min(scale)..scale {
+        v = v.checked_mul(10)?;
+    }
+    if round_up {
+        v = v.checked_add(1)?;
+    }
+    Some(if negative { -v } else { v })
 }
 
 /// Splits on a separator, except where the escape character protects it. The pieces keep their
@@ -232,132 +380,11 @@ fn nested_separator(options: &TextOptions, level: usize) -> String {
     }
 }
 
-/// The conversion of one column, as a function over its text.
-#[derive(Debug, PartialEq, Eq, Hash)]
-struct FromText {
-    to: DataType,
-    options: TextOptions,
-    signature: Signature,
-}
-
-impl ScalarUDFImpl for FromText {
-    fn name(&self) -> &str {
-        "__from_text"
-    }
-
-    fn signature(&self) -> &Signature {
-        &self.signature
-    }
-
-    fn return_type(&self, _: &[DataType]) -> Result<DataType> {
-        Ok(self.to.clone())
-    }
-
-    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        let array = args.args[0].to_array(args.number_rows)?;
-        if array.data_type().is_null() {
-            return Ok(ColumnarValue::Array(new_null_array(&self.to, array.len())));
-        }
-        let text = datafusion::arrow::compute::cast(&array, &DataType::Utf8)?;
-        Ok(ColumnarValue::Array(convert(text.as_string::<i32>(), &self.to, &self.options, 0)?))
-    }
-}
-
-/// A text table: `inner` reads the file columns as strings; this converts them to `schema`.
-#[derive(Debug)]
-pub struct TextTable {
-    pub inner: Arc<dyn TableProvider>,
-    pub schema: SchemaRef,
-    /// The file columns, which come first and are read as text.
-    pub text_columns: usize,
-    pub options: TextOptions,
-}
-
-impl TextTable {
-    /// The schema the inner table reads with: the given columns as text, the rest unchanged.
-    pub fn text_schema(schema: &Schema, text_columns: usize) -> Schema {
-        let fields: Vec<Field> = schema
-            .fields()
-            .iter()
-            .enumerate()
-            .map(|(i, f)| if i < text_columns { Field::new(f.name(), DataType::Utf8, true) } else { f.as_ref().clone() })
-            .collect();
-        Schema::new(fields)
-    }
-
-    /// Whether a column reads as it is stored: the partition keys, after the file columns.
-    fn passes_through(&self, name: &str) -> bool {
-        self.schema.index_of(name).is_ok_and(|i| i >= self.text_columns)
-    }
-
-    fn pushable(&self, e: &Expr) -> bool {
-        e.column_refs().iter().all(|c| self.passes_through(&c.name))
-    }
-}
-
-#[async_trait]
-impl TableProvider for TextTable {
-    fn schema(&self) -> SchemaRef {
-        self.schema.clone()
-    }
-
-    fn table_type(&self) -> TableType {
-        TableType::Base
-    }
-
-    fn supports_filters_pushdown(&self, filters: &[&Expr]) -> Result<Vec<TableProviderFilterPushDown>> {
-        Ok(filters
-            .iter()
-            .map(|f| if self.pushable(f) { TableProviderFilterPushDown::Inexact } else { TableProviderFilterPushDown::Unsupported })
-            .collect())
-    }
-
-    async fn scan(
-        &self,
-        state: &dyn Session,
-        projection: Option<&Vec<usize>>,
-        filters: &[Expr],
-        limit: Option<usize>,
-    ) -> Result<Arc<dyn ExecutionPlan>> {
-        let pushed: Vec<Expr> = filters.iter().filter(|f| self.pushable(f)).cloned().collect();
-        let limit = if pushed.len() == filters.len() { limit } else { None };
-        let indices: Vec<usize> = match projection {
-            Some(p) => p.clone(),
-            None => (0..self.schema.fields().len()).collect(),
-        };
-        // The inner table returns each wanted column once, in table order.
-        let mut inner_projection: Vec<usize> = indices.clone();
-        inner_projection.sort_unstable();
-        inner_projection.dedup();
-        let input = self.inner.scan(state, Some(&inner_projection), &pushed, limit).await?;
-        let input_schema = input.schema();
-        let config = Arc::new(state.config_options().clone());
-        let mut exprs = Vec::with_capacity(indices.len());
-        for i in &indices {
-            let field = self.schema.field(*i);
-            let position = inner_projection
-                .binary_search(i)
-                .map_err(|_| datafusion::error::DataFusionError::Internal(format!("text table: column {} is not in the scan", field.name())))?;
-            let column: Arc<dyn datafusion::physical_plan::PhysicalExpr> = Arc::new(Column::new(input_schema.field(position).name(), position));
-            let stored = input_schema.field(position).data_type();
-            let converted: Arc<dyn datafusion::physical_plan::PhysicalExpr> = if *i < self.text_columns && stored == &DataType::Utf8 {
-                let udf = Arc::new(ScalarUDF::new_from_impl(FromText {
-                    to: field.data_type().clone(),
-                    options: self.options.clone(),
-                    signature: Signature::any(1, Volatility::Immutable),
-                }));
-                Arc::new(ScalarFunctionExpr::try_new(udf, vec![column], &input_schema, config.clone())?)
-            } else {
-                column
-            };
-            exprs.push((converted, field.name().clone()));
-        }
-        Ok(Arc::new(ProjectionExec::try_new(exprs, input)?))
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    use datafusion::arrow::array::AsArray;
+    use datafusion::arrow::datatypes::Field;
+
     use super::*;
 
     fn conv(values: &[&str], t: &DataType) -> ArrayRef {
@@ -375,6 +402,135 @@ mod tests {
         assert_eq!(list.as_list::<i32>().value(1).len(), 0);
         let bools = conv(&["TRUE", "no"], &DataType::Boolean);
         assert_eq!(bools.null_count(), 1);
+    }
+
+    /// Every type read straight from the fields gives what the string array's conversion gives.
+    #[test]
+    fn fields_read_straight_as_the_strings_convert() {
+        let samples = [
+            "1",
+            "-1",
+            "+1",
+            " 1",
+            "1 ",
+            "007",
+            "1.0",
+            "1.",
+            ".5",
+            "-.5",
+            "+.5",
+            "-",
+            "+",
+            ".",
+            "",
+            "x",
+            "1e3",
+            "1E-2",
+            "1_0",
+            "1.2.3",
+            "1+2",
+            "12a",
+            "0.005",
+            "0.015",
+            "-0.005",
+            "2.675",
+            "123456789.123456789",
+            "99999999999999999999999999999999999999",
+            "170141183460469231731687303715884105727",
+            "-170141183460469231731687303715884105728",
+            "127",
+            "128",
+            "-129",
+            "255",
+            "256",
+            "65536",
+            "4294967296",
+            "9223372036854775808",
+            "NaN",
+            "nan",
+            "inf",
+            "-Infinity",
+            "1.7976931348623157e309",
+            "3.4e39",
+            "2024-02-29",
+            "2023-02-29",
+            "2024-1-5",
+            "2024-01-05T10:00:00",
+            " 2024-01-05",
+            "+002024-01-05",
+            "1970-01-01",
+            "-0001-01-01",
+            "TRUE",
+            "false",
+            " True ",
+            "t",
+            "yes",
+            "0",
+            "\\N",
+            "\\Nx",
+            "a\\,b",
+            "1\\.5",
+            "caf\u{e9}",
+            "\u{a0}1\u{a0}",
+            "\u{b}2.5",
+            "2.5\u{85}",
+            "\t-0.125\n",
+            "   ",
+            "1.99999",
+            "9.995",
+            "-9.995",
+            "0.5",
+            "-0.5",
+            "1.",
+            "00.00",
+        ];
+        let mut data = Vec::new();
+        let mut spans: Vec<Span> = samples
+            .iter()
+            .map(|v| {
+                data.extend_from_slice(v.as_bytes());
+                Some((data.len() - v.len(), data.len()))
+            })
+            .collect();
+        spans.push(None);
+        let text = FieldText::new(&data);
+        let types = [
+            DataType::Utf8,
+            DataType::Utf8View,
+            DataType::Int8,
+            DataType::Int16,
+            DataType::Int32,
+            DataType::Int64,
+            DataType::UInt8,
+            DataType::UInt64,
+            DataType::Float32,
+            DataType::Float64,
+            DataType::Date32,
+            DataType::Decimal128(38, 0),
+            DataType::Decimal128(38, 2),
+            DataType::Decimal128(15, 2),
+            DataType::Decimal128(5, 3),
+            DataType::Decimal128(10, 10),
+            DataType::Boolean,
+        ];
+        let strings: StringArray = spans.iter().map(|s| s.map(|s| text.raw(s))).collect();
+        for escape in [None, Some('\\')] {
+            let options = TextOptions { escape, ..Default::default() };
+            for t in &types {
+                let straight = from_fields(&text, &spans, t, &options).unwrap();
+                let converted = convert(&strings, t, &options, 0).unwrap();
+                assert_eq!(straight.data_type(), converted.data_type());
+                for i in 0..spans.len() {
+                    let show = |a: &ArrayRef| datafusion::arrow::util::display::array_value_to_string(a, i).unwrap();
+                    assert_eq!(
+                        (straight.is_null(i), show(&straight)),
+                        (converted.is_null(i), show(&converted)),
+                        "{t} from {:?} (escape {escape:?})",
+                        samples.get(i)
+                    );
+                }
+            }
+        }
     }
 
     #[test]
