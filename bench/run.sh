@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs the benchmarks: builds the image's binary (the `dist` profile), then each benchmark named (all by default),
 # and gathers their results into bench/RESULTS.md.
-#   bench/run.sh [--quick] [storage|crawler|reviews|tpch|iceberg|docker|build ...]
+#   bench/run.sh [--quick] [storage|crawler|reviews|tpch|delivery|iceberg|docker|build ...]
 # It installs what the peers need: nginx (Debian), moto, DuckDB and DataFusion (PyPI, in the
 # benchmark virtualenv) and s3s-fs (crates.io, under ~/.cache/minerva/bench-tools).
 set -euo pipefail
@@ -16,7 +16,7 @@ for arg in "$@"; do
         *) names+=("$arg") ;;
     esac
 done
-[ ${#names[@]} -eq 0 ] && names=(storage crawler reviews tpch iceberg docker build)
+[ ${#names[@]} -eq 0 ] && names=(storage crawler reviews tpch delivery iceberg docker build)
 # One binary for every benchmark: the image's (glibc linked in, for the empty base), so that the
 # figures measured are those of the binary users run in docker-compose too.
 RUSTFLAGS="-C target-feature=+crt-static" cargo build --profile dist --locked --bin minerva --target x86_64-unknown-linux-gnu

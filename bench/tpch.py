@@ -205,6 +205,7 @@ def main():
     ap.add_argument("--runs", type=int, default=None)
     ap.add_argument("--formats", default="parquet,csv")
     ap.add_argument("--binary", required=True)
+    ap.add_argument("--profile", default="dist", help="the cargo profile the binary was built with, for the report")
     ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "tpch.md"))
     args = ap.parse_args()
     scale = args.scale or (0.1 if args.quick else 1)
@@ -260,7 +261,7 @@ def main():
     lines = [
         "# TPC-H through the Athena API",
         "",
-        f"- date: {datetime.date.today()}; machine: {platform.machine()}, {os.cpu_count()} cores; {version} (release); "
+        f"- date: {datetime.date.today()}; machine: {platform.machine()}, {os.cpu_count()} cores; {version} (`{args.profile}` build); "
         f"peers in process: DataFusion {datafusion.__version__} (Python), DuckDB {duckdb.__version__}",
         f"- data: TPC-H scale factor {scale} from tpchgen-cli, as Parquet and as CSV (header, quoted comments); Minerva reads it "
         "from its own S3 through catalog tables; the peers read the same files from disk, CSV with the column types of the "
