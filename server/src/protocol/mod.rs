@@ -33,8 +33,29 @@ use serde_json::{Value, json};
 /// An operation's input or output: a JSON value in the service model's member names.
 pub type Document = Value;
 
+/// An operation's output, serialized once as JSON in the service model's member names: what
+/// both JSON protocols send as it is, and what the Query protocol reads back to write as XML.
+/// Written straight from the typed output, not through a [`Document`]: a page of query results
+/// would otherwise build a map for every value it holds.
+#[derive(Debug)]
+pub struct Answer(String);
+
+impl Answer {
+    pub fn of(output: &impl Serialize) -> Result<Answer, ApiError> {
+        serde_json::to_string(output)
+            .map(Answer)
+            .map_err(|e| ApiError::new("InternalServerException", e.to_string()).with_status(StatusCode::INTERNAL_SERVER_ERROR))
+    }
+
+    /// The output as a document.
+    pub fn document(&self) -> Result<Document, ApiError> {
+        serde_json::from_str(&self.0)
+            .map_err(|e| ApiError::new("InternalServerException", e.to_string()).with_status(StatusCode::INTERNAL_SERVER_ERROR))
+    }
+}
+
 /// The result of one operation, before a protocol writes it.
-pub type Outcome = Result<Document, ApiError>;
+pub type Outcome = Result<Answer, ApiError>;
 
 /// An error in a service's own vocabulary: the error shape's name (botocore's error code and
 /// exception class), an HTTP status, a message, and the shape's other members.
@@ -118,8 +139,7 @@ where
     F: FnOnce(I) -> Fut,
     Fut: Future<Output = Result<O, ApiError>>,
 {
-    let output = handler(input(document, errors)?).await?;
-    serde_json::to_value(output).map_err(|e| ApiError::new("InternalServerException", e.to_string()).with_status(StatusCode::INTERNAL_SERVER_ERROR))
+    Answer::of(&handler(input(document, errors)?).await?)
 }
 
 /// The input document of a body: an object; empty and `null` are an empty input.
@@ -142,7 +162,7 @@ pub fn json_body(body: &[u8]) -> Result<Document, ApiError> {
 /// type in `X-Amzn-ErrorType` too (where REST-JSON clients look first).
 fn json_answer(outcome: Outcome, content_type: &'static str) -> Response {
     let (status, body, error_type) = match outcome {
-        Ok(document) => (StatusCode::OK, document.to_string(), None),
+        Ok(Answer(body)) => (StatusCode::OK, body, None),
         Err(e) => {
             e.log();
             let mut body = json!({ "__type": e.code, "message": e.message, "Message": e.message });

@@ -111,7 +111,7 @@ fn write_value(out: &mut String, value: &Value) {
 /// Writes an outcome as the protocol answers it, in the service's XML namespace.
 pub fn encode(namespace: &str, action: &str, request_id: &str, outcome: Outcome) -> Response {
     let (namespace, request_id) = (escape(namespace), escape(request_id));
-    let (status, body) = match outcome {
+    let (status, body) = match outcome.and_then(|answer| answer.document()) {
         Ok(document) => {
             let action = escape(action);
             let mut result = String::new();
@@ -148,6 +148,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+    use crate::protocol::Answer;
 
     #[test]
     fn forms_become_documents() {
@@ -164,7 +165,7 @@ mod tests {
 
     #[tokio::test]
     async fn every_echoed_value_is_escaped() {
-        let outcome = Ok(json!({"Arn": "a<b>&\"c\"", "List": ["x", "<y>"], "Skipped": null}));
+        let outcome = Answer::of(&json!({"Arn": "a<b>&\"c\"", "List": ["x", "<y>"], "Skipped": null}));
         let response = encode("urn:ns", "Get<It>", "id&1", outcome);
         let body = axum::body::to_bytes(response.into_body(), 1 << 20).await.unwrap();
         assert_eq!(
