@@ -484,7 +484,9 @@ def test_a_full_disk_is_a_clear_error_and_loses_nothing(workdir, small_disk):
         assert failure.response["Error"]["Code"] == "InsufficientStorage"
         assert "the data directory is full" in failure.response["Error"]["Message"]
         # Small bodies, kept in the index, stop at the same line: the index keeps room of its own
-        # (a full index store cannot even be opened again, nor delete anything).
+        # (a full index store cannot even be opened again, nor delete anything). A filler is
+        # deleted first, so that what the fillers left does not decide whether any small one fits.
+        s3.delete_object(Bucket="full", Key=stored.pop())
         small, small_failure = [], None
         for i in range(3000):
             try:
@@ -519,10 +521,8 @@ def test_a_full_disk_is_a_clear_error_and_loses_nothing(workdir, small_disk):
         assert "finalizing writes" not in status_["StateChangeReason"], status_
         assert "big" not in {t["Name"] for t in glue.get_tables(DatabaseName="fulldb")["TableList"]}
         assert s3.list_objects_v2(Bucket="full", Prefix="big/")["KeyCount"] == 0
-        # (None may fit at all: what the last filler left can be less than a small body above the
-        # index's room, more so while the index writes in the background.)
-        if small:
-            assert s3.get_object(Bucket="full", Key=small[-1])["Body"].read() == bytes([(len(small) - 1) % 256]) * 8000
+        assert small, "no small body fitted in the room a deleted filler left"
+        assert s3.get_object(Bucket="full", Key=small[-1])["Body"].read() == bytes([(len(small) - 1) % 256]) * 8000
         # An overwrite that cannot fit fails and keeps the old value.
         with pytest.raises(ClientError) as e:
             s3.put_object(Bucket="full", Key="precious", Body=chunk)

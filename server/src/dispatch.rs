@@ -215,10 +215,10 @@ async fn call(app: &App, api: Api, caller: &User, region: &str, operation: &str,
         }
         Api::Athena => {
             // The caller's own results bucket, made on first use, as on AWS each account has one.
-            let output_location = app.results_location(caller, region).await.map_err(|e| {
-                ApiError::new("InternalServerException", format!("could not prepare the Athena results bucket: {e}"))
-                    .with_status(StatusCode::INTERNAL_SERVER_ERROR)
-            })?;
+            let output_location = app
+                .results_location(caller, region)
+                .await
+                .map_err(|e| ApiError::internal(format!("could not prepare the Athena results bucket: {e}")))?;
             let catalog = app.catalogs.account(&caller.account_id).map_err(glue::glue_err)?;
             let athena = Athena {
                 engine: &app.engine,

@@ -11,7 +11,7 @@ mod tags;
 mod workgroups;
 
 use catalog::Catalog;
-use http::{Method, StatusCode};
+use http::Method;
 use query::Engine;
 
 use crate::protocol::rest_json::{Kind, Route};
@@ -85,7 +85,7 @@ fn query_err(e: query::Error) -> ApiError {
         _ if matches!(e, query::Error::PreparedNotFound(_)) => {
             ApiError::new("ResourceNotFoundException", e.to_string()).with("ResourceName", e.to_string())
         }
-        query::ErrorKind::Internal => ApiError::new("InternalServerException", e.to_string()).with_status(StatusCode::INTERNAL_SERVER_ERROR),
+        query::ErrorKind::Internal => ApiError::internal(e.to_string()),
         query::ErrorKind::ResourceExhausted => ApiError::new("TooManyRequestsException", e.to_string()),
         _ => invalid(e.to_string()),
     }
@@ -93,7 +93,7 @@ fn query_err(e: query::Error) -> ApiError {
 
 fn metadata_err(e: catalog::Error) -> ApiError {
     match e.kind() {
-        catalog::ErrorKind::Internal => ApiError::new("InternalServerException", e.to_string()).with_status(StatusCode::INTERNAL_SERVER_ERROR),
+        catalog::ErrorKind::Internal => ApiError::internal(e.to_string()),
         _ => ApiError::new("MetadataException", e.to_string()),
     }
 }

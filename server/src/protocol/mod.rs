@@ -42,15 +42,12 @@ pub struct Answer(String);
 
 impl Answer {
     pub fn of(output: &impl Serialize) -> Result<Answer, ApiError> {
-        serde_json::to_string(output)
-            .map(Answer)
-            .map_err(|e| ApiError::new("InternalServerException", e.to_string()).with_status(StatusCode::INTERNAL_SERVER_ERROR))
+        serde_json::to_string(output).map(Answer).map_err(|e| ApiError::internal(e.to_string()))
     }
 
     /// The output as a document.
     pub fn document(&self) -> Result<Document, ApiError> {
-        serde_json::from_str(&self.0)
-            .map_err(|e| ApiError::new("InternalServerException", e.to_string()).with_status(StatusCode::INTERNAL_SERVER_ERROR))
+        serde_json::from_str(&self.0).map_err(|e| ApiError::internal(e.to_string()))
     }
 }
 
@@ -89,6 +86,11 @@ impl ApiError {
     /// member of the wrong type. AWS's services answer these with `SerializationException`.
     pub fn serialization(detail: impl std::fmt::Display) -> Self {
         ApiError::new("SerializationException", format!("the request body could not be read: {detail}"))
+    }
+
+    /// A fault of the server's, not the request's.
+    pub fn internal(message: impl Into<String>) -> Self {
+        ApiError::new("InternalServerException", message).with_status(StatusCode::INTERNAL_SERVER_ERROR)
     }
 
     /// A request no operation answers (an unknown target, path or action).
