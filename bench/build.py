@@ -3,13 +3,17 @@ build profile makes. In a fresh copy of the repository (`git archive HEAD`) with
 directory: `cargo build --release --bin minerva` cold, then again after a one-line change in
 server/ (what a contributor waits for between edits), and the binary each profile makes with its
 size. The registry's crates are already downloaded (a cold build here measures compiling, not
-the network). Peak memory is the largest compiler or linker process.
+the network). Peak memory is the largest compiler or linker process. Cold builds run with
+cargo's `--timings`: the crates that took longest are listed with the share of the build's
+compiler time they took (where the time goes), and the full report is kept with `--keep`.
 
 Usage: python bench/build.py [--profiles release,dist] [--out bench/results/build.md]
 """
 
 import argparse
 import datetime
+import json
+import re
 import os
 import platform
 import resource
@@ -32,10 +36,23 @@ def cargo(args, cwd: Path, target: Path) -> float:
     return time.perf_counter() - started
 
 
+def unit_times(target: Path) -> list[tuple[str, float]]:
+    """Seconds of compiler time per crate (all its units: build script, library, binary), from
+    the data cargo's `--timings` report embeds."""
+    html = (target / "cargo-timings" / "cargo-timing.html").read_text()
+    units = json.loads(re.search(r"const UNIT_DATA = (\[.*?\]);\n", html, re.S).group(1))
+    per_crate: dict[str, float] = {}
+    for u in units:
+        per_crate[u["name"]] = per_crate.get(u["name"], 0.0) + u["duration"]
+    return sorted(per_crate.items(), key=lambda kv: -kv[1])
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--profiles", default="release,dist", help="profiles built cold, in order")
     ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "build.md"))
+    ap.add_argument("--keep", help="a directory to copy each cold build's cargo timing report to")
+    ap.add_argument("--top", type=int, default=12, help="how many of the slowest crates to list")
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="minerva-bench-build-"))
     rows = []
@@ -49,7 +66,11 @@ def main():
             target = work / f"target-{profile}"
             flag = ["--release"] if profile == "release" else ["--profile", profile]
             before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-            cold = cargo(["build", *flag, "--locked", "--bin", "minerva"], src, target)
+            cold = cargo(["build", *flag, "--locked", "--timings", "--bin", "minerva"], src, target)
+            crates = unit_times(target)
+            if args.keep:
+                Path(args.keep).mkdir(parents=True, exist_ok=True)
+                shutil.copy(target / "cargo-timings" / "cargo-timing.html", Path(args.keep) / f"cargo-timing-{profile}.html")
             peak = max(before, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss) / 1024
             binary = target / profile / "minerva"
             size = binary.stat().st_size / 2**20
@@ -62,7 +83,7 @@ def main():
             main_rs.write_text(original + "\n// a one-line change\n")
             warm = cargo(["build", *flag, "--locked", "--bin", "minerva"], src, target)
             main_rs.write_text(original)
-            rows.append((profile, cold, warm, size, stripped_size, peak))
+            rows.append((profile, cold, warm, size, stripped_size, peak, crates))
             shutil.rmtree(target, ignore_errors=True)
         rustc = subprocess.run(["rustc", "--version"], capture_output=True, text=True).stdout.strip()
     finally:
@@ -77,10 +98,17 @@ def main():
         "| profile | cold build | after a one-line change in server/ | binary | stripped | peak memory of one compiler process |",
         "| --- | --- | --- | --- | --- | --- |",
     ]
-    for profile, cold, warm, size, stripped_size, peak in rows:
+    for profile, cold, warm, size, stripped_size, peak, _ in rows:
         lines.append(f"| `{profile}` | {cold / 60:.1f} min | {warm:.0f} s | {size:.0f} MiB | {stripped_size:.0f} MiB | {peak:.0f} MiB |")
     lines += ["", "`release` is what `cargo run --release` (the README's first command) builds; `dist` (fat LTO, one codegen unit) "
               "is the image's and the benchmarks' binary.", ""]
+    for profile, _, _, _, _, _, crates in rows:
+        total = sum(t for _, t in crates)
+        lines += [f"Where the cold `{profile}` build's time goes: {total / 60:.1f} min of compiler time in {len(crates)} crates "
+                  f"(over 2 cores when they run side by side); the {args.top} slowest:", "",
+                  "| crate | compiler time | share |", "| --- | --- | --- |"]
+        lines += [f"| {name} | {t:.0f} s | {100 * t / total:.1f}% |" for name, t in crates[:args.top]]
+        lines.append("")
     write_section(args.out, lines)
     return 0
 
