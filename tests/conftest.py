@@ -117,6 +117,7 @@ class Server:
             ],
             stdout=log, stderr=subprocess.STDOUT, env=env,
         )
+        STARTED.append(self)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -137,6 +138,33 @@ class Server:
 
     def kill(self) -> int:
         return self.stop(signal.SIGKILL)
+
+    def diagnose(self, failed: str):
+        """Appends to the log what a failure cannot show later: the server's CPU time so far, the
+        queries still running, and (with gdb) every thread's stack, in `<log>.threads`."""
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+            ticks = os.sysconf("SC_CLK_TCK")
+            with open(self.log_path, "a") as log:
+                log.write(f"== {failed} failed; server cpu user {int(fields[11]) / ticks:.1f} s, system {int(fields[12]) / ticks:.1f} s\n")
+        # The queries still running, with their text: what a hang is waiting on.
+        with contextlib.suppress(Exception):
+            athena = self.client("athena", max_attempts=1)
+            ids = athena.list_query_executions(MaxResults=50)["QueryExecutionIds"]
+            found = athena.batch_get_query_execution(QueryExecutionIds=ids)["QueryExecutions"] if ids else []
+            with open(self.log_path, "a") as log:
+                for q in found:
+                    if q["Status"]["State"] in ("QUEUED", "RUNNING"):
+                        text = " ".join(q["Query"].split())[:600]
+                        log.write(f"== still {q['Status']['State']}: {q['QueryExecutionId']} since {q['Status']['SubmissionDateTime']}: {text}\n")
+        gdb = shutil.which("gdb")
+        if gdb:
+            with contextlib.suppress(OSError, subprocess.SubprocessError):
+                stacks = subprocess.run([gdb, "-p", str(self.proc.pid), "-batch", "-ex", "thread apply all bt 30"],
+                                        capture_output=True, text=True, timeout=120).stdout
+                Path(f"{self.log_path}.threads").write_text(f"== {failed}\n{stacks}")
 
     def client(self, service: str, secret: str = SECRET_KEY, access_key: str = ACCESS_KEY, region_name: str = REGION, **config):
         cfg = Config(retries={"max_attempts": config.pop("max_attempts", 3), "mode": "standard"}, **config)
@@ -214,11 +242,44 @@ def isolated_aws_env():
     yield
 
 
+# Tests that failed in this run, and the servers started, so that a failure leaves what is
+# needed to understand it: the servers' logs (their directory is kept and their tails are printed
+# at the end of the run) and, taken at the moment of the failure, each live server's CPU time and
+# its threads' stacks (with gdb, where it is installed).
+FAILED: list[str] = []
+STARTED: list["Server"] = []
+KEPT: list[Path] = []
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    report = (yield).get_result()
+    if report.failed:
+        FAILED.append(report.nodeid)
+        for s in STARTED:
+            s.diagnose(report.nodeid)
+
+
+def pytest_terminal_summary(terminalreporter):
+    for d in KEPT:
+        terminalreporter.section(f"server logs of the failed run, kept in {d}")
+        for log in sorted(d.glob("*.log")):
+            lines = log.read_text(errors="replace").splitlines()
+            terminalreporter.write_line(f"--- {log.name}: last {min(80, len(lines))} of {len(lines)} lines")
+            for line in lines[-80:]:
+                terminalreporter.write_line(line[:400])
+        for stacks in sorted(d.glob("*.threads")):
+            terminalreporter.write_line(f"--- the threads' stacks at the failure: {stacks}")
+
+
 @pytest.fixture(scope="session")
 def workdir():
     d = Path(tempfile.mkdtemp(prefix="minerva-tests-"))
     yield d
-    shutil.rmtree(d, ignore_errors=True)
+    if FAILED:
+        KEPT.append(d)
+    else:
+        shutil.rmtree(d, ignore_errors=True)
 
 
 class ExternalServer(Server):

@@ -7,7 +7,7 @@ import json
 import pytest
 from botocore.exceptions import ClientError
 
-from conftest import ACCESS_KEY, Server
+from conftest import ACCESS_KEY, Server, wait_query
 
 pytestmark = pytest.mark.core
 
@@ -35,6 +35,12 @@ def test_one_line_per_request_and_every_failed_sign_in(workdir, monkeypatch):
             server.client("sts", access_key="nobody", max_attempts=1).get_caller_identity()
         server.client("glue", max_attempts=1).get_databases()
         server.client("glue", max_attempts=1).get_database(Name="default")
+        athena = server.client("athena", max_attempts=1)
+        results = {"OutputLocation": "s3://logged/results/"}
+        ran = athena.start_query_execution(QueryString="SELECT 1", ResultConfiguration=results)["QueryExecutionId"]
+        failed = athena.start_query_execution(QueryString="SELECT nope FROM nowhere", ResultConfiguration=results)["QueryExecutionId"]
+        assert wait_query(athena, ran)["Status"]["State"] == "SUCCEEDED"
+        assert wait_query(athena, failed)["Status"]["State"] == "FAILED"
     finally:
         assert server.stop() == 0
     lines = [json.loads(line) for line in log.read_text().splitlines() if line.startswith("{")]
@@ -59,6 +65,12 @@ def test_one_line_per_request_and_every_failed_sign_in(workdir, monkeypatch):
         assert len(refused) == 1 and refused[0]["access_key"] == key and refused[0]["reason"], (service, refused)
     assert only(operation="GetDatabases", level="INFO")["status"] == 200
     assert only(operation="GetDatabase")["resource"] == "default"
+    # Each query: a line when it starts running, one when it ends.
+    running = {line["id"]: line for line in lines if line["message"] == "query running"}
+    assert running[ran]["statement"] == "SELECT" and running[failed]["level"] == "INFO"
+    succeeded = [line for line in lines if line["message"] == "query succeeded"]
+    assert [(line["id"], line["rows"]) for line in succeeded] == [(ran, 1)]
+    assert [line["id"] for line in lines if line["message"] == "query failed"] == [failed]
     # Each refusal is said once, by this line, and nothing a client did is an ERROR.
     text = log.read_text()
     assert text.count("SignatureDoesNotMatch") == 1, text

@@ -493,9 +493,13 @@ impl Engine {
                 q.queue_ms = millis(admitted - started);
             });
             let span = tracing::info_span!("query", id = %task_id);
+            let request_kind = match &planned {
+                Ok(plan) => plan.substatement_type(),
+                Err(_) => "UNKNOWN",
+            };
+            tracing::info!(id = %task_id, statement = request_kind, queued_ms = millis(admitted - started), "query running");
             let outcome = {
                 let _enter = span.enter();
-                tracing::debug!("running");
                 match planned {
                     // A panic in the query's own code fails the query (its record would otherwise
                     // say RUNNING for ever); the server goes on.
@@ -648,6 +652,9 @@ impl Engine {
                     }
                 }
                 times.record(&mut q);
+                if q.state == QueryState::Succeeded {
+                    tracing::info!(id, ms = q.total_ms, rows = q.rows, "query succeeded");
+                }
                 q
             })
         };

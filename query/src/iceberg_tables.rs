@@ -1133,3 +1133,47 @@ pub(crate) async fn create_table_lines(cx: &Context, glue: &Table) -> Result<Vec
     out.push(")".into());
     Ok(out)
 }
+
+/// `DESCRIBE` of an Iceberg table as Athena prints it: nothing padded, a heading over the
+/// columns and one over the partition spec, each row one value with tabs between its fields
+/// (`<name>\t<type>\t<comment>`, `<field>\t<transform>\t<column>`).
+pub(crate) async fn describe_lines(cx: &Context, glue: &Table) -> Result<Vec<String>> {
+    let table = iceberg::table::Table::load(session_io(cx.session.runtime_env()), metadata_location(glue)?).await?;
+    let m = &table.metadata;
+    let schema = m.current_schema()?;
+    let mut out = vec!["# Table schema:\t\t".to_string(), "# col_name\tdata_type\tcomment".to_string()];
+    for f in &schema.fields {
+        out.push(format!("{}\t{}\t{}", f.name, describe_type(&f.field_type), f.doc.as_deref().unwrap_or("")));
+    }
+    out.extend(["\t\t".to_string(), "# Partition spec:\t\t".to_string(), "# field_name\tfield_transform\tcolumn_name".to_string()]);
+    for f in &m.default_spec()?.fields {
+        let column = schema.field(f.source_id).map(|c| c.name.as_str()).unwrap_or_default();
+        let transform = match f.transform {
+            Transform::Identity => "identity".to_string(),
+            Transform::Bucket(n) => format!("bucket[{n}]"),
+            Transform::Truncate(w) => format!("truncate[{w}]"),
+            Transform::Year => "year".to_string(),
+            Transform::Month => "month".to_string(),
+            Transform::Day => "day".to_string(),
+            Transform::Hour => "hour".to_string(),
+            Transform::Void => "void".to_string(),
+        };
+        out.push(format!("{}\t{transform}\t{column}", f.name));
+    }
+    Ok(out)
+}
+
+/// A column's type as Athena's `DESCRIBE` of an Iceberg table spells it: Hive's names, with a
+/// space after each comma and after a struct field's colon (`decimal(10, 2)`,
+/// `map<string, int>`, `struct<a: int>`).
+fn describe_type(t: &Type) -> String {
+    match t {
+        Type::Primitive(iceberg::schema::Primitive::Decimal { precision, scale }) => format!("decimal({precision}, {scale})"),
+        Type::Primitive(_) => t.to_hive(),
+        Type::Struct(fields) => {
+            format!("struct<{}>", fields.iter().map(|f| format!("{}: {}", f.name, describe_type(&f.field_type))).collect::<Vec<_>>().join(", "))
+        }
+        Type::List { element, .. } => format!("array<{}>", describe_type(element)),
+        Type::Map { key, value, .. } => format!("map<{}, {}>", describe_type(key), describe_type(value)),
+    }
+}

@@ -135,6 +135,16 @@ fn describe_lines(table: &Table) -> Vec<String> {
     out
 }
 
+/// `DESCRIBE` and `SHOW COLUMNS` of a view, which Athena answers alike: `<name>\t<type>` a row,
+/// the types in Trino's spelling, nothing padded.
+fn view_lines(table: &Table) -> Option<Vec<String>> {
+    if !is_view(table) {
+        return None;
+    }
+    let columns = crate::views::view_columns(table)?;
+    Some(columns.into_iter().map(|(name, ty)| format!("{name}\t{ty}")).collect())
+}
+
 /// `SHOW CREATE TABLE`: the DDL Athena prints, which runs again as it is.
 fn create_table_lines(table: &Table) -> Vec<String> {
     let mut out = vec![format!("CREATE EXTERNAL TABLE `{}.{}`(", table.database_name, table.name)];
@@ -386,7 +396,18 @@ pub(crate) async fn run(cx: &Context, ddl: Ddl) -> Result<Outcome> {
         }
         Ddl::ShowColumns { name } => {
             let table = cx.table(&name)?;
-            let lines = table.columns().iter().chain(&table.partition_keys).map(|c| c.name.clone()).collect();
+            if let Some(lines) = view_lines(&table) {
+                return Ok(text(&["column", "type"], lines));
+            }
+            // Athena pads a Hive table's names to 20 characters (as DESCRIBE pads), not an
+            // Iceberg table's.
+            let iceberg = crate::iceberg_scan::is_iceberg(&table);
+            let lines = table
+                .columns()
+                .iter()
+                .chain(&table.partition_keys)
+                .map(|c| if iceberg { c.name.clone() } else { format!("{:<20}", c.name) })
+                .collect();
             Ok(text(&["field"], lines))
         }
         Ddl::ShowCreateTable { name } => {
@@ -423,6 +444,12 @@ pub(crate) async fn run(cx: &Context, ddl: Ddl) -> Result<Outcome> {
         }
         Ddl::Describe { name, .. } => {
             let table = cx.table(&name)?;
+            if let Some(lines) = view_lines(&table) {
+                return Ok(text(&["column", "type"], lines));
+            }
+            if crate::iceberg_scan::is_iceberg(&table) {
+                return Ok(text(&["col_name", "data_type", "comment"], crate::iceberg_tables::describe_lines(cx, &table).await?));
+            }
             Ok(text(&["col_name", "data_type", "comment"], describe_lines(&table)))
         }
     }

@@ -27,14 +27,27 @@ pub fn view_original_text(sql: &str, database: &str, columns: &[ColumnInfo], tri
     format!("{VIEW_PREFIX}{}{VIEW_SUFFIX}", base64::engine::general_purpose::STANDARD.encode(doc.to_string()))
 }
 
-/// A view's SQL and the database it was defined in, from its Glue record.
-pub fn view_definition(table: &Table) -> Option<(String, String)> {
+/// The JSON document of a view's `ViewOriginalText`.
+fn decode(table: &Table) -> Option<serde_json::Value> {
     let text = table.extra.get("ViewOriginalText")?.as_str()?;
     let encoded = text.trim().strip_prefix(VIEW_PREFIX)?.strip_suffix(VIEW_SUFFIX)?;
-    let doc: serde_json::Value = serde_json::from_slice(&base64::engine::general_purpose::STANDARD.decode(encoded.trim()).ok()?).ok()?;
+    serde_json::from_slice(&base64::engine::general_purpose::STANDARD.decode(encoded.trim()).ok()?).ok()
+}
+
+/// A view's SQL and the database it was defined in, from its Glue record.
+pub fn view_definition(table: &Table) -> Option<(String, String)> {
+    let doc = decode(table)?;
     let sql = doc.get("originalSql")?.as_str()?.to_string();
     let schema = doc.get("schema").and_then(|s| s.as_str()).unwrap_or(&table.database_name).to_string();
     Some((sql, schema))
+}
+
+/// A view's columns with their Trino types, from its Glue record; `None` when the definition
+/// cannot be read.
+pub fn view_columns(table: &Table) -> Option<Vec<(String, String)>> {
+    let doc = decode(table)?;
+    let columns = doc.get("columns")?.as_array()?;
+    columns.iter().map(|c| Some((c.get("name")?.as_str()?.to_string(), c.get("type")?.as_str()?.to_string()))).collect()
 }
 
 pub fn is_view(table: &Table) -> bool {
