@@ -1136,8 +1136,10 @@ pub(crate) async fn create_table_lines(cx: &Context, glue: &Table) -> Result<Vec
 
 /// `DESCRIBE` of an Iceberg table as Athena prints it: nothing padded, a heading over the
 /// columns and one over the partition spec, each row one value with tabs between its fields
-/// (`<name>\t<type>\t<comment>`, `<field>\t<transform>\t<column>`).
-pub(crate) async fn describe_lines(cx: &Context, glue: &Table) -> Result<Vec<String>> {
+/// (`<name>\t<type>\t<comment>`, `<field>\t<transform>\t<column>`). `FORMATTED` adds the
+/// table's name (in Athena's `iceberg` catalog), its location, its format and the Iceberg
+/// properties of its metadata.
+pub(crate) async fn describe_lines(cx: &Context, glue: &Table, formatted: bool) -> Result<Vec<String>> {
     let table = iceberg::table::Table::load(session_io(cx.session.runtime_env()), metadata_location(glue)?).await?;
     let m = &table.metadata;
     let schema = m.current_schema()?;
@@ -1159,6 +1161,22 @@ pub(crate) async fn describe_lines(cx: &Context, glue: &Table) -> Result<Vec<Str
             Transform::Void => "void".to_string(),
         };
         out.push(format!("{}\t{transform}\t{column}", f.name));
+    }
+    if formatted {
+        let format = m.properties.get("write.format.default").map(|f| f.to_uppercase()).unwrap_or_else(|| "PARQUET".into());
+        out.extend([
+            "\t\t".to_string(),
+            format!("Name:\ticeberg.{}.{}\t", glue.database_name, glue.name),
+            format!("Location:\t{}\t", m.location),
+            "\t\t".to_string(),
+            "# Table properties:\t\t".to_string(),
+            "# key\tvalue\t".to_string(),
+            format!("format\t{format}\t"),
+            "\t\t".to_string(),
+            "# Iceberg storage table properties:\t\t".to_string(),
+            "# key\tvalue\t".to_string(),
+        ]);
+        out.extend(m.properties.iter().map(|(k, v)| format!("{k}\t{v}\t")));
     }
     Ok(out)
 }

@@ -290,6 +290,7 @@ pub enum Ddl {
     Describe {
         name: Name,
         extended: bool,
+        formatted: bool,
     },
 }
 
@@ -897,9 +898,10 @@ pub fn plan_with(sql: &str, parameters: &[String]) -> Result<Plan> {
         "SHOW" => parse_show(&mut c),
         "DESCRIBE" | "DESC" => {
             c.next();
-            let extended = c.eat_word("EXTENDED") || c.eat_word("FORMATTED");
+            let extended = c.eat_word("EXTENDED");
+            let formatted = !extended && c.eat_word("FORMATTED");
             let name = c.name()?;
-            Ok(Plan::Ddl(Ddl::Describe { name, extended }))
+            Ok(Plan::Ddl(Ddl::Describe { name, extended, formatted }))
         }
         "INSERT" => {
             c.next();
@@ -1465,7 +1467,7 @@ mod tests {
         assert_eq!(plan("SHOW TABLES IN db 'ab*'").unwrap(), Plan::Ddl(Ddl::ShowTables { database: Some("db".into()), pattern: Some("ab*".into()) }));
         assert_eq!(
             plan("DESCRIBE `db`.`t`").unwrap(),
-            Plan::Ddl(Ddl::Describe { name: Name { database: Some("db".into()), name: "t".into() }, extended: false })
+            Plan::Ddl(Ddl::Describe { name: Name { database: Some("db".into()), name: "t".into() }, extended: false, formatted: false })
         );
         assert_eq!(
             plan("SHOW CREATE TABLE `db.t`").unwrap(),

@@ -442,13 +442,19 @@ pub(crate) async fn run(cx: &Context, ddl: Ddl) -> Result<Outcome> {
             };
             Ok(text(&["prpt_name", "prpt_value"], lines))
         }
-        Ddl::Describe { name, .. } => {
+        Ddl::Describe { name, extended, formatted } => {
             let table = cx.table(&name)?;
             if let Some(lines) = view_lines(&table) {
                 return Ok(text(&["column", "type"], lines));
             }
             if crate::iceberg_scan::is_iceberg(&table) {
-                return Ok(text(&["col_name", "data_type", "comment"], crate::iceberg_tables::describe_lines(cx, &table).await?));
+                if extended {
+                    return Err(Error::Hive {
+                        kind: crate::ErrorKind::InvalidInput,
+                        message: "EXTENDED keyword is not supported for Iceberg tables.".into(),
+                    });
+                }
+                return Ok(text(&["col_name", "data_type", "comment"], crate::iceberg_tables::describe_lines(cx, &table, formatted).await?));
             }
             Ok(text(&["col_name", "data_type", "comment"], describe_lines(&table)))
         }
