@@ -1150,17 +1150,8 @@ pub(crate) async fn describe_lines(cx: &Context, glue: &Table, formatted: bool) 
     out.extend(["\t\t".to_string(), "# Partition spec:\t\t".to_string(), "# field_name\tfield_transform\tcolumn_name".to_string()]);
     for f in &m.default_spec()?.fields {
         let column = schema.field(f.source_id).map(|c| c.name.as_str()).unwrap_or_default();
-        let transform = match f.transform {
-            Transform::Identity => "identity".to_string(),
-            Transform::Bucket(n) => format!("bucket[{n}]"),
-            Transform::Truncate(w) => format!("truncate[{w}]"),
-            Transform::Year => "year".to_string(),
-            Transform::Month => "month".to_string(),
-            Transform::Day => "day".to_string(),
-            Transform::Hour => "hour".to_string(),
-            Transform::Void => "void".to_string(),
-        };
-        out.push(format!("{}\t{transform}\t{column}", f.name));
+        // Athena prints the specification's names of the transforms (`bucket[4]`, `month`).
+        out.push(format!("{}\t{}\t{column}", f.name, f.transform.name()));
     }
     if formatted {
         let format = m.properties.get("write.format.default").map(|f| f.to_uppercase()).unwrap_or_else(|| "PARQUET".into());
