@@ -50,6 +50,14 @@ pub struct Column {
     pub extra: Map<String, Value>,
 }
 
+impl Column {
+    /// False for a column that Iceberg's Glue catalog keeps from an earlier schema of the table
+    /// (dropped, or the old name of a renamed one): `iceberg.field.current` is `false`.
+    pub fn is_current(&self) -> bool {
+        self.parameters.get("iceberg.field.current").map(String::as_str) != Some("false")
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct SerDeInfo {
@@ -128,6 +136,12 @@ pub struct Table {
 impl Table {
     pub fn columns(&self) -> &[Column] {
         self.storage_descriptor.as_ref().map(|sd| sd.columns.as_slice()).unwrap_or(&[])
+    }
+
+    /// The columns a reader sees: those of an Iceberg table's current schema (see
+    /// [`Column::is_current`]); for any other table, all of them.
+    pub fn current_columns(&self) -> impl Iterator<Item = &Column> {
+        self.columns().iter().filter(|c| c.is_current())
     }
 
     pub fn location(&self) -> Option<&str> {

@@ -72,15 +72,17 @@ fn unquote(s: &str) -> String {
 
 /// Athena's table properties as Iceberg's: the compression of data files, and the rest as given.
 fn iceberg_properties(given: &BTreeMap<String, String>) -> Result<BTreeMap<String, String>> {
-    let mut out = BTreeMap::new();
+    // Athena's defaults, written whether given or not: Parquet files, zstd-compressed.
+    let mut out = BTreeMap::from([
+        ("write.format.default".to_string(), "PARQUET".to_string()),
+        ("write.parquet.compression-codec".to_string(), "zstd".to_string()),
+    ]);
     for (k, v) in given {
         match k.to_ascii_lowercase().as_str() {
             "table_type" => {}
-            "format" if !v.eq_ignore_ascii_case("parquet") => {
-                return Err(Error::InvalidInput(format!("Iceberg tables are written as Parquet here, not {v}")));
-            }
+            "format" if v.eq_ignore_ascii_case("parquet") => {}
             "format" => {
-                out.insert("write.format.default".into(), "parquet".into());
+                return Err(Error::InvalidInput(format!("Iceberg tables are written as Parquet here, not {v}")));
             }
             "write_compression" => {
                 out.insert("write.parquet.compression-codec".into(), v.to_ascii_lowercase());
@@ -151,7 +153,7 @@ impl NewTable<'_> {
         let spec = PartitionSpec::from_terms(&terms, &schema).map_err(|e| Error::InvalidInput(e.to_string()))?;
         let properties = iceberg_properties(self.properties)?;
         let io = session_io(cx.session.runtime_env());
-        let ice = iceberg::table::Table::create(io, &location, schema.clone(), spec, properties).await?;
+        let ice = iceberg::table::Table::create(io, &location, schema, spec, properties).await?;
         let table = Table {
             name: self.name.to_string(),
             database_name: self.db.to_string(),
@@ -162,7 +164,7 @@ impl NewTable<'_> {
                 ("metadata_location".to_string(), ice.metadata_location.clone()),
             ]),
             storage_descriptor: Some(StorageDescriptor {
-                columns: catalog::iceberg_columns(&schema),
+                columns: catalog::iceberg_columns(&ice.metadata)?,
                 location: Some(location),
                 ..Default::default()
             }),
@@ -505,7 +507,7 @@ async fn write_rows(table: &iceberg::table::Table, schema: &SchemaRef, df: dataf
 /// catalog's write lock, so that of two writers racing one commits and the other fails with
 /// `ICEBERG_COMMIT_ERROR`; only the metadata location and the columns change.
 async fn commit(cx: &Context, glue: &Table, base: &iceberg::table::Table, next: &iceberg::table::Table) -> Result<()> {
-    let columns = catalog::iceberg_columns(next.metadata.current_schema()?);
+    let columns = catalog::iceberg_columns(&next.metadata)?;
     let result = cx
         .catalog
         .update_table_with(&glue.database_name, &glue.name, |t| {
@@ -1123,7 +1125,9 @@ pub(crate) async fn create_table_lines(cx: &Context, glue: &Table) -> Result<Vec
             "write.format.default" => "format",
             other => other,
         };
-        properties.push((k.to_string(), v.clone()));
+        // Athena spells the format in lower case here (`'format'='parquet'`).
+        let v = if k == "format" { v.to_ascii_lowercase() } else { v.clone() };
+        properties.push((k.to_string(), v));
     }
     out.push("TBLPROPERTIES (".into());
     let n = properties.len();
@@ -1155,6 +1159,7 @@ pub(crate) async fn describe_lines(cx: &Context, glue: &Table, formatted: bool) 
     }
     if formatted {
         let format = m.properties.get("write.format.default").map(|f| f.to_uppercase()).unwrap_or_else(|| "PARQUET".into());
+        let codec = m.properties.get("write.parquet.compression-codec").map(|c| c.to_ascii_lowercase()).unwrap_or_else(|| "zstd".into());
         out.extend([
             "\t\t".to_string(),
             format!("Name:\ticeberg.{}.{}\t", glue.database_name, glue.name),
@@ -1163,6 +1168,7 @@ pub(crate) async fn describe_lines(cx: &Context, glue: &Table, formatted: bool) 
             "# Table properties:\t\t".to_string(),
             "# key\tvalue\t".to_string(),
             format!("format\t{format}\t"),
+            format!("write_compression\t{codec}\t"),
             "\t\t".to_string(),
             "# Iceberg storage table properties:\t\t".to_string(),
             "# key\tvalue\t".to_string(),

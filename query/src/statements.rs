@@ -403,8 +403,7 @@ pub(crate) async fn run(cx: &Context, ddl: Ddl) -> Result<Outcome> {
             // Iceberg table's.
             let iceberg = crate::iceberg_scan::is_iceberg(&table);
             let lines = table
-                .columns()
-                .iter()
+                .current_columns()
                 .chain(&table.partition_keys)
                 .map(|c| if iceberg { c.name.clone() } else { format!("{:<20}", c.name) })
                 .collect();

@@ -269,8 +269,29 @@ def test_schema_evolution_agrees(lake, ice, duck, server):
     assert [(f.name, str(f.field_type)) for f in table.schema().fields] == [("id", "long"), ("price", "float"), ("added", "date")]
     want = [(1, 1.5, None), (2, 2.5, datetime.date(2024, 1, 2))]
     assert sorted((r["id"], r["price"], r["added"]) for r in table.scan().to_arrow().to_pylist()) == want
-    location = server.client("glue").get_table(DatabaseName=lake["db"], Name="evolving")["Table"]["Parameters"]["metadata_location"]
+    glue_table = server.client("glue").get_table(DatabaseName=lake["db"], Name="evolving")["Table"]
+    location = glue_table["Parameters"]["metadata_location"]
     assert duck.execute(f"SELECT id, price, added FROM iceberg_scan('{location}') ORDER BY id").fetchall() == want
+    # Glue holds the table as Athena (Iceberg's Glue catalog) leaves it: the metadata and the one
+    # before it, the current schema's columns, then the dropped one, marked not current.
+    assert glue_table["TableType"] == "EXTERNAL_TABLE" and glue_table["Parameters"]["table_type"] == "ICEBERG"
+    assert glue_table["Parameters"]["previous_metadata_location"] not in ("", location)
+    assert glue_table["Parameters"]["previous_metadata_location"].startswith(f"s3://{lake['bucket']}/warehouse/evolving/metadata/")
+
+    def field(n, current):
+        return {"iceberg.field.id": str(n), "iceberg.field.optional": "true", "iceberg.field.current": current}
+    assert [(c["Name"], c["Type"], c["Parameters"]) for c in glue_table["StorageDescriptor"]["Columns"]] == [
+        ("id", "bigint", field(1, "true")), ("price", "float", field(2, "true")), ("added", "date", field(4, "true")),
+        ("note", "string", field(3, "false"))]
+    # Readers of the catalog see the current columns only.
+    metadata = lake["athena"].get_table_metadata(CatalogName="AwsDataCatalog", DatabaseName=lake["db"], TableName="evolving")
+    assert [c["Name"] for c in metadata["TableMetadata"]["Columns"]] == ["id", "price", "added"]
+    athena = lake["athena"]
+    qid = athena.start_query_execution(QueryString="SHOW COLUMNS IN evolving", QueryExecutionContext={"Database": lake["db"]},
+                                       ResultConfiguration={"OutputLocation": f"s3://{lake['bucket']}/results/"})["QueryExecutionId"]
+    assert wait_query(athena, qid)["Status"]["State"] == "SUCCEEDED"
+    rows = athena.get_query_results(QueryExecutionId=qid)["ResultSet"]["Rows"]  # a DDL result: no header row
+    assert [r["Data"][0]["VarCharValue"] for r in rows] == ["id", "price", "added"]
 
 
 def test_a_column_renamed_is_read_by_field_id(lake, ice, server, duck):
@@ -289,8 +310,12 @@ def test_a_column_renamed_is_read_by_field_id(lake, ice, server, duck):
     assert run(lake, "SELECT id, amount FROM renamed ORDER BY id") == [["1", "50"], ["2", "7"]]
     table = ice.load_table(f"{lake['db']}.renamed")
     assert sorted((r["id"], r["amount"]) for r in table.scan().to_arrow().to_pylist()) == [(1, 50), (2, 7)]
-    location = server.client("glue").get_table(DatabaseName=lake["db"], Name="renamed")["Table"]["Parameters"]["metadata_location"]
+    glue_table = server.client("glue").get_table(DatabaseName=lake["db"], Name="renamed")["Table"]
+    location = glue_table["Parameters"]["metadata_location"]
     assert duck.execute(f"SELECT id, amount FROM iceberg_scan('{location}') ORDER BY id").fetchall() == [(1, 50), (2, 7)]
+    # The names it had before stay in Glue, not current, as Iceberg's Glue catalog keeps them.
+    assert [(c["Name"], c["Parameters"]["iceberg.field.current"]) for c in glue_table["StorageDescriptor"]["Columns"]] == [
+        ("id", "true"), ("amount", "true"), ("qty", "false"), ("quantity", "false")]
 
 
 def test_crawler_registers_iceberg_tables(server, lake):

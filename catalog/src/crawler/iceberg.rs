@@ -26,23 +26,33 @@ pub(crate) struct Found {
     pub skipped: Vec<(String, String)>,
 }
 
-/// The Glue columns of an Iceberg schema, with the `iceberg.field.*` parameters Athena gives them.
-pub fn columns(schema: &iceberg::schema::Schema) -> Vec<Column> {
-    schema
-        .fields
-        .iter()
-        .map(|f| Column {
-            name: f.name.clone(),
-            r#type: Some(f.field_type.to_hive()),
-            comment: f.doc.clone(),
-            parameters: Parameters::from([
-                ("iceberg.field.id".to_string(), f.id.to_string()),
-                ("iceberg.field.optional".to_string(), (!f.required).to_string()),
-                ("iceberg.field.current".to_string(), "true".to_string()),
-            ]),
-            ..Default::default()
-        })
-        .collect()
+/// The Glue columns of an Iceberg table, as Iceberg's Glue catalog (and so Athena) writes them:
+/// the current schema's columns, then those of earlier schemas no longer in it (a column dropped,
+/// or renamed: its old name), each with its `iceberg.field.*` parameters, `current` saying which.
+/// Readers of the Glue table skip the columns that are not current.
+pub fn columns(metadata: &iceberg::metadata::TableMetadata) -> Result<Vec<Column>, iceberg::Error> {
+    let current = metadata.current_schema()?;
+    let mut seen = HashSet::new();
+    let mut out = Vec::new();
+    let earlier = metadata.schemas.iter().filter(|s| s.schema_id != current.schema_id);
+    for (is_current, schema) in std::iter::once((true, current)).chain(earlier.map(|s| (false, s))) {
+        for f in &schema.fields {
+            if seen.insert(f.name.clone()) {
+                out.push(Column {
+                    name: f.name.clone(),
+                    r#type: Some(f.field_type.to_hive()),
+                    comment: f.doc.clone(),
+                    parameters: Parameters::from([
+                        ("iceberg.field.id".to_string(), f.id.to_string()),
+                        ("iceberg.field.optional".to_string(), (!f.required).to_string()),
+                        ("iceberg.field.current".to_string(), is_current.to_string()),
+                    ]),
+                    ..Default::default()
+                });
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// The paths of a crawler's `IcebergTargets` (`[{"Paths": [...]}]`).
@@ -98,8 +108,7 @@ pub(crate) async fn crawl(catalog: &Catalog, crawler: &Crawler, db: &str, store_
                     continue;
                 }
             };
-            let schema = metadata.current_schema().map_err(|e| e.to_string())?;
-            let columns = columns(schema);
+            let columns = columns(&metadata).map_err(|e| e.to_string())?;
             let folder = dir.rsplit('/').next().unwrap_or(&dir);
             let name = format!("{}{}", crawler.table_prefix.as_deref().unwrap_or_default(), sanitize(folder)).to_lowercase();
             let metadata_location = format!("s3://{bucket}/{key}");

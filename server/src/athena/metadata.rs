@@ -133,7 +133,7 @@ impl From<&Table> for TableMetadata {
             create_time: t.create_time,
             last_access_time: t.update_time,
             table_type: t.table_type.clone().unwrap_or_else(|| "EXTERNAL_TABLE".into()),
-            columns: t.columns().iter().map(Column::from).collect(),
+            columns: t.current_columns().map(Column::from).collect(),
             partition_keys: t.partition_keys.iter().map(Column::from).collect(),
             parameters,
         }
