@@ -28,6 +28,10 @@ pub enum Status {
     Deleted = 2,
 }
 
+/// The field ids of a position delete file's columns, reserved by the specification.
+pub const DELETE_FILE_PATH_ID: i32 = 2_147_483_546;
+pub const DELETE_POS_ID: i32 = 2_147_483_545;
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct DataFile {
     pub content: Content,
@@ -52,8 +56,31 @@ pub struct DataFile {
 
 impl DataFile {
     /// A Parquet position delete file (`file_path`, `pos` rows) of one partition.
-    pub fn position_deletes(file_path: String, partition: Vec<Option<Literal>>, record_count: i64, file_size_in_bytes: i64) -> DataFile {
-        DataFile { content: Content::PositionDeletes, ..DataFile::parquet(file_path, partition, record_count, file_size_in_bytes) }
+    /// With the bounds of the data file paths and positions it names (`paths` and `positions`:
+    /// the smallest and the largest), as the specification's writers record them, so that a
+    /// reader applies it only to the data files in its range.
+    pub fn position_deletes(
+        file_path: String,
+        partition: Vec<Option<Literal>>,
+        record_count: i64,
+        file_size_in_bytes: i64,
+        paths: (&str, &str),
+        positions: (i64, i64),
+    ) -> DataFile {
+        let mut f = DataFile { content: Content::PositionDeletes, ..DataFile::parquet(file_path, partition, record_count, file_size_in_bytes) };
+        f.lower_bounds = BTreeMap::from([(DELETE_FILE_PATH_ID, paths.0.as_bytes().to_vec()), (DELETE_POS_ID, positions.0.to_le_bytes().to_vec())]);
+        f.upper_bounds = BTreeMap::from([(DELETE_FILE_PATH_ID, paths.1.as_bytes().to_vec()), (DELETE_POS_ID, positions.1.to_le_bytes().to_vec())]);
+        f
+    }
+
+    /// Whether this position delete file may name rows of the data file at `data_path`: false
+    /// only when its `file_path` bounds leave the path out. Bounds compare as bytes (UTF-8 keeps
+    /// the order of code points); a writer that truncates them keeps the range covering.
+    pub fn may_reference(&self, data_path: &str) -> bool {
+        let path = data_path.as_bytes();
+        let above = self.lower_bounds.get(&DELETE_FILE_PATH_ID).is_none_or(|lower| lower.as_slice() <= path);
+        let below = self.upper_bounds.get(&DELETE_FILE_PATH_ID).is_none_or(|upper| path <= upper.as_slice());
+        above && below
     }
 
     /// A Parquet data file with its row count and size, no statistics yet.
@@ -673,5 +700,31 @@ mod tests {
         // Unpartitioned: an empty partition record.
         let unpartitioned = write_manifest(&[], &schema, &PartitionSpec::unpartitioned(), &[], "data").unwrap();
         assert!(read_manifest(&unpartitioned, &[]).unwrap().is_empty());
+    }
+
+    #[test]
+    fn position_deletes_apply_within_their_path_bounds() {
+        let d = DataFile::position_deletes(
+            "s3://b/t/data/d.parquet".into(),
+            vec![],
+            3,
+            100,
+            ("s3://b/t/data/b.parquet", "s3://b/t/data/c.parquet"),
+            (4, 9),
+        );
+        assert_eq!(d.lower_bounds[&DELETE_POS_ID], 4i64.to_le_bytes());
+        assert_eq!(d.upper_bounds[&DELETE_FILE_PATH_ID], b"s3://b/t/data/c.parquet");
+        for (path, may) in [
+            ("s3://b/t/data/a.parquet", false),
+            ("s3://b/t/data/b.parquet", true),
+            ("s3://b/t/data/bb.parquet", true),
+            ("s3://b/t/data/c.parquet", true),
+            ("s3://b/t/data/d.parquet", false),
+        ] {
+            assert_eq!(d.may_reference(path), may, "{path}");
+        }
+        // Without bounds (another writer left them out) it may name any file.
+        let unbounded = DataFile { content: Content::PositionDeletes, ..DataFile::parquet("s3://b/t/data/e.parquet".into(), vec![], 1, 10) };
+        assert!(unbounded.may_reference("s3://b/t/data/a.parquet"));
     }
 }

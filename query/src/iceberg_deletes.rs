@@ -34,16 +34,21 @@ fn arrow_err(e: impl Into<datafusion::error::DataFusionError>) -> Error {
     Error::DataFusion(e.into())
 }
 
-/// Reads a snapshot's position delete files: each row a data file's path and a position in it.
-/// A delete applies to data files committed before it, or with it (the data sequence number of
-/// the data file at most the delete file's).
-pub(crate) async fn read_position_deletes(io: &Io, files: &ScanFiles) -> Result<Deleted> {
+/// Reads the position delete files of a snapshot (`deletes`) that name rows of the data files to
+/// be read (`data`): each row a data file's path and a position in it. A delete applies to data
+/// files committed before it, or with it (the data sequence number of the data file at most the
+/// delete file's). A delete file whose `file_path` bounds leave out every such data file (those
+/// of a partition a query's filter pruned, say) is not read.
+pub(crate) async fn read_position_deletes(io: &Io, data: &[&ScanFile], deletes: &[ScanFile]) -> Result<Deleted> {
     let mut out = Deleted::new();
-    if files.deletes.is_empty() {
+    if deletes.is_empty() {
         return Ok(out);
     }
-    let sequence: HashMap<&str, i64> = files.data.iter().map(|f| (f.file.file_path.as_str(), f.sequence_number)).collect();
-    for d in files.deletes.iter().filter(|d| d.file.content == Content::PositionDeletes) {
+    let sequence: HashMap<&str, i64> = data.iter().map(|f| (f.file.file_path.as_str(), f.sequence_number)).collect();
+    for d in deletes.iter().filter(|d| d.file.content == Content::PositionDeletes) {
+        if !data.iter().any(|f| f.sequence_number <= d.sequence_number && d.file.may_reference(&f.file.file_path)) {
+            continue;
+        }
         // Delete files are small: read whole.
         let bytes = io.read(&d.file.file_path).await?;
         let reader = ParquetRecordBatchReaderBuilder::try_new(bytes).and_then(|b| b.build()).map_err(arrow_err)?;

@@ -57,7 +57,7 @@ impl LiveRows {
     /// The live rows of a table's snapshot (`files`, its data and delete files), with the
     /// columns (and types) of `columns`.
     pub async fn of(table: &iceberg::table::Table, files: &ScanFiles, columns: &SchemaRef) -> Result<LiveRows> {
-        let deleted = read_position_deletes(&table.io, files).await?;
+        let deleted = read_position_deletes(&table.io, &files.data.iter().collect::<Vec<_>>(), &files.deletes).await?;
         let sets = read_equality_deletes(&table.io, files, &table.metadata).await?;
         let equality = files
             .data

@@ -497,7 +497,6 @@ impl TableProvider for IcebergTable {
         // Manifests and data files are read as the caller reads them.
         let table = iceberg::table::Table { io: session_io(state.runtime_env().clone()), ..self.table.clone() };
         let files = table.files(self.snapshot.and_then(|id| table.metadata.snapshot(id))).await.map_err(df_err)?;
-        let deleted = read_position_deletes(&table.io, &files).await.map_err(df_err)?;
         let mut keep = self.prune(state, &files.data, filters)?;
         // Comparisons of a column with a constant prune by any monotonic transform of it too.
         let conditions = self.transform_conditions(filters);
@@ -516,6 +515,9 @@ impl TableProvider for IcebergTable {
                 *k &= bounds.iter().all(|c| c.admits(&f.file));
             }
         }
+        // Position deletes of the files left to read.
+        let kept: Vec<&iceberg::table::ScanFile> = files.data.iter().zip(&keep).filter(|(_, k)| **k).map(|(f, _)| f).collect();
+        let deleted = read_position_deletes(&table.io, &kept, &files.deletes).await.map_err(df_err)?;
         let equality = read_equality_deletes(&table.io, &files, &self.table.metadata).await.map_err(df_err)?;
         // A table whose columns were renamed has files that name them otherwise: each file's
         // columns are found by field id in its footer.

@@ -557,10 +557,6 @@ fn changeable(table: &iceberg::table::Table) -> Result<()> {
 /// The catalog a row-level change registers the target's live rows in, for its SQL to read.
 const DML_CATALOG: &str = "__minerva_dml";
 
-/// Field ids of a position delete file's columns, as the specification fixes them.
-const DELETE_FILE_PATH_ID: i32 = 2_147_483_546;
-const DELETE_POS_ID: i32 = 2_147_483_545;
-
 /// The target's live rows as `__minerva_dml.s.t`, in the statement's session.
 fn register_rows(cx: &Context, rows: &LiveRows) -> Result<()> {
     use datafusion::catalog::{CatalogProvider, MemoryCatalogProvider, MemorySchemaProvider, SchemaProvider};
@@ -612,8 +608,8 @@ async fn write_position_deletes(table: &iceberg::table::Table, rows: &LiveRows, 
     }
     let id = |f: datafusion::arrow::datatypes::Field, id: i32| f.with_metadata([(iceberg::schema::FIELD_ID_KEY.to_string(), id.to_string())].into());
     let schema = Arc::new(Schema::new(vec![
-        id(datafusion::arrow::datatypes::Field::new("file_path", DataType::Utf8, false), DELETE_FILE_PATH_ID),
-        id(datafusion::arrow::datatypes::Field::new("pos", DataType::Int64, false), DELETE_POS_ID),
+        id(datafusion::arrow::datatypes::Field::new("file_path", DataType::Utf8, false), iceberg::manifest::DELETE_FILE_PATH_ID),
+        id(datafusion::arrow::datatypes::Field::new("pos", DataType::Int64, false), iceberg::manifest::DELETE_POS_ID),
     ]));
     let mut out = Vec::new();
     for (_, (partition, rows)) in by_partition {
@@ -632,7 +628,10 @@ async fn write_position_deletes(table: &iceberg::table::Table, rows: &LiveRows, 
         let dir = if path.is_empty() { table.data_location() } else { format!("{}/{path}", table.data_location()) };
         let url = format!("{dir}/{}-deletes.parquet", uuid::Uuid::new_v4());
         let size = table.io.write_new(&url, bytes).await?;
-        out.push(DataFile::position_deletes(url, partition, rows.len() as i64, size as i64));
+        // Sorted by path, then position: the first and last rows bound the paths.
+        let (first, last) = (&rows[0], &rows[rows.len() - 1]);
+        let positions = (rows.iter().map(|r| r.1).min().unwrap_or(0), rows.iter().map(|r| r.1).max().unwrap_or(0));
+        out.push(DataFile::position_deletes(url, partition, rows.len() as i64, size as i64, (&first.0, &last.0), positions));
     }
     Ok(out)
 }
@@ -822,6 +821,45 @@ pub(crate) async fn row_change(cx: &Context, glue: &Table, change: &crate::sql::
 /// `optimize_rewrite_*_threshold` properties, written again into one file per partition, their
 /// deletes folded in, as a `replace` snapshot. Files already alone in their
 /// partition and without deletes are left as they are.
+/// OPTIMIZE's WHERE may name only partition columns (Athena's rule; Trino, which Athena runs,
+/// accepts only a filter the partitions decide whole): the source columns of the partition
+/// spec's identity fields. Its error is Trino's.
+fn only_partition_columns(table: &iceberg::table::Table, cond: &str) -> Result<()> {
+    use datafusion::sql::sqlparser::ast::{Expr as Sql, visit_expressions};
+    use datafusion::sql::sqlparser::parser::Parser;
+    let schema = table.metadata.current_schema()?;
+    let partition: Vec<String> = table
+        .metadata
+        .default_spec()?
+        .fields
+        .iter()
+        .filter(|f| f.transform == Transform::Identity)
+        .filter_map(|f| schema.field(f.source_id))
+        .map(|c| c.name.to_lowercase())
+        .collect();
+    let expr = Parser::new(&crate::dialect::AthenaDialect)
+        .try_with_sql(cond)
+        .and_then(|mut p| p.parse_expr())
+        .map_err(|e| Error::Syntax(format!("line 1:1: {e}")))?;
+    let mut other = false;
+    let _ = visit_expressions(&expr, |e| {
+        let name = match e {
+            Sql::Identifier(i) => Some(&i.value),
+            Sql::CompoundIdentifier(parts) => parts.last().map(|i| &i.value),
+            _ => None,
+        };
+        other |= name.is_some_and(|n| !partition.contains(&n.to_lowercase()));
+        std::ops::ControlFlow::<()>::Continue(())
+    });
+    if other {
+        return Err(iceberg_error(
+            "GENERIC_INTERNAL_ERROR",
+            "Unexpected FilterNode found in plan; probably connector was not able to handle provided WHERE expression",
+        ));
+    }
+    Ok(())
+}
+
 pub(crate) async fn optimize(cx: &Context, glue: &Table, filter: Option<&str>) -> Result<Outcome> {
     use datafusion::arrow::array::AsArray;
     let io = session_io(cx.session.runtime_env());
@@ -838,6 +876,7 @@ pub(crate) async fn optimize(cx: &Context, glue: &Table, filter: Option<&str>) -
     let mut scope: std::collections::BTreeSet<String> = match filter {
         None => files.data.iter().map(|f| f.file.file_path.clone()).collect(),
         Some(cond) => {
+            only_partition_columns(&table, cond)?;
             register_rows(cx, &rows)?;
             let found = run_rows(cx, &format!("SELECT DISTINCT {FILE_COLUMN} FROM {DML_CATALOG}.s.t AS {} WHERE {cond}", quoted(&glue.name))).await?;
             let mut out = std::collections::BTreeSet::new();

@@ -236,6 +236,12 @@ def test_other_engines_apply_minerva_row_changes(server, lake, ice, duck):
     table = ice.load_table(f"{lake['db']}.changed")
     assert sorted((r["id"], r["kind"], r["qty"]) for r in table.scan().to_arrow().to_pylist()) == want
     assert [s.summary.operation.value for s in table.snapshots()] == ["append", "delete", "overwrite", "overwrite"]
+    # Each delete file bounds the paths of the data files it names (the specification's field
+    # 2147483546, file_path), as Iceberg's writers record them: readers apply it only to those.
+    tasks = list(table.scan().plan_files())
+    deletes = {d.file_path: d for t in tasks for d in t.delete_files}
+    assert deletes and all(d.lower_bounds[2147483546] <= t.file.file_path.encode() <= d.upper_bounds[2147483546]
+                           for t in tasks for d in t.delete_files)
     location = server.client("glue").get_table(DatabaseName=lake["db"], Name="changed")["Table"]["Parameters"]["metadata_location"]
     assert duck.execute(f"SELECT id, kind, qty FROM iceberg_scan('{location}') ORDER BY id").fetchall() == want
 
@@ -253,6 +259,25 @@ def test_other_engines_apply_minerva_row_changes(server, lake, ice, duck):
     assert stored == live
     location = server.client("glue").get_table(DatabaseName=lake["db"], Name="changed")["Table"]["Parameters"]["metadata_location"]
     assert duck.execute(f"SELECT id, kind, qty FROM iceberg_scan('{location}') ORDER BY id").fetchall() == want
+
+
+def test_a_query_reads_only_the_deletes_of_the_files_it_reads(server, lake):
+    """The position delete files of partition a are not read by a query that reads partition b
+    (their path bounds leave b's file out): with them gone from the bucket, b still reads, and
+    the whole table fails loudly rather than answer without them."""
+    run(lake, f"CREATE TABLE parts (id int, kind string) PARTITIONED BY (kind) LOCATION 's3://{lake['bucket']}/warehouse/parts' "
+              f"TBLPROPERTIES ('table_type'='ICEBERG')")
+    run(lake, "INSERT INTO parts VALUES (1, 'a'), (2, 'a'), (3, 'b')")
+    run(lake, "DELETE FROM parts WHERE id = 1")
+    deletes = run(lake, 'SELECT file_path FROM "parts$files" WHERE content = 1')
+    assert len(deletes) == 1 and "/kind=a/" in deletes[0][0]
+    s3 = server.client("s3")
+    s3.delete_object(Bucket=lake["bucket"], Key=deletes[0][0].split(f"s3://{lake['bucket']}/", 1)[1])
+    assert run(lake, "SELECT id FROM parts WHERE kind = 'b'") == [["3"]]
+    athena = lake["athena"]
+    qid = athena.start_query_execution(QueryString="SELECT id FROM parts", QueryExecutionContext={"Database": lake["db"]},
+                                       ResultConfiguration={"OutputLocation": f"s3://{lake['bucket']}/results/"})["QueryExecutionId"]
+    assert wait_query(athena, qid)["Status"]["State"] == "FAILED"
 
 
 def test_schema_evolution_agrees(lake, ice, duck, server):
