@@ -70,3 +70,21 @@ def test_a_syntax_error_reads_the_same_through_awswranglers_ctas(server, shop):
         message = str(raised.value)
         assert "SYNTAX_ERROR: line 1:1: mismatched input 'SELEC'. Expecting: " in message, message
         assert not any(word in message for word in INTERNALS), message
+
+
+@pytest.mark.parametrize("sql,message", [
+    ("CREATE EXTERNAL TABLE t (n int) LOCATION 's3://b/t/' TBLPROPERTIES ('table_type'='ICEBERG')",
+     "External keyword not supported for table type ICEBERG"),
+    ("CREATE TABLE t (n int) STORED AS PARQUET LOCATION 's3://b/t/'", "External keyword required for table type HIVE"),
+])
+def test_athena_turns_the_wrong_table_kind_away_at_start(server, shop, sql, message):
+    """Hive DDL naming the wrong kind of table is no execution at all: StartQueryExecution answers
+    InvalidRequestException with AthenaErrorCode MALFORMED_QUERY, as Athena does."""
+    athena = server.client("athena")
+    group = unique("malformed")
+    athena.create_work_group(Name=group, Configuration={"ResultConfiguration": {"OutputLocation": "s3://results/malformed/"}})
+    with pytest.raises(athena.exceptions.InvalidRequestException) as raised:
+        athena.start_query_execution(QueryString=sql, QueryExecutionContext={"Database": shop}, WorkGroup=group)
+    assert raised.value.response["Error"]["Message"] == message
+    assert raised.value.response["AthenaErrorCode"] == "MALFORMED_QUERY"
+    assert athena.list_query_executions(WorkGroup=group)["QueryExecutionIds"] == []

@@ -414,6 +414,13 @@ impl Engine {
         }
         // The account's catalog must open (a well-formed account id) before anything is recorded.
         self.inner.catalogs.account(&request.account)?;
+        // A statement that cannot even be classified still becomes an execution that FAILED, as
+        // on Athena, so the client learns why from GetQueryExecution; one Athena turns away
+        // outright (MALFORMED_QUERY) does not.
+        let planned = self.plan(&request);
+        if let Err(e @ Error::Malformed(_)) = planned {
+            return Err(e);
+        }
         let id = uuid::Uuid::new_v4().to_string();
         if let Some(token) = &request.client_request_token {
             // Recorded in the history tree, so a retry after a restart still finds its query.
@@ -426,9 +433,6 @@ impl Engine {
         if self.reuse(&request, &id).await? {
             return Ok(id);
         }
-        // A statement that cannot even be classified still becomes an execution that FAILED, as
-        // on Athena, so the client learns why from GetQueryExecution.
-        let planned = self.plan(&request);
         let statement_type = planned.as_ref().map(|p| p.statement_type()).unwrap_or(StatementType::Dml);
         let substatement_type = planned.as_ref().map(|p| p.substatement_type().to_string()).ok();
         // Rows of a SELECT go to a CSV file; what other statements print, to a text file.

@@ -25,6 +25,11 @@ pub enum Error {
     /// words it): Athena's SYNTAX_ERROR.
     #[error("{0}")]
     Syntax(String),
+    /// A statement Athena turns away before it becomes an execution: `StartQueryExecution`
+    /// answers `InvalidRequestException` with `AthenaErrorCode` `MALFORMED_QUERY` (Hive DDL
+    /// that names the wrong table type, say).
+    #[error("{0}")]
+    Malformed(String),
     #[error(transparent)]
     Catalog(#[from] catalog::Error),
     #[error(transparent)]
@@ -61,6 +66,10 @@ pub enum Error {
     /// A Hive DDL statement failed: the message is Hive's, which Athena reports as it is.
     #[error("{message}")]
     Hive { kind: ErrorKind, message: String },
+    /// An Iceberg DDL statement asks for what Athena refuses there (a table property it does
+    /// not know): Athena's words, without a name, ErrorType 1200.
+    #[error("{0}")]
+    IcebergDdl(String),
     /// An Iceberg table's files or commit failed, with Athena's name for it
     /// (`ICEBERG_COMMIT_ERROR`: another writer committed first; `ICEBERG_FILESYSTEM_ERROR`,
     /// `ICEBERG_INVALID_METADATA`).
@@ -74,7 +83,9 @@ impl Error {
             Error::NotFound(_) | Error::SchemaNotFound(_) | Error::TableNotFound { .. } | Error::PreparedNotFound(_) => ErrorKind::NotFound,
             Error::TableAlreadyExists { .. } => ErrorKind::AlreadyExists,
             Error::PathExists(_) => ErrorKind::Conflict,
-            Error::InvalidInput(_) | Error::Syntax(_) | Error::ConstraintViolation(_) => ErrorKind::InvalidInput,
+            Error::InvalidInput(_) | Error::Syntax(_) | Error::Malformed(_) | Error::IcebergDdl(_) | Error::ConstraintViolation(_) => {
+                ErrorKind::InvalidInput
+            }
             Error::Catalog(e) => e.kind(),
             Error::Storage(e) => e.kind(),
             Error::DataFusion(e) => match e.find_root() {

@@ -58,6 +58,8 @@ pub enum Code {
     PermissionDenied,
     /// A Hive DDL statement failed (Athena reports Hive's own message, without a name).
     DdlFailed,
+    /// An Iceberg DDL statement asks for what Athena refuses (its words, without a name).
+    IcebergDdl,
     ExceededLocalMemoryLimit,
     ExceededSpillLimit,
     ExceededTimeLimit,
@@ -93,7 +95,7 @@ impl Code {
             Code::ExceededTimeLimit => "EXCEEDED_TIME_LIMIT",
             Code::GenericInternalError => "GENERIC_INTERNAL_ERROR",
             Code::Iceberg(name) => name,
-            Code::PermissionDenied | Code::DdlFailed => return None,
+            Code::PermissionDenied | Code::DdlFailed | Code::IcebergDdl => return None,
         })
     }
 
@@ -104,6 +106,7 @@ impl Code {
         match self {
             Code::DivisionByZero | Code::InvalidCastArgument | Code::NumericValueOutOfRange | Code::InvalidFunctionArgument => (2, 1001),
             Code::DdlFailed => (2, 1003),
+            Code::IcebergDdl => (2, 1200),
             Code::GenericUserError | Code::PermissionDenied | Code::HivePathAlreadyExists => (2, 1000),
             Code::ExceededLocalMemoryLimit | Code::ExceededSpillLimit => (2, 0),
             Code::ExceededTimeLimit => (1, 206),
@@ -147,6 +150,9 @@ impl Code {
 pub fn failure(e: &Error) -> Failure {
     match e {
         Error::Syntax(m) => Code::SyntaxError.failure(m.clone()),
+        // Only a prepared statement's (checked when it runs) reaches an execution: its words.
+        Error::Malformed(m) => Code::DdlFailed.failure(m.clone()),
+        Error::IcebergDdl(m) => Code::IcebergDdl.failure(m.clone()),
         Error::SchemaNotFound(_) => Code::SchemaNotFound.failure(e.to_string()),
         Error::TableNotFound { .. } => Code::TableNotFound.failure(e.to_string()),
         Error::PreparedNotFound(_) => Code::NotFound.failure(e.to_string()),

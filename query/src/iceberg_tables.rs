@@ -15,7 +15,7 @@ use datafusion::arrow::datatypes::{DataType, Schema, SchemaRef, TimeUnit};
 use datafusion::common::{DataFusionError, ScalarValue};
 use datafusion::logical_expr::Expr;
 use datafusion::parquet::arrow::ArrowWriter;
-use datafusion::parquet::basic::{Compression, ZstdLevel};
+use datafusion::parquet::basic::{Compression, GzipLevel, ZstdLevel};
 use datafusion::parquet::file::properties::WriterProperties;
 use futures::StreamExt;
 use iceberg::io::Io;
@@ -70,13 +70,35 @@ fn unquote(s: &str) -> String {
     s.trim().trim_matches(|c| c == '"' || c == '`').to_lowercase()
 }
 
-/// Athena's table properties as Iceberg's: the compression of data files, and the rest as given.
+/// The Iceberg table properties Athena takes in `CREATE TABLE`'s `TBLPROPERTIES` and in
+/// `ALTER TABLE SET TBLPROPERTIES` (in any case); it refuses any other key.
+const ATHENA_PROPERTIES: &[&str] = &[
+    "table_type",
+    "format",
+    "write_compression",
+    "compression_level",
+    "optimize_rewrite_min_data_file_size_bytes",
+    "optimize_rewrite_max_data_file_size_bytes",
+    "optimize_rewrite_data_file_threshold",
+    "optimize_rewrite_delete_file_threshold",
+    "vacuum_min_snapshots_to_keep",
+    "vacuum_max_snapshot_age_seconds",
+    "vacuum_max_metadata_files_to_keep",
+    "write_target_data_file_size_bytes",
+    "write_data_path_enabled",
+];
+
+/// The metadata properties a new table starts with, as Athena writes them whether asked or not:
+/// Parquet files, zstd-compressed.
+fn default_properties() -> BTreeMap<String, String> {
+    BTreeMap::from([("write.format.default".to_string(), "PARQUET".to_string()), ("write.parquet.compression-codec".to_string(), "zstd".to_string())])
+}
+
+/// Athena's table properties as the table's metadata keeps them (`write_compression` as
+/// Iceberg's codec property, the others under their own names, in lower case); a key Athena
+/// does not take is refused in its words.
 fn iceberg_properties(given: &BTreeMap<String, String>) -> Result<BTreeMap<String, String>> {
-    // Athena's defaults, written whether given or not: Parquet files, zstd-compressed.
-    let mut out = BTreeMap::from([
-        ("write.format.default".to_string(), "PARQUET".to_string()),
-        ("write.parquet.compression-codec".to_string(), "zstd".to_string()),
-    ]);
+    let mut out = BTreeMap::new();
     for (k, v) in given {
         match k.to_ascii_lowercase().as_str() {
             "table_type" => {}
@@ -87,9 +109,10 @@ fn iceberg_properties(given: &BTreeMap<String, String>) -> Result<BTreeMap<Strin
             "write_compression" => {
                 out.insert("write.parquet.compression-codec".into(), v.to_ascii_lowercase());
             }
-            _ => {
-                out.insert(k.clone(), v.clone());
+            key if ATHENA_PROPERTIES.contains(&key) => {
+                out.insert(key.to_string(), v.clone());
             }
+            _ => return Err(Error::IcebergDdl(format!("Unsupported table property key: {k}"))),
         }
     }
     Ok(out)
@@ -151,7 +174,8 @@ impl NewTable<'_> {
         }
         let terms = self.terms.iter().map(|term| partition_term(term)).collect::<Result<Vec<_>>>()?;
         let spec = PartitionSpec::from_terms(&terms, &schema).map_err(|e| Error::InvalidInput(e.to_string()))?;
-        let properties = iceberg_properties(self.properties)?;
+        let mut properties = default_properties();
+        properties.extend(iceberg_properties(self.properties)?);
         let io = session_io(cx.session.runtime_env());
         let ice = iceberg::table::Table::create(io, &location, schema, spec, properties).await?;
         let table = Table {
@@ -281,10 +305,11 @@ struct OpenFile {
     rows: i64,
 }
 
-/// Writes one statement's rows as Parquet data files, a file per partition (and per
-/// [`TARGET_FILE_SIZE`]); the files it wrote are deleted if it fails.
+/// Writes one statement's rows as Parquet data files, a file per partition (and per target
+/// size: [`target_file_size`]); the files it wrote are deleted if it fails.
 struct DataWriter {
     io: Io,
+    target: usize,
     base: String,
     spec: PartitionSpec,
     /// Each partition field's source column in the batches.
@@ -314,10 +339,15 @@ impl DataWriter {
             })
             .collect::<Result<Vec<_>>>()?;
         let codec = m.properties.get("write.parquet.compression-codec").map(|c| c.to_ascii_lowercase());
+        // Athena's `compression_level`, for the codecs that have levels.
+        let level = match m.properties.get("compression_level") {
+            Some(l) => Some(l.trim().parse::<i32>().map_err(|_| Error::InvalidInput(format!("compression_level must be a number, not {l}")))?),
+            None => None,
+        };
         let compression = match codec.as_deref() {
-            None | Some("zstd") => Compression::ZSTD(ZstdLevel::default()),
+            None | Some("zstd") => Compression::ZSTD(level.map(ZstdLevel::try_new).transpose().map_err(fail)?.unwrap_or_default()),
             Some("snappy") => Compression::SNAPPY,
-            Some("gzip") => Compression::GZIP(Default::default()),
+            Some("gzip") => Compression::GZIP(level.map(|l| GzipLevel::try_new(l.max(0) as u32)).transpose().map_err(fail)?.unwrap_or_default()),
             Some("none" | "uncompressed") => Compression::UNCOMPRESSED,
             Some(other) => return Err(Error::InvalidInput(format!("Unsupported write_compression {other} for Iceberg tables"))),
         };
@@ -326,7 +356,19 @@ impl DataWriter {
         // A single row group of a million rows was read by one core.
         let props = WriterProperties::builder().set_compression(compression).set_max_row_group_row_count(Some(ROW_GROUP_ROWS)).build();
         let table_schema = current.clone();
-        Ok(DataWriter { io, base: table.data_location(), spec, sources, schema, table_schema, props, open: BTreeMap::new(), done: Vec::new() })
+        let target = target_file_size(table)?;
+        Ok(DataWriter {
+            io,
+            target,
+            base: table.data_location(),
+            spec,
+            sources,
+            schema,
+            table_schema,
+            props,
+            open: BTreeMap::new(),
+            done: Vec::new(),
+        })
     }
 
     async fn write(&mut self, batch: RecordBatch) -> Result<()> {
@@ -364,7 +406,7 @@ impl DataWriter {
         let file = self.open.get_mut(&key).expect("opened above");
         file.writer.write(&batch).map_err(fail)?;
         file.rows += batch.num_rows() as i64;
-        if file.writer.bytes_written() + file.writer.in_progress_size() >= TARGET_FILE_SIZE {
+        if file.writer.bytes_written() + file.writer.in_progress_size() >= self.target {
             let file = self.open.remove(&key).expect("opened above");
             self.close(file).await?;
         }
@@ -893,6 +935,10 @@ pub(crate) async fn optimize(cx: &Context, glue: &Table, filter: Option<&str>) -
     // `optimize_rewrite_data_file_threshold` of them or more, when one has that many deletes, or
     // when together they are larger than the target.
     let data_threshold = table_property(&table, "optimize_rewrite_data_file_threshold", 5)?.max(1) as usize;
+    // Files smaller than `optimize_rewrite_min_data_file_size_bytes` (three quarters of the
+    // target size unless set) need rewriting.
+    let target = target_file_size(&table)? as u64;
+    let small = table_property(&table, "optimize_rewrite_min_data_file_size_bytes", (target * 3 / 4) as i64)?.max(0) as u64;
     let delete_threshold = table_property(&table, "optimize_rewrite_delete_file_threshold", 2)?.max(1) as usize;
     let mut deletes_of: BTreeMap<String, usize> = BTreeMap::new();
     let mut referenced_by: Vec<(String, std::collections::BTreeSet<String>)> = Vec::new();
@@ -910,7 +956,7 @@ pub(crate) async fn optimize(cx: &Context, glue: &Table, filter: Option<&str>) -
     let too_many_deletes = |path: &str| deletes_of.get(path).copied().unwrap_or(0) >= delete_threshold;
     let mut groups: BTreeMap<String, Vec<&iceberg::table::ScanFile>> = BTreeMap::new();
     for f in files.data.iter().filter(|f| scope.contains(&f.file.file_path)) {
-        if (f.file.file_size_in_bytes as u64) < TARGET_FILE_SIZE as u64 * 3 / 4 || too_many_deletes(&f.file.file_path) {
+        if (f.file.file_size_in_bytes as u64) < small || too_many_deletes(&f.file.file_path) {
             groups.entry(spec.path(&f.file.partition)).or_default().push(f);
         }
     }
@@ -920,7 +966,7 @@ pub(crate) async fn optimize(cx: &Context, glue: &Table, filter: Option<&str>) -
         let several = candidates.len() > 1;
         if (several && candidates.len() >= data_threshold)
             || candidates.iter().any(|f| too_many_deletes(&f.file.file_path))
-            || (several && total > TARGET_FILE_SIZE as u64)
+            || (several && total > target)
         {
             scope.extend(candidates.iter().map(|f| f.file.file_path.clone()));
         }
@@ -941,6 +987,12 @@ pub(crate) async fn optimize(cx: &Context, glue: &Table, filter: Option<&str>) -
 }
 
 /// A table property that is a number, or its default.
+/// The size data files are written to: Athena's `write_target_data_file_size_bytes`, or
+/// [`TARGET_FILE_SIZE`].
+fn target_file_size(table: &iceberg::table::Table) -> Result<usize> {
+    Ok(table_property(table, "write_target_data_file_size_bytes", TARGET_FILE_SIZE as i64)?.max(1) as usize)
+}
+
 fn table_property(table: &iceberg::table::Table, key: &str, default: i64) -> Result<i64> {
     match table.metadata.properties.get(key) {
         Some(v) => v.trim().parse().map_err(|_| Error::InvalidInput(format!("Table property {key} must be a number, not {v}"))),

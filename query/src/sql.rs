@@ -1127,8 +1127,10 @@ fn parse_create(c: &mut Cursor) -> Result<Plan> {
     }
     c.done()?;
     match (external, t.is_iceberg()) {
-        (true, true) => return Err(syntax("Iceberg tables are created with CREATE TABLE, not CREATE EXTERNAL TABLE")),
-        (false, false) => return Err(syntax("Non-external tables are not supported: use CREATE EXTERNAL TABLE (or CREATE TABLE AS)")),
+        // Athena's words, at StartQueryExecution: Iceberg tables are made with CREATE TABLE, Hive
+        // tables with CREATE EXTERNAL TABLE.
+        (true, true) => return Err(Error::Malformed("External keyword not supported for table type ICEBERG".into())),
+        (false, false) => return Err(Error::Malformed("External keyword required for table type HIVE".into())),
         (false, true) if !t.partitioned_by.is_empty() => {
             return Err(syntax(
                 "Iceberg tables are partitioned by their own columns: PARTITIONED BY (column, bucket(n, column), ...), without types",

@@ -82,6 +82,9 @@ fn invalid(message: impl Into<String>) -> ApiError {
 
 fn query_err(e: query::Error) -> ApiError {
     match e.kind() {
+        _ if matches!(e, query::Error::Malformed(_)) => {
+            ApiError::new("InvalidRequestException", e.to_string()).with("AthenaErrorCode", "MALFORMED_QUERY")
+        }
         _ if matches!(e, query::Error::PreparedNotFound(_)) => {
             ApiError::new("ResourceNotFoundException", e.to_string()).with("ResourceName", e.to_string())
         }
