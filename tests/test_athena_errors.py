@@ -47,6 +47,12 @@ def failed(athena, sql: str, db: str) -> dict:
     ("MERGE INTO items t USING items s ON t.id = s.id WHEN MATCHED THEN DELETE",
      "NOT_SUPPORTED: Modifying Hive table rows is only supported for transactional tables", 2, 1006),
     ("DELETE FROM nope", "TABLE_NOT_FOUND: Table 'awsdatacatalog.{db}.nope' does not exist", 2, 1006),
+    ("CREATE TABLE ice (n int) STORED AS PARQUET LOCATION 's3://b/ice/' TBLPROPERTIES ('table_type'='ICEBERG')",
+     "Iceberg create table statement does not allow STORED AS/BY", 2, 1200),
+    ("CREATE TABLE ice (n int) PARTITIONED BY (p int) LOCATION 's3://b/ice/' TBLPROPERTIES ('table_type'='ICEBERG')",
+     "Invalid PARTITIONED BY clause in Iceberg create table statement", 2, 1006),
+    ("CREATE TABLE ice (n int) LOCATION 's3://b/ice/' TBLPROPERTIES ('table_type'='ICEBERG', 'write.merge.mode'='merge-on-read')",
+     "Unsupported table property key: write.merge.mode", 2, 1200),
 ])
 def test_each_failure_in_athenas_words_and_numbers(server, shop, sql, reason, category, error_type):
     status = failed(server.client("athena"), sql, shop)

@@ -66,10 +66,11 @@ pub enum Error {
     /// A Hive DDL statement failed: the message is Hive's, which Athena reports as it is.
     #[error("{message}")]
     Hive { kind: ErrorKind, message: String },
-    /// An Iceberg DDL statement asks for what Athena refuses there (a table property it does
-    /// not know): Athena's words, without a name, ErrorType 1200.
-    #[error("{0}")]
-    IcebergDdl(String),
+    /// An Iceberg DDL statement asks for what Athena refuses there: Athena's words, without a
+    /// name, and its ErrorType (1200 for what Iceberg tables do not have, a Hive clause or an
+    /// unknown table property; 1006 for a malformed statement).
+    #[error("{message}")]
+    IcebergDdl { message: String, error_type: u16 },
     /// An Iceberg table's files or commit failed, with Athena's name for it
     /// (`ICEBERG_COMMIT_ERROR`: another writer committed first; `ICEBERG_FILESYSTEM_ERROR`,
     /// `ICEBERG_INVALID_METADATA`).
@@ -83,7 +84,7 @@ impl Error {
             Error::NotFound(_) | Error::SchemaNotFound(_) | Error::TableNotFound { .. } | Error::PreparedNotFound(_) => ErrorKind::NotFound,
             Error::TableAlreadyExists { .. } => ErrorKind::AlreadyExists,
             Error::PathExists(_) => ErrorKind::Conflict,
-            Error::InvalidInput(_) | Error::Syntax(_) | Error::Malformed(_) | Error::IcebergDdl(_) | Error::ConstraintViolation(_) => {
+            Error::InvalidInput(_) | Error::Syntax(_) | Error::Malformed(_) | Error::IcebergDdl { .. } | Error::ConstraintViolation(_) => {
                 ErrorKind::InvalidInput
             }
             Error::Catalog(e) => e.kind(),

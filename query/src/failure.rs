@@ -58,8 +58,9 @@ pub enum Code {
     PermissionDenied,
     /// A Hive DDL statement failed (Athena reports Hive's own message, without a name).
     DdlFailed,
-    /// An Iceberg DDL statement asks for what Athena refuses (its words, without a name).
-    IcebergDdl,
+    /// An Iceberg DDL statement asks for what Athena refuses (its words, without a name), with
+    /// Athena's ErrorType.
+    IcebergDdl(u16),
     ExceededLocalMemoryLimit,
     ExceededSpillLimit,
     ExceededTimeLimit,
@@ -95,7 +96,7 @@ impl Code {
             Code::ExceededTimeLimit => "EXCEEDED_TIME_LIMIT",
             Code::GenericInternalError => "GENERIC_INTERNAL_ERROR",
             Code::Iceberg(name) => name,
-            Code::PermissionDenied | Code::DdlFailed | Code::IcebergDdl => return None,
+            Code::PermissionDenied | Code::DdlFailed | Code::IcebergDdl(_) => return None,
         })
     }
 
@@ -106,7 +107,7 @@ impl Code {
         match self {
             Code::DivisionByZero | Code::InvalidCastArgument | Code::NumericValueOutOfRange | Code::InvalidFunctionArgument => (2, 1001),
             Code::DdlFailed => (2, 1003),
-            Code::IcebergDdl => (2, 1200),
+            Code::IcebergDdl(error_type) => (2, error_type),
             Code::GenericUserError | Code::PermissionDenied | Code::HivePathAlreadyExists => (2, 1000),
             Code::ExceededLocalMemoryLimit | Code::ExceededSpillLimit => (2, 0),
             Code::ExceededTimeLimit => (1, 206),
@@ -152,7 +153,7 @@ pub fn failure(e: &Error) -> Failure {
         Error::Syntax(m) => Code::SyntaxError.failure(m.clone()),
         // Only a prepared statement's (checked when it runs) reaches an execution: its words.
         Error::Malformed(m) => Code::DdlFailed.failure(m.clone()),
-        Error::IcebergDdl(m) => Code::IcebergDdl.failure(m.clone()),
+        Error::IcebergDdl { message, error_type } => Code::IcebergDdl(*error_type).failure(message.clone()),
         Error::SchemaNotFound(_) => Code::SchemaNotFound.failure(e.to_string()),
         Error::TableNotFound { .. } => Code::TableNotFound.failure(e.to_string()),
         Error::PreparedNotFound(_) => Code::NotFound.failure(e.to_string()),

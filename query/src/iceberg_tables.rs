@@ -112,7 +112,7 @@ fn iceberg_properties(given: &BTreeMap<String, String>) -> Result<BTreeMap<Strin
             key if ATHENA_PROPERTIES.contains(&key) => {
                 out.insert(key.to_string(), v.clone());
             }
-            _ => return Err(Error::IcebergDdl(format!("Unsupported table property key: {k}"))),
+            _ => return Err(Error::IcebergDdl { message: format!("Unsupported table property key: {k}"), error_type: 1200 }),
         }
     }
     Ok(out)

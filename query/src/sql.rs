@@ -1131,17 +1131,36 @@ fn parse_create(c: &mut Cursor) -> Result<Plan> {
         // tables with CREATE EXTERNAL TABLE.
         (true, true) => return Err(Error::Malformed("External keyword not supported for table type ICEBERG".into())),
         (false, false) => return Err(Error::Malformed("External keyword required for table type HIVE".into())),
-        (false, true) if !t.partitioned_by.is_empty() => {
-            return Err(syntax(
-                "Iceberg tables are partitioned by their own columns: PARTITIONED BY (column, bucket(n, column), ...), without types",
-            ));
-        }
+        (false, true) => iceberg_create_rules(&t)?,
         (true, false) if !t.partition_transforms.is_empty() => {
             return Err(syntax("Partition columns of a Hive table need their types: PARTITIONED BY (name type, ...)"));
         }
         _ => {}
     }
     Ok(Plan::Ddl(Ddl::CreateTable(Box::new(t))))
+}
+
+/// What Athena's `CREATE TABLE` of an Iceberg table refuses, in its words and in its order (the
+/// first that applies): Hive's clauses (ErrorType 1200), then a malformed statement (1006). A
+/// table property it does not know is refused when the table is made (`iceberg_tables`).
+fn iceberg_create_rules(t: &CreateTable) -> Result<()> {
+    let refuse = |message: &str, error_type| Err(Error::IcebergDdl { message: message.into(), error_type });
+    if !t.bucketed_by.is_empty() {
+        return refuse("Iceberg create table statement does not allow CLUSTERED BY", 1200);
+    }
+    if t.format.serde.is_some() {
+        return refuse("Iceberg create table statement does not allow ROW FORMAT", 1200);
+    }
+    if t.format.stored_as.is_some() || t.format.input_format.is_some() {
+        return refuse("Iceberg create table statement does not allow STORED AS/BY", 1200);
+    }
+    if !t.partitioned_by.is_empty() {
+        return refuse("Invalid PARTITIONED BY clause in Iceberg create table statement", 1006);
+    }
+    if t.columns.is_empty() {
+        return refuse("At least one column is required for Iceberg create table statement", 1006);
+    }
+    Ok(())
 }
 
 /// The comma-separated terms of a list, commas inside parentheses kept.
