@@ -151,7 +151,8 @@ impl Code {
 pub fn failure(e: &Error) -> Failure {
     match e {
         Error::Syntax(m) => Code::SyntaxError.failure(m.clone()),
-        // Only a prepared statement's (checked when it runs) reaches an execution: its words.
+        // `Engine::start` returns it before there is an execution; mapped all the same, in its
+        // words, should it arise while one runs.
         Error::Malformed(m) => Code::DdlFailed.failure(m.clone()),
         Error::IcebergDdl { message, error_type } => Code::IcebergDdl(*error_type).failure(message.clone()),
         Error::SchemaNotFound(_) => Code::SchemaNotFound.failure(e.to_string()),

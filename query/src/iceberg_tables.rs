@@ -15,7 +15,7 @@ use datafusion::arrow::datatypes::{DataType, Schema, SchemaRef, TimeUnit};
 use datafusion::common::{DataFusionError, ScalarValue};
 use datafusion::logical_expr::Expr;
 use datafusion::parquet::arrow::ArrowWriter;
-use datafusion::parquet::basic::{Compression, GzipLevel, ZstdLevel};
+use datafusion::parquet::basic::{Compression, ZstdLevel};
 use datafusion::parquet::file::properties::WriterProperties;
 use futures::StreamExt;
 use iceberg::io::Io;
@@ -109,8 +109,18 @@ fn iceberg_properties(given: &BTreeMap<String, String>) -> Result<BTreeMap<Strin
             "write_compression" => {
                 out.insert("write.parquet.compression-codec".into(), v.to_ascii_lowercase());
             }
+            "compression_level" if !matches!(v.trim().parse::<i64>(), Ok(1..=22)) => {
+                return Err(Error::InvalidInput(format!("compression_level must be 1 to 22, not {v}")));
+            }
+            "write_data_path_enabled" => {
+                out.insert("write_data_path_enabled".into(), v.clone());
+            }
+            // The others are counts, sizes and ages.
             key if ATHENA_PROPERTIES.contains(&key) => {
-                out.insert(key.to_string(), v.clone());
+                if !matches!(v.trim().parse::<i64>(), Ok(0..)) {
+                    return Err(Error::InvalidInput(format!("Table property {key} must be a whole number, not {v}")));
+                }
+                out.insert(key.to_string(), v.trim().to_string());
             }
             _ => return Err(Error::IcebergDdl { message: format!("Unsupported table property key: {k}"), error_type: 1200 }),
         }
@@ -121,6 +131,7 @@ fn iceberg_properties(given: &BTreeMap<String, String>) -> Result<BTreeMap<Strin
 /// CREATE TABLE ... TBLPROPERTIES ('table_type'='ICEBERG'): the first metadata file at the
 /// location, then the Glue table naming it.
 pub(crate) async fn create(cx: &Context, t: &CreateTable, db: &str) -> Result<Outcome> {
+    crate::sql::iceberg_create_rules(t)?;
     let location = t.location.clone().ok_or_else(|| Error::Syntax("line 1:1: a LOCATION is required for Iceberg tables".into()))?;
     let mut fields = Vec::new();
     for c in &t.columns {
@@ -339,15 +350,16 @@ impl DataWriter {
             })
             .collect::<Result<Vec<_>>>()?;
         let codec = m.properties.get("write.parquet.compression-codec").map(|c| c.to_ascii_lowercase());
-        // Athena's `compression_level`, for the codecs that have levels.
-        let level = match m.properties.get("compression_level") {
-            Some(l) => Some(l.trim().parse::<i32>().map_err(|_| Error::InvalidInput(format!("compression_level must be a number, not {l}")))?),
-            None => None,
-        };
         let compression = match codec.as_deref() {
-            None | Some("zstd") => Compression::ZSTD(level.map(ZstdLevel::try_new).transpose().map_err(fail)?.unwrap_or_default()),
+            // Athena's `compression_level` is zstd's, 3 unless set.
+            None | Some("zstd") => {
+                let level = table_property(table, "compression_level", 3)?;
+                Compression::ZSTD(
+                    ZstdLevel::try_new(level as i32).map_err(|_| Error::InvalidInput(format!("compression_level must be 1 to 22, not {level}")))?,
+                )
+            }
             Some("snappy") => Compression::SNAPPY,
-            Some("gzip") => Compression::GZIP(level.map(|l| GzipLevel::try_new(l.max(0) as u32)).transpose().map_err(fail)?.unwrap_or_default()),
+            Some("gzip") => Compression::GZIP(Default::default()),
             Some("none" | "uncompressed") => Compression::UNCOMPRESSED,
             Some(other) => return Err(Error::InvalidInput(format!("Unsupported write_compression {other} for Iceberg tables"))),
         };
@@ -858,15 +870,10 @@ pub(crate) async fn row_change(cx: &Context, glue: &Table, change: &crate::sql::
     Ok(Outcome { columns: vec![rows_column()], rows: changed, ..Default::default() })
 }
 
-/// `OPTIMIZE t REWRITE DATA USING BIN_PACK [WHERE filter]`: the live rows of the data files in
-/// scope (those holding a row the filter matches, or all) that need it, by the table's
-/// `optimize_rewrite_*_threshold` properties, written again into one file per partition, their
-/// deletes folded in, as a `replace` snapshot. Files already alone in their
-/// partition and without deletes are left as they are.
 /// OPTIMIZE's WHERE may name only partition columns (Athena's rule; Trino, which Athena runs,
 /// accepts only a filter the partitions decide whole): the source columns of the partition
 /// spec's identity fields. Its error is Trino's.
-fn only_partition_columns(table: &iceberg::table::Table, cond: &str) -> Result<()> {
+fn only_partition_columns(glue: &Table, table: &iceberg::table::Table, cond: &str) -> Result<()> {
     use datafusion::sql::sqlparser::ast::{Expr as Sql, visit_expressions};
     use datafusion::sql::sqlparser::parser::Parser;
     let schema = table.metadata.current_schema()?;
@@ -883,14 +890,25 @@ fn only_partition_columns(table: &iceberg::table::Table, cond: &str) -> Result<(
         .try_with_sql(cond)
         .and_then(|mut p| p.parse_expr())
         .map_err(|e| Error::Syntax(format!("line 1:1: {e}")))?;
+    // A column is named alone, or after the table's name (`t.kind`, `db.t.kind`); what follows
+    // the column is a field of it (`s.kind`: field kind of column s).
+    let qualifiers = [glue.database_name.to_lowercase(), glue.name.to_lowercase()];
     let mut other = false;
     let _ = visit_expressions(&expr, |e| {
         let name = match e {
-            Sql::Identifier(i) => Some(&i.value),
-            Sql::CompoundIdentifier(parts) => parts.last().map(|i| &i.value),
+            Sql::Identifier(i) => Some(i.value.to_lowercase()),
+            Sql::CompoundIdentifier(parts) => {
+                let parts: Vec<String> = parts.iter().map(|i| i.value.to_lowercase()).collect();
+                let skip = match parts.as_slice() {
+                    [db, t, _, ..] if *db == qualifiers[0] && *t == qualifiers[1] => 2,
+                    [t, _, ..] if *t == qualifiers[1] => 1,
+                    _ => 0,
+                };
+                parts.into_iter().nth(skip)
+            }
             _ => None,
         };
-        other |= name.is_some_and(|n| !partition.contains(&n.to_lowercase()));
+        other |= name.is_some_and(|n| !partition.contains(&n));
         std::ops::ControlFlow::<()>::Continue(())
     });
     if other {
@@ -902,6 +920,11 @@ fn only_partition_columns(table: &iceberg::table::Table, cond: &str) -> Result<(
     Ok(())
 }
 
+/// `OPTIMIZE t REWRITE DATA USING BIN_PACK [WHERE filter]`: the live rows of the data files in
+/// scope (those holding a row the filter matches, or all) that need it, by the table's
+/// `optimize_rewrite_*_threshold` properties, written again into one file per partition, their
+/// deletes folded in, as a `replace` snapshot. Files already alone in their
+/// partition and without deletes are left as they are.
 pub(crate) async fn optimize(cx: &Context, glue: &Table, filter: Option<&str>) -> Result<Outcome> {
     use datafusion::arrow::array::AsArray;
     let io = session_io(cx.session.runtime_env());
@@ -918,7 +941,7 @@ pub(crate) async fn optimize(cx: &Context, glue: &Table, filter: Option<&str>) -
     let mut scope: std::collections::BTreeSet<String> = match filter {
         None => files.data.iter().map(|f| f.file.file_path.clone()).collect(),
         Some(cond) => {
-            only_partition_columns(&table, cond)?;
+            only_partition_columns(glue, &table, cond)?;
             register_rows(cx, &rows)?;
             let found = run_rows(cx, &format!("SELECT DISTINCT {FILE_COLUMN} FROM {DML_CATALOG}.s.t AS {} WHERE {cond}", quoted(&glue.name))).await?;
             let mut out = std::collections::BTreeSet::new();
@@ -938,7 +961,7 @@ pub(crate) async fn optimize(cx: &Context, glue: &Table, filter: Option<&str>) -
     // Files smaller than `optimize_rewrite_min_data_file_size_bytes` (three quarters of the
     // target size unless set) need rewriting.
     let target = target_file_size(&table)? as u64;
-    let small = table_property(&table, "optimize_rewrite_min_data_file_size_bytes", (target * 3 / 4) as i64)?.max(0) as u64;
+    let small = table_property(&table, "optimize_rewrite_min_data_file_size_bytes", (target / 4 * 3) as i64)?.max(0) as u64;
     let delete_threshold = table_property(&table, "optimize_rewrite_delete_file_threshold", 2)?.max(1) as usize;
     let mut deletes_of: BTreeMap<String, usize> = BTreeMap::new();
     let mut referenced_by: Vec<(String, std::collections::BTreeSet<String>)> = Vec::new();
@@ -986,13 +1009,13 @@ pub(crate) async fn optimize(cx: &Context, glue: &Table, filter: Option<&str>) -
     Ok(Outcome::default())
 }
 
-/// A table property that is a number, or its default.
 /// The size data files are written to: Athena's `write_target_data_file_size_bytes`, or
 /// [`TARGET_FILE_SIZE`].
 fn target_file_size(table: &iceberg::table::Table) -> Result<usize> {
     Ok(table_property(table, "write_target_data_file_size_bytes", TARGET_FILE_SIZE as i64)?.max(1) as usize)
 }
 
+/// A table property that is a number, or its default.
 fn table_property(table: &iceberg::table::Table, key: &str, default: i64) -> Result<i64> {
     match table.metadata.properties.get(key) {
         Some(v) => v.trim().parse().map_err(|_| Error::InvalidInput(format!("Table property {key} must be a number, not {v}"))),

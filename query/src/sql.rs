@@ -1131,7 +1131,6 @@ fn parse_create(c: &mut Cursor) -> Result<Plan> {
         // tables with CREATE EXTERNAL TABLE.
         (true, true) => return Err(Error::Malformed("External keyword not supported for table type ICEBERG".into())),
         (false, false) => return Err(Error::Malformed("External keyword required for table type HIVE".into())),
-        (false, true) => iceberg_create_rules(&t)?,
         (true, false) if !t.partition_transforms.is_empty() => {
             return Err(syntax("Partition columns of a Hive table need their types: PARTITIONED BY (name type, ...)"));
         }
@@ -1141,9 +1140,10 @@ fn parse_create(c: &mut Cursor) -> Result<Plan> {
 }
 
 /// What Athena's `CREATE TABLE` of an Iceberg table refuses, in its words and in its order (the
-/// first that applies): Hive's clauses (ErrorType 1200), then a malformed statement (1006). A
-/// table property it does not know is refused when the table is made (`iceberg_tables`).
-fn iceberg_create_rules(t: &CreateTable) -> Result<()> {
+/// first that applies): Hive's clauses (ErrorType 1200), then a malformed statement (1006); then
+/// a table property it does not know. Checked when the statement runs (`iceberg_tables::create`),
+/// so that the execution is a CREATE TABLE that failed, as on Athena.
+pub(crate) fn iceberg_create_rules(t: &CreateTable) -> Result<()> {
     let refuse = |message: &str, error_type| Err(Error::IcebergDdl { message: message.into(), error_type });
     if !t.bucketed_by.is_empty() {
         return refuse("Iceberg create table statement does not allow CLUSTERED BY", 1200);

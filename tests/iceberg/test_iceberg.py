@@ -12,6 +12,7 @@ from urllib.parse import urlparse
 import duckdb
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from pyiceberg.catalog import load_catalog
 
@@ -261,12 +262,18 @@ def test_other_engines_apply_minerva_row_changes(server, lake, ice, duck):
     table = ice.load_table(f"{lake['db']}.changed")
     assert sorted((r["id"], r["kind"], r["qty"]) for r in table.scan().to_arrow().to_pylist()) == want
     assert [s.summary.operation.value for s in table.snapshots()] == ["append", "delete", "overwrite", "overwrite"]
-    # Each delete file bounds the paths of the data files it names (the specification's field
-    # 2147483546, file_path), as Iceberg's writers record them: readers apply it only to those.
-    tasks = list(table.scan().plan_files())
-    deletes = {d.file_path: d for t in tasks for d in t.delete_files}
-    assert deletes and all(d.lower_bounds[2147483546] <= t.file.file_path.encode() <= d.upper_bounds[2147483546]
-                           for t in tasks for d in t.delete_files)
+    # Each delete file bounds the paths and positions it names (the specification's fields
+    # 2147483546, file_path, and 2147483545, pos), as Iceberg's writers record them: readers
+    # apply it only to the data files in range. Read from the manifests and from the files.
+    delete_files = [e.data_file for m in table.current_snapshot().manifests(table.io)
+                    for e in m.fetch_manifest_entry(table.io) if e.data_file.content.value == 1]
+    assert len(delete_files) == 4  # DELETE in b, UPDATE in a, MERGE in a and b
+    for d in delete_files:
+        rows = pq.read_table(table.io.new_input(d.file_path).open()).to_pylist()
+        paths, positions = [r["file_path"] for r in rows], [r["pos"] for r in rows]
+        assert d.lower_bounds[2147483546] == min(paths).encode() and d.upper_bounds[2147483546] == max(paths).encode()
+        assert d.lower_bounds[2147483545] == min(positions).to_bytes(8, "little")
+        assert d.upper_bounds[2147483545] == max(positions).to_bytes(8, "little")
     location = server.client("glue").get_table(DatabaseName=lake["db"], Name="changed")["Table"]["Parameters"]["metadata_location"]
     assert duck.execute(f"SELECT id, kind, qty FROM iceberg_scan('{location}') ORDER BY id").fetchall() == want
 

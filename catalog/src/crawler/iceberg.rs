@@ -37,7 +37,8 @@ pub fn columns(metadata: &iceberg::metadata::TableMetadata) -> Result<Vec<Column
     let earlier = metadata.schemas.iter().filter(|s| s.schema_id != current.schema_id);
     for (is_current, schema) in std::iter::once((true, current)).chain(earlier.map(|s| (false, s))) {
         for f in &schema.fields {
-            if seen.insert(f.name.clone()) {
+            // Glue's column names are lower case: `Qty` and `qty` are one column there.
+            if seen.insert(f.name.to_lowercase()) {
                 out.push(Column {
                     name: f.name.clone(),
                     r#type: Some(f.field_type.to_hive()),
