@@ -144,6 +144,9 @@ fn boolean(s: &str) -> Option<bool> {
 /// digits past the scale rounded half away from zero), in one pass without allocating; text with
 /// other than ASCII at its ends, or too long for that to be plainly right, goes to Arrow's.
 fn decimal(s: &str, scale: usize) -> Option<i128> {
+    if let Some(v) = plain_decimal(s.as_bytes(), scale) {
+        return Some(v);
+    }
     // What `str::trim` trims, within ASCII.
     let blank = |c: &u8| matches!(c, b' ' | b'\t' | b'\n' | b'\x0B' | b'\x0C' | b'\r');
     let b = s.as_bytes();
@@ -159,10 +162,19 @@ fn decimal(s: &str, scale: usize) -> Option<i128> {
         _ => (false, t),
     };
     let (mut v, mut int_digits, mut dec_digits, mut point, mut round_up) = (0i128, 0usize, 0usize, false, false);
+    // Digits taken into `v` from its first that is not 0: up to 38 cannot overflow it, so the
+    // arithmetic needs no check (a checked multiplication of i128 is a call).
+    let mut significant = 0;
     for &c in digits {
         match c {
             b'0'..=b'9' if !point || dec_digits < scale => {
-                v = v.checked_mul(10)?.checked_add(i128::from(c - b'0'))?;
+                if v != 0 || c != b'0' {
+                    significant += 1;
+                    if significant > 38 {
+                        return parse_string_to_decimal_native::<Decimal128Type>(s, scale).ok();
+                    }
+                }
+                v = v * 10 + i128::from(c - b'0');
                 if point {
                     dec_digits += 1;
                 } else {
@@ -189,6 +201,34 @@ fn decimal(s: &str, scale: usize) -> Option<i128> {
     if round_up {
         v = v.checked_add(1)?;
     }
+    Some(if negative { -v } else { v })
+}
+
+/// The common case of [`decimal`], in 64 bits: an optional sign, then at most 19 digits with at
+/// most one point and at most `scale` digits after it (nothing to round). `None` for anything
+/// else, which [`decimal`] reads its general way.
+fn plain_decimal(b: &[u8], scale: usize) -> Option<i128> {
+    let (negative, b) = match b.first()? {
+        b'-' => (true, &b[1..]),
+        b'+' => (false, &b[1..]),
+        _ => (false, b),
+    };
+    if b.is_empty() || b.len() > 19 {
+        return None;
+    }
+    let (mut v, mut point) = (0u64, None);
+    for (k, &c) in b.iter().enumerate() {
+        match c {
+            b'0'..=b'9' => v = v * 10 + u64::from(c - b'0'),
+            b'.' if point.is_none() => point = Some(k),
+            _ => return None,
+        }
+    }
+    let decimals = point.map_or(0, |p| b.len() - p - 1);
+    if b.len() == point.is_some() as usize || decimals > scale {
+        return None;
+    }
+    let v = i128::from(v).checked_mul(10i128.checked_pow((scale - decimals) as u32)?)?;
     Some(if negative { -v } else { v })
 }
 
@@ -436,6 +476,9 @@ mod tests {
             "2.675",
             "123456789.123456789",
             "99999999999999999999999999999999999999",
+            "0000000000000000000000000000000000000000000001.5",
+            "9999999999999999999999999999999999999.95",
+            "-99999999999999999999999999999999999999.4",
             "170141183460469231731687303715884105727",
             "-170141183460469231731687303715884105728",
             "127",
