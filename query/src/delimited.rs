@@ -617,12 +617,15 @@ mod tests {
     const CSV: Dialect = Dialect { delimiter: b',', quote: b'"', escape: None, has_header: false };
     const ESCAPED: Dialect = Dialect { escape: Some(b'\\'), ..CSV };
     /// Dialects whose bytes meet in every way the machine tells apart.
-    const MANY_DIALECTS: [Dialect; 5] = [
+    const MANY_DIALECTS: [Dialect; 8] = [
         CSV,
         ESCAPED,
         Dialect { delimiter: b'\t', quote: b'\'', ..ESCAPED },
+        Dialect { delimiter: b'|', quote: b'\'', ..CSV },
         Dialect { escape: Some(b'"'), ..CSV },
         Dialect { delimiter: b'\n', ..ESCAPED },
+        Dialect { delimiter: b'"', ..CSV },
+        Dialect { quote: b'\n', ..CSV },
     ];
 
     #[test]
@@ -943,13 +946,23 @@ mod tests {
         let dialects = MANY_DIALECTS;
         let filler = |n: usize| -> Vec<u8> { b"ab,".iter().copied().cycle().take(n).collect() };
         let offsets: Vec<usize> = (0..4).chain(59..67).chain(123..131).collect();
+        // Before it, nothing, or a field longer than a window, or a quoted one that closes two
+        // windows on.
+        let long_fields = |d: Dialect| -> [Vec<u8>; 3] {
+            let quoted = [&[d.delimiter, d.quote][..], &[b'x'; 150], &[d.quote, b'y', d.delimiter]].concat();
+            [Vec::new(), vec![b'a'; 200], quoted]
+        };
         for dialect in dialects {
+            let long = long_fields(dialect);
             for text in &short_texts(dialect, 4) {
-                for &offset in &offsets {
-                    let mut input = filler(offset);
+                let places = offsets.iter().flat_map(|o| long.iter().map(move |l| (o, l)));
+                for (&offset, before) in places.filter(|(o, l)| l.is_empty() || [0, 1, 63, 64].contains(*o)) {
+                    let mut input = before.clone();
+                    input.extend(filler(offset));
                     input.extend(text);
                     input.extend(filler(offset % 7 + 64));
                     input.push(b'\n');
+                    let offset = offset + before.len();
                     let (want, state) = one_byte_at_a_time(&input, dialect);
                     for cut in [input.len(), offset, offset + text.len(), offset + text.len() / 2] {
                         let mut machine = Machine::new(dialect);

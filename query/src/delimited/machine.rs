@@ -171,13 +171,17 @@ impl Machine {
         // record ends matter, a run of such bytes is taken whole: its last line end is the last
         // record end in it, and its last byte gives the state after it.
         let skim = S::RECORDS_ONLY && !line_end(delimiter);
+        // The windows tell a delimiter, a line end and a quote apart by their bytes alone, which
+        // a dialect that makes one byte two of them (a quote that is the delimiter or a line
+        // end) does not allow: its text is read by the arms below.
+        let windows = !line_end(delimiter) && !line_end(quote) && quote != delimiter;
         // Where a window that [`Machine::records`] left to the arms below ends.
         let mut slow_until = 0;
         while i < input.len() && !sink.is_full() {
             let b = input[i];
             match self.state {
                 State::RecordStart | State::FieldStart | State::Unquoted | State::Quoted | State::QuotedQuote
-                    if skim && escape.is_none() && i >= slow_until && input.len() - i >= WINDOW =>
+                    if skim && windows && escape.is_none() && i >= slow_until && input.len() - i >= WINDOW =>
                 {
                     if self.records(input, i, sink) {
                         i += WINDOW;
@@ -186,9 +190,7 @@ impl Machine {
                     }
                     continue;
                 }
-                State::RecordStart | State::FieldStart | State::Unquoted
-                    if !S::RECORDS_ONLY && !line_end(delimiter) && b != quote && Some(b) != escape =>
-                {
+                State::RecordStart | State::FieldStart | State::Unquoted if !S::RECORDS_ONLY && windows && b != quote && Some(b) != escape => {
                     i = self.fields(input, i, sink);
                     continue;
                 }
